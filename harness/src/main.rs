@@ -1,0 +1,2 @@
+//! The `ternbench` binary (skeleton; subcommands arrive with the harness work).
+fn main() {}
