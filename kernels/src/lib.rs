@@ -29,6 +29,7 @@ pub mod error;
 pub mod format;
 pub mod isa;
 pub mod kernel;
+pub mod probe;
 pub mod scalar;
 pub mod table;
 pub mod threads;

@@ -1,0 +1,1 @@
+//! Machine probes (read bandwidth, arithmetic peak): not written yet.
