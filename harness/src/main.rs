@@ -1,2 +1,37 @@
-//! The `ternbench` binary (skeleton; subcommands arrive with the harness work).
-fn main() {}
+//! The `ternbench` binary: parse the command line, run one command, report errors.
+//!
+//! Exit codes: 0 success; 1 a failure while measuring; 2 a usage error (bad arguments, or a
+//! request this machine cannot honour, such as a SIMD level the CPU lacks).
+
+mod bandwidth;
+mod cli;
+mod error;
+mod kernels_cmd;
+mod machine;
+mod output;
+mod peak;
+mod synth;
+mod timing;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::error::UsageError;
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Bandwidth(a) => bandwidth::run(a),
+        Command::Peak(a) => peak::run(a),
+        Command::Kernels(a) => kernels_cmd::run(a),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        let code = if e.downcast_ref::<UsageError>().is_some() {
+            2
+        } else {
+            1
+        };
+        std::process::exit(code);
+    }
+}

@@ -1,0 +1,289 @@
+//! `ternbench bandwidth`: the machine's read bandwidth per thread count, the roofline's
+//! denominator.
+//!
+//! Method: one array far larger than the last-level cache (8x, at least 256 MiB), written once
+//! (first touch) before any timing; each of `t` threads reads its own contiguous part with a
+//! [`ReadProbe`]. Every read method this CPU runs (load width, interleaved streams, software
+//! prefetch) is timed in interleaved rounds after one untimed round, so drift hits them alike;
+//! the method with the highest median is the figure, and its median and max are reported. A
+//! ceiling must not be beaten by any kernel, which is why the fastest method is taken.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use anyhow::Result;
+use serde::Serialize;
+use ternbench_kernels::buf::ABuf;
+use ternbench_kernels::probe::{read_probes, ReadProbe};
+use ternbench_kernels::threads::split_rows;
+use ternbench_kernels::{Pinning, ThreadPool};
+
+use crate::cli::BandwidthArgs;
+use crate::machine;
+use crate::output::{fmt_f, Table};
+use crate::timing::{max, median};
+
+/// Each thread's part starts on a page boundary.
+const PART_ALIGN: usize = 4096;
+
+/// Smallest default array (bytes).
+const MIN_DEFAULT_BYTES: u64 = 256 << 20;
+
+/// One read method's figures at one thread count.
+#[derive(Clone, Debug, Serialize)]
+pub struct MethodResult {
+    /// Human name, e.g. `avx512 512-bit loads, 2 streams, no prefetch`.
+    pub method: String,
+    /// Level whose loads it uses.
+    pub isa: String,
+    /// Load width in bits.
+    pub load_bits: usize,
+    /// Interleaved streams per thread.
+    pub streams: usize,
+    /// Software prefetch distance, bytes (0: none).
+    pub prefetch_bytes: usize,
+    /// Median over passes, GB/s (10^9 bytes per second).
+    pub median_gbps: f64,
+    /// Fastest pass, GB/s.
+    pub max_gbps: f64,
+    /// Every timed pass, GB/s.
+    pub samples_gbps: Vec<f64>,
+}
+
+/// The bandwidth at one thread count: the fastest method's figures and every method's.
+#[derive(Clone, Debug, Serialize)]
+pub struct Bandwidth {
+    /// Threads reading at once.
+    pub threads: usize,
+    /// Bytes read per pass (all threads together).
+    pub bytes: usize,
+    /// The method with the highest median.
+    pub method: String,
+    /// Its median, GB/s.
+    pub median_gbps: f64,
+    /// Its fastest pass, GB/s.
+    pub max_gbps: f64,
+    /// Its passes, GB/s.
+    pub samples_gbps: Vec<f64>,
+    /// Every method tried, in the order of [`read_probes`].
+    pub methods: Vec<MethodResult>,
+}
+
+/// The read buffer: allocated once and first-touched (written) before any timing.
+#[derive(Debug)]
+pub struct ReadBuffer {
+    data: ABuf<u8>,
+}
+
+impl ReadBuffer {
+    /// `bytes` bytes, written by `pool`'s participants (each its own part) so the pages exist
+    /// before they are timed.
+    pub fn new(pool: &ThreadPool, bytes: usize) -> Self {
+        let mut data = ABuf::<u8>::zeroed(bytes);
+        let len = data.len();
+        let base = SendPtr(data.as_mut_ptr());
+        pool.run(pool.size(), |i, n| {
+            let (a, b) = split_rows(len, PART_ALIGN, n, i);
+            // SAFETY: participants get disjoint ranges a..b inside the buffer, which outlives
+            // this call; nothing else touches it meanwhile.
+            let part = unsafe { std::slice::from_raw_parts_mut(base.get().add(a), b - a) };
+            let mut s = 0x9E37_79B9_7F4A_7C15u64 ^ (i as u64);
+            for c in part.chunks_mut(8) {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                c.copy_from_slice(&s.to_le_bytes()[..c.len()]);
+            }
+        });
+        ReadBuffer { data }
+    }
+
+    /// Size in bytes.
+    pub fn bytes(&self) -> usize {
+        self.data.len()
+    }
+}
+
+/// A raw pointer the pool's participants may share (each writes its own range).
+#[derive(Clone, Copy)]
+struct SendPtr(*mut u8);
+// SAFETY: only used to hand disjoint ranges of one live buffer to pool participants.
+unsafe impl Send for SendPtr {}
+// SAFETY: as above.
+unsafe impl Sync for SendPtr {}
+impl SendPtr {
+    fn get(self) -> *mut u8 {
+        self.0
+    }
+}
+
+/// The default array size: 8x the last-level cache, at least 256 MiB.
+pub fn default_bytes() -> usize {
+    let (llc, _) = machine::llc_bytes();
+    (8 * llc).max(MIN_DEFAULT_BYTES) as usize
+}
+
+/// One pass of `probe` by `threads` participants over `buf`: seconds.
+fn pass(pool: &ThreadPool, buf: &ReadBuffer, threads: usize, probe: &ReadProbe) -> f64 {
+    let data = &buf.data[..];
+    let t = Instant::now();
+    pool.run(threads, |i, n| {
+        let (a, b) = split_rows(data.len(), PART_ALIGN, n, i);
+        black_box(probe.run(&data[a..b]));
+    });
+    t.elapsed().as_secs_f64()
+}
+
+/// Measures every probe in `probes` at `threads`: one untimed round, then `passes` rounds
+/// interleaving the probes. Returns the fastest method (by median) with every method's figures.
+pub fn measure(
+    pool: &ThreadPool,
+    buf: &ReadBuffer,
+    threads: usize,
+    probes: &[ReadProbe],
+    passes: usize,
+) -> Bandwidth {
+    assert!(!probes.is_empty(), "no read probe");
+    let bytes = buf.bytes() as f64;
+    for p in probes {
+        pass(pool, buf, threads, p);
+    }
+    let mut samples = vec![Vec::with_capacity(passes); probes.len()];
+    for _ in 0..passes {
+        for (p, s) in probes.iter().zip(samples.iter_mut()) {
+            s.push(bytes / pass(pool, buf, threads, p) / 1e9);
+        }
+    }
+    let methods: Vec<MethodResult> = probes
+        .iter()
+        .zip(samples)
+        .map(|(p, s)| MethodResult {
+            method: p.name(),
+            isa: p.isa().name().to_string(),
+            load_bits: p.load_bits(),
+            streams: p.streams(),
+            prefetch_bytes: p.prefetch(),
+            median_gbps: median(&s),
+            max_gbps: max(&s),
+            samples_gbps: s,
+        })
+        .collect();
+    let best = methods
+        .iter()
+        .max_by(|a, b| a.median_gbps.total_cmp(&b.median_gbps))
+        .expect("at least one method")
+        .clone();
+    Bandwidth {
+        threads,
+        bytes: buf.bytes(),
+        method: best.method,
+        median_gbps: best.median_gbps,
+        max_gbps: best.max_gbps,
+        samples_gbps: best.samples_gbps,
+        methods,
+    }
+}
+
+/// The read methods timed by default: every probe whose loads are at least 256 bits wide
+/// when there are any, else all (the narrow ones are never the fastest where wide ones exist,
+/// and skipping them halves the time).
+pub fn default_probes() -> Vec<ReadProbe> {
+    let all = read_probes();
+    let wide: Vec<ReadProbe> = all
+        .iter()
+        .copied()
+        .filter(|p| p.load_bits() >= 256)
+        .collect();
+    if wide.is_empty() {
+        all
+    } else {
+        wide
+    }
+}
+
+/// What `ternbench bandwidth --json` prints.
+#[derive(Debug, Serialize)]
+struct Report {
+    cpu: String,
+    llc_bytes: u64,
+    llc_from_sysfs: bool,
+    size_bytes: usize,
+    passes: usize,
+    results: Vec<Bandwidth>,
+}
+
+/// Runs `ternbench bandwidth`.
+pub fn run(args: &BandwidthArgs) -> Result<()> {
+    let threads = machine::thread_list(args.threads.as_deref());
+    let bytes = match args.size_mib {
+        Some(m) => (m as usize) << 20,
+        None => default_bytes(),
+    };
+    let probes = if args.all_methods {
+        read_probes()
+    } else {
+        default_probes()
+    };
+    let pool = ThreadPool::new(*threads.iter().max().unwrap_or(&1), Pinning::None);
+    let buf = ReadBuffer::new(&pool, bytes);
+    let (llc, llc_from_sysfs) = machine::llc_bytes();
+    let passes = args.passes as usize;
+    let results: Vec<Bandwidth> = threads
+        .iter()
+        .map(|&t| measure(&pool, &buf, t, &probes, passes))
+        .collect();
+    let report = Report {
+        cpu: machine::cpu_model(),
+        llc_bytes: llc,
+        llc_from_sysfs,
+        size_bytes: bytes,
+        passes,
+        results,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    println!(
+        "{}; last-level cache {} MiB{}; array {} MiB; {} passes per method",
+        report.cpu,
+        llc >> 20,
+        if llc_from_sysfs {
+            ""
+        } else {
+            " (assumed: sysfs unreadable)"
+        },
+        bytes >> 20,
+        passes
+    );
+    let mut t = Table::new(&["threads", "median GB/s", "max GB/s", "method"]);
+    for r in &report.results {
+        if args.all_methods {
+            for m in &r.methods {
+                t.row(vec![
+                    r.threads.to_string(),
+                    fmt_f(m.median_gbps, 2),
+                    fmt_f(m.max_gbps, 2),
+                    format!(
+                        "{}{}",
+                        m.method,
+                        if m.method == r.method {
+                            "  <- fastest"
+                        } else {
+                            ""
+                        }
+                    ),
+                ]);
+            }
+        } else {
+            t.row(vec![
+                r.threads.to_string(),
+                fmt_f(r.median_gbps, 2),
+                fmt_f(r.max_gbps, 2),
+                r.method.clone(),
+            ]);
+        }
+    }
+    print!("{}", t.render());
+    Ok(())
+}

@@ -1,0 +1,147 @@
+//! Command-line definitions (clap derive only; no behaviour here).
+//!
+//! To add a subcommand: a variant of [`Command`] with its `Args` struct here, a module that
+//! runs it, and one arm in `main`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use ternbench_kernels::{Format, Isa};
+
+/// What does 1-bit LLM inference really cost on this CPU? Measured.
+#[derive(Debug, Parser)]
+#[command(name = "ternbench", version, about, propagate_version = true)]
+pub struct Cli {
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Measure this machine's memory read bandwidth (the roofline's denominator).
+    Bandwidth(BandwidthArgs),
+    /// Measure the int8 and f32 multiply-add peaks of every SIMD level this CPU runs.
+    Peak(PeakArgs),
+    /// Time the matrix kernels: formats x SIMD levels x ops x shapes x threads, against the
+    /// bandwidth and peaks measured in the same run.
+    Kernels(KernelsArgs),
+}
+
+/// `ternbench bandwidth`.
+#[derive(Debug, Args)]
+pub struct BandwidthArgs {
+    /// Thread counts to measure, comma separated (default: 1 and every core of this machine).
+    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub threads: Option<Vec<u32>>,
+    /// Size of the array read, MiB (default: 8x the last-level cache, at least 256 MiB).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
+    pub size_mib: Option<u64>,
+    /// Timed passes per read method and thread count.
+    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub passes: u32,
+    /// Print every read method tried, not only the fastest.
+    #[arg(long)]
+    pub all_methods: bool,
+    /// Print JSON (one object) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `ternbench peak`.
+#[derive(Debug, Args)]
+pub struct PeakArgs {
+    /// Thread counts, comma separated (every thread runs the loop; products are summed).
+    #[arg(long, value_delimiter = ',', default_value = "1",
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub threads: Vec<u32>,
+    /// Print JSON (an array of rows) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Which SIMD levels a sweep runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IsaChoice {
+    /// Per format, the widest level this CPU runs that has a kernel for it.
+    Best,
+    /// Every level this CPU runs; a format a level lacks is a "no kernel" row.
+    All,
+    /// These levels; each must run here and have a kernel for every named format.
+    Named(Vec<Isa>),
+}
+
+/// Parses `best`, `all` or a comma-separated list of level names.
+pub fn parse_isa_choice(s: &str) -> Result<IsaChoice, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "best" => Ok(IsaChoice::Best),
+        "all" => Ok(IsaChoice::All),
+        _ => s
+            .split(',')
+            .map(|p| p.parse::<Isa>().map_err(|e| e.to_string()))
+            .collect::<Result<Vec<_>, _>>()
+            .map(IsaChoice::Named),
+    }
+}
+
+/// Parses one weight format name.
+pub fn parse_format(s: &str) -> Result<Format, String> {
+    s.parse::<Format>().map_err(|e| e.to_string())
+}
+
+/// Op names on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OpArg {
+    /// Matrix-vector, batch 1 (decode).
+    Gemv,
+    /// Matrix-matrix, `--batch` tokens (prefill).
+    Gemm,
+}
+
+/// `ternbench kernels`.
+#[derive(Debug, Args)]
+pub struct KernelsArgs {
+    /// Weight formats, comma separated (default: all; with --quick: i2,tq1,f16).
+    #[arg(long, value_delimiter = ',', value_parser = parse_format)]
+    pub format: Option<Vec<Format>>,
+    /// SIMD levels: `best` (per format, the widest level with a kernel), `all`, or a comma
+    /// separated list (scalar, sse41, avx2, avx512, avx512vnni, neon).
+    #[arg(long, value_parser = parse_isa_choice)]
+    pub isa: Option<IsaChoice>,
+    /// Ops, comma separated (default: gemv,gemm).
+    #[arg(long, value_delimiter = ',', value_enum)]
+    pub op: Option<Vec<OpArg>>,
+    /// Thread counts, comma separated (default: 1 and every core of this machine).
+    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub threads: Option<Vec<u32>>,
+    /// Shapes: `2b4t` (the BitNet b1.58 2B4T projections and LM head), `stack` (distinct
+    /// 6912x2560 matrices totalling over 4x the last-level cache, cycled), `all`, or shape
+    /// names (qo, kv, gate_up, down, lm_head, stack), comma separated. gemm skips lm_head
+    /// unless it is named (one token per step reaches the LM head, even in prefill).
+    /// Default: all; with --quick: gemv on stack, gemm on kv.
+    #[arg(long, value_delimiter = ',')]
+    pub shapes: Option<Vec<String>>,
+    /// Tokens per gemm call (gemv always uses 1).
+    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub batch: u32,
+    /// A short subset (best level, i2/tq1/f16, gemv on the stack and gemm on kv, few
+    /// repetitions, shorter bandwidth and peak runs); options given explicitly still apply.
+    #[arg(long)]
+    pub quick: bool,
+    /// Minimum timed samples per cell.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100000))]
+    pub min_reps: Option<u32>,
+    /// Minimum timed seconds per cell.
+    #[arg(long)]
+    pub min_time: Option<f64>,
+    /// Stop a cell after this many seconds once it has 3 samples (slow scalar gemm).
+    #[arg(long, default_value_t = 10.0)]
+    pub max_time: f64,
+    /// Print JSON (an array of rows) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write `kernels.json` and `kernels.md` into this directory.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}

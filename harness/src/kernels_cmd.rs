@@ -1,0 +1,809 @@
+//! `ternbench kernels`: the kernel sweep, format × SIMD level × op × shape × threads, each cell
+//! set against the read bandwidth and arithmetic peak measured in the same run.
+//!
+//! ## What one run does
+//! 1. Resolves the plan from the arguments; every usage error (a level this CPU lacks, a named
+//!    level without a kernel for a named format) is reported before anything is measured.
+//! 2. Measures the read bandwidth at every thread count ([`crate::bandwidth::measure`], all wide
+//!    read methods, the fastest kept) and the int8 / f32 peaks of every level that runs a gemm.
+//! 3. For each format and shape, builds random weights once (a single matrix, or for `stack`
+//!    distinct 6912x2560 matrices totalling over 4x the last-level cache, cycled through so
+//!    every call reads from DRAM), then times every level × op × thread count on them: one
+//!    warm-up call, then samples until a minimum count and time ([`crate::timing`]).
+//! 4. Measures the bandwidth again, with the method chosen at the start, and sets each cell
+//!    against the mean of the two.
+//!
+//! ## JSON (`--json` on stdout, `kernels.json` with `--out`)
+//! One JSON **array** of row objects, one per cell, each self-contained:
+//!
+//! | field | meaning |
+//! |---|---|
+//! | `format`, `isa`, `op`, `shape` | the cell (`shape`: qo, kv, gate_up, down, lm_head, stack) |
+//! | `status` | `ok`, or `no kernel` (the level lacks this format; figures null) |
+//! | `rows`, `cols`, `batch`, `threads` | logical matrix shape, tokens per call, threads |
+//! | `stack_matrices` | distinct matrices cycled through (1 unless `shape` is `stack`) |
+//! | `weight_bytes` | bytes of one matrix's packed weights (one call reads them once) |
+//! | `median_s`, `min_s` | seconds per call: median and fastest sample |
+//! | `samples_s` | every sample, seconds per call (a sample averages consecutive calls) |
+//! | `weight_gbps` | `weight_bytes / median_s / 1e9` |
+//! | `bandwidth_start_gbps`, `bandwidth_end_gbps` | read bandwidth at this thread count before and after the sweep (fastest pass of the fastest method) |
+//! | `bandwidth_gbps` | their mean; `bandwidth_method` says how it was read |
+//! | `bandwidth_ratio` | `weight_gbps / bandwidth_gbps` (above 1 only when the weights fit in cache) |
+//! | `gops` | `rows * cols * batch / median_s / 1e9`: weight·activation products per second |
+//! | `peak_gops`, `peak_instr` | gemm only: fastest run of this level's int8 (ternary, q8) or f32 FMA (f16) peak loop at this thread count |
+//! | `peak_ratio` | gemm only: `gops / peak_gops` |
+//! | `cpu` | the CPU model |
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+use ternbench_kernels::probe::{peak_probe, PeakKind, ReadProbe};
+use ternbench_kernels::{
+    matmul, F16Matrix, Format, I2Matrix, Isa, KernelError, KernelSet, Op, Pinning, Q8Matrix,
+    ThreadPool, TlMatrix, Tq1Matrix,
+};
+
+use crate::bandwidth::{self, Bandwidth, ReadBuffer};
+use crate::cli::{IsaChoice, KernelsArgs, OpArg};
+use crate::error::usage;
+use crate::machine;
+use crate::output::{fmt_opt, fmt_secs, Table};
+use crate::peak::{self, Peak};
+use crate::synth::{self, BenchMatrix};
+use crate::timing::{self, median, min, Policy};
+
+/// A matrix shape of the sweep.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shape {
+    /// Name on the command line and in results.
+    pub name: &'static str,
+    /// Output features.
+    pub rows: usize,
+    /// Input features.
+    pub cols: usize,
+    /// A stack of distinct matrices larger than the cache, cycled through.
+    pub stack: bool,
+}
+
+/// BitNet b1.58 2B4T's linear layers and tied LM head, then the out-of-cache stack.
+pub const SHAPES: [Shape; 6] = [
+    Shape {
+        name: "qo",
+        rows: 2560,
+        cols: 2560,
+        stack: false,
+    },
+    Shape {
+        name: "kv",
+        rows: 640,
+        cols: 2560,
+        stack: false,
+    },
+    Shape {
+        name: "gate_up",
+        rows: 6912,
+        cols: 2560,
+        stack: false,
+    },
+    Shape {
+        name: "down",
+        rows: 2560,
+        cols: 6912,
+        stack: false,
+    },
+    Shape {
+        name: "lm_head",
+        rows: 128256,
+        cols: 2560,
+        stack: false,
+    },
+    Shape {
+        name: "stack",
+        rows: 6912,
+        cols: 2560,
+        stack: true,
+    },
+];
+
+/// The stack holds more than this many times the last-level cache.
+pub const STACK_LLC_FACTOR: u64 = 4;
+
+/// Parses `--shapes` values: `2b4t`, `stack`, `all` or shape names.
+pub fn parse_shapes(names: &[String]) -> Result<Vec<Shape>> {
+    let mut out: Vec<Shape> = Vec::new();
+    let mut push = |s: Shape| {
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    };
+    for n in names {
+        match n.trim().to_ascii_lowercase().as_str() {
+            "all" => SHAPES.iter().for_each(|&s| push(s)),
+            "2b4t" => SHAPES.iter().filter(|s| !s.stack).for_each(|&s| push(s)),
+            other => match SHAPES.iter().find(|s| s.name == other) {
+                Some(&s) => push(s),
+                None => {
+                    return Err(usage(format!(
+                        "unknown shape `{n}`; known: 2b4t, stack, all, {}",
+                        SHAPES.map(|s| s.name).join(", ")
+                    )))
+                }
+            },
+        }
+    }
+    Ok(out)
+}
+
+/// The level a usage error names when it cannot run: the kernel crate's reason, plus the
+/// missing CPU features when that reason does not list them.
+pub fn kernel_set(isa: Isa) -> Result<&'static KernelSet> {
+    KernelSet::get(isa).map_err(|e| match e {
+        KernelError::IsaUnsupported { .. } => usage(e.to_string()),
+        _ => {
+            let missing = isa.missing_features();
+            if missing.is_empty() {
+                usage(e.to_string())
+            } else {
+                usage(format!(
+                    "SIMD level `{isa}` cannot run on this CPU: missing CPU features {} ({e})",
+                    missing.join(", ")
+                ))
+            }
+        }
+    })
+}
+
+/// The resolved sweep.
+#[derive(Debug)]
+struct Plan {
+    formats: Vec<Format>,
+    isa: IsaChoice,
+    /// Every (op, shape) pair to time.
+    cells: Vec<(Op, Shape)>,
+    threads: Vec<usize>,
+    batch: usize,
+    policy: Policy,
+    bw_passes: usize,
+    peak_target_s: f64,
+    peak_reps: usize,
+}
+
+impl Plan {
+    fn from_args(a: &KernelsArgs) -> Result<Plan> {
+        let formats_explicit = a.format.is_some();
+        let mut formats = a.format.clone().unwrap_or_else(|| {
+            if a.quick {
+                vec![Format::I2, Format::Tq1, Format::F16]
+            } else {
+                Format::ALL.to_vec()
+            }
+        });
+        formats.dedup();
+        let isa = a.isa.clone().unwrap_or(IsaChoice::Best);
+        if let IsaChoice::Named(levels) = &isa {
+            for &l in levels {
+                let ks = kernel_set(l)?;
+                if formats_explicit {
+                    if let Some(f) = formats.iter().find(|&&f| !ks.has(f)) {
+                        return Err(usage(format!(
+                            "no `{f}` kernel at SIMD level `{l}` (this build has {} there); \
+                             use --isa all to list missing kernels as rows",
+                            implemented(ks)
+                        )));
+                    }
+                }
+            }
+        }
+        let ops: Vec<Op> = match &a.op {
+            Some(o) => o
+                .iter()
+                .map(|o| match o {
+                    OpArg::Gemv => Op::Gemv,
+                    OpArg::Gemm => Op::Gemm,
+                })
+                .collect(),
+            None => vec![Op::Gemv, Op::Gemm],
+        };
+        let cells: Vec<(Op, Shape)> = match (&a.shapes, a.quick) {
+            (Some(names), _) => {
+                let shapes = parse_shapes(names)?;
+                // The LM head runs on one token per step even in prefill: a gemm over it is
+                // timed only when named explicitly (the scalar f16 one takes minutes).
+                let named_head = names
+                    .iter()
+                    .any(|n| n.trim().eq_ignore_ascii_case("lm_head"));
+                ops.iter()
+                    .flat_map(|&o| shapes.iter().map(move |&s| (o, s)))
+                    .filter(|&(o, s)| o == Op::Gemv || s.name != "lm_head" || named_head)
+                    .collect()
+            }
+            (None, true) => ops
+                .iter()
+                .map(|&o| {
+                    let name = if o == Op::Gemv { "stack" } else { "kv" };
+                    (o, *SHAPES.iter().find(|s| s.name == name).expect("known"))
+                })
+                .collect(),
+            (None, false) => ops
+                .iter()
+                .flat_map(|&o| SHAPES.iter().map(move |&s| (o, s)))
+                .filter(|&(o, s)| o == Op::Gemv || s.name != "lm_head")
+                .collect(),
+        };
+        let mut cells_dedup: Vec<(Op, Shape)> = Vec::new();
+        for c in cells {
+            if !cells_dedup.contains(&c) {
+                cells_dedup.push(c);
+            }
+        }
+        let min_time = a.min_time.unwrap_or(if a.quick { 0.05 } else { 0.3 });
+        if !(min_time.is_finite() && min_time >= 0.0 && a.max_time.is_finite()) {
+            return Err(usage(
+                "--min-time and --max-time must be finite seconds >= 0",
+            ));
+        }
+        Ok(Plan {
+            formats,
+            isa,
+            cells: cells_dedup,
+            threads: machine::thread_list(a.threads.as_deref()),
+            batch: a.batch as usize,
+            policy: Policy {
+                min_reps: a
+                    .min_reps
+                    .map_or(if a.quick { 3 } else { 5 }, |r| r as usize),
+                min_time,
+                max_time: a.max_time.max(0.0),
+            },
+            bw_passes: if a.quick { 3 } else { 5 },
+            peak_target_s: if a.quick { 0.02 } else { peak::TARGET_S },
+            peak_reps: if a.quick { 3 } else { peak::REPS },
+        })
+    }
+
+    /// The levels a format runs at: `(level, its set if it has this format's kernel)`.
+    fn levels(&self, f: Format) -> Vec<(Isa, Option<&'static KernelSet>)> {
+        let with = |ks: &'static KernelSet| (ks.isa, ks.has(f).then_some(ks));
+        match &self.isa {
+            IsaChoice::Best => KernelSet::available()
+                .into_iter()
+                .rev()
+                .find(|ks| ks.has(f))
+                .map(with)
+                .into_iter()
+                .collect(),
+            IsaChoice::All => KernelSet::available().into_iter().map(with).collect(),
+            IsaChoice::Named(levels) => levels
+                .iter()
+                .filter_map(|&l| KernelSet::get(l).ok())
+                .map(with)
+                .collect(),
+        }
+    }
+}
+
+/// Formats a level implements, for messages.
+fn implemented(ks: &KernelSet) -> String {
+    let v: Vec<&str> = Format::ALL
+        .into_iter()
+        .filter(|&f| ks.has(f))
+        .map(|f| f.name())
+        .collect();
+    if v.is_empty() {
+        "no kernels".into()
+    } else {
+        v.join(", ")
+    }
+}
+
+/// The peak kind a format's gemm is held to.
+fn peak_kind(f: Format) -> PeakKind {
+    if f == Format::F16 {
+        PeakKind::F32
+    } else {
+        PeakKind::Int8
+    }
+}
+
+/// One cell of the sweep (see the module doc for the JSON fields).
+#[derive(Clone, Debug, Serialize)]
+pub struct Row {
+    format: String,
+    isa: String,
+    op: String,
+    shape: String,
+    status: String,
+    rows: usize,
+    cols: usize,
+    batch: usize,
+    threads: usize,
+    stack_matrices: usize,
+    weight_bytes: Option<usize>,
+    median_s: Option<f64>,
+    min_s: Option<f64>,
+    weight_gbps: Option<f64>,
+    bandwidth_start_gbps: Option<f64>,
+    bandwidth_end_gbps: Option<f64>,
+    bandwidth_gbps: Option<f64>,
+    bandwidth_method: Option<String>,
+    bandwidth_ratio: Option<f64>,
+    gops: Option<f64>,
+    peak_gops: Option<f64>,
+    peak_instr: Option<String>,
+    peak_ratio: Option<f64>,
+    samples_s: Vec<f64>,
+    cpu: String,
+}
+
+/// What the sweep shares.
+struct Ctx<'a> {
+    plan: &'a Plan,
+    pool: &'a ThreadPool,
+    llc: u64,
+    cpu: String,
+    peaks: &'a BTreeMap<(Isa, PeakKind, usize), Peak>,
+}
+
+/// Runs `ternbench kernels`.
+pub fn run(args: &KernelsArgs) -> Result<()> {
+    let plan = Plan::from_args(args)?;
+    if let Some(dir) = &args.out {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating output directory {}", dir.display()))?;
+    }
+    let max_threads = *plan.threads.iter().max().unwrap_or(&1);
+    let pool = ThreadPool::new(max_threads, Pinning::None);
+    let (llc, _) = machine::llc_bytes();
+    let cpu = machine::cpu_model();
+
+    eprintln!("measuring read bandwidth ...");
+    let buf = ReadBuffer::new(&pool, bandwidth::default_bytes());
+    let probes = bandwidth::default_probes();
+    let bw_start: Vec<Bandwidth> = plan
+        .threads
+        .iter()
+        .map(|&t| bandwidth::measure(&pool, &buf, t, &probes, plan.bw_passes))
+        .collect();
+    for b in &bw_start {
+        eprintln!(
+            "  {} thread(s): {:.2} GB/s max, {:.2} median ({})",
+            b.threads, b.max_gbps, b.median_gbps, b.method
+        );
+    }
+
+    let peaks = measure_peaks(&plan, &pool);
+
+    let ctx = Ctx {
+        plan: &plan,
+        pool: &pool,
+        llc,
+        cpu: cpu.clone(),
+        peaks: &peaks,
+    };
+    let mut rows = Vec::new();
+    for &f in &plan.formats {
+        match f {
+            Format::I2 => sweep::<I2Matrix>(&ctx, f, &mut rows)?,
+            Format::Tq1 => sweep::<Tq1Matrix>(&ctx, f, &mut rows)?,
+            Format::Tl => sweep::<TlMatrix>(&ctx, f, &mut rows)?,
+            Format::Q8 => sweep::<Q8Matrix>(&ctx, f, &mut rows)?,
+            Format::F16 => sweep::<F16Matrix>(&ctx, f, &mut rows)?,
+        }
+    }
+
+    eprintln!("measuring read bandwidth again ...");
+    let bw_end: Vec<Bandwidth> = bw_start
+        .iter()
+        .map(|b| {
+            let p: Vec<ReadProbe> = probes
+                .iter()
+                .copied()
+                .filter(|p| p.name() == b.method)
+                .collect();
+            bandwidth::measure(&pool, &buf, b.threads, &p, plan.bw_passes)
+        })
+        .collect();
+    drop(buf);
+    fill_bandwidth(&mut rows, &bw_start, &bw_end);
+
+    let summary = Summary {
+        cpu,
+        llc,
+        bw_start,
+        bw_end,
+        peaks: peaks.into_values().collect(),
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        print!("{}", summary.text());
+        print!("{}", table(&rows).render());
+    }
+    if let Some(dir) = &args.out {
+        write_out(dir, &rows, &summary)?;
+    }
+    Ok(())
+}
+
+/// Peaks of every level that runs a gemm, per kind its formats need and per thread count.
+fn measure_peaks(plan: &Plan, pool: &ThreadPool) -> BTreeMap<(Isa, PeakKind, usize), Peak> {
+    let mut peaks = BTreeMap::new();
+    if !plan.cells.iter().any(|(o, _)| *o == Op::Gemm) {
+        return peaks;
+    }
+    for &f in &plan.formats {
+        for (isa, ks) in plan.levels(f) {
+            if ks.is_none() {
+                continue;
+            }
+            let kind = peak_kind(f);
+            let Some(probe) = peak_probe(isa, kind) else {
+                continue;
+            };
+            for &t in &plan.threads {
+                peaks.entry((isa, kind, t)).or_insert_with(|| {
+                    eprintln!("measuring {isa} {} peak, {t} thread(s) ...", kind.name());
+                    peak::measure(pool, &probe, t, plan.peak_target_s, plan.peak_reps)
+                });
+            }
+        }
+    }
+    peaks
+}
+
+/// Times every level × (op, shape) × thread count of format `f` (matrix type `M`).
+fn sweep<M: BenchMatrix>(ctx: &Ctx, f: Format, out_rows: &mut Vec<Row>) -> Result<()> {
+    let plan = ctx.plan;
+    let levels = plan.levels(f);
+    let mut shapes: Vec<Shape> = Vec::new();
+    for (_, s) in &plan.cells {
+        if !shapes.contains(s) {
+            shapes.push(*s);
+        }
+    }
+    for shape in shapes {
+        let ops: Vec<Op> = plan
+            .cells
+            .iter()
+            .filter(|(_, s)| *s == shape)
+            .map(|(o, _)| *o)
+            .collect();
+        let any_kernel = levels.iter().any(|(_, ks)| ks.is_some());
+        let mats: Vec<M> = if any_kernel {
+            build::<M>(ctx, f, shape)?
+        } else {
+            Vec::new()
+        };
+        for &(isa, ks) in &levels {
+            for &op in &ops {
+                let batch = if op == Op::Gemv { 1 } else { plan.batch };
+                let Some(ks) = ks else {
+                    for &t in &plan.threads {
+                        out_rows.push(blank_row(ctx, f, isa, op, shape, batch, t, &mats));
+                    }
+                    continue;
+                };
+                let act = M::random_act(batch, shape.cols, 0xAC7);
+                let mut out = vec![0f32; batch * shape.rows];
+                for &t in &plan.threads {
+                    // Validates once (the set has this format's kernel), outside the timing.
+                    matmul(ks, ctx.pool, t, op, &mats[0], &act, &mut out)
+                        .with_context(|| format!("running {f} {op:?} at {isa}"))?;
+                    let samples = timing::time_calls(plan.policy, |i| {
+                        matmul(ks, ctx.pool, t, op, &mats[i % mats.len()], &act, &mut out)
+                            .expect("kernel presence checked above");
+                    });
+                    let mut row = blank_row(ctx, f, isa, op, shape, batch, t, &mats);
+                    fill_timing(ctx, &mut row, f, isa, samples);
+                    eprintln!(
+                        "  {:<4} {:<10} {} {:<7} {}t: {:>10}/call {:>8} GB/s {:>9} Gprod/s",
+                        row.format,
+                        row.isa,
+                        row.op,
+                        row.shape,
+                        t,
+                        fmt_secs(row.median_s.unwrap_or(f64::NAN)),
+                        fmt_opt(row.weight_gbps, 2),
+                        fmt_opt(row.gops, 2)
+                    );
+                    out_rows.push(row);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The matrices of one shape: one, or a stack over [`STACK_LLC_FACTOR`]x the cache.
+fn build<M: BenchMatrix>(ctx: &Ctx, f: Format, shape: Shape) -> Result<Vec<M>> {
+    let t0 = std::time::Instant::now();
+    let first = M::random(shape.rows, shape.cols, 1)?;
+    let mut mats = vec![first];
+    if shape.stack {
+        let per = mats[0].weight_bytes() as u64;
+        let n = (STACK_LLC_FACTOR * ctx.llc).div_ceil(per).max(1) as usize + 1;
+        mats.extend(synth::stack::<M>(
+            shape.rows,
+            shape.cols,
+            2,
+            n - 1,
+            machine::cores(),
+        )?);
+    }
+    eprintln!(
+        "{f} {}: {} matrix(es) of {}x{}, {:.1} MB, built in {:.1} s",
+        shape.name,
+        mats.len(),
+        shape.rows,
+        shape.cols,
+        (mats.len() * mats[0].weight_bytes()) as f64 / 1e6,
+        t0.elapsed().as_secs_f64()
+    );
+    Ok(mats)
+}
+
+/// A row with the cell's identity and no figures.
+#[allow(clippy::too_many_arguments)]
+fn blank_row<M: BenchMatrix>(
+    ctx: &Ctx,
+    f: Format,
+    isa: Isa,
+    op: Op,
+    shape: Shape,
+    batch: usize,
+    threads: usize,
+    mats: &[M],
+) -> Row {
+    Row {
+        format: f.name().into(),
+        isa: isa.name().into(),
+        op: op.name().into(),
+        shape: shape.name.into(),
+        status: "no kernel".into(),
+        rows: shape.rows,
+        cols: shape.cols,
+        batch,
+        threads,
+        stack_matrices: if shape.stack { mats.len() } else { 1 },
+        weight_bytes: mats.first().map(|m| m.weight_bytes()),
+        median_s: None,
+        min_s: None,
+        weight_gbps: None,
+        bandwidth_start_gbps: None,
+        bandwidth_end_gbps: None,
+        bandwidth_gbps: None,
+        bandwidth_method: None,
+        bandwidth_ratio: None,
+        gops: None,
+        peak_gops: None,
+        peak_instr: None,
+        peak_ratio: None,
+        samples_s: Vec::new(),
+        cpu: ctx.cpu.clone(),
+    }
+}
+
+/// Sets a timed row's time, throughput and peak figures (bandwidth comes at the end).
+fn fill_timing(ctx: &Ctx, row: &mut Row, f: Format, isa: Isa, samples: Vec<f64>) {
+    let med = median(&samples);
+    row.status = "ok".into();
+    row.median_s = Some(med);
+    row.min_s = Some(min(&samples));
+    row.weight_gbps = row.weight_bytes.map(|b| b as f64 / med / 1e9);
+    let gops = (row.rows * row.cols * row.batch) as f64 / med / 1e9;
+    row.gops = Some(gops);
+    if row.op == Op::Gemm.name() {
+        if let Some(p) = ctx.peaks.get(&(isa, peak_kind(f), row.threads)) {
+            row.peak_gops = Some(p.max_gops);
+            row.peak_instr = Some(p.instr.clone());
+            row.peak_ratio = Some(gops / p.max_gops);
+        }
+    }
+    row.samples_s = samples;
+}
+
+/// Sets every row's bandwidth fields from the start and end measurements.
+fn fill_bandwidth(rows: &mut [Row], start: &[Bandwidth], end: &[Bandwidth]) {
+    for r in rows {
+        let s = start.iter().find(|b| b.threads == r.threads);
+        let e = end.iter().find(|b| b.threads == r.threads);
+        if let (Some(s), Some(e)) = (s, e) {
+            let mean = (s.max_gbps + e.max_gbps) / 2.0;
+            r.bandwidth_start_gbps = Some(s.max_gbps);
+            r.bandwidth_end_gbps = Some(e.max_gbps);
+            r.bandwidth_gbps = Some(mean);
+            r.bandwidth_method = Some(s.method.clone());
+            r.bandwidth_ratio = r.weight_gbps.map(|w| w / mean);
+        }
+    }
+}
+
+/// The run's machine figures, for the text and Markdown headers.
+struct Summary {
+    cpu: String,
+    llc: u64,
+    bw_start: Vec<Bandwidth>,
+    bw_end: Vec<Bandwidth>,
+    peaks: Vec<Peak>,
+}
+
+impl Summary {
+    /// One line per fact, each starting with `- ` (Markdown list; fine as text).
+    fn lines(&self) -> Vec<String> {
+        let mut v = vec![format!(
+            "CPU: {} ({} logical CPUs), last-level cache {} MiB",
+            self.cpu,
+            machine::cores(),
+            self.llc >> 20
+        )];
+        for (s, e) in self.bw_start.iter().zip(&self.bw_end) {
+            v.push(format!(
+                "Read bandwidth, {} thread(s): start {:.2}, end {:.2}, mean {:.2} GB/s \
+                 (fastest pass; medians {:.2} / {:.2}); {}",
+                s.threads,
+                s.max_gbps,
+                e.max_gbps,
+                (s.max_gbps + e.max_gbps) / 2.0,
+                s.median_gbps,
+                e.median_gbps,
+                s.method
+            ));
+        }
+        for p in &self.peaks {
+            v.push(format!(
+                "Peak {} {}, {} thread(s): {:.1} Gprod/s (fastest run; median {:.1}), {}",
+                p.isa, p.kind, p.threads, p.max_gops, p.median_gops, p.instr
+            ));
+        }
+        v
+    }
+
+    fn text(&self) -> String {
+        self.lines().iter().map(|l| format!("{l}\n")).collect()
+    }
+}
+
+/// The human table of rows.
+fn table(rows: &[Row]) -> Table {
+    let mut t = Table::new(&[
+        "format",
+        "isa",
+        "op",
+        "shape",
+        "batch",
+        "threads",
+        "time/call",
+        "GB/s",
+        "bw ratio",
+        "Gprod/s",
+        "peak ratio",
+        "note",
+    ]);
+    for r in rows {
+        let shape = if r.stack_matrices > 1 {
+            format!("{}x{}", r.shape, r.stack_matrices)
+        } else {
+            r.shape.clone()
+        };
+        let note = if r.status == "ok" {
+            String::new()
+        } else {
+            r.status.clone()
+        };
+        t.row(vec![
+            r.format.clone(),
+            r.isa.clone(),
+            r.op.clone(),
+            shape,
+            r.batch.to_string(),
+            r.threads.to_string(),
+            r.median_s.map_or("-".into(), fmt_secs),
+            fmt_opt(r.weight_gbps, 2),
+            fmt_opt(r.bandwidth_ratio, 3),
+            fmt_opt(r.gops, 2),
+            fmt_opt(r.peak_ratio, 3),
+            note,
+        ]);
+    }
+    t
+}
+
+/// Writes `kernels.json` (the rows) and `kernels.md` (summary and table) into `dir`, each via a
+/// temporary file renamed into place.
+fn write_out(dir: &Path, rows: &[Row], summary: &Summary) -> Result<()> {
+    let json = serde_json::to_string_pretty(rows)? + "\n";
+    write_atomic(&dir.join("kernels.json"), &json)?;
+    let mut md = String::from("# ternbench kernels\n\n");
+    md += &format!(
+        "Run {} by `ternbench {}` ({}).\n\n",
+        utc_now(),
+        std::env::args().skip(1).collect::<Vec<_>>().join(" "),
+        env!("CARGO_PKG_VERSION")
+    );
+    for l in summary.lines() {
+        md += &format!("- {l}\n");
+    }
+    md += "\n";
+    md += &table(rows).markdown();
+    md += "\n`time/call`: median seconds per call. `GB/s`: packed weight bytes per second. \
+           `bw ratio`: that over the read bandwidth (mean of start and end) at the same thread \
+           count; above 1 only when the weights stay in cache (the `stack` shape reads from \
+           DRAM). `Gprod/s`: weight x activation products per second. `peak ratio` (gemm): \
+           that over the level's int8 (ternary, q8) or f32 FMA (f16) peak at the same thread \
+           count. `stackxN`: N distinct matrices cycled.\n";
+    write_atomic(&dir.join("kernels.md"), &md)?;
+    eprintln!("wrote {}/kernels.json and kernels.md", dir.display());
+    Ok(())
+}
+
+fn write_atomic(path: &Path, text: &str) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))
+}
+
+/// Now as RFC 3339 UTC (`2026-05-01T12:34:56Z`).
+fn utc_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    rfc3339(secs)
+}
+
+/// Unix seconds as RFC 3339 UTC (civil-from-days, proleptic Gregorian).
+fn rfc3339(secs: u64) -> String {
+    let days = (secs / 86400) as i64;
+    let rem = secs % 86400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_parse() {
+        let s = parse_shapes(&["2b4t".into()]).unwrap();
+        assert_eq!(s.len(), 5);
+        assert!(s.iter().all(|s| !s.stack));
+        let s = parse_shapes(&["stack".into(), "qo".into(), "stack".into()]).unwrap();
+        assert_eq!(
+            s.iter().map(|s| s.name).collect::<Vec<_>>(),
+            ["stack", "qo"]
+        );
+        assert_eq!(parse_shapes(&["all".into()]).unwrap().len(), 6);
+        assert!(parse_shapes(&["huge".into()]).is_err());
+    }
+
+    #[test]
+    fn rfc3339_known_dates() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(1_767_225_599), "2025-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn missing_level_names_features() {
+        let e = kernel_set(Isa::Neon).unwrap_err();
+        if cfg!(target_arch = "x86_64") {
+            assert!(e.to_string().contains("missing CPU features neon"), "{e}");
+        }
+        assert!(e.downcast_ref::<crate::error::UsageError>().is_some());
+    }
+}

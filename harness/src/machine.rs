@@ -1,0 +1,146 @@
+//! The few machine facts the measuring commands need: CPU model, last-level cache size, core
+//! count. Read from `/proc` and `/sys` (Linux); elsewhere, documented defaults.
+
+use std::path::Path;
+
+/// Last-level cache size assumed when sysfs does not say (bytes).
+pub const DEFAULT_LLC_BYTES: u64 = 32 << 20;
+
+/// The CPU's model name (`/proc/cpuinfo` `model name`), or `"unknown CPU"`.
+pub fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| parse_cpu_model(&s))
+        .unwrap_or_else(|| "unknown CPU".to_string())
+}
+
+fn parse_cpu_model(cpuinfo: &str) -> Option<String> {
+    cpuinfo.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        let k = k.trim();
+        (k == "model name" || k == "Model" || k == "cpu model")
+            .then(|| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    })
+}
+
+/// The last-level cache of cpu0 (bytes) and whether it was read (`false`: the default).
+pub fn llc_bytes() -> (u64, bool) {
+    match read_llc(Path::new("/sys/devices/system/cpu/cpu0/cache")) {
+        Some(b) => (b, true),
+        None => (DEFAULT_LLC_BYTES, false),
+    }
+}
+
+/// The largest data or unified cache level under a sysfs `cache` directory.
+fn read_llc(dir: &Path) -> Option<u64> {
+    let mut best: Option<(u32, u64)> = None;
+    for e in std::fs::read_dir(dir).ok()?.flatten() {
+        let p = e.path();
+        if !p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("index"))
+        {
+            continue;
+        }
+        let read = |f: &str| std::fs::read_to_string(p.join(f)).ok();
+        let (Some(level), Some(ty), Some(size)) = (read("level"), read("type"), read("size"))
+        else {
+            continue;
+        };
+        if ty.trim() == "Instruction" {
+            continue;
+        }
+        let (Ok(level), Some(size)) = (level.trim().parse::<u32>(), parse_size(size.trim())) else {
+            continue;
+        };
+        if best.is_none_or(|(l, _)| level > l) {
+            best = Some((level, size));
+        }
+    }
+    best.map(|(_, s)| s)
+}
+
+/// Parses sysfs cache sizes: `32768K`, `1M`, `512`.
+fn parse_size(s: &str) -> Option<u64> {
+    let (num, mul) = match s.chars().last()? {
+        'K' | 'k' => (&s[..s.len() - 1], 1u64 << 10),
+        'M' | 'm' => (&s[..s.len() - 1], 1 << 20),
+        'G' | 'g' => (&s[..s.len() - 1], 1 << 30),
+        _ => (s, 1),
+    };
+    num.trim().parse::<u64>().ok().map(|n| n * mul)
+}
+
+/// Logical CPUs this process may use.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// The default thread counts: 1 and every core (deduplicated).
+pub fn default_threads() -> Vec<usize> {
+    let mut v = vec![1, cores()];
+    v.dedup();
+    v
+}
+
+/// Sorted, deduplicated thread counts from the command line, or the default.
+pub fn thread_list(arg: Option<&[u32]>) -> Vec<usize> {
+    let mut v: Vec<usize> = match arg {
+        Some(a) => a.iter().map(|&t| t as usize).collect(),
+        None => default_threads(),
+    };
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_size("32768K"), Some(32 << 20));
+        assert_eq!(parse_size("1M"), Some(1 << 20));
+        assert_eq!(parse_size("512"), Some(512));
+        assert_eq!(parse_size("x"), None);
+    }
+
+    #[test]
+    fn cpu_model_parses() {
+        let s = "processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 7V13\n";
+        assert_eq!(parse_cpu_model(s).as_deref(), Some("AMD EPYC 7V13"));
+        assert_eq!(parse_cpu_model("processor : 0\n"), None);
+    }
+
+    #[test]
+    fn llc_from_fake_sysfs() {
+        let dir = std::env::temp_dir().join(format!("ternbench-llc-{}", std::process::id()));
+        for (i, (level, ty, size)) in [
+            (1, "Data", "32K"),
+            (1, "Instruction", "32K"),
+            (2, "Unified", "1024K"),
+            (3, "Unified", "32768K"),
+        ]
+        .iter()
+        .enumerate()
+        {
+            let d = dir.join(format!("index{i}"));
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join("level"), format!("{level}\n")).unwrap();
+            std::fs::write(d.join("type"), format!("{ty}\n")).unwrap();
+            std::fs::write(d.join("size"), format!("{size}\n")).unwrap();
+        }
+        assert_eq!(read_llc(&dir), Some(32 << 20));
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(read_llc(&dir), None);
+    }
+
+    #[test]
+    fn thread_lists_sorted_unique() {
+        assert_eq!(thread_list(Some(&[2, 1, 2])), vec![1, 2]);
+        assert!(thread_list(None).contains(&1));
+    }
+}
