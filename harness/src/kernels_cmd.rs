@@ -519,19 +519,15 @@ fn sweep<M: BenchMatrix>(ctx: &Ctx, f: Format, out_rows: &mut Vec<Row>) -> Resul
 /// The matrices of one shape: one, or a stack over [`STACK_LLC_FACTOR`]x the cache.
 fn build<M: BenchMatrix>(ctx: &Ctx, f: Format, shape: Shape) -> Result<Vec<M>> {
     let t0 = std::time::Instant::now();
-    let first = M::random(shape.rows, shape.cols, 1)?;
-    let mut mats = vec![first];
-    if shape.stack {
-        let per = mats[0].weight_bytes() as u64;
-        let n = (STACK_LLC_FACTOR * ctx.llc).div_ceil(per).max(1) as usize + 1;
-        mats.extend(synth::stack::<M>(
-            shape.rows,
-            shape.cols,
-            2,
-            n - 1,
-            machine::cores(),
-        )?);
-    }
+    let mats: Vec<M> = if shape.stack {
+        // Bytes per matrix from a 32-row slice (every format packs whole 32-row groups).
+        let probe: M = synth::random(32, shape.cols, 1)?;
+        let per = (probe.weight_bytes() * shape.rows.div_ceil(32)) as u64;
+        let n = (STACK_LLC_FACTOR * ctx.llc / per + 1) as usize;
+        synth::stack(shape.rows, shape.cols, n, 1, machine::cores())?
+    } else {
+        vec![synth::random(shape.rows, shape.cols, 1)?]
+    };
     eprintln!(
         "{f} {}: {} matrix(es) of {}x{}, {:.1} MB, built in {:.1} s",
         shape.name,

@@ -47,16 +47,14 @@ impl XorShift {
 
 /// A packed matrix the sweep can build at random and feed.
 pub trait BenchMatrix: PackedMatrix + Send {
-    /// A random `rows x cols` matrix; distinct seeds give distinct weights.
-    fn random(rows: usize, cols: usize, seed: u64) -> Result<Self>;
+    /// One unpacked weight as the constructor takes it.
+    type Elem: Copy + Send + Sync;
+    /// `n` random unpacked weights.
+    fn pool(n: usize, seed: u64) -> Vec<Self::Elem>;
+    /// Packs `rows * cols` row-major weights.
+    fn pack(rows: usize, cols: usize, w: &[Self::Elem]) -> Result<Self>;
     /// Random activations, `batch` tokens of `cols`, quantised as the format takes them.
     fn random_act(batch: usize, cols: usize, seed: u64) -> Self::Act;
-}
-
-fn ternary(rows: usize, cols: usize, seed: u64) -> Vec<i8> {
-    let mut w = vec![0i8; rows * cols];
-    XorShift::new(seed).fill_ternary(&mut w);
-    w
 }
 
 fn act_q8(batch: usize, cols: usize, seed: u64) -> ActQ8 {
@@ -69,8 +67,14 @@ const TERNARY_SCALE: f32 = 0.5;
 macro_rules! ternary_bench {
     ($($t:ty),*) => {$(
         impl BenchMatrix for $t {
-            fn random(rows: usize, cols: usize, seed: u64) -> Result<Self> {
-                <$t>::from_ternary(rows, cols, &ternary(rows, cols, seed), TERNARY_SCALE)
+            type Elem = i8;
+            fn pool(n: usize, seed: u64) -> Vec<i8> {
+                let mut w = vec![0i8; n];
+                XorShift::new(seed).fill_ternary(&mut w);
+                w
+            }
+            fn pack(rows: usize, cols: usize, w: &[i8]) -> Result<Self> {
+                <$t>::from_ternary(rows, cols, w, TERNARY_SCALE)
                     .with_context(|| format!("packing a random {rows}x{cols} matrix"))
             }
             fn random_act(batch: usize, cols: usize, seed: u64) -> ActQ8 {
@@ -82,15 +86,19 @@ macro_rules! ternary_bench {
 ternary_bench!(I2Matrix, Tq1Matrix, TlMatrix);
 
 impl BenchMatrix for Q8Matrix {
-    fn random(rows: usize, cols: usize, seed: u64) -> Result<Self> {
-        let mut q = vec![0i8; rows * cols];
+    type Elem = i8;
+    fn pool(n: usize, seed: u64) -> Vec<i8> {
+        let mut q = vec![0i8; n];
         let mut g = XorShift::new(seed);
         for c in q.chunks_mut(8) {
             for (o, b) in c.iter_mut().zip(g.next_u64().to_le_bytes()) {
                 *o = (b as i8).max(-127);
             }
         }
-        Q8Matrix::from_quantized(rows, cols, &q, &vec![0.01; rows])
+        q
+    }
+    fn pack(rows: usize, cols: usize, w: &[i8]) -> Result<Self> {
+        Q8Matrix::from_quantized(rows, cols, w, &vec![0.01; rows])
             .with_context(|| format!("building a random {rows}x{cols} q8 matrix"))
     }
     fn random_act(batch: usize, cols: usize, seed: u64) -> ActQ8 {
@@ -99,10 +107,11 @@ impl BenchMatrix for Q8Matrix {
 }
 
 impl BenchMatrix for F16Matrix {
-    fn random(rows: usize, cols: usize, seed: u64) -> Result<Self> {
+    type Elem = u16;
+    fn pool(n: usize, seed: u64) -> Vec<u16> {
         // Half bit patterns built directly: random sign and mantissa, exponent 9..=14
         // (magnitudes 2^-6 .. 1), so values are normal and no conversion is needed.
-        let mut bits = vec![0u16; rows * cols];
+        let mut bits = vec![0u16; n];
         let mut g = XorShift::new(seed);
         for c in bits.chunks_mut(4) {
             let r = g.next_u64();
@@ -112,7 +121,10 @@ impl BenchMatrix for F16Matrix {
                 *o = (v & 0x8000) | (exp << 10) | (v & 0x3ff);
             }
         }
-        F16Matrix::from_bits(rows, cols, &bits)
+        bits
+    }
+    fn pack(rows: usize, cols: usize, w: &[u16]) -> Result<Self> {
+        F16Matrix::from_bits(rows, cols, w)
             .with_context(|| format!("building a random {rows}x{cols} f16 matrix"))
     }
     fn random_act(batch: usize, cols: usize, seed: u64) -> ActF32 {
@@ -120,22 +132,33 @@ impl BenchMatrix for F16Matrix {
     }
 }
 
-/// Builds `n` matrices with seeds `first_seed..first_seed + n`, on up to `workers` threads.
+/// Matrix `i` of a stack starts this many elements into the shared random pool: a prime, so
+/// no two matrices hold the same weights at the same place, whatever the format's block.
+pub const STACK_SHIFT: usize = 1021;
+
+/// `n` distinct random `rows x cols` matrices, packed on up to `workers` threads.
+///
+/// One random pool of `rows * cols + n * STACK_SHIFT` weights is drawn once; matrix `i` takes
+/// the window starting at `i * STACK_SHIFT`. Drawing once keeps a 40-matrix stack quick to
+/// build (packing dominates); every matrix still has its own weights at every position.
 pub fn stack<M: BenchMatrix>(
     rows: usize,
     cols: usize,
-    first_seed: u64,
     n: usize,
+    seed: u64,
     workers: usize,
 ) -> Result<Vec<M>> {
-    let workers = workers.clamp(1, n.max(1));
+    let len = rows * cols;
+    let pool = M::pool(len + n * STACK_SHIFT, seed);
+    let per = n.div_ceil(workers.clamp(1, n.max(1))).max(1);
     let mut slots: Vec<Option<Result<M>>> = (0..n).map(|_| None).collect();
     std::thread::scope(|s| {
-        for (w, chunk) in slots.chunks_mut(n.div_ceil(workers).max(1)).enumerate() {
-            let base = w * n.div_ceil(workers).max(1);
+        for (w, chunk) in slots.chunks_mut(per).enumerate() {
+            let pool = &pool;
             s.spawn(move || {
                 for (j, slot) in chunk.iter_mut().enumerate() {
-                    *slot = Some(M::random(rows, cols, first_seed + (base + j) as u64));
+                    let off = (w * per + j) * STACK_SHIFT;
+                    *slot = Some(M::pack(rows, cols, &pool[off..off + len]));
                 }
             });
         }
@@ -144,6 +167,11 @@ pub fn stack<M: BenchMatrix>(
         .into_iter()
         .map(|s| s.expect("every slot filled"))
         .collect()
+}
+
+/// One random `rows x cols` matrix.
+pub fn random<M: BenchMatrix>(rows: usize, cols: usize, seed: u64) -> Result<M> {
+    M::pack(rows, cols, &M::pool(rows * cols, seed))
 }
 
 #[cfg(test)]
@@ -168,11 +196,11 @@ mod tests {
 
     #[test]
     fn stack_builds_distinct_matrices() {
-        let s: Vec<I2Matrix> = stack(16, 256, 1, 3, 2).unwrap();
+        let s: Vec<I2Matrix> = stack(16, 256, 3, 1, 2).unwrap();
         assert_eq!(s.len(), 3);
         assert_ne!(s[0].data(), s[1].data());
         assert_ne!(s[1].data(), s[2].data());
-        let f = F16Matrix::random(4, 64, 9).unwrap();
+        let f: F16Matrix = random(4, 64, 9).unwrap();
         assert!((0..64).all(|k| f.get(0, k).is_finite() && f.get(0, k).abs() <= 1.0));
     }
 }

@@ -1,0 +1,306 @@
+//! The `ternbench` binary's main paths, run as a user would: JSON outputs parse and carry their
+//! documented fields, usage errors exit 2 with a message that says what is wrong, and a SIMD
+//! level this CPU lacks is refused by name, never silently replaced.
+//!
+//! Runs are kept small (a 64 MiB bandwidth array, one thread, few repetitions) so the suite
+//! takes seconds, except `kernels --quick --json`, the documented short run.
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+use ternbench_kernels::{Format, Isa, KernelSet};
+
+fn ternbench(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ternbench"))
+        .args(args)
+        .output()
+        .expect("run ternbench")
+}
+
+fn stdout_json(o: &Output) -> Value {
+    assert!(
+        o.status.success(),
+        "exit {:?}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}):\n{}",
+            String::from_utf8_lossy(&o.stdout)
+        )
+    })
+}
+
+fn usage_error(args: &[&str]) -> String {
+    let o = ternbench(args);
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(o.status.code(), Some(2), "{args:?}: stderr:\n{err}");
+    assert!(o.stdout.is_empty(), "{args:?} printed to stdout");
+    err
+}
+
+const ROW_FIELDS: [&str; 16] = [
+    "format",
+    "isa",
+    "op",
+    "shape",
+    "rows",
+    "cols",
+    "batch",
+    "threads",
+    "weight_bytes",
+    "median_s",
+    "weight_gbps",
+    "bandwidth_gbps",
+    "bandwidth_ratio",
+    "gops",
+    "peak_gops",
+    "peak_ratio",
+];
+
+/// Checks one kernels row: every documented field present, figures consistent with status.
+fn check_row(r: &Value) {
+    for f in ROW_FIELDS.iter().chain(&[
+        "status",
+        "samples_s",
+        "bandwidth_start_gbps",
+        "bandwidth_end_gbps",
+    ]) {
+        assert!(r.get(f).is_some(), "row lacks `{f}`: {r}");
+    }
+    let ok = r["status"] == "ok";
+    assert_eq!(ok, r["median_s"].is_f64(), "{r}");
+    assert!(r["bandwidth_gbps"].as_f64().unwrap() > 0.0, "{r}");
+    if ok {
+        let med = r["median_s"].as_f64().unwrap();
+        assert!(med > 0.0);
+        assert!(!r["samples_s"].as_array().unwrap().is_empty());
+        let (rows, cols, batch) = (
+            r["rows"].as_u64().unwrap() as f64,
+            r["cols"].as_u64().unwrap() as f64,
+            r["batch"].as_u64().unwrap() as f64,
+        );
+        let gops = r["gops"].as_f64().unwrap();
+        assert!((gops - rows * cols * batch / med / 1e9).abs() <= 1e-9 * gops.max(1.0));
+        let ratio = r["weight_gbps"].as_f64().unwrap() / r["bandwidth_gbps"].as_f64().unwrap();
+        assert!((r["bandwidth_ratio"].as_f64().unwrap() - ratio).abs() < 1e-9);
+    }
+    if r["op"] == "gemv" {
+        assert_eq!(r["batch"], 1);
+        assert!(r["peak_gops"].is_null() && r["peak_ratio"].is_null(), "{r}");
+    } else if ok {
+        assert!(r["peak_gops"].as_f64().unwrap() > 0.0, "{r}");
+        assert!(r["peak_ratio"].as_f64().unwrap() > 0.0, "{r}");
+    }
+}
+
+#[test]
+fn bandwidth_json_quick() {
+    let v = stdout_json(&ternbench(&[
+        "bandwidth",
+        "--json",
+        "--threads",
+        "1",
+        "--size-mib",
+        "64",
+        "--passes",
+        "2",
+    ]));
+    assert_eq!(v["size_bytes"], 64 << 20);
+    let r = &v["results"].as_array().unwrap()[0];
+    assert_eq!(r["threads"], 1);
+    assert!(r["median_gbps"].as_f64().unwrap() > 0.1);
+    assert!(r["max_gbps"].as_f64().unwrap() >= r["median_gbps"].as_f64().unwrap());
+    assert_eq!(r["samples_gbps"].as_array().unwrap().len(), 2);
+    let method = r["method"].as_str().unwrap();
+    assert!(r["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["method"] == method));
+}
+
+#[test]
+fn peak_json_lists_every_level() {
+    let v = stdout_json(&ternbench(&["peak", "--json"]));
+    let rows = v.as_array().unwrap();
+    for isa in Isa::available() {
+        for kind in ["int8", "f32"] {
+            let r = rows
+                .iter()
+                .find(|r| r["isa"] == isa.name() && r["kind"] == kind)
+                .unwrap_or_else(|| panic!("no {isa} {kind} peak in {v}"));
+            assert!(r["max_gops"].as_f64().unwrap() > 0.0);
+        }
+    }
+}
+
+#[test]
+fn kernels_quick_json() {
+    let v = stdout_json(&ternbench(&["kernels", "--quick", "--json"]));
+    let rows = v.as_array().unwrap();
+    // i2, tq1, f16 at their best level; gemv on the stack, gemm on kv; 1 thread and all cores.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let per_thread_counts = if threads > 1 { 2 } else { 1 };
+    assert_eq!(rows.len(), 3 * 2 * per_thread_counts, "{v}");
+    for r in rows {
+        check_row(r);
+        assert_eq!(r["status"], "ok", "best level always has a kernel: {r}");
+        if r["op"] == "gemv" {
+            assert_eq!(r["shape"], "stack");
+            assert!(r["stack_matrices"].as_u64().unwrap() > 1);
+        } else {
+            assert_eq!(r["shape"], "kv");
+            assert_eq!(r["batch"], 128);
+        }
+    }
+}
+
+#[test]
+fn kernels_all_levels_report_missing_kernels_as_rows() {
+    let v = stdout_json(&ternbench(&[
+        "kernels",
+        "--json",
+        "--isa",
+        "all",
+        "--format",
+        "tq1",
+        "--shapes",
+        "kv",
+        "--op",
+        "gemv,gemm",
+        "--threads",
+        "1",
+        "--batch",
+        "4",
+        "--min-reps",
+        "2",
+        "--min-time",
+        "0",
+    ]));
+    let rows = v.as_array().unwrap();
+    let levels = KernelSet::available();
+    assert_eq!(rows.len(), levels.len() * 2);
+    for ks in levels {
+        for r in rows.iter().filter(|r| r["isa"] == ks.isa.name()) {
+            check_row(r);
+            let want = if ks.has(Format::Tq1) {
+                "ok"
+            } else {
+                "no kernel"
+            };
+            assert_eq!(r["status"], want, "{r}");
+        }
+    }
+}
+
+#[test]
+fn kernels_out_dir_writes_json_and_markdown() {
+    let dir = std::env::temp_dir().join(format!("ternbench-cli-out-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let o = ternbench(&[
+        "kernels",
+        "--format",
+        "i2",
+        "--isa",
+        "scalar",
+        "--shapes",
+        "kv",
+        "--threads",
+        "1",
+        "--batch",
+        "2",
+        "--min-reps",
+        "2",
+        "--min-time",
+        "0",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("Read bandwidth, 1 thread(s)"), "{text}");
+    assert!(text.contains("i2") && text.contains("scalar"), "{text}");
+    let json: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("kernels.json")).unwrap()).unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 2);
+    json.as_array().unwrap().iter().for_each(check_row);
+    let md = std::fs::read_to_string(dir.join("kernels.md")).unwrap();
+    assert!(md.starts_with("# ternbench kernels"));
+    assert!(md.contains("- CPU: "), "{md}");
+    assert!(md.contains("Peak scalar int8"), "{md}");
+    assert!(md.contains("| format | isa |"), "{md}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bad_arguments_exit_2_with_a_message() {
+    let e = usage_error(&["kernels", "--format", "i3"]);
+    assert!(
+        e.contains("unknown weight format `i3`") && e.contains("tq1"),
+        "{e}"
+    );
+    let e = usage_error(&["kernels", "--isa", "avx3"]);
+    assert!(e.contains("unknown SIMD level `avx3`"), "{e}");
+    let e = usage_error(&["kernels", "--threads", "0"]);
+    assert!(e.contains("--threads"), "{e}");
+    let e = usage_error(&["kernels", "--shapes", "huge"]);
+    assert!(e.contains("unknown shape `huge`"), "{e}");
+    let e = usage_error(&["kernels", "--op", "conv"]);
+    assert!(e.contains("conv"), "{e}");
+    let e = usage_error(&["bandwidth", "--size-mib", "lots"]);
+    assert!(e.contains("--size-mib"), "{e}");
+    usage_error(&["frobnicate"]);
+    usage_error(&[]);
+}
+
+#[test]
+fn a_level_this_cpu_lacks_is_refused_by_name() {
+    // neon never runs on x86-64; on other machines, any x86 level is missing instead.
+    let missing: Vec<Isa> = Isa::ALL.into_iter().filter(|i| !i.is_available()).collect();
+    assert!(!missing.is_empty());
+    for isa in missing {
+        let e = usage_error(&[
+            "kernels",
+            "--isa",
+            isa.name(),
+            "--format",
+            "i2",
+            "--shapes",
+            "kv",
+            "--threads",
+            "1",
+        ]);
+        assert!(e.contains(&format!("`{}`", isa.name())), "{e}");
+        for f in isa.missing_features() {
+            assert!(e.contains(f), "{isa}: `{f}` not named in: {e}");
+        }
+        assert!(e.contains("missing CPU features"), "{e}");
+    }
+}
+
+#[test]
+fn a_named_level_without_a_named_format_is_an_error() {
+    for ks in KernelSet::available() {
+        for f in Format::ALL {
+            if ks.has(f) {
+                continue;
+            }
+            let e = usage_error(&[
+                "kernels",
+                "--isa",
+                ks.isa.name(),
+                "--format",
+                f.name(),
+                "--shapes",
+                "kv",
+            ]);
+            assert!(
+                e.contains(&format!("no `{f}` kernel at SIMD level `{}`", ks.isa)),
+                "{e}"
+            );
+            return; // one case is enough
+        }
+    }
+}
