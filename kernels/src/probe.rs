@@ -32,6 +32,7 @@ pub struct ReadProbe {
     isa: Isa,
     streams: usize,
     prefetch: usize,
+    hint: &'static str,
     f: ReadFn,
 }
 
@@ -54,6 +55,10 @@ impl ReadProbe {
     pub fn prefetch(&self) -> usize {
         self.prefetch
     }
+    /// Software prefetch hint (`t0`: into L1, `t1`: L2, `t2`: L3, `nta`), `""` without prefetch.
+    pub fn prefetch_hint(&self) -> &'static str {
+        self.hint
+    }
     /// Width of one load in bits.
     pub fn load_bits(&self) -> usize {
         match self.isa {
@@ -68,7 +73,7 @@ impl ReadProbe {
         let pf = if self.prefetch == 0 {
             "no prefetch".to_string()
         } else {
-            format!("prefetch {} B", self.prefetch)
+            format!("prefetch {} B {}", self.prefetch, self.hint)
         };
         format!(
             "{} {}-bit loads, {} stream{}, {pf}",
@@ -90,33 +95,49 @@ impl ReadProbe {
 /// Every read probe this CPU can run, most portable level first.
 pub fn read_probes() -> Vec<ReadProbe> {
     let mut v: Vec<ReadProbe> = Vec::new();
-    let mut add = |isa: Isa, streams: usize, prefetch: usize, f: ReadFn| {
+    let mut add = |isa: Isa, streams: usize, prefetch: usize, hint: &'static str, f: ReadFn| {
         if isa.is_available() {
             v.push(ReadProbe {
                 isa,
                 streams,
                 prefetch,
+                hint: if prefetch == 0 { "" } else { hint },
                 f,
             });
         }
     };
-    add(Isa::Scalar, 1, 0, read_scalar);
+    add(Isa::Scalar, 1, 0, "", read_scalar);
     #[cfg(target_arch = "x86_64")]
     {
+        use std::arch::x86_64::{_MM_HINT_T0 as T0, _MM_HINT_T1 as T1, _MM_HINT_T2 as T2};
         use x86::*;
-        add(Isa::Sse41, 1, 0, read_sse41);
-        add(Isa::Avx2, 1, 0, read_avx2::<1, 0>);
-        add(Isa::Avx2, 2, 0, read_avx2::<2, 0>);
-        add(Isa::Avx2, 4, 0, read_avx2::<4, 0>);
-        add(Isa::Avx2, 1, 1024, read_avx2::<1, 1024>);
-        add(Isa::Avx2, 2, 1024, read_avx2::<2, 1024>);
-        add(Isa::Avx512, 1, 0, read_avx512::<1, 0>);
-        add(Isa::Avx512, 2, 0, read_avx512::<2, 0>);
-        add(Isa::Avx512, 4, 0, read_avx512::<4, 0>);
-        add(Isa::Avx512, 1, 1024, read_avx512::<1, 1024>);
-        add(Isa::Avx512, 2, 1024, read_avx512::<2, 1024>);
-        add(Isa::Avx512, 4, 1024, read_avx512::<4, 1024>);
-        add(Isa::Avx512, 2, 4096, read_avx512::<2, 4096>);
+        add(Isa::Sse41, 1, 0, "", read_sse41);
+        // The default set of the harness is (4, 2048, t1), (4, 4096, t1), (8, 4096, t1) and
+        // (8, 0); the others document what was tried (`ternbench bandwidth --all-methods`).
+        add(Isa::Avx2, 1, 0, "", read_avx2::<1, 0, T0>);
+        add(Isa::Avx2, 2, 0, "", read_avx2::<2, 0, T0>);
+        add(Isa::Avx2, 4, 0, "", read_avx2::<4, 0, T0>);
+        add(Isa::Avx2, 8, 0, "", read_avx2::<8, 0, T0>);
+        add(Isa::Avx2, 16, 0, "", read_avx2::<16, 0, T0>);
+        add(Isa::Avx2, 1, 1024, "t0", read_avx2::<1, 1024, T0>);
+        add(Isa::Avx2, 4, 2048, "t1", read_avx2::<4, 2048, T1>);
+        add(Isa::Avx2, 4, 4096, "t1", read_avx2::<4, 4096, T1>);
+        add(Isa::Avx2, 8, 4096, "t1", read_avx2::<8, 4096, T1>);
+        add(Isa::Avx2, 8, 4096, "t2", read_avx2::<8, 4096, T2>);
+        add(Isa::Avx512, 1, 0, "", read_avx512::<1, 0, T0>);
+        add(Isa::Avx512, 2, 0, "", read_avx512::<2, 0, T0>);
+        add(Isa::Avx512, 4, 0, "", read_avx512::<4, 0, T0>);
+        add(Isa::Avx512, 8, 0, "", read_avx512::<8, 0, T0>);
+        add(Isa::Avx512, 1, 1024, "t0", read_avx512::<1, 1024, T0>);
+        add(Isa::Avx512, 1, 4096, "t1", read_avx512::<1, 4096, T1>);
+        add(Isa::Avx512, 2, 4096, "t1", read_avx512::<2, 4096, T1>);
+        add(Isa::Avx512, 4, 1024, "t0", read_avx512::<4, 1024, T0>);
+        add(Isa::Avx512, 4, 2048, "t1", read_avx512::<4, 2048, T1>);
+        add(Isa::Avx512, 4, 4096, "t1", read_avx512::<4, 4096, T1>);
+        add(Isa::Avx512, 4, 8192, "t1", read_avx512::<4, 8192, T1>);
+        add(Isa::Avx512, 4, 4096, "t2", read_avx512::<4, 4096, T2>);
+        add(Isa::Avx512, 8, 4096, "t1", read_avx512::<8, 4096, T1>);
+        add(Isa::Avx512, 8, 8192, "t1", read_avx512::<8, 8192, T1>);
     }
     v
 }
@@ -393,12 +414,14 @@ mod x86 {
     }
 
     /// 256-bit loads, eight accumulators, `S` streams read in lock step, prefetching `PF` bytes
-    /// ahead of each (0: no prefetch).
+    /// ahead of each (0: no prefetch) with hint `H` (`_MM_HINT_T0` ...).
     ///
     /// # Safety
     /// The CPU must have AVX2.
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn read_avx2<const S: usize, const PF: usize>(data: &[u8]) -> u64 {
+    pub(super) unsafe fn read_avx2<const S: usize, const PF: usize, const H: i32>(
+        data: &[u8],
+    ) -> u64 {
         let part = stream_part(data.len(), S);
         let base = data.as_ptr();
         let mut acc = [_mm256_setzero_si256(); 8];
@@ -411,7 +434,7 @@ mod x86 {
                     for l in 0..READ_STEP / 64 {
                         // A prefetch never faults; wrapping_add keeps the address computation
                         // defined past the end of `data`.
-                        _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(PF + 64 * l) as *const i8);
+                        _mm_prefetch::<H>(p.wrapping_add(PF + 64 * l) as *const i8);
                     }
                 }
                 let v = p as *const __m256i;
@@ -431,12 +454,14 @@ mod x86 {
     }
 
     /// 512-bit loads, four accumulators (one per cache line of a step), `S` streams read in
-    /// lock step, prefetching `PF` bytes ahead of each (0: no prefetch).
+    /// lock step, prefetching `PF` bytes ahead of each (0: no prefetch) with hint `H`.
     ///
     /// # Safety
     /// The CPU must have AVX-512F.
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn read_avx512<const S: usize, const PF: usize>(data: &[u8]) -> u64 {
+    pub(super) unsafe fn read_avx512<const S: usize, const PF: usize, const H: i32>(
+        data: &[u8],
+    ) -> u64 {
         let part = stream_part(data.len(), S);
         let base = data.as_ptr();
         let mut acc = [_mm512_setzero_si512(); 4];
@@ -449,7 +474,7 @@ mod x86 {
                     for l in 0..READ_STEP / 64 {
                         // A prefetch never faults; wrapping_add keeps the address computation
                         // defined past the end of `data`.
-                        _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(PF + 64 * l) as *const i8);
+                        _mm_prefetch::<H>(p.wrapping_add(PF + 64 * l) as *const i8);
                     }
                 }
                 let v = p as *const __m512i;
