@@ -180,8 +180,14 @@ impl Plan {
                 Format::ALL.to_vec()
             }
         });
-        formats.dedup();
-        let isa = a.isa.clone().unwrap_or(IsaChoice::Best);
+        unique(&mut formats);
+        let isa = match a.isa.clone().unwrap_or(IsaChoice::Best) {
+            IsaChoice::Named(mut l) => {
+                unique(&mut l);
+                IsaChoice::Named(l)
+            }
+            other => other,
+        };
         if let IsaChoice::Named(levels) = &isa {
             for &l in levels {
                 let ks = kernel_set(l)?;
@@ -282,6 +288,18 @@ impl Plan {
                 .collect(),
         }
     }
+}
+
+/// Removes repeated items, keeping the first of each.
+fn unique<T: PartialEq + Copy>(v: &mut Vec<T>) {
+    let mut seen: Vec<T> = Vec::with_capacity(v.len());
+    v.retain(|x| {
+        let new = !seen.contains(x);
+        if new {
+            seen.push(*x);
+        }
+        new
+    });
 }
 
 /// Formats a level implements, for messages.
@@ -408,12 +426,17 @@ pub fn run(args: &KernelsArgs) -> Result<()> {
     drop(buf);
     fill_bandwidth(&mut rows, &bw_start, &bw_end);
 
+    let warnings = ceiling_warnings(&rows);
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
     let summary = Summary {
         cpu,
         llc,
         bw_start,
         bw_end,
         peaks: peaks.into_values().collect(),
+        warnings,
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
@@ -616,6 +639,33 @@ fn fill_bandwidth(rows: &mut [Row], start: &[Bandwidth], end: &[Bandwidth]) {
     }
 }
 
+/// Cells that beat a ceiling they cannot beat: a gemv over the out-of-cache stack streaming
+/// faster than the read bandwidth, or any gemm above its arithmetic peak. Either means the
+/// ceiling was measured low (or the machine drifted between the measurements).
+fn ceiling_warnings(rows: &[Row]) -> Vec<String> {
+    let mut w = Vec::new();
+    for r in rows {
+        let cell = format!(
+            "{} {} {} {} at {} thread(s)",
+            r.format, r.isa, r.op, r.shape, r.threads
+        );
+        if let (true, Some(ratio)) = (r.shape == "stack" && r.op == "gemv", r.bandwidth_ratio) {
+            if ratio > 1.0 {
+                w.push(format!(
+                    "{cell} streamed {:.2} GB/s, {ratio:.2}x the measured read bandwidth",
+                    r.weight_gbps.unwrap_or(f64::NAN)
+                ));
+            }
+        }
+        if let Some(ratio) = r.peak_ratio.filter(|&x| x > 1.0) {
+            w.push(format!(
+                "{cell} ran at {ratio:.2}x the measured arithmetic peak"
+            ));
+        }
+    }
+    w
+}
+
 /// The run's machine figures, for the text and Markdown headers.
 struct Summary {
     cpu: String,
@@ -623,6 +673,7 @@ struct Summary {
     bw_start: Vec<Bandwidth>,
     bw_end: Vec<Bandwidth>,
     peaks: Vec<Peak>,
+    warnings: Vec<String>,
 }
 
 impl Summary {
@@ -653,6 +704,7 @@ impl Summary {
                 p.isa, p.kind, p.threads, p.max_gops, p.median_gops, p.instr
             ));
         }
+        v.extend(self.warnings.iter().map(|w| format!("Warning: {w}")));
         v
     }
 
@@ -785,6 +837,61 @@ mod tests {
         );
         assert_eq!(parse_shapes(&["all".into()]).unwrap().len(), 6);
         assert!(parse_shapes(&["huge".into()]).is_err());
+    }
+
+    fn row(op: &str, shape: &str, bw_ratio: Option<f64>, peak_ratio: Option<f64>) -> Row {
+        Row {
+            format: "i2".into(),
+            isa: "avx2".into(),
+            op: op.into(),
+            shape: shape.into(),
+            status: "ok".into(),
+            rows: 6912,
+            cols: 2560,
+            batch: 1,
+            threads: 2,
+            stack_matrices: 30,
+            weight_bytes: Some(4_423_680),
+            median_s: Some(1e-4),
+            min_s: Some(1e-4),
+            weight_gbps: Some(44.2),
+            bandwidth_start_gbps: Some(30.0),
+            bandwidth_end_gbps: Some(30.0),
+            bandwidth_gbps: Some(30.0),
+            bandwidth_method: None,
+            bandwidth_ratio: bw_ratio,
+            gops: Some(1.0),
+            peak_gops: None,
+            peak_instr: None,
+            peak_ratio,
+            samples_s: vec![1e-4],
+            cpu: "test".into(),
+        }
+    }
+
+    #[test]
+    fn beating_a_ceiling_is_flagged() {
+        let rows = [
+            row("gemv", "stack", Some(1.2), None),
+            row("gemv", "stack", Some(0.9), None),
+            row("gemv", "qo", Some(3.0), None),
+            row("gemm", "kv", Some(0.1), Some(1.1)),
+            row("gemm", "kv", Some(0.1), Some(0.7)),
+        ];
+        let w = ceiling_warnings(&rows);
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(
+            w[0].contains("gemv stack") && w[0].contains("1.20x"),
+            "{w:?}"
+        );
+        assert!(w[1].contains("gemm kv") && w[1].contains("peak"), "{w:?}");
+    }
+
+    #[test]
+    fn unique_keeps_first_occurrences() {
+        let mut v = vec![3, 1, 3, 2, 1];
+        unique(&mut v);
+        assert_eq!(v, [3, 1, 2]);
     }
 
     #[test]
