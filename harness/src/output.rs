@@ -25,11 +25,11 @@ impl Table {
         self.rows.push(cells);
     }
 
+    /// Whether column `c` holds numbers: at least one, and nothing but numbers, `-` or blanks.
     fn numeric(&self, c: usize) -> bool {
-        self.rows.iter().all(|r| {
-            let s = r[c].trim();
-            s == "-" || s.is_empty() || s.parse::<f64>().is_ok()
-        })
+        let cells = || self.rows.iter().map(|r| r[c].trim());
+        cells().any(|s| s.parse::<f64>().is_ok())
+            && cells().all(|s| s == "-" || s.is_empty() || s.parse::<f64>().is_ok())
     }
 
     fn widths(&self) -> Vec<usize> {
@@ -148,7 +148,18 @@ mod tests {
     fn markdown_escapes_and_aligns() {
         let mut t = Table::new(&["a", "n"]);
         t.row(vec!["x|y".into(), "-".into()]);
-        assert_eq!(t.markdown(), "| a | n |\n|---|---:|\n| x\\|y | - |\n");
+        t.row(vec!["z".into(), "2".into()]);
+        assert_eq!(
+            t.markdown(),
+            "| a | n |\n|---|---:|\n| x\\|y | - |\n| z | 2 |\n"
+        );
+    }
+
+    #[test]
+    fn blank_column_is_text() {
+        let mut t = Table::new(&["n", "note"]);
+        t.row(vec!["1".into(), String::new()]);
+        assert_eq!(t.markdown(), "| n | note |\n|---:|---|\n| 1 |  |\n");
     }
 
     #[test]

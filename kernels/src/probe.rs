@@ -562,3 +562,71 @@ mod x86 {
         |x, a, b| _mm512_dpbusd_epi32(x, a, b)
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// xor of every little-endian 64-bit word of `data`, the last one zero-padded.
+    fn reference(data: &[u8]) -> u64 {
+        xor_tail(data, 0)
+    }
+
+    #[test]
+    fn every_read_probe_reads_every_byte() {
+        let mut s = 0x2545_F491_4F6C_DD1Du64;
+        let data: Vec<u8> = (0..(3 << 20) + 4096 + 77)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                s as u8
+            })
+            .collect();
+        let probes = read_probes();
+        assert!(probes.iter().any(|p| p.isa() == Isa::Scalar));
+        // Lengths around every stream split and tail, and offsets that misalign the start.
+        for len in [
+            0,
+            1,
+            7,
+            8,
+            255,
+            256,
+            257,
+            2048 + 8,
+            8 * 256 * 16 + 5,
+            data.len() - 3,
+        ] {
+            for off in [0, 3] {
+                let d = &data[off..off + len];
+                let want = reference(d);
+                for p in &probes {
+                    assert_eq!(p.run(d), want, "{} len {len} offset {off}", p.name());
+                }
+            }
+        }
+        // A single flipped byte anywhere changes the result.
+        let mut d = data[..100_000].to_vec();
+        let before = reference(&d);
+        d[54_321] ^= 0x10;
+        for p in &probes {
+            assert_ne!(p.run(&d), before, "{}", p.name());
+        }
+    }
+
+    #[test]
+    fn peak_probes_count_products() {
+        let probes = peak_probes();
+        for isa in Isa::available() {
+            for kind in [PeakKind::Int8, PeakKind::F32] {
+                let p = peak_probe(isa, kind).expect("every available level has both loops");
+                let one = p.run(1);
+                assert!(one >= p.chains() as u64, "{p:?}");
+                assert_eq!(p.run(1000), 1000 * one, "{p:?}");
+                assert_eq!(p.run(0), 0);
+            }
+        }
+        assert!(probes.iter().all(|p| p.isa().is_available()));
+    }
+}
