@@ -4,8 +4,9 @@
 //! ## What one run does
 //! 1. Resolves the plan from the arguments; every usage error (a level this CPU lacks, a named
 //!    level without a kernel for a named format) is reported before anything is measured.
-//! 2. Measures the read bandwidth at every thread count ([`crate::bandwidth::measure`], all wide
-//!    read methods, the fastest kept) and the int8 / f32 peaks of every level that runs a gemm.
+//! 2. Measures the read bandwidth at every thread count ([`crate::bandwidth::measure`] over the
+//!    default read methods, the fastest kept) and the int8 / f32 peaks of every level that runs
+//!    a gemm.
 //! 3. For each format and shape, builds random weights once (a single matrix, or for `stack`
 //!    distinct 6912x2560 matrices totalling over 4x the last-level cache, cycled through so
 //!    every call reads from DRAM), then times every level × op × thread count on them: one
@@ -13,32 +14,11 @@
 //! 4. Measures the bandwidth again, with the method chosen at the start, and sets each cell
 //!    against the mean of the two.
 //!
-//! ## JSON (`--json` on stdout, `kernels.json` with `--out`)
-//! One JSON **array** of row objects, one per cell, each self-contained:
-//!
-//! | field | meaning |
-//! |---|---|
-//! | `format`, `isa`, `op`, `shape` | the cell (`shape`: qo, kv, gate_up, down, lm_head, stack) |
-//! | `status` | `ok`, or `no kernel` (the level lacks this format; figures null) |
-//! | `rows`, `cols`, `batch`, `threads` | logical matrix shape, tokens per call, threads |
-//! | `stack_matrices` | distinct matrices cycled through (1 unless `shape` is `stack`) |
-//! | `weight_bytes` | bytes of one matrix's packed weights (one call reads them once) |
-//! | `median_s`, `min_s` | seconds per call: median and fastest sample |
-//! | `samples_s` | every sample, seconds per call (a sample averages consecutive calls) |
-//! | `weight_gbps` | `weight_bytes / median_s / 1e9` |
-//! | `bandwidth_start_gbps`, `bandwidth_end_gbps` | read bandwidth at this thread count before and after the sweep (fastest pass of the fastest method) |
-//! | `bandwidth_gbps` | their mean; `bandwidth_method` says how it was read |
-//! | `bandwidth_ratio` | `weight_gbps / bandwidth_gbps` (above 1 only when the weights fit in cache) |
-//! | `gops` | `rows * cols * batch / median_s / 1e9`: weight·activation products per second |
-//! | `peak_gops`, `peak_instr` | gemm only: fastest run of this level's int8 (ternary, q8) or f32 FMA (f16) peak loop at this thread count |
-//! | `peak_ratio` | gemm only: `gops / peak_gops` |
-//! | `cpu` | the CPU model |
+//! The rows it produces and how they are printed: [`crate::kernels_report`].
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use anyhow::{Context, Result};
-use serde::Serialize;
 use ternbench_kernels::probe::{peak_probe, PeakKind, ReadProbe};
 use ternbench_kernels::{
     matmul, F16Matrix, Format, I2Matrix, Isa, KernelError, KernelSet, Op, Pinning, Q8Matrix,
@@ -48,8 +28,9 @@ use ternbench_kernels::{
 use crate::bandwidth::{self, Bandwidth, ReadBuffer};
 use crate::cli::{IsaChoice, KernelsArgs, OpArg};
 use crate::error::usage;
+use crate::kernels_report::{ceiling_warnings, table, write_out, Row, Summary};
 use crate::machine;
-use crate::output::{fmt_opt, fmt_secs, Table};
+use crate::output::{fmt_opt, fmt_secs};
 use crate::peak::{self, Peak};
 use crate::synth::{self, BenchMatrix};
 use crate::timing::{self, median, min, Policy};
@@ -323,36 +304,6 @@ fn peak_kind(f: Format) -> PeakKind {
     } else {
         PeakKind::Int8
     }
-}
-
-/// One cell of the sweep (see the module doc for the JSON fields).
-#[derive(Clone, Debug, Serialize)]
-pub struct Row {
-    format: String,
-    isa: String,
-    op: String,
-    shape: String,
-    status: String,
-    rows: usize,
-    cols: usize,
-    batch: usize,
-    threads: usize,
-    stack_matrices: usize,
-    weight_bytes: Option<usize>,
-    median_s: Option<f64>,
-    min_s: Option<f64>,
-    weight_gbps: Option<f64>,
-    bandwidth_start_gbps: Option<f64>,
-    bandwidth_end_gbps: Option<f64>,
-    bandwidth_gbps: Option<f64>,
-    bandwidth_method: Option<String>,
-    bandwidth_ratio: Option<f64>,
-    gops: Option<f64>,
-    peak_gops: Option<f64>,
-    peak_instr: Option<String>,
-    peak_ratio: Option<f64>,
-    samples_s: Vec<f64>,
-    cpu: String,
 }
 
 /// What the sweep shares.
@@ -639,188 +590,6 @@ fn fill_bandwidth(rows: &mut [Row], start: &[Bandwidth], end: &[Bandwidth]) {
     }
 }
 
-/// Cells that beat a ceiling they cannot beat: a gemv over the out-of-cache stack streaming
-/// faster than the read bandwidth, or any gemm above its arithmetic peak. Either means the
-/// ceiling was measured low (or the machine drifted between the measurements).
-fn ceiling_warnings(rows: &[Row]) -> Vec<String> {
-    let mut w = Vec::new();
-    for r in rows {
-        let cell = format!(
-            "{} {} {} {} at {} thread(s)",
-            r.format, r.isa, r.op, r.shape, r.threads
-        );
-        if let (true, Some(ratio)) = (r.shape == "stack" && r.op == "gemv", r.bandwidth_ratio) {
-            if ratio > 1.0 {
-                w.push(format!(
-                    "{cell} streamed {:.2} GB/s, {ratio:.2}x the measured read bandwidth",
-                    r.weight_gbps.unwrap_or(f64::NAN)
-                ));
-            }
-        }
-        if let Some(ratio) = r.peak_ratio.filter(|&x| x > 1.0) {
-            w.push(format!(
-                "{cell} ran at {ratio:.2}x the measured arithmetic peak"
-            ));
-        }
-    }
-    w
-}
-
-/// The run's machine figures, for the text and Markdown headers.
-struct Summary {
-    cpu: String,
-    llc: u64,
-    bw_start: Vec<Bandwidth>,
-    bw_end: Vec<Bandwidth>,
-    peaks: Vec<Peak>,
-    warnings: Vec<String>,
-}
-
-impl Summary {
-    /// One line per fact, each starting with `- ` (Markdown list; fine as text).
-    fn lines(&self) -> Vec<String> {
-        let mut v = vec![format!(
-            "CPU: {} ({} logical CPUs), last-level cache {} MiB",
-            self.cpu,
-            machine::cores(),
-            self.llc >> 20
-        )];
-        for (s, e) in self.bw_start.iter().zip(&self.bw_end) {
-            v.push(format!(
-                "Read bandwidth, {} thread(s): start {:.2}, end {:.2}, mean {:.2} GB/s \
-                 (fastest pass; medians {:.2} / {:.2}); {}",
-                s.threads,
-                s.max_gbps,
-                e.max_gbps,
-                (s.max_gbps + e.max_gbps) / 2.0,
-                s.median_gbps,
-                e.median_gbps,
-                s.method
-            ));
-        }
-        for p in &self.peaks {
-            v.push(format!(
-                "Peak {} {}, {} thread(s): {:.1} Gprod/s (fastest run; median {:.1}), {}",
-                p.isa, p.kind, p.threads, p.max_gops, p.median_gops, p.instr
-            ));
-        }
-        v.extend(self.warnings.iter().map(|w| format!("Warning: {w}")));
-        v
-    }
-
-    fn text(&self) -> String {
-        self.lines().iter().map(|l| format!("{l}\n")).collect()
-    }
-}
-
-/// The human table of rows.
-fn table(rows: &[Row]) -> Table {
-    let mut t = Table::new(&[
-        "format",
-        "isa",
-        "op",
-        "shape",
-        "batch",
-        "threads",
-        "time/call",
-        "GB/s",
-        "bw ratio",
-        "Gprod/s",
-        "peak ratio",
-        "note",
-    ]);
-    for r in rows {
-        let shape = if r.stack_matrices > 1 {
-            format!("{}x{}", r.shape, r.stack_matrices)
-        } else {
-            r.shape.clone()
-        };
-        let note = if r.status == "ok" {
-            String::new()
-        } else {
-            r.status.clone()
-        };
-        t.row(vec![
-            r.format.clone(),
-            r.isa.clone(),
-            r.op.clone(),
-            shape,
-            r.batch.to_string(),
-            r.threads.to_string(),
-            r.median_s.map_or("-".into(), fmt_secs),
-            fmt_opt(r.weight_gbps, 2),
-            fmt_opt(r.bandwidth_ratio, 3),
-            fmt_opt(r.gops, 2),
-            fmt_opt(r.peak_ratio, 3),
-            note,
-        ]);
-    }
-    t
-}
-
-/// Writes `kernels.json` (the rows) and `kernels.md` (summary and table) into `dir`, each via a
-/// temporary file renamed into place.
-fn write_out(dir: &Path, rows: &[Row], summary: &Summary) -> Result<()> {
-    let json = serde_json::to_string_pretty(rows)? + "\n";
-    write_atomic(&dir.join("kernels.json"), &json)?;
-    let mut md = String::from("# ternbench kernels\n\n");
-    md += &format!(
-        "Run {} by `ternbench {}` ({}).\n\n",
-        utc_now(),
-        std::env::args().skip(1).collect::<Vec<_>>().join(" "),
-        env!("CARGO_PKG_VERSION")
-    );
-    for l in summary.lines() {
-        md += &format!("- {l}\n");
-    }
-    md += "\n";
-    md += &table(rows).markdown();
-    md += "\n`time/call`: median seconds per call. `GB/s`: packed weight bytes per second. \
-           `bw ratio`: that over the read bandwidth (mean of start and end) at the same thread \
-           count; above 1 only when the weights stay in cache (the `stack` shape reads from \
-           DRAM). `Gprod/s`: weight x activation products per second. `peak ratio` (gemm): \
-           that over the level's int8 (ternary, q8) or f32 FMA (f16) peak at the same thread \
-           count. `stackxN`: N distinct matrices cycled.\n";
-    write_atomic(&dir.join("kernels.md"), &md)?;
-    eprintln!("wrote {}/kernels.json and kernels.md", dir.display());
-    Ok(())
-}
-
-fn write_atomic(path: &Path, text: &str) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))
-}
-
-/// Now as RFC 3339 UTC (`2026-05-01T12:34:56Z`).
-fn utc_now() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    rfc3339(secs)
-}
-
-/// Unix seconds as RFC 3339 UTC (civil-from-days, proleptic Gregorian).
-fn rfc3339(secs: u64) -> String {
-    let days = (secs / 86400) as i64;
-    let rem = secs % 86400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -839,66 +608,11 @@ mod tests {
         assert!(parse_shapes(&["huge".into()]).is_err());
     }
 
-    fn row(op: &str, shape: &str, bw_ratio: Option<f64>, peak_ratio: Option<f64>) -> Row {
-        Row {
-            format: "i2".into(),
-            isa: "avx2".into(),
-            op: op.into(),
-            shape: shape.into(),
-            status: "ok".into(),
-            rows: 6912,
-            cols: 2560,
-            batch: 1,
-            threads: 2,
-            stack_matrices: 30,
-            weight_bytes: Some(4_423_680),
-            median_s: Some(1e-4),
-            min_s: Some(1e-4),
-            weight_gbps: Some(44.2),
-            bandwidth_start_gbps: Some(30.0),
-            bandwidth_end_gbps: Some(30.0),
-            bandwidth_gbps: Some(30.0),
-            bandwidth_method: None,
-            bandwidth_ratio: bw_ratio,
-            gops: Some(1.0),
-            peak_gops: None,
-            peak_instr: None,
-            peak_ratio,
-            samples_s: vec![1e-4],
-            cpu: "test".into(),
-        }
-    }
-
-    #[test]
-    fn beating_a_ceiling_is_flagged() {
-        let rows = [
-            row("gemv", "stack", Some(1.2), None),
-            row("gemv", "stack", Some(0.9), None),
-            row("gemv", "qo", Some(3.0), None),
-            row("gemm", "kv", Some(0.1), Some(1.1)),
-            row("gemm", "kv", Some(0.1), Some(0.7)),
-        ];
-        let w = ceiling_warnings(&rows);
-        assert_eq!(w.len(), 2, "{w:?}");
-        assert!(
-            w[0].contains("gemv stack") && w[0].contains("1.20x"),
-            "{w:?}"
-        );
-        assert!(w[1].contains("gemm kv") && w[1].contains("peak"), "{w:?}");
-    }
-
     #[test]
     fn unique_keeps_first_occurrences() {
         let mut v = vec![3, 1, 3, 2, 1];
         unique(&mut v);
         assert_eq!(v, [3, 1, 2]);
-    }
-
-    #[test]
-    fn rfc3339_known_dates() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(1_767_225_599), "2025-12-31T23:59:59Z");
     }
 
     #[test]

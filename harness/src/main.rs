@@ -7,6 +7,7 @@ mod bandwidth;
 mod cli;
 mod error;
 mod kernels_cmd;
+mod kernels_report;
 mod machine;
 mod output;
 mod peak;
