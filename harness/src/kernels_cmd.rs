@@ -12,7 +12,8 @@
 //!    every call reads from DRAM), then times every level × op × thread count on them: one
 //!    warm-up call, then samples until a minimum count and time ([`crate::timing`]).
 //! 4. Measures the bandwidth again, with the method chosen at the start, and sets each cell
-//!    against the mean of the two.
+//!    against the mean of the two; measures the peaks again and holds each gemm cell to the
+//!    fastest run of either (a ceiling disturbed once by a busy neighbour is not kept).
 //!
 //! The rows it produces and how they are printed: [`crate::kernels_report`].
 
@@ -28,7 +29,7 @@ use ternbench_kernels::{
 use crate::bandwidth::{self, Bandwidth, ReadBuffer};
 use crate::cli::{IsaChoice, KernelsArgs, OpArg};
 use crate::error::usage;
-use crate::kernels_report::{ceiling_warnings, table, write_out, Row, Summary};
+use crate::kernels_report::{ceiling_warnings, table, write_out, PeakPair, Row, Summary};
 use crate::machine;
 use crate::output::{fmt_opt, fmt_secs};
 use crate::peak::{self, Peak};
@@ -246,7 +247,7 @@ impl Plan {
             },
             bw_passes: if a.quick { 3 } else { 5 },
             peak_target_s: if a.quick { 0.02 } else { peak::TARGET_S },
-            peak_reps: if a.quick { 3 } else { peak::REPS },
+            peak_reps: peak::REPS,
         })
     }
 
@@ -312,7 +313,6 @@ struct Ctx<'a> {
     pool: &'a ThreadPool,
     llc: u64,
     cpu: String,
-    peaks: &'a BTreeMap<(Isa, PeakKind, usize), Peak>,
 }
 
 /// Runs `ternbench kernels`.
@@ -342,14 +342,13 @@ pub fn run(args: &KernelsArgs) -> Result<()> {
         );
     }
 
-    let peaks = measure_peaks(&plan, &pool);
+    let peaks_start = measure_peaks(&plan, &pool);
 
     let ctx = Ctx {
         plan: &plan,
         pool: &pool,
         llc,
         cpu: cpu.clone(),
-        peaks: &peaks,
     };
     let mut rows = Vec::new();
     for &f in &plan.formats {
@@ -376,6 +375,8 @@ pub fn run(args: &KernelsArgs) -> Result<()> {
         .collect();
     drop(buf);
     fill_bandwidth(&mut rows, &bw_start, &bw_end);
+    let peaks = remeasure_peaks(&plan, &pool, peaks_start);
+    fill_peaks(&mut rows, &peaks);
 
     let warnings = ceiling_warnings(&rows);
     for w in &warnings {
@@ -401,8 +402,31 @@ pub fn run(args: &KernelsArgs) -> Result<()> {
     Ok(())
 }
 
+/// A peak loop: level, kind, threads.
+type PeakKey = (Isa, PeakKind, usize);
+
+/// Measures the peaks of `start` again after the sweep, pairing each with its first run.
+fn remeasure_peaks(
+    plan: &Plan,
+    pool: &ThreadPool,
+    start: BTreeMap<PeakKey, Peak>,
+) -> BTreeMap<PeakKey, PeakPair> {
+    start
+        .into_iter()
+        .filter_map(|((isa, kind, t), s)| {
+            let probe = peak_probe(isa, kind)?;
+            eprintln!(
+                "measuring {isa} {} peak again, {t} thread(s) ...",
+                kind.name()
+            );
+            let end = peak::measure(pool, &probe, t, plan.peak_target_s, plan.peak_reps);
+            Some(((isa, kind, t), PeakPair { start: s, end }))
+        })
+        .collect()
+}
+
 /// Peaks of every level that runs a gemm, per kind its formats need and per thread count.
-fn measure_peaks(plan: &Plan, pool: &ThreadPool) -> BTreeMap<(Isa, PeakKind, usize), Peak> {
+fn measure_peaks(plan: &Plan, pool: &ThreadPool) -> BTreeMap<PeakKey, Peak> {
     let mut peaks = BTreeMap::new();
     if !plan.cells.iter().any(|(o, _)| *o == Op::Gemm) {
         return peaks;
@@ -470,7 +494,7 @@ fn sweep<M: BenchMatrix>(ctx: &Ctx, f: Format, out_rows: &mut Vec<Row>) -> Resul
                             .expect("kernel presence checked above");
                     });
                     let mut row = blank_row(ctx, f, isa, op, shape, batch, t, &mats);
-                    fill_timing(ctx, &mut row, f, isa, samples);
+                    fill_timing(&mut row, samples);
                     eprintln!(
                         "  {:<4} {:<10} {} {:<7} {}t: {:>10}/call {:>8} GB/s {:>9} Gprod/s",
                         row.format,
@@ -555,8 +579,8 @@ fn blank_row<M: BenchMatrix>(
     }
 }
 
-/// Sets a timed row's time, throughput and peak figures (bandwidth comes at the end).
-fn fill_timing(ctx: &Ctx, row: &mut Row, f: Format, isa: Isa, samples: Vec<f64>) {
+/// Sets a timed row's time and throughput (bandwidth and peak ratios come at the end).
+fn fill_timing(row: &mut Row, samples: Vec<f64>) {
     let med = median(&samples);
     row.status = "ok".into();
     row.median_s = Some(med);
@@ -564,14 +588,24 @@ fn fill_timing(ctx: &Ctx, row: &mut Row, f: Format, isa: Isa, samples: Vec<f64>)
     row.weight_gbps = row.weight_bytes.map(|b| b as f64 / med / 1e9);
     let gops = (row.rows * row.cols * row.batch) as f64 / med / 1e9;
     row.gops = Some(gops);
-    if row.op == Op::Gemm.name() {
-        if let Some(p) = ctx.peaks.get(&(isa, peak_kind(f), row.threads)) {
-            row.peak_gops = Some(p.max_gops);
-            row.peak_instr = Some(p.instr.clone());
-            row.peak_ratio = Some(gops / p.max_gops);
+    row.samples_s = samples;
+}
+
+/// Sets every timed gemm row's peak fields: the fastest run of its level's loop at its thread
+/// count, before or after the sweep.
+fn fill_peaks(rows: &mut [Row], peaks: &BTreeMap<PeakKey, PeakPair>) {
+    for r in rows.iter_mut().filter(|r| r.op == Op::Gemm.name()) {
+        let (Ok(isa), Ok(f), Some(gops)) =
+            (r.isa.parse::<Isa>(), r.format.parse::<Format>(), r.gops)
+        else {
+            continue;
+        };
+        if let Some(p) = peaks.get(&(isa, peak_kind(f), r.threads)) {
+            r.peak_gops = Some(p.max_gops());
+            r.peak_instr = Some(p.start.instr.clone());
+            r.peak_ratio = Some(gops / p.max_gops());
         }
     }
-    row.samples_s = samples;
 }
 
 /// Sets every row's bandwidth fields from the start and end measurements.

@@ -18,7 +18,7 @@
 //! | `bandwidth_gbps` | their mean; `bandwidth_method` says how it was read |
 //! | `bandwidth_ratio` | `weight_gbps / bandwidth_gbps` (above 1 only when the weights fit in cache) |
 //! | `gops` | `rows * cols * batch / median_s / 1e9`: weight·activation products per second |
-//! | `peak_gops`, `peak_instr` | gemm only: fastest run of this level's int8 (ternary, q8) or f32 FMA (f16) peak loop at this thread count |
+//! | `peak_gops`, `peak_instr` | gemm only: fastest run of this level's int8 (ternary, q8) or f32 FMA (f16) peak loop at this thread count, before or after the sweep |
 //! | `peak_ratio` | gemm only: `gops / peak_gops` |
 //! | `cpu` | the CPU model |
 
@@ -89,13 +89,29 @@ pub fn ceiling_warnings(rows: &[Row]) -> Vec<String> {
     w
 }
 
+/// One peak loop measured before and after the sweep.
+#[derive(Clone, Debug)]
+pub struct PeakPair {
+    /// Before the sweep.
+    pub start: Peak,
+    /// After it.
+    pub end: Peak,
+}
+
+impl PeakPair {
+    /// The ceiling cells are held to: the fastest run of either measurement.
+    pub fn max_gops(&self) -> f64 {
+        self.start.max_gops.max(self.end.max_gops)
+    }
+}
+
 /// The run's machine figures, for the text and Markdown headers.
 pub struct Summary {
     pub cpu: String,
     pub llc: u64,
     pub bw_start: Vec<Bandwidth>,
     pub bw_end: Vec<Bandwidth>,
-    pub peaks: Vec<Peak>,
+    pub peaks: Vec<PeakPair>,
     pub warnings: Vec<String>,
 }
 
@@ -122,9 +138,19 @@ impl Summary {
             ));
         }
         for p in &self.peaks {
+            let (s, e) = (&p.start, &p.end);
             v.push(format!(
-                "Peak {} {}, {} thread(s): {:.1} Gprod/s (fastest run; median {:.1}), {}",
-                p.isa, p.kind, p.threads, p.max_gops, p.median_gops, p.instr
+                "Peak {} {}, {} thread(s): start {:.1}, end {:.1}, ceiling {:.1} Gprod/s \
+                 (fastest run; medians {:.1} / {:.1}); {}",
+                s.isa,
+                s.kind,
+                s.threads,
+                s.max_gops,
+                e.max_gops,
+                p.max_gops(),
+                s.median_gops,
+                e.median_gops,
+                s.instr
             ));
         }
         v.extend(self.warnings.iter().map(|w| format!("Warning: {w}")));
