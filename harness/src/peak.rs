@@ -1,12 +1,18 @@
 //! `ternbench peak`: multiply-add throughput of every SIMD level's int8 and f32 peak loops
 //! ([`ternbench_kernels::probe::PeakProbe`]), in billions of products per second.
 //!
-//! Each loop is calibrated to run about [`TARGET_S`] seconds, then timed [`REPS`] times on
-//! every participant of the thread count at once (products summed over threads); median and
-//! max are reported. The ratio a gemm kernel is held to uses the max: the ceiling.
+//! Each loop is calibrated to run about [`TARGET_S`] seconds, then run [`REPS`] times on every
+//! participant of the thread count at once; median and max are reported. The ratio a gemm
+//! kernel is held to uses the max: the ceiling.
+//!
+//! Each participant divides its products by its own running time ([`CLOCK`]: the thread's CPU
+//! time on Linux, wall time elsewhere) and the rates are summed. An in-register loop shares
+//! nothing with other cores, so this is the rate of `t` cores running at once (their common
+//! clock frequency included), without the time a busy neighbour on a shared machine took the
+//! core away, which would otherwise show up as a falsely low ceiling.
 
 use std::hint::black_box;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use anyhow::Result;
@@ -23,6 +29,13 @@ use crate::timing::{max, median};
 pub const TARGET_S: f64 = 0.05;
 /// Timed runs per loop.
 pub const REPS: usize = 5;
+
+/// The clock each participant's rate is taken over.
+pub const CLOCK: &str = if cfg!(target_os = "linux") {
+    "thread CPU time"
+} else {
+    "wall time"
+};
 
 /// One peak loop's figures at one thread count.
 #[derive(Clone, Debug, Serialize)]
@@ -43,16 +56,47 @@ pub struct Peak {
     pub max_gops: f64,
     /// Every run.
     pub samples_gops: Vec<f64>,
+    /// What each participant's rate was taken over ([`CLOCK`]).
+    pub clock: &'static str,
 }
 
-/// `probe` on `threads` participants for `iters` iterations each: (products, seconds).
-fn timed(pool: &ThreadPool, probe: &PeakProbe, threads: usize, iters: u64) -> (u64, f64) {
-    let products = AtomicU64::new(0);
-    let t = Instant::now();
+/// Seconds of CPU time the calling thread has run (Linux `CLOCK_THREAD_CPUTIME_ID`), or `None`
+/// where that clock is not available.
+fn thread_cpu_seconds() -> Option<f64> {
+    #[cfg(target_os = "linux")]
+    {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is a valid, writable timespec; the call only writes it.
+        let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+        (rc == 0).then_some(ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
+}
+
+/// `probe` on `threads` participants for `iters` iterations each: products per second of all
+/// of them together, each participant's products over its own running time (see [`CLOCK`]),
+/// and the longest wall time of a participant.
+fn timed(pool: &ThreadPool, probe: &PeakProbe, threads: usize, iters: u64) -> (f64, f64) {
+    let rate = Mutex::new((0.0f64, 0.0f64));
     pool.run(threads, |_, _| {
-        products.fetch_add(probe.run(black_box(iters)), Ordering::Relaxed);
+        let (w0, c0) = (Instant::now(), thread_cpu_seconds());
+        let products = probe.run(black_box(iters));
+        let wall = w0.elapsed().as_secs_f64();
+        let ran = match (c0, thread_cpu_seconds()) {
+            (Some(a), Some(b)) if b > a => b - a,
+            _ => wall,
+        };
+        let mut r = rate.lock().unwrap_or_else(|e| e.into_inner());
+        r.0 += products as f64 / ran;
+        r.1 = r.1.max(wall);
     });
-    (products.into_inner(), t.elapsed().as_secs_f64())
+    rate.into_inner().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Calibrates `probe` to about `target_s` seconds, then times it `reps` times.
@@ -65,18 +109,15 @@ pub fn measure(
 ) -> Peak {
     let mut iters = 1u64 << 12;
     loop {
-        let (_, s) = timed(pool, probe, threads, iters);
-        if s >= target_s / 4.0 || iters >= 1 << 40 {
-            iters = ((iters as f64) * target_s / s.max(1e-9)).max(1.0) as u64;
+        let (_, wall) = timed(pool, probe, threads, iters);
+        if wall >= target_s / 4.0 || iters >= 1 << 40 {
+            iters = ((iters as f64) * target_s / wall.max(1e-9)).max(1.0) as u64;
             break;
         }
         iters *= 4;
     }
     let samples: Vec<f64> = (0..reps)
-        .map(|_| {
-            let (p, s) = timed(pool, probe, threads, iters);
-            p as f64 / s / 1e9
-        })
+        .map(|_| timed(pool, probe, threads, iters).0 / 1e9)
         .collect();
     Peak {
         isa: probe.isa().name().to_string(),
@@ -87,6 +128,7 @@ pub fn measure(
         median_gops: median(&samples),
         max_gops: max(&samples),
         samples_gops: samples,
+        clock: CLOCK,
     }
 }
 
@@ -104,7 +146,10 @@ pub fn run(args: &PeakArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());
     }
-    println!("{}", machine::cpu_model());
+    println!(
+        "{}; each thread's products over its own {CLOCK}, summed",
+        machine::cpu_model()
+    );
     let mut t = Table::new(&[
         "isa",
         "kind",
