@@ -127,13 +127,14 @@ impl Summary {
         for (s, e) in self.bw_start.iter().zip(&self.bw_end) {
             v.push(format!(
                 "Read bandwidth, {} thread(s): start {:.2}, end {:.2}, mean {:.2} GB/s \
-                 (fastest pass; medians {:.2} / {:.2}); {}",
+                 (fastest pass; medians {:.2} / {:.2}; {} disturbed passes re-run); {}",
                 s.threads,
                 s.max_gbps,
                 e.max_gbps,
                 (s.max_gbps + e.max_gbps) / 2.0,
                 s.median_gbps,
                 e.median_gbps,
+                s.methods.iter().map(|m| m.disturbed_passes).sum::<usize>() + e.disturbed_passes,
                 s.method
             ));
         }

@@ -96,6 +96,25 @@ pub fn thread_list(arg: Option<&[u32]>) -> Vec<usize> {
     v
 }
 
+/// Seconds of CPU time the calling thread has run (Linux `CLOCK_THREAD_CPUTIME_ID`), or `None`
+/// where that clock is not available.
+pub fn thread_cpu_seconds() -> Option<f64> {
+    #[cfg(target_os = "linux")]
+    {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is a valid, writable timespec; the call only writes it.
+        let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+        (rc == 0).then_some(ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,6 +155,19 @@ mod tests {
         assert_eq!(read_llc(&dir), Some(32 << 20));
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(read_llc(&dir), None);
+    }
+
+    #[test]
+    fn thread_cpu_clock_advances_with_work() {
+        let Some(a) = thread_cpu_seconds() else {
+            return; // no such clock here
+        };
+        let mut x = 1u64;
+        for i in 0..20_000_000u64 {
+            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(i));
+        }
+        let b = thread_cpu_seconds().unwrap();
+        assert!(b > a, "{a} -> {b}");
     }
 
     #[test]

@@ -60,35 +60,16 @@ pub struct Peak {
     pub clock: &'static str,
 }
 
-/// Seconds of CPU time the calling thread has run (Linux `CLOCK_THREAD_CPUTIME_ID`), or `None`
-/// where that clock is not available.
-fn thread_cpu_seconds() -> Option<f64> {
-    #[cfg(target_os = "linux")]
-    {
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: `ts` is a valid, writable timespec; the call only writes it.
-        let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-        (rc == 0).then_some(ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9)
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        None
-    }
-}
-
 /// `probe` on `threads` participants for `iters` iterations each: products per second of all
 /// of them together, each participant's products over its own running time (see [`CLOCK`]),
 /// and the longest wall time of a participant.
 fn timed(pool: &ThreadPool, probe: &PeakProbe, threads: usize, iters: u64) -> (f64, f64) {
     let rate = Mutex::new((0.0f64, 0.0f64));
     pool.run(threads, |_, _| {
-        let (w0, c0) = (Instant::now(), thread_cpu_seconds());
+        let (w0, c0) = (Instant::now(), machine::thread_cpu_seconds());
         let products = probe.run(black_box(iters));
         let wall = w0.elapsed().as_secs_f64();
-        let ran = match (c0, thread_cpu_seconds()) {
+        let ran = match (c0, machine::thread_cpu_seconds()) {
             (Some(a), Some(b)) if b > a => b - a,
             _ => wall,
         };
