@@ -103,21 +103,21 @@ impl ModelConfig {
                 return Err(bad(key, v.to_string(), "must be positive"));
             }
         }
-        if self.hidden % self.heads != 0 {
+        if !self.hidden.is_multiple_of(self.heads) {
             return Err(bad(
                 "num_attention_heads",
                 self.heads.to_string(),
                 "must divide hidden_size",
             ));
         }
-        if self.head_dim() % 2 != 0 {
+        if !self.head_dim().is_multiple_of(2) {
             return Err(bad(
                 "hidden_size",
                 self.hidden.to_string(),
                 "head dimension must be even for RoPE",
             ));
         }
-        if self.heads % self.kv_heads != 0 {
+        if !self.heads.is_multiple_of(self.kv_heads) {
             return Err(bad(
                 "num_key_value_heads",
                 self.kv_heads.to_string(),
