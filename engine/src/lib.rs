@@ -10,6 +10,7 @@
 
 pub mod config;
 pub mod error;
+pub mod generate;
 pub mod kv_cache;
 pub mod linear;
 pub mod model;
@@ -19,6 +20,7 @@ pub mod zoo;
 
 pub use config::{Activation, ModelConfig};
 pub use error::EngineError;
+pub use generate::{generate, GenStats};
 pub use kv_cache::KvType;
 pub use linear::{Exec, Linear};
 pub use model::{Logits, Model, Session};

@@ -118,6 +118,28 @@ impl Weights {
     }
 }
 
+/// Bytes the weights of `cfg` occupy in memory with linear layers in `linear` and the head in
+/// `head` (`layers` of them built), before any KV cache: what a fit check compares with the
+/// memory available.
+pub fn estimate_bytes(cfg: &ModelConfig, linear: Format, head: Format, layers: usize) -> u64 {
+    let per_weight = |f: Format| -> f64 {
+        match f {
+            Format::I2 | Format::Tl => 0.25,
+            Format::Tq1 => 0.2,
+            Format::Q8 => 1.0,
+            Format::F16 => 2.0,
+        }
+    };
+    let lin = cfg.linear_params() as f64 / cfg.layers as f64 * layers as f64 * per_weight(linear);
+    let emb = cfg.embedding_params() as f64 * 2.0;
+    let head = if head == Format::F16 {
+        0.0
+    } else {
+        cfg.embedding_params() as f64 * per_weight(head)
+    };
+    (lin + emb + head) as u64
+}
+
 /// How to build synthetic weights.
 #[derive(Debug, Clone)]
 pub struct SynthOptions {
