@@ -1,7 +1,264 @@
-//! `q8` kernels at the `avx2` level: not written yet (the level reports no `q8` kernel).
+//! `q8` kernels at the `avx2` level: exact int8 × int8 dot products in i32, then the shared
+//! epilogue [`q8_out`].
+//!
+//! **Products** ([`dot32`]): `maddubs(|a|, sign(w, a))` multiplies 32 unsigned `|a|` (≤ 128,
+//! -128 included: `abs` leaves 0x80, read as unsigned 128) by `w·sgn(a)` and adds adjacent
+//! pairs into i16; since weights lie in [-127, 127] a pair is at most 2·128·127 = 32512, so it
+//! never saturates. `madd(·, 1)` widens the pairs into eight i32 lanes. Exact for every int8
+//! activation; the i32 sums cannot overflow (see [`crate::scalar`]).
+//!
+//! **gemv** (decode, memory-bound). One token at a time; rows in groups of [`GEMV_ROWS`] share
+//! each activation load and its `abs`. Each step reads a whole 64-byte line of every row of the
+//! group; the group's lanes are reduced together with a `hadd` tree.
+//!
+//! **gemm** (prefill). Register tiles of [`TILE_R`] rows × [`TILE_T`] tokens of i32
+//! accumulators (dot-product form): each step loads one 32-byte weight vector per row and one
+//! activation vector (with its `abs`) per token, reused across the tile. The sign transfer and
+//! the two multiplies are per (row, token) pair and dominate, so the tile mostly saves loads.
+//! Token remainders use narrower tiles, row remainders single-row tiles.
+
+use std::arch::x86_64::*;
 
 use crate::act::ActQ8;
 use crate::format::q8::Q8Matrix;
-use crate::kernel::Ops;
+use crate::kernel::{q8_out, Ops, Out};
 
-pub(crate) const OPS: Option<Ops<Q8Matrix, ActQ8>> = None;
+pub(crate) const OPS: Option<Ops<Q8Matrix, ActQ8>> = Some(Ops { gemv, gemm });
+
+/// Rows sharing each activation load in gemv.
+const GEMV_ROWS: usize = 4;
+/// Rows of the gemm register tile.
+const TILE_R: usize = 2;
+/// Tokens of the gemm register tile.
+const TILE_T: usize = 4;
+
+/// `Σ a·w` over 32 int8 pairs, as eight i32 partial sums (see the module doc).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn dot32(abs_a: __m256i, a: __m256i, w: __m256i) -> __m256i {
+    let pairs = _mm256_maddubs_epi16(abs_a, _mm256_sign_epi8(w, a));
+    _mm256_madd_epi16(pairs, _mm256_set1_epi16(1))
+}
+
+/// `[Σa, Σb, Σc, Σd]` of i32 lanes.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn hsum4(a: __m256i, b: __m256i, c: __m256i, d: __m256i) -> __m128i {
+    let abcd = _mm256_hadd_epi32(_mm256_hadd_epi32(a, b), _mm256_hadd_epi32(c, d));
+    _mm_add_epi32(
+        _mm256_castsi256_si128(abcd),
+        _mm256_extracti128_si256::<1>(abcd),
+    )
+}
+
+/// 32 bytes at `p`.
+///
+/// # Safety
+/// `p` valid for 32 bytes.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn load(p: *const i8) -> __m256i {
+    // SAFETY: forwarded to the caller.
+    unsafe { _mm256_loadu_si256(p as *const __m256i) }
+}
+
+/// Reduces `acc[i][j]` (row r+i, token t+j) four at a time and writes
+/// `q8_out(Σ, row_scale(r+i), scale(t+j))` to output (t+j, r+i).
+///
+/// # Safety
+/// The outputs must be valid.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn store_tile<const R: usize, const T: usize>(
+    acc: &[[__m256i; T]; R],
+    m: &Q8Matrix,
+    act: &ActQ8,
+    out: Out,
+    r: usize,
+    t: usize,
+) {
+    let z = _mm256_setzero_si256();
+    let mut sums = [[0i32; R]; T];
+    let mut quad = [z; 4];
+    let mut n = 0;
+    let mut flush = |quad: &[__m256i; 4], n: usize| {
+        let mut s = [0i32; 4];
+        // SAFETY: `s` holds four i32.
+        unsafe {
+            _mm_storeu_si128(
+                s.as_mut_ptr() as *mut __m128i,
+                hsum4(quad[0], quad[1], quad[2], quad[3]),
+            )
+        };
+        for (q, v) in s.iter().enumerate() {
+            let idx = n - 4 + q;
+            if idx < R * T {
+                sums[idx / R][idx % R] = *v;
+            }
+        }
+    };
+    for j in 0..T {
+        for row in acc.iter() {
+            quad[n % 4] = row[j];
+            n += 1;
+            if n % 4 == 0 {
+                flush(&quad, n);
+            }
+        }
+    }
+    if n % 4 != 0 {
+        for q in quad.iter_mut().skip(n % 4) {
+            *q = z;
+        }
+        flush(&quad, n.next_multiple_of(4));
+    }
+    for (j, s) in sums.iter().enumerate() {
+        for (i, &d) in s.iter().enumerate() {
+            let y = q8_out(d, m.row_scale(r + i), act.scale(t + j));
+            // SAFETY: output (t+j, r+i) is valid (caller).
+            unsafe { out.write(t + j, r + i, y) };
+        }
+    }
+}
+
+/// gemv: every token in turn, rows in groups.
+///
+/// # Safety
+/// Kernel contract ([`crate::kernel`]); the CPU has this level's features.
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn gemv(m: &Q8Matrix, r0: usize, r1: usize, act: &ActQ8, out: Out) {
+    for t in 0..act.batch() {
+        let mut r = r0;
+        while r + GEMV_ROWS <= r1 {
+            // SAFETY: rows r..r+GEMV_ROWS exist; the caller owns outputs (t, r..).
+            unsafe { gemv_rows::<GEMV_ROWS>(m, act, out, t, r) };
+            r += GEMV_ROWS;
+        }
+        while r < r1 {
+            // SAFETY: as above, one row.
+            unsafe { gemv_rows::<1>(m, act, out, t, r) };
+            r += 1;
+        }
+    }
+}
+
+/// Rows r..r+R against token `t`.
+///
+/// # Safety
+/// Rows inside the matrix, token inside the batch, outputs valid.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn gemv_rows<const R: usize>(m: &Q8Matrix, act: &ActQ8, out: Out, t: usize, r: usize) {
+    let kp = m.padded_cols();
+    let w = m.data().as_ptr();
+    let a = act.row(t).as_ptr();
+    let mut acc = [[_mm256_setzero_si256(); 1]; R];
+    let mut k = 0;
+    while k < kp {
+        // SAFETY: k + 64 <= kp (a multiple of 64) <= activation stride: inside every row of
+        // the group (r + R <= rows) and the activation row.
+        unsafe {
+            let a0 = load(a.add(k));
+            let a1 = load(a.add(k + 32));
+            let (b0, b1) = (_mm256_abs_epi8(a0), _mm256_abs_epi8(a1));
+            for (i, c) in acc.iter_mut().enumerate() {
+                let p = w.add((r + i) * kp + k);
+                let d = _mm256_add_epi32(dot32(b0, a0, load(p)), dot32(b1, a1, load(p.add(32))));
+                c[0] = _mm256_add_epi32(c[0], d);
+            }
+        }
+        k += 64;
+    }
+    // SAFETY: outputs (t, r..r+R) valid (caller).
+    unsafe { store_tile(&acc, m, act, out, r, t) };
+}
+
+/// gemm: row groups × token tiles.
+///
+/// # Safety
+/// Kernel contract ([`crate::kernel`]); the CPU has this level's features.
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn gemm(m: &Q8Matrix, r0: usize, r1: usize, act: &ActQ8, out: Out) {
+    let mut r = r0;
+    while r + TILE_R <= r1 {
+        // SAFETY: rows r..r+TILE_R inside the matrix; outputs from the caller.
+        unsafe { rows::<TILE_R>(m, act, out, r) };
+        r += TILE_R;
+    }
+    while r < r1 {
+        // SAFETY: as above, one row.
+        unsafe { rows::<1>(m, act, out, r) };
+        r += 1;
+    }
+}
+
+const _: () = assert!(TILE_T <= 8, "rows() dispatches remainders up to 7 tokens");
+
+/// Rows r..r+R, every token.
+///
+/// # Safety
+/// Rows inside the matrix; outputs valid.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn rows<const R: usize>(m: &Q8Matrix, act: &ActQ8, out: Out, r: usize) {
+    let batch = act.batch();
+    let mut t = 0;
+    while t + TILE_T <= batch {
+        // SAFETY: tokens t..t+TILE_T inside the batch; rows from the caller.
+        unsafe { tile::<R, TILE_T>(m, act, out, r, t) };
+        t += TILE_T;
+    }
+    // SAFETY: the remaining tokens t..batch (fewer than TILE_T); rows from the caller.
+    unsafe {
+        match batch - t {
+            0 => {}
+            1 => tile::<R, 1>(m, act, out, r, t),
+            2 => tile::<R, 2>(m, act, out, r, t),
+            3 => tile::<R, 3>(m, act, out, r, t),
+            4 => tile::<R, 4>(m, act, out, r, t),
+            5 => tile::<R, 5>(m, act, out, r, t),
+            6 => tile::<R, 6>(m, act, out, r, t),
+            _ => tile::<R, 7>(m, act, out, r, t),
+        }
+    }
+}
+
+/// One register tile: rows r..r+R × tokens t..t+T over every column.
+///
+/// # Safety
+/// Rows inside the matrix, tokens inside the batch, outputs valid.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+unsafe fn tile<const R: usize, const T: usize>(
+    m: &Q8Matrix,
+    act: &ActQ8,
+    out: Out,
+    r: usize,
+    t: usize,
+) {
+    let kp = m.padded_cols();
+    let w = m.data().as_ptr();
+    let (a, xs) = (act.data().as_ptr(), act.stride());
+    let mut acc = [[_mm256_setzero_si256(); T]; R];
+    let mut k = 0;
+    while k < kp {
+        // SAFETY: k + 32 <= kp <= stride: inside every row of W (r + R <= rows) and of the
+        // activations (t + T <= batch).
+        unsafe {
+            let mut wv = [_mm256_setzero_si256(); R];
+            for (i, v) in wv.iter_mut().enumerate() {
+                *v = load(w.add((r + i) * kp + k));
+            }
+            for j in 0..T {
+                let av = load(a.add((t + j) * xs + k));
+                let ab = _mm256_abs_epi8(av);
+                for (c, wi) in acc.iter_mut().zip(&wv) {
+                    c[j] = _mm256_add_epi32(c[j], dot32(ab, av, *wi));
+                }
+            }
+        }
+        k += 32;
+    }
+    // SAFETY: outputs (t.., r..) valid (caller).
+    unsafe { store_tile(&acc, m, act, out, r, t) };
+}
