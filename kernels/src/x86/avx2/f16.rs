@@ -1,20 +1,24 @@
 //! `f16` kernels at the `avx2` level: half weights widened with F16C `vcvtph2ps` (8 halves, 16
 //! bytes, to one `ymm`), f32 activations, f32 FMA accumulation.
 //!
-//! **gemv** (decode, memory-bound). One token at a time; rows in groups of [`GEMV_ROWS`] share
-//! each activation load. Every step reads a whole 64-byte line (32 weights) of each row of the
-//! group into two accumulators per row, so the core keeps several independent line streams and
-//! FMA chains in flight. The group's sums are reduced together (`hadd` tree) and stored as one
-//! vector of consecutive rows. Leftover rows run one at a time.
+//! **gemv** (decode, memory-bound). One token at a time. The thread's row range is cut into
+//! [`GEMV_ROWS`] contiguous parts walked in step: each step takes one row of every part, so the
+//! rows share each activation load while their weight streams stay far apart. Groups of *adjacent*
+//! rows (streams one row, a few KB, apart) measured at half the bandwidth of a single sequential
+//! stream on Zen 4, far-apart streams at full bandwidth; software prefetch measured slower than the
+//! hardware prefetchers alone, so there is none. Each step reads a whole 64-byte line (32 weights)
+//! of every row into two accumulators per row. The group's sums are reduced with one `hadd` tree;
+//! leftover rows run alone.
 //!
 //! **gemm** (prefill, compute-bound). A register tile of [`TILE_R`] rows × [`TILE_T`] tokens of
 //! `ymm` accumulators (dot-product form: lane `l` of `acc[i][j]` sums `w[r+i][k+l]·x[t+j][k+l]`
-//! over `k`), 12 of the 16 registers: each step converts one 8-weight vector per row once and
-//! reuses it for every token of the tile, and loads each activation vector once for all rows.
-//! Columns are cut into blocks small enough that the block of all tokens' activations stays in
-//! L2 while each row group's weight block stays in L1; the first column block writes the
-//! outputs, later ones add to them. Token remainders use narrower tiles, row remainders
-//! single-row tiles.
+//! over all `k`), 12 of the 16 registers: each step converts one 8-weight vector per row once
+//! and reuses it for every token of the tile, and loads each activation vector once for all
+//! rows. Loop order: row blocks of about [`ROW_BLOCK_BYTES`] of weights (kept in L2) × token
+//! tiles × row groups, so a tile's activation rows stay in L1 while the block's weights stream
+//! from L2 as halves (the narrower operand: with the other order the f32 activations streaming
+//! from L2 limit the FMA rate). Token remainders use narrower tiles, row remainders single-row
+//! tiles; every tile runs over all columns, so each output is written once.
 //!
 //! Exactness: within the crate's f16 bound (8-lane partial sums, then a pairwise tree); F16C
 //! converts every half exactly (subnormals, ±inf, NaN included).
@@ -30,11 +34,11 @@ pub(crate) const OPS: Option<Ops<F16Matrix, ActF32>> = Some(Ops { gemv, gemm });
 /// Rows sharing each activation load in gemv.
 const GEMV_ROWS: usize = 4;
 /// Rows of the gemm register tile.
-const TILE_R: usize = 2;
+const TILE_R: usize = 3;
 /// Tokens of the gemm register tile.
-const TILE_T: usize = 6;
-/// Bytes of activations (all tokens of one column block) the gemm keeps in L2.
-const GEMM_ACT_BYTES: usize = 512 << 10;
+const TILE_T: usize = 4;
+/// Weight bytes of one gemm row block (kept in L2 while every token tile passes over it).
+const ROW_BLOCK_BYTES: usize = 256 << 10;
 
 /// `[Σa, Σb, Σc, Σd]`.
 #[inline]
@@ -58,11 +62,11 @@ unsafe fn load_w(p: *const u16) -> __m256 {
     _mm256_cvtph_ps(unsafe { _mm_loadu_si128(p as *const __m128i) })
 }
 
-/// Reduces accumulators `acc[i][j]` (row `i`, token `j`) four at a time and writes (or, unless
-/// `first`, adds) them to outputs (t+j, r+i).
+/// Reduces accumulators `acc[i][j]` (row `i`, token `j`) four at a time and writes them to
+/// outputs (t+j, r+i).
 ///
 /// # Safety
-/// The outputs must be valid; unless `first`, already written.
+/// The outputs must be valid.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn store_tile<const R: usize, const T: usize>(
@@ -70,7 +74,6 @@ unsafe fn store_tile<const R: usize, const T: usize>(
     out: Out,
     r: usize,
     t: usize,
-    first: bool,
 ) {
     let z = _mm256_setzero_ps();
     let mut sums = [[0f32; R]; T];
@@ -104,59 +107,60 @@ unsafe fn store_tile<const R: usize, const T: usize>(
     }
     for (j, s) in sums.iter().enumerate() {
         for (i, v) in s.iter().enumerate() {
-            // SAFETY: output (t+j, r+i) is valid (caller), and written before unless `first`.
-            unsafe {
-                let o = out.ptr.add((t + j) * out.ld + r + i);
-                *o = if first { *v } else { *o + v };
-            }
+            // SAFETY: output (t+j, r+i) is valid (caller).
+            unsafe { out.write(t + j, r + i, *v) };
         }
     }
 }
 
-/// gemv: every token in turn, rows in groups.
+/// gemv: every token in turn. The row range is cut into [`GEMV_ROWS`] contiguous parts that are
+/// walked in step, one row of each at a time (see the module doc); leftover rows run alone.
 ///
 /// # Safety
 /// Kernel contract ([`crate::kernel`]); the CPU has this level's features.
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn gemv(m: &F16Matrix, r0: usize, r1: usize, act: &ActF32, out: Out) {
-    let kp = m.padded_cols();
-    let w = m.data().as_ptr();
+    let h = (r1 - r0) / GEMV_ROWS;
     for t in 0..act.batch() {
-        let x = act.row(t).as_ptr();
-        let mut r = r0;
-        while r + GEMV_ROWS <= r1 {
-            // SAFETY: rows r..r+GEMV_ROWS exist (r1 <= rows), each `kp` halves; the activation
-            // row holds at least `kp` floats (stride >= kp); the caller owns outputs (t, r..).
-            unsafe { gemv_rows::<GEMV_ROWS>(w.add(r * kp), kp, x, out, t, r) };
-            r += GEMV_ROWS;
+        for r in r0..r0 + h {
+            // SAFETY: rows r + i·h (i < GEMV_ROWS) lie in r0..r1, inside the matrix; token t is
+            // in the batch; the caller owns outputs (t, r0..r1).
+            unsafe { gemv_rows::<GEMV_ROWS>(m, act, out, t, r, h) };
         }
-        while r < r1 {
+        for r in r0 + GEMV_ROWS * h..r1 {
             // SAFETY: as above, one row.
-            unsafe { gemv_rows::<1>(w.add(r * kp), kp, x, out, t, r) };
-            r += 1;
+            unsafe { gemv_rows::<1>(m, act, out, t, r, 0) };
         }
     }
 }
 
-/// `R` consecutive rows (at `w`, `kp` halves apart) against one activation row `x`; writes
-/// outputs (t, r..r+R).
+/// Rows r + i·h (i < R ≤ 4) against token `t`: 32 weights (one 64-byte line) per row per step
+/// into two accumulators per row; writes outputs (t, r + i·h).
 ///
 /// # Safety
-/// `w` valid for `R·kp` halves, `x` for `kp` floats, `kp` a multiple of 32; the outputs valid.
+/// The rows inside the matrix, the token inside the batch, the outputs valid.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn gemv_rows<const R: usize>(
-    w: *const u16,
-    kp: usize,
-    x: *const f32,
+    m: &F16Matrix,
+    act: &ActF32,
     out: Out,
     t: usize,
     r: usize,
+    h: usize,
 ) {
-    let mut acc = [[_mm256_setzero_ps(); 2]; R];
+    let kp = m.padded_cols();
+    let x = act.row(t).as_ptr();
+    let mut w = [m.data().as_ptr(); R];
+    for (i, p) in w.iter_mut().enumerate() {
+        *p = p.wrapping_add((r + i * h) * kp);
+    }
+    let z = _mm256_setzero_ps();
+    let mut acc = [[z; 2]; R];
     let mut k = 0;
     while k < kp {
-        // SAFETY: k + 32 <= kp (kp is a multiple of 64): inside every row and the activations.
+        // SAFETY: k + 32 <= kp (a multiple of 64) <= the activation stride: inside every row
+        // (w[i] points at a row of the matrix) and the activation row.
         unsafe {
             let xv = [
                 _mm256_loadu_ps(x.add(k)),
@@ -164,61 +168,66 @@ unsafe fn gemv_rows<const R: usize>(
                 _mm256_loadu_ps(x.add(k + 16)),
                 _mm256_loadu_ps(x.add(k + 24)),
             ];
-            for (i, a) in acc.iter_mut().enumerate() {
-                let p = w.add(i * kp + k);
+            for (a, p) in acc.iter_mut().zip(&w) {
                 for (c, xc) in xv.iter().enumerate() {
-                    a[c % 2] = _mm256_fmadd_ps(load_w(p.add(8 * c)), *xc, a[c % 2]);
+                    a[c % 2] = _mm256_fmadd_ps(load_w(p.add(k + 8 * c)), *xc, a[c % 2]);
                 }
             }
         }
         k += 32;
     }
-    let mut fold = [[_mm256_setzero_ps(); 1]; R];
-    for (f, a) in fold.iter_mut().zip(&acc) {
-        f[0] = _mm256_add_ps(a[0], a[1]);
+    let mut f = [z; 4];
+    for (fi, a) in f.iter_mut().zip(&acc) {
+        *fi = _mm256_add_ps(a[0], a[1]);
     }
-    // SAFETY: outputs (t, r..r+R) are valid (caller).
-    unsafe { store_tile(&fold, out, r, t, true) };
+    let mut s = [0f32; 4];
+    // SAFETY: `s` holds four floats.
+    unsafe { _mm_storeu_ps(s.as_mut_ptr(), hsum4(f[0], f[1], f[2], f[3])) };
+    for (i, v) in s.iter().enumerate().take(R) {
+        // SAFETY: output (t, r + i·h) is valid (caller).
+        unsafe { out.write(t, r + i * h, *v) };
+    }
 }
 
-/// Columns per gemm block: all of them when every token's activations fit in
-/// [`GEMM_ACT_BYTES`], else the largest multiple of 64 that does (at least 256).
-fn col_block(batch: usize, kp: usize) -> usize {
-    let fit = (GEMM_ACT_BYTES / (4 * batch.max(1))) / 64 * 64;
-    fit.clamp(256, kp.max(256)).min(kp)
-}
-
-/// gemm: column blocks × row groups × token tiles.
+/// gemm: row blocks × token tiles × row groups (see the module doc).
 ///
 /// # Safety
 /// Kernel contract ([`crate::kernel`]); the CPU has this level's features.
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn gemm(m: &F16Matrix, r0: usize, r1: usize, act: &ActF32, out: Out) {
     let kp = m.padded_cols();
-    let kc = col_block(act.batch(), kp);
     let g = Gemm {
         w: m.data().as_ptr(),
         kp,
         x: act.data().as_ptr(),
         xs: act.stride(),
-        batch: act.batch(),
         out,
     };
-    let mut k0 = 0;
-    while k0 < kp {
-        let k1 = (k0 + kc).min(kp);
-        let mut r = r0;
-        while r + TILE_R <= r1 {
-            // SAFETY: rows r..r+TILE_R are inside the matrix; columns k0..k1 inside kp.
-            unsafe { g.rows::<TILE_R>(r, k0, k1) };
-            r += TILE_R;
+    let batch = act.batch();
+    let mc = (ROW_BLOCK_BYTES / (2 * kp) / TILE_R).max(1) * TILE_R;
+    let mut rb = r0;
+    while rb < r1 {
+        let rb1 = (rb + mc).min(r1);
+        let mut t = 0;
+        while t + TILE_T <= batch {
+            // SAFETY: rows rb..rb1 inside the matrix, tokens t..t+TILE_T inside the batch.
+            unsafe { g.block::<TILE_T>(rb, rb1, t) };
+            t += TILE_T;
         }
-        while r < r1 {
-            // SAFETY: as above, one row.
-            unsafe { g.rows::<1>(r, k0, k1) };
-            r += 1;
+        // SAFETY: the remaining tokens t..batch (fewer than TILE_T); rows as above.
+        unsafe {
+            match batch - t {
+                0 => {}
+                1 => g.block::<1>(rb, rb1, t),
+                2 => g.block::<2>(rb, rb1, t),
+                3 => g.block::<3>(rb, rb1, t),
+                4 => g.block::<4>(rb, rb1, t),
+                5 => g.block::<5>(rb, rb1, t),
+                6 => g.block::<6>(rb, rb1, t),
+                _ => g.block::<7>(rb, rb1, t),
+            }
         }
-        k0 = k1;
+        rb = rb1;
     }
 }
 
@@ -228,61 +237,43 @@ struct Gemm {
     kp: usize,
     x: *const f32,
     xs: usize,
-    batch: usize,
     out: Out,
 }
 
-const _: () = assert!(
-    TILE_T <= 8,
-    "Gemm::rows dispatches remainders up to 7 tokens"
-);
+const _: () = assert!(TILE_T <= 8, "gemm dispatches remainders up to 7 tokens");
 
 impl Gemm {
-    /// Rows r..r+R, columns k0..k1, every token.
+    /// Rows rb..rb1 (groups of `TILE_R`, then single rows) × tokens t..t+T.
     ///
     /// # Safety
-    /// Rows and columns inside the matrix, `k1 - k0` a multiple of 8, outputs valid.
+    /// Rows inside the matrix, tokens inside the batch, outputs valid.
     #[inline]
     #[target_feature(enable = "avx2,fma,f16c")]
-    unsafe fn rows<const R: usize>(&self, r: usize, k0: usize, k1: usize) {
-        let mut t = 0;
-        while t + TILE_T <= self.batch {
-            // SAFETY: tokens t..t+TILE_T inside the batch; row/column bounds from the caller.
-            unsafe { self.tile::<R, TILE_T>(r, t, k0, k1) };
-            t += TILE_T;
+    unsafe fn block<const T: usize>(&self, rb: usize, rb1: usize, t: usize) {
+        let mut r = rb;
+        while r + TILE_R <= rb1 {
+            // SAFETY: rows r..r+TILE_R inside rb..rb1; tokens from the caller.
+            unsafe { self.tile::<TILE_R, T>(r, t) };
+            r += TILE_R;
         }
-        // SAFETY: the remaining tokens t..batch (fewer than TILE_T); bounds from the caller.
-        unsafe {
-            match self.batch - t {
-                0 => {}
-                1 => self.tile::<R, 1>(r, t, k0, k1),
-                2 => self.tile::<R, 2>(r, t, k0, k1),
-                3 => self.tile::<R, 3>(r, t, k0, k1),
-                4 => self.tile::<R, 4>(r, t, k0, k1),
-                5 => self.tile::<R, 5>(r, t, k0, k1),
-                6 => self.tile::<R, 6>(r, t, k0, k1),
-                _ => self.tile::<R, 7>(r, t, k0, k1),
-            }
+        while r < rb1 {
+            // SAFETY: as above, one row.
+            unsafe { self.tile::<1, T>(r, t) };
+            r += 1;
         }
     }
 
-    /// One register tile: rows r..r+R × tokens t..t+T over columns k0..k1.
+    /// One register tile: rows r..r+R × tokens t..t+T over every column.
     ///
     /// # Safety
-    /// As [`Self::rows`], and tokens t..t+T inside the batch.
+    /// As [`Self::block`].
     #[inline]
     #[target_feature(enable = "avx2,fma,f16c")]
-    unsafe fn tile<const R: usize, const T: usize>(
-        &self,
-        r: usize,
-        t: usize,
-        k0: usize,
-        k1: usize,
-    ) {
+    unsafe fn tile<const R: usize, const T: usize>(&self, r: usize, t: usize) {
         let mut acc = [[_mm256_setzero_ps(); T]; R];
-        let mut k = k0;
-        while k < k1 {
-            // SAFETY: k + 8 <= k1 <= kp <= stride: inside every row of W and of x.
+        let mut k = 0;
+        while k < self.kp {
+            // SAFETY: k + 8 <= kp <= stride: inside every row of W and of x.
             unsafe {
                 let mut wv = [_mm256_setzero_ps(); R];
                 for (i, v) in wv.iter_mut().enumerate() {
@@ -297,8 +288,7 @@ impl Gemm {
             }
             k += 8;
         }
-        // SAFETY: outputs (t.., r..) valid (caller); later column blocks add to what the first
-        // block of this same call wrote.
-        unsafe { store_tile(&acc, self.out, r, t, k0 == 0) };
+        // SAFETY: outputs (t.., r..) valid (caller).
+        unsafe { store_tile(&acc, self.out, r, t) };
     }
 }

@@ -1,19 +1,23 @@
 //! `f16` kernels at the `avx512` level: half weights widened with F16C `vcvtph2ps` (16 halves,
 //! 32 bytes, to one `zmm`), f32 activations, f32 FMA accumulation.
 //!
-//! **gemv** (decode, memory-bound). One token at a time; rows in groups of [`GEMV_ROWS`] share
-//! each activation load. Every step reads a whole 64-byte line (32 weights) of each row of the
-//! group into two accumulators per row, so the core keeps several independent line streams and
-//! FMA chains in flight. The group's accumulators are folded and reduced together (`hadd` tree)
-//! and stored as one vector of consecutive rows. Leftover rows run one at a time.
+//! **gemv** (decode, memory-bound). One token at a time. The thread's row range is cut into
+//! [`GEMV_ROWS`] contiguous parts walked in step: each step takes one row of every part, so the
+//! rows share each activation load while their weight streams stay far apart. Groups of *adjacent*
+//! rows (streams one row, a few KB, apart) measured at half the bandwidth of a single sequential
+//! stream on Zen 4, far-apart streams at full bandwidth; software prefetch measured slower than the
+//! hardware prefetchers alone, so there is none. Each step reads a whole 64-byte line (32 weights)
+//! of every row into two accumulators per row. The group's sums are reduced with one `hadd` tree;
+//! leftover rows run alone.
 //!
 //! **gemm** (prefill, compute-bound). A register tile of [`TILE_R`] rows × [`TILE_T`] tokens of
 //! `zmm` accumulators (dot-product form: lane `l` of `acc[i][j]` sums `w[r+i][k+l]·x[t+j][k+l]`
-//! over `k`): each step converts one 16-weight vector per row once and reuses it for every token
-//! of the tile, and loads each activation vector once for every row. Columns are cut into blocks
-//! small enough that the block of all tokens' activations stays in L2 while each row group's
-//! weight block stays in L1; the first column block writes the outputs, later ones add to them.
-//! Token remainders use narrower tiles (1..`TILE_T`), row remainders single-row tiles.
+//! over all `k`), 24 of the 32 registers: each step converts one 16-weight vector per row once
+//! and reuses it for every token of the tile, and loads each activation vector once for all
+//! rows. Loop order: row blocks of about [`ROW_BLOCK_BYTES`] of weights (kept in L2) × token
+//! tiles × row groups, so a tile's activation rows stay close (L1) while the block's weights
+//! stream from L2 as halves, the narrower operand. Token remainders use narrower tiles, row
+//! remainders single-row tiles; every tile runs over all columns, so each output is written once.
 //!
 //! Exactness: within the crate's f16 bound (16-lane partial sums, then a pairwise tree); F16C
 //! converts every half exactly (subnormals, ±inf, NaN included).
@@ -30,10 +34,10 @@ pub(crate) const OPS: Option<Ops<F16Matrix, ActF32>> = Some(Ops { gemv, gemm });
 const GEMV_ROWS: usize = 4;
 /// Rows of the gemm register tile.
 const TILE_R: usize = 4;
-/// Tokens of the gemm register tile (`TILE_R · TILE_T` accumulators of 32 registers).
+/// Tokens of the gemm register tile.
 const TILE_T: usize = 6;
-/// Bytes of activations (all tokens of one column block) the gemm keeps in L2.
-const GEMM_ACT_BYTES: usize = 512 << 10;
+/// Weight bytes of one gemm row block (kept in L2 while every token tile passes over it).
+const ROW_BLOCK_BYTES: usize = 256 << 10;
 
 /// Lane sum of the low and high 256-bit halves.
 #[inline]
@@ -56,14 +60,6 @@ fn hsum4(a: __m512, b: __m512, c: __m512, d: __m512) -> __m128 {
     )
 }
 
-/// Σ of one vector's lanes.
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
-fn hsum(a: __m512) -> f32 {
-    let z = _mm512_setzero_ps();
-    _mm_cvtss_f32(hsum4(a, z, z, z))
-}
-
 /// Sixteen halves at `p`, widened.
 ///
 /// # Safety
@@ -75,117 +71,168 @@ unsafe fn load_w(p: *const u16) -> __m512 {
     _mm512_cvtph_ps(unsafe { _mm256_loadu_si256(p as *const __m256i) })
 }
 
-/// gemv: every token in turn, rows in groups.
+/// Reduces accumulators `acc[i][j]` (row `i`, token `j`) four at a time and writes them to
+/// outputs (t+j, r+i).
+///
+/// # Safety
+/// The outputs must be valid.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
+unsafe fn store_tile<const R: usize, const T: usize>(
+    acc: &[[__m512; T]; R],
+    out: Out,
+    r: usize,
+    t: usize,
+) {
+    let z = _mm512_setzero_ps();
+    let mut sums = [[0f32; R]; T];
+    let mut quad = [z; 4];
+    let mut n = 0;
+    let mut flush = |quad: &[__m512; 4], n: usize| {
+        let mut s = [0f32; 4];
+        // SAFETY: `s` holds four floats.
+        unsafe { _mm_storeu_ps(s.as_mut_ptr(), hsum4(quad[0], quad[1], quad[2], quad[3])) };
+        for (q, v) in s.iter().enumerate() {
+            let idx = n - 4 + q;
+            if idx < R * T {
+                sums[idx / R][idx % R] = *v;
+            }
+        }
+    };
+    for j in 0..T {
+        for row in acc.iter() {
+            quad[n % 4] = row[j];
+            n += 1;
+            if n % 4 == 0 {
+                flush(&quad, n);
+            }
+        }
+    }
+    if n % 4 != 0 {
+        for q in quad.iter_mut().skip(n % 4) {
+            *q = z;
+        }
+        flush(&quad, n.next_multiple_of(4));
+    }
+    for (j, s) in sums.iter().enumerate() {
+        for (i, v) in s.iter().enumerate() {
+            // SAFETY: output (t+j, r+i) is valid (caller).
+            unsafe { out.write(t + j, r + i, *v) };
+        }
+    }
+}
+
+/// gemv: every token in turn. The row range is cut into [`GEMV_ROWS`] contiguous parts that are
+/// walked in step, one row of each at a time (see the module doc); leftover rows run alone.
 ///
 /// # Safety
 /// Kernel contract ([`crate::kernel`]); the CPU has this level's features.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
 unsafe fn gemv(m: &F16Matrix, r0: usize, r1: usize, act: &ActF32, out: Out) {
-    let kp = m.padded_cols();
-    let w = m.data().as_ptr();
+    let h = (r1 - r0) / GEMV_ROWS;
     for t in 0..act.batch() {
-        let x = act.row(t).as_ptr();
-        let mut r = r0;
-        while r + GEMV_ROWS <= r1 {
-            // SAFETY: rows r..r+GEMV_ROWS exist (r1 <= rows), each `kp` halves; the activation
-            // row holds at least `kp` floats (stride >= kp); the caller owns outputs (t, r..).
-            unsafe { gemv_rows::<GEMV_ROWS>(w.add(r * kp), kp, x, out, t, r) };
-            r += GEMV_ROWS;
+        for r in r0..r0 + h {
+            // SAFETY: rows r + i·h (i < GEMV_ROWS) lie in r0..r1, inside the matrix; token t is
+            // in the batch; the caller owns outputs (t, r0..r1).
+            unsafe { gemv_rows::<GEMV_ROWS>(m, act, out, t, r, h) };
         }
-        while r < r1 {
+        for r in r0 + GEMV_ROWS * h..r1 {
             // SAFETY: as above, one row.
-            unsafe { gemv_rows::<1>(w.add(r * kp), kp, x, out, t, r) };
-            r += 1;
+            unsafe { gemv_rows::<1>(m, act, out, t, r, 0) };
         }
     }
 }
 
-/// `R` consecutive rows (at `w`, `kp` halves apart) against one activation row `x`; writes
-/// outputs (t, r..r+R).
+/// Rows r + i·h (i < R ≤ 4) against token `t`: 32 weights (one 64-byte line) per row per step
+/// into two accumulators per row; writes outputs (t, r + i·h).
 ///
 /// # Safety
-/// `w` valid for `R·kp` halves, `x` for `kp` floats, `kp` a multiple of 32; the outputs valid.
+/// The rows inside the matrix, the token inside the batch, the outputs valid.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
 unsafe fn gemv_rows<const R: usize>(
-    w: *const u16,
-    kp: usize,
-    x: *const f32,
+    m: &F16Matrix,
+    act: &ActF32,
     out: Out,
     t: usize,
     r: usize,
+    h: usize,
 ) {
+    let kp = m.padded_cols();
+    let x = act.row(t).as_ptr();
+    let mut w = [m.data().as_ptr(); R];
+    for (i, p) in w.iter_mut().enumerate() {
+        *p = p.wrapping_add((r + i * h) * kp);
+    }
     let mut acc0 = [_mm512_setzero_ps(); R];
     let mut acc1 = [_mm512_setzero_ps(); R];
     let mut k = 0;
     while k < kp {
-        // SAFETY: k + 32 <= kp (kp is a multiple of 64): inside every row and the activations.
+        // SAFETY: k + 32 <= kp (a multiple of 64) <= the activation stride: inside every row
+        // (w[i] points at a row of the matrix) and the activation row.
         unsafe {
             let x0 = _mm512_loadu_ps(x.add(k));
             let x1 = _mm512_loadu_ps(x.add(k + 16));
-            for i in 0..R {
-                let p = w.add(i * kp + k);
-                acc0[i] = _mm512_fmadd_ps(load_w(p), x0, acc0[i]);
-                acc1[i] = _mm512_fmadd_ps(load_w(p.add(16)), x1, acc1[i]);
+            for (i, p) in w.iter().enumerate() {
+                acc0[i] = _mm512_fmadd_ps(load_w(p.add(k)), x0, acc0[i]);
+                acc1[i] = _mm512_fmadd_ps(load_w(p.add(k + 16)), x1, acc1[i]);
             }
         }
         k += 32;
     }
-    if R == 4 {
-        let s = hsum4(
-            _mm512_add_ps(acc0[0], acc1[0]),
-            _mm512_add_ps(acc0[1], acc1[1]),
-            _mm512_add_ps(acc0[2], acc1[2]),
-            _mm512_add_ps(acc0[3], acc1[3]),
-        );
-        // SAFETY: outputs (t, r..r+4) are consecutive and valid (caller).
-        unsafe { _mm_storeu_ps(out.ptr.add(t * out.ld + r), s) };
-    } else {
-        for i in 0..R {
-            // SAFETY: output (t, r+i) is valid (caller).
-            unsafe { out.write(t, r + i, hsum(_mm512_add_ps(acc0[i], acc1[i]))) };
-        }
+    let z = _mm512_setzero_ps();
+    let mut f = [z; 4];
+    for (fi, (a0, a1)) in f.iter_mut().zip(acc0.iter().zip(&acc1)) {
+        *fi = _mm512_add_ps(*a0, *a1);
+    }
+    let mut s = [0f32; 4];
+    // SAFETY: `s` holds four floats.
+    unsafe { _mm_storeu_ps(s.as_mut_ptr(), hsum4(f[0], f[1], f[2], f[3])) };
+    for (i, v) in s.iter().enumerate().take(R) {
+        // SAFETY: output (t, r + i·h) is valid (caller).
+        unsafe { out.write(t, r + i * h, *v) };
     }
 }
 
-/// Columns per gemm block: all of them when every token's activations fit in
-/// [`GEMM_ACT_BYTES`], else the largest multiple of 64 that does (at least 256).
-fn col_block(batch: usize, kp: usize) -> usize {
-    let fit = (GEMM_ACT_BYTES / (4 * batch.max(1))) / 64 * 64;
-    fit.clamp(256, kp.max(256)).min(kp)
-}
-
-/// gemm: column blocks × row groups × token tiles.
+/// gemm: row blocks × token tiles × row groups (see the module doc).
 ///
 /// # Safety
 /// Kernel contract ([`crate::kernel`]); the CPU has this level's features.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
 unsafe fn gemm(m: &F16Matrix, r0: usize, r1: usize, act: &ActF32, out: Out) {
     let kp = m.padded_cols();
-    let kc = col_block(act.batch(), kp);
     let g = Gemm {
         w: m.data().as_ptr(),
         kp,
         x: act.data().as_ptr(),
         xs: act.stride(),
-        batch: act.batch(),
         out,
     };
-    let mut k0 = 0;
-    while k0 < kp {
-        let k1 = (k0 + kc).min(kp);
-        let mut r = r0;
-        while r + TILE_R <= r1 {
-            // SAFETY: rows r..r+TILE_R are inside the matrix; columns k0..k1 inside kp.
-            unsafe { g.rows::<TILE_R>(r, k0, k1) };
-            r += TILE_R;
+    let batch = act.batch();
+    let mc = (ROW_BLOCK_BYTES / (2 * kp) / TILE_R).max(1) * TILE_R;
+    let mut rb = r0;
+    while rb < r1 {
+        let rb1 = (rb + mc).min(r1);
+        let mut t = 0;
+        while t + TILE_T <= batch {
+            // SAFETY: rows rb..rb1 inside the matrix, tokens t..t+TILE_T inside the batch.
+            unsafe { g.block::<TILE_T>(rb, rb1, t) };
+            t += TILE_T;
         }
-        while r < r1 {
-            // SAFETY: as above, one row.
-            unsafe { g.rows::<1>(r, k0, k1) };
-            r += 1;
+        // SAFETY: the remaining tokens t..batch (fewer than TILE_T); rows as above.
+        unsafe {
+            match batch - t {
+                0 => {}
+                1 => g.block::<1>(rb, rb1, t),
+                2 => g.block::<2>(rb, rb1, t),
+                3 => g.block::<3>(rb, rb1, t),
+                4 => g.block::<4>(rb, rb1, t),
+                5 => g.block::<5>(rb, rb1, t),
+                6 => g.block::<6>(rb, rb1, t),
+                _ => g.block::<7>(rb, rb1, t),
+            }
         }
-        k0 = k1;
+        rb = rb1;
     }
 }
 
@@ -195,54 +242,43 @@ struct Gemm {
     kp: usize,
     x: *const f32,
     xs: usize,
-    batch: usize,
     out: Out,
 }
 
+const _: () = assert!(TILE_T <= 8, "gemm dispatches remainders up to 7 tokens");
+
 impl Gemm {
-    /// Rows r..r+R, columns k0..k1, every token.
+    /// Rows rb..rb1 (groups of `TILE_R`, then single rows) × tokens t..t+T.
     ///
     /// # Safety
-    /// Rows and columns inside the matrix, `k1 - k0` a multiple of 16, outputs valid.
+    /// Rows inside the matrix, tokens inside the batch, outputs valid.
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
-    unsafe fn rows<const R: usize>(&self, r: usize, k0: usize, k1: usize) {
-        let mut t = 0;
-        while t + TILE_T <= self.batch {
-            // SAFETY: tokens t..t+TILE_T inside the batch; row/column bounds from the caller.
-            unsafe { self.tile::<R, TILE_T>(r, t, k0, k1) };
-            t += TILE_T;
+    unsafe fn block<const T: usize>(&self, rb: usize, rb1: usize, t: usize) {
+        let mut r = rb;
+        while r + TILE_R <= rb1 {
+            // SAFETY: rows r..r+TILE_R inside rb..rb1; tokens from the caller.
+            unsafe { self.tile::<TILE_R, T>(r, t) };
+            r += TILE_R;
         }
-        // SAFETY: the remaining tokens t..batch; row/column bounds from the caller.
-        unsafe {
-            match self.batch - t {
-                0 => {}
-                1 => self.tile::<R, 1>(r, t, k0, k1),
-                2 => self.tile::<R, 2>(r, t, k0, k1),
-                3 => self.tile::<R, 3>(r, t, k0, k1),
-                4 => self.tile::<R, 4>(r, t, k0, k1),
-                _ => self.tile::<R, 5>(r, t, k0, k1),
-            }
+        while r < rb1 {
+            // SAFETY: as above, one row.
+            unsafe { self.tile::<1, T>(r, t) };
+            r += 1;
         }
     }
 
-    /// One register tile: rows r..r+R × tokens t..t+T over columns k0..k1.
+    /// One register tile: rows r..r+R × tokens t..t+T over every column.
     ///
     /// # Safety
-    /// As [`Self::rows`], and tokens t..t+T inside the batch.
+    /// As [`Self::block`].
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
-    unsafe fn tile<const R: usize, const T: usize>(
-        &self,
-        r: usize,
-        t: usize,
-        k0: usize,
-        k1: usize,
-    ) {
+    unsafe fn tile<const R: usize, const T: usize>(&self, r: usize, t: usize) {
         let mut acc = [[_mm512_setzero_ps(); T]; R];
-        let mut k = k0;
-        while k < k1 {
-            // SAFETY: k + 16 <= k1 <= kp <= stride: inside every row of W and of x.
+        let mut k = 0;
+        while k < self.kp {
+            // SAFETY: k + 16 <= kp <= stride: inside every row of W and of x.
             unsafe {
                 let mut wv = [_mm512_setzero_ps(); R];
                 for (i, v) in wv.iter_mut().enumerate() {
@@ -257,25 +293,7 @@ impl Gemm {
             }
             k += 16;
         }
-        let first = k0 == 0;
-        for j in 0..T {
-            // SAFETY: outputs (t+j, r..r+R) are valid (caller); on later column blocks they
-            // were written by the first block of this same call.
-            unsafe {
-                let o = self.out.ptr.add((t + j) * self.out.ld + r);
-                if R == 4 {
-                    let mut s = hsum4(acc[0][j], acc[1][j], acc[2][j], acc[3][j]);
-                    if !first {
-                        s = _mm_add_ps(s, _mm_loadu_ps(o));
-                    }
-                    _mm_storeu_ps(o, s);
-                } else {
-                    for (i, a) in acc.iter().enumerate() {
-                        let s = hsum(a[j]);
-                        *o.add(i) = if first { s } else { *o.add(i) + s };
-                    }
-                }
-            }
-        }
+        // SAFETY: outputs (t.., r..) valid (caller).
+        unsafe { store_tile(&acc, self.out, r, t) };
     }
 }

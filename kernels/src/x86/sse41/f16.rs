@@ -9,10 +9,15 @@
 //! sign is or-ed back last. Exact for every half. (It relies on the default MXCSR: no
 //! denormals-are-zero.)
 //!
-//! **gemv** (decode). One token at a time; rows in groups of [`GEMV_ROWS`] share each
-//! activation load, 8 weights (one 16-byte load) per row per step into two accumulators per row;
-//! the group's sums are reduced with one `hadd` tree and stored as a vector of consecutive rows.
-//! The widening costs ~9 integer/float operations per 4 weights, so this level is compute-bound.
+//! **gemv** (decode). One token at a time. The thread's row range is cut into [`GEMV_ROWS`]
+//! contiguous parts walked in step: each step takes one row of every part, so the rows share each
+//! activation load while their weight streams stay far apart. Groups of *adjacent* rows (streams
+//! one row, a few KB, apart) measured at half the bandwidth of a single sequential stream on Zen 4,
+//! far-apart streams at full bandwidth; software prefetch measured slower than the hardware
+//! prefetchers alone, so there is none. Each step widens 8 weights (16 bytes) per row into two
+//! accumulators per row; the widening costs ~9 operations per 4 weights, so at this level gemv is
+//! compute-bound rather than memory-bound. The group's sums are reduced with one `hadd` tree;
+//! leftover rows run alone.
 //!
 //! **gemm** (prefill). The widening is done once per weight, not once per token tile: for each
 //! column block and group of [`TILE_R`] rows, the rows' halves are widened into an aligned f32
@@ -97,70 +102,77 @@ unsafe fn store4(a: [__m128; 4], n: usize, o: *mut f32, first: bool) {
     }
 }
 
-/// gemv: every token in turn, rows in groups.
+/// gemv: every token in turn. The row range is cut into [`GEMV_ROWS`] contiguous parts that are
+/// walked in step, one row of each at a time (see the module doc); leftover rows run alone.
 ///
 /// # Safety
 /// Kernel contract ([`crate::kernel`]); the CPU has this level's features.
 #[target_feature(enable = "sse4.1,ssse3")]
 unsafe fn gemv(m: &F16Matrix, r0: usize, r1: usize, act: &ActF32, out: Out) {
-    let kp = m.padded_cols();
-    let w = m.data().as_ptr();
+    let h = (r1 - r0) / GEMV_ROWS;
     for t in 0..act.batch() {
-        let x = act.row(t).as_ptr();
-        let mut r = r0;
-        while r + GEMV_ROWS <= r1 {
-            // SAFETY: rows r..r+GEMV_ROWS exist (r1 <= rows), each `kp` halves, 16-byte aligned
-            // (64-byte aligned buffer, kp a multiple of 64); the activation row holds at least
-            // `kp` floats, also aligned; the caller owns outputs (t, r..).
-            unsafe { gemv_rows::<GEMV_ROWS>(w.add(r * kp), kp, x, out, t, r) };
-            r += GEMV_ROWS;
+        for r in r0..r0 + h {
+            // SAFETY: rows r + i·h (i < GEMV_ROWS) lie in r0..r1, inside the matrix; token t is
+            // in the batch; the caller owns outputs (t, r0..r1).
+            unsafe { gemv_rows::<GEMV_ROWS>(m, act, out, t, r, h) };
         }
-        while r < r1 {
+        for r in r0 + GEMV_ROWS * h..r1 {
             // SAFETY: as above, one row.
-            unsafe { gemv_rows::<1>(w.add(r * kp), kp, x, out, t, r) };
-            r += 1;
+            unsafe { gemv_rows::<1>(m, act, out, t, r, 0) };
         }
     }
 }
 
-/// `R` (at most 4) consecutive rows at `w` against one activation row `x`; writes outputs
-/// (t, r..r+R).
+/// Rows r + i·h (i < R ≤ 4) against token `t`, 8 weights per row per step into two
+/// accumulators per row; writes outputs (t, r + i·h).
 ///
 /// # Safety
-/// `w` valid for `R·kp` halves, `x` for `kp` floats, both 16-byte aligned, `kp` a multiple of
-/// 8; the outputs valid.
+/// The rows inside the matrix, the token inside the batch, the outputs valid.
 #[inline]
 #[target_feature(enable = "sse4.1,ssse3")]
 unsafe fn gemv_rows<const R: usize>(
-    w: *const u16,
-    kp: usize,
-    x: *const f32,
+    m: &F16Matrix,
+    act: &ActF32,
     out: Out,
     t: usize,
     r: usize,
+    h: usize,
 ) {
+    let kp = m.padded_cols();
+    let x = act.row(t).as_ptr();
+    let mut w = [m.data().as_ptr(); R];
+    for (i, p) in w.iter_mut().enumerate() {
+        *p = p.wrapping_add((r + i * h) * kp);
+    }
     let z = _mm_setzero_ps();
     let mut acc = [[z; 2]; R];
     let mut k = 0;
     while k < kp {
-        // SAFETY: k + 8 <= kp: inside every row and the activations; aligned (caller).
+        // SAFETY: k + 8 <= kp <= the activation stride: inside every row (w[i] points at a row
+        // of the matrix) and the activation row; both 16-byte aligned (64-byte aligned buffers,
+        // row lengths and k multiples of 8 elements).
         unsafe {
             let x0 = _mm_load_ps(x.add(k));
             let x1 = _mm_load_ps(x.add(k + 4));
-            for (i, a) in acc.iter_mut().enumerate() {
-                let (w0, w1) = load_w(w.add(i * kp + k));
+            for (a, p) in acc.iter_mut().zip(&w) {
+                let (w0, w1) = load_w(p.add(k));
                 a[0] = _mm_add_ps(a[0], _mm_mul_ps(w0, x0));
                 a[1] = _mm_add_ps(a[1], _mm_mul_ps(w1, x1));
             }
         }
         k += 8;
     }
-    let mut s = [z; 4];
-    for (v, a) in s.iter_mut().zip(&acc) {
-        *v = _mm_add_ps(a[0], a[1]);
+    let mut f = [z; 4];
+    for (fi, a) in f.iter_mut().zip(&acc) {
+        *fi = _mm_add_ps(a[0], a[1]);
     }
-    // SAFETY: outputs (t, r..r+R) valid (caller).
-    unsafe { store4(s, R, out.ptr.add(t * out.ld + r), true) };
+    let mut s = [0f32; 4];
+    // SAFETY: `s` holds four floats.
+    unsafe { _mm_storeu_ps(s.as_mut_ptr(), hsum4(f[0], f[1], f[2], f[3])) };
+    for (i, v) in s.iter().enumerate().take(R) {
+        // SAFETY: output (t, r + i·h) is valid (caller).
+        unsafe { out.write(t, r + i * h, *v) };
+    }
 }
 
 /// A group's widened weights: `TILE_R` rows of `KC` floats.
@@ -266,5 +278,41 @@ unsafe fn tile<const T: usize>(
     for (j, a) in acc.iter().enumerate() {
         // SAFETY: outputs (j, 0..nr) relative to `o` are valid (caller).
         unsafe { store4(*a, nr, o.add(j * ld), first) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every one of the 65536 halves widens to the exact float (NaNs keep sign and payload).
+    #[test]
+    fn half4_is_exact_for_every_half() {
+        if !(is_x86_feature_detected!("sse4.1") && is_x86_feature_detected!("ssse3")) {
+            return;
+        }
+        for base in (0..=u16::MAX).step_by(8) {
+            let h: [u16; 8] = std::array::from_fn(|i| base + i as u16);
+            let mut got = [0f32; 8];
+            // SAFETY: the features were detected above; `h` and `got` hold 8 values (an aligned
+            // copy is used for the aligned load).
+            unsafe {
+                #[repr(align(16))]
+                struct A([u16; 8]);
+                let a = A(h);
+                let (lo, hi) = load_w(a.0.as_ptr());
+                _mm_storeu_ps(got.as_mut_ptr(), lo);
+                _mm_storeu_ps(got.as_mut_ptr().add(4), hi);
+            }
+            for (&b, g) in h.iter().zip(got) {
+                let v = half::f16::from_bits(b);
+                let want = if v.is_nan() {
+                    (u32::from(b & 0x8000) << 16) | 0x7f80_0000 | (u32::from(b & 0x3ff) << 13)
+                } else {
+                    v.to_f32().to_bits()
+                };
+                assert_eq!(g.to_bits(), want, "half {b:#06x}");
+            }
+        }
     }
 }

@@ -7,15 +7,22 @@
 //! never saturates. `madd(·, 1)` widens the pairs into four i32 lanes. Exact for every int8
 //! activation; the i32 sums cannot overflow (see [`crate::scalar`]).
 //!
-//! **gemv** (decode, memory-bound). One token at a time; rows in groups of [`GEMV_ROWS`] share
-//! each activation load and its `abs`. Each step reads a whole 64-byte line of every row of the
-//! group; the group's lanes are reduced together with a `hadd` tree.
+//! **gemv** (decode, memory-bound). One token at a time. The thread's row range is cut into
+//! [`GEMV_ROWS`] contiguous parts walked in step: each step takes one row of every part, so the
+//! rows share each activation load and its `abs` while their weight streams stay far apart. Groups
+//! of *adjacent* rows (streams one row, a few KB, apart) measured at half the bandwidth of a single
+//! sequential stream on Zen 4, far-apart streams at full bandwidth; software prefetch measured
+//! slower than the hardware prefetchers alone, so there is none. Each step reads a whole 64-byte
+//! line of every row. The group's sums are reduced with one `hadd` tree; leftover rows run alone.
 //!
-//! **gemm** (prefill). Register tiles of [`TILE_R`] rows × [`TILE_T`] tokens of i32
-//! accumulators (dot-product form): each step loads one 16-byte weight vector per row and one
-//! activation vector (with its `abs`) per token, reused across the tile. The sign transfer and
-//! the two multiplies are per (row, token) pair and dominate, so the tile mostly saves loads.
-//! Token remainders use narrower tiles, row remainders single-row tiles.
+//! **gemm** (prefill). Register tiles of [`TILE_R`] rows × [`TILE_T`] tokens of i32 accumulators
+//! (dot-product form): each step loads one 16-byte weight vector per row and one activation vector
+//! (with its `abs`) per token, reused across the tile. The sign transfer and the two multiplies are
+//! per (row, token) pair and dominate, so the tile mostly saves loads. Loop order: row blocks of
+//! about [`ROW_BLOCK_BYTES`] of weights (kept in L2) × token tiles × row groups, so a tile's
+//! activation rows stay in L1 while the block's weights stream from L2; every tile runs over all
+//! columns, so each output is written once. Token remainders use narrower tiles, row remainders
+//! single-row tiles.
 
 use std::arch::x86_64::*;
 
@@ -31,6 +38,8 @@ const GEMV_ROWS: usize = 4;
 const TILE_R: usize = 2;
 /// Tokens of the gemm register tile.
 const TILE_T: usize = 4;
+/// Weight bytes of one gemm row block (kept in L2 while every token tile passes over it).
+const ROW_BLOCK_BYTES: usize = 128 << 10;
 
 /// `Σ a·w` over 16 int8 pairs, as four i32 partial sums (see the module doc).
 #[inline]
@@ -117,42 +126,50 @@ unsafe fn store_tile<const R: usize, const T: usize>(
     }
 }
 
-/// gemv: every token in turn, rows in groups.
+/// gemv: every token in turn. The row range is cut into [`GEMV_ROWS`] contiguous parts that are
+/// walked in step, one row of each at a time (see the module doc); leftover rows run alone.
 ///
 /// # Safety
 /// Kernel contract ([`crate::kernel`]); the CPU has this level's features.
 #[target_feature(enable = "sse4.1,ssse3")]
 unsafe fn gemv(m: &Q8Matrix, r0: usize, r1: usize, act: &ActQ8, out: Out) {
+    let h = (r1 - r0) / GEMV_ROWS;
     for t in 0..act.batch() {
-        let mut r = r0;
-        while r + GEMV_ROWS <= r1 {
-            // SAFETY: rows r..r+GEMV_ROWS exist; the caller owns outputs (t, r..).
-            unsafe { gemv_rows::<GEMV_ROWS>(m, act, out, t, r) };
-            r += GEMV_ROWS;
+        for r in r0..r0 + h {
+            // SAFETY: rows r + i·h (i < GEMV_ROWS) lie in r0..r1, inside the matrix; token t is
+            // in the batch; the caller owns outputs (t, r0..r1).
+            unsafe { gemv_rows::<GEMV_ROWS>(m, act, out, t, r, h) };
         }
-        while r < r1 {
+        for r in r0 + GEMV_ROWS * h..r1 {
             // SAFETY: as above, one row.
-            unsafe { gemv_rows::<1>(m, act, out, t, r) };
-            r += 1;
+            unsafe { gemv_rows::<1>(m, act, out, t, r, 0) };
         }
     }
 }
 
-/// Rows r..r+R against token `t`.
+/// Rows r + i·h (i < R ≤ 4) against token `t`, one 64-byte line per row per step; writes
+/// outputs (t, r + i·h).
 ///
 /// # Safety
-/// Rows inside the matrix, token inside the batch, outputs valid.
+/// The rows inside the matrix, the token inside the batch, the outputs valid.
 #[inline]
 #[target_feature(enable = "sse4.1,ssse3")]
-unsafe fn gemv_rows<const R: usize>(m: &Q8Matrix, act: &ActQ8, out: Out, t: usize, r: usize) {
+unsafe fn gemv_rows<const R: usize>(
+    m: &Q8Matrix,
+    act: &ActQ8,
+    out: Out,
+    t: usize,
+    r: usize,
+    h: usize,
+) {
     let kp = m.padded_cols();
     let w = m.data().as_ptr();
     let a = act.row(t).as_ptr();
     let mut acc = [[_mm_setzero_si128(); 1]; R];
     let mut k = 0;
     while k < kp {
-        // SAFETY: k + 64 <= kp (a multiple of 64) <= activation stride: inside every row of
-        // the group (r + R <= rows) and the activation row.
+        // SAFETY: k + 64 <= kp (a multiple of 64) <= activation stride: inside every row
+        // r + i·h (in the matrix, caller) and the activation row.
         unsafe {
             let av = [
                 load(a.add(k)),
@@ -162,7 +179,7 @@ unsafe fn gemv_rows<const R: usize>(m: &Q8Matrix, act: &ActQ8, out: Out, t: usiz
             ];
             let ab = av.map(|v| _mm_abs_epi8(v));
             for (i, c) in acc.iter_mut().enumerate() {
-                let p = w.add((r + i) * kp + k);
+                let p = w.add((r + i * h) * kp + k);
                 let d01 = _mm_add_epi32(
                     dot16(ab[0], av[0], load(p)),
                     dot16(ab[1], av[1], load(p.add(16))),
@@ -176,57 +193,86 @@ unsafe fn gemv_rows<const R: usize>(m: &Q8Matrix, act: &ActQ8, out: Out, t: usiz
         }
         k += 64;
     }
-    // SAFETY: outputs (t, r..r+R) valid (caller).
-    unsafe { store_tile(&acc, m, act, out, r, t) };
+    let z = _mm_setzero_si128();
+    let mut f = [z; 4];
+    for (fi, a) in f.iter_mut().zip(&acc) {
+        *fi = a[0];
+    }
+    let mut s = [0i32; 4];
+    // SAFETY: `s` holds four i32.
+    unsafe {
+        _mm_storeu_si128(
+            s.as_mut_ptr() as *mut __m128i,
+            hsum4(f[0], f[1], f[2], f[3]),
+        )
+    };
+    for (i, &d) in s.iter().enumerate().take(R) {
+        let y = q8_out(d, m.row_scale(r + i * h), act.scale(t));
+        // SAFETY: output (t, r + i·h) is valid (caller).
+        unsafe { out.write(t, r + i * h, y) };
+    }
 }
 
-/// gemm: row groups × token tiles.
+/// gemm: row blocks × token tiles × row groups (see the module doc).
 ///
 /// # Safety
 /// Kernel contract ([`crate::kernel`]); the CPU has this level's features.
 #[target_feature(enable = "sse4.1,ssse3")]
 unsafe fn gemm(m: &Q8Matrix, r0: usize, r1: usize, act: &ActQ8, out: Out) {
-    let mut r = r0;
-    while r + TILE_R <= r1 {
-        // SAFETY: rows r..r+TILE_R inside the matrix; outputs from the caller.
-        unsafe { rows::<TILE_R>(m, act, out, r) };
-        r += TILE_R;
-    }
-    while r < r1 {
-        // SAFETY: as above, one row.
-        unsafe { rows::<1>(m, act, out, r) };
-        r += 1;
+    let batch = act.batch();
+    let mc = (ROW_BLOCK_BYTES / m.padded_cols() / TILE_R).max(1) * TILE_R;
+    let mut rb = r0;
+    while rb < r1 {
+        let rb1 = (rb + mc).min(r1);
+        let mut t = 0;
+        while t + TILE_T <= batch {
+            // SAFETY: rows rb..rb1 inside the matrix, tokens t..t+TILE_T inside the batch.
+            unsafe { block::<TILE_T>(m, act, out, rb, rb1, t) };
+            t += TILE_T;
+        }
+        // SAFETY: the remaining tokens t..batch (fewer than TILE_T); rows as above.
+        unsafe {
+            match batch - t {
+                0 => {}
+                1 => block::<1>(m, act, out, rb, rb1, t),
+                2 => block::<2>(m, act, out, rb, rb1, t),
+                3 => block::<3>(m, act, out, rb, rb1, t),
+                4 => block::<4>(m, act, out, rb, rb1, t),
+                5 => block::<5>(m, act, out, rb, rb1, t),
+                6 => block::<6>(m, act, out, rb, rb1, t),
+                _ => block::<7>(m, act, out, rb, rb1, t),
+            }
+        }
+        rb = rb1;
     }
 }
 
-const _: () = assert!(TILE_T <= 8, "rows() dispatches remainders up to 7 tokens");
+const _: () = assert!(TILE_T <= 8, "gemm dispatches remainders up to 7 tokens");
 
-/// Rows r..r+R, every token.
+/// Rows rb..rb1 (groups of `TILE_R`, then single rows) × tokens t..t+T.
 ///
 /// # Safety
-/// Rows inside the matrix; outputs valid.
+/// Rows inside the matrix, tokens inside the batch, outputs valid.
 #[inline]
 #[target_feature(enable = "sse4.1,ssse3")]
-unsafe fn rows<const R: usize>(m: &Q8Matrix, act: &ActQ8, out: Out, r: usize) {
-    let batch = act.batch();
-    let mut t = 0;
-    while t + TILE_T <= batch {
-        // SAFETY: tokens t..t+TILE_T inside the batch; rows from the caller.
-        unsafe { tile::<R, TILE_T>(m, act, out, r, t) };
-        t += TILE_T;
+unsafe fn block<const T: usize>(
+    m: &Q8Matrix,
+    act: &ActQ8,
+    out: Out,
+    rb: usize,
+    rb1: usize,
+    t: usize,
+) {
+    let mut r = rb;
+    while r + TILE_R <= rb1 {
+        // SAFETY: rows r..r+TILE_R inside rb..rb1; tokens from the caller.
+        unsafe { tile::<TILE_R, T>(m, act, out, r, t) };
+        r += TILE_R;
     }
-    // SAFETY: the remaining tokens t..batch (fewer than TILE_T); rows from the caller.
-    unsafe {
-        match batch - t {
-            0 => {}
-            1 => tile::<R, 1>(m, act, out, r, t),
-            2 => tile::<R, 2>(m, act, out, r, t),
-            3 => tile::<R, 3>(m, act, out, r, t),
-            4 => tile::<R, 4>(m, act, out, r, t),
-            5 => tile::<R, 5>(m, act, out, r, t),
-            6 => tile::<R, 6>(m, act, out, r, t),
-            _ => tile::<R, 7>(m, act, out, r, t),
-        }
+    while r < rb1 {
+        // SAFETY: as above, one row.
+        unsafe { tile::<1, T>(m, act, out, r, t) };
+        r += 1;
     }
 }
 
