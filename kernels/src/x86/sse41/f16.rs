@@ -215,7 +215,7 @@ unsafe fn gemm(m: &F16Matrix, r0: usize, r1: usize, act: &ActF32, out: Out) {
             }
             let mut t = 0;
             while t < batch {
-                let nt = (batch - t).min(TILE_T);
+                let nt = if batch - t >= TILE_T { TILE_T } else { 1 };
                 // SAFETY: buffer rows 0..nr hold columns k0..k1 (rows nr..TILE_R hold stale
                 // but initialised floats whose sums are dropped); tokens t..t+nt exist, their
                 // rows hold `kp` aligned floats; outputs (t.., r..r+nr) valid, written by the
