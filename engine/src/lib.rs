@@ -1,7 +1,29 @@
 //! # ternbench-engine
 //!
-//! The BitNet b1.58 transformer (2B4T architecture) and its FP16 twin, built on
-//! `ternbench-kernels`. Not written yet: this crate holds the workspace slot the engine issue
-//! fills (model graph, synthetic and real weights, KV cache, prefill and decode).
+//! The BitNet b1.58 transformer (2B4T architecture, anchors §2) and its FP16 twin on
+//! `ternbench-kernels`: configs ([`config`]), named synthetic shapes ([`zoo`]), weights and the
+//! seeded synthetic generator ([`weights`]), linear layers in any kernel format ([`linear`]),
+//! the forward pass ([`model`]), the KV cache ([`kv_cache`]) and sampling ([`sampler`]).
+//!
+//! The engine never picks a SIMD level: the caller hands it a `KernelSet` (in [`linear::Exec`])
+//! and records the choice. Loaders for real checkpoints (safetensors, GGUF) are the next step.
 
+pub mod config;
+pub mod error;
+pub mod generate;
+pub mod kv_cache;
+pub mod linear;
+pub mod model;
+pub mod sampler;
+pub mod weights;
+pub mod zoo;
+
+pub use config::{Activation, ModelConfig};
+pub use error::EngineError;
+pub use generate::{generate, GenStats};
+pub use kv_cache::KvType;
+pub use linear::{Exec, Linear};
+pub use model::{Logits, Model, Session};
+pub use sampler::Sampler;
 pub use ternbench_kernels as kernels;
+pub use weights::{synthetic, SynthOptions, Weights};

@@ -242,7 +242,7 @@ fn check_case<M: Case>(
     for ks in sets {
         for op in [Op::Gemv, Op::Gemm] {
             for threads in [1, 2] {
-                let got = run(*ks, pool, threads, op, &m, &a);
+                let got = run(ks, pool, threads, op, &m, &a);
                 let ctx = || {
                     format!(
                         "{}/{}/{} {rows}x{cols} batch {batch} {fill:?} threads {threads}",

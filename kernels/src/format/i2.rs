@@ -85,7 +85,7 @@ impl I2Matrix {
         scale: f32,
     ) -> Result<Self, KernelError> {
         check_nonempty("I2_S tensor", rows, cols)?;
-        if cols % I2S_BLOCK != 0 {
+        if !cols.is_multiple_of(I2S_BLOCK) {
             return Err(KernelError::BadShape {
                 what: "I2_S tensor",
                 reason: format!("row length {cols} is not a multiple of {I2S_BLOCK}"),
@@ -130,7 +130,7 @@ impl I2Matrix {
         scale: f32,
     ) -> Result<Self, KernelError> {
         check_nonempty("HF packed weight", rows, cols)?;
-        if rows % 4 != 0 {
+        if !rows.is_multiple_of(4) {
             return Err(KernelError::BadShape {
                 what: "HF packed weight",
                 reason: format!("output features {rows} not a multiple of 4"),

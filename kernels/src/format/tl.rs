@@ -114,7 +114,7 @@ impl TlMatrix {
     pub fn get(&self, r: usize, k: usize) -> i8 {
         let idx = self.index_at(r, k / 2);
         let (w0, w1) = (idx / 3, idx % 3);
-        (if k % 2 == 0 { w0 } else { w1 }) as i8 - 1
+        (if k.is_multiple_of(2) { w0 } else { w1 }) as i8 - 1
     }
 
     /// Unpacks row `r` into `out` (`cols` values).

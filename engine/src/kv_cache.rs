@@ -1,0 +1,190 @@
+//! The key/value cache: per layer, K and V rows (`kv_dim` each) for every position so far,
+//! stored as f32 or f16 (`half`), capacity fixed at creation (the requested context).
+
+use half::f16;
+
+/// Element type of the cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KvType {
+    /// 4 bytes per element.
+    F32,
+    /// 2 bytes per element.
+    F16,
+}
+
+#[derive(Debug)]
+enum Store {
+    F32(Vec<f32>),
+    F16(Vec<u16>),
+}
+
+impl Store {
+    fn new(ty: KvType, n: usize) -> Self {
+        match ty {
+            KvType::F32 => Store::F32(vec![0.0; n]),
+            KvType::F16 => Store::F16(vec![0; n]),
+        }
+    }
+    fn write(&mut self, off: usize, src: &[f32]) {
+        match self {
+            Store::F32(v) => v[off..off + src.len()].copy_from_slice(src),
+            Store::F16(v) => {
+                for (d, &s) in v[off..off + src.len()].iter_mut().zip(src) {
+                    *d = f16::from_f32(s).to_bits();
+                }
+            }
+        }
+    }
+    fn read(&self, off: usize, dst: &mut [f32]) {
+        match self {
+            Store::F32(v) => dst.copy_from_slice(&v[off..off + dst.len()]),
+            Store::F16(v) => {
+                let n = dst.len();
+                for (d, &s) in dst.iter_mut().zip(&v[off..off + n]) {
+                    *d = f16::from_bits(s).to_f32();
+                }
+            }
+        }
+    }
+}
+
+/// K and V for every layer and position.
+#[derive(Debug)]
+pub struct KvCache {
+    ty: KvType,
+    kv_dim: usize,
+    capacity: usize,
+    len: usize,
+    k: Vec<Store>,
+    v: Vec<Store>,
+}
+
+impl KvCache {
+    /// An empty cache for `layers` layers, `capacity` positions.
+    pub fn new(ty: KvType, layers: usize, kv_dim: usize, capacity: usize) -> Self {
+        KvCache {
+            ty,
+            kv_dim,
+            capacity,
+            len: 0,
+            k: (0..layers)
+                .map(|_| Store::new(ty, capacity * kv_dim))
+                .collect(),
+            v: (0..layers)
+                .map(|_| Store::new(ty, capacity * kv_dim))
+                .collect(),
+        }
+    }
+
+    /// Bytes a cache of this shape occupies.
+    pub fn bytes_for(ty: KvType, layers: usize, kv_dim: usize, capacity: usize) -> u64 {
+        let el = if ty == KvType::F32 { 4 } else { 2 };
+        2 * layers as u64 * kv_dim as u64 * capacity as u64 * el
+    }
+
+    /// Element type.
+    pub fn ty(&self) -> KvType {
+        self.ty
+    }
+    /// Positions stored.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    /// Whether no position is stored.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    /// Positions it can hold.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+    /// Forgets every position.
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    /// Writes K and V of position `pos` in `layer`.
+    pub fn put(&mut self, layer: usize, pos: usize, k: &[f32], v: &[f32]) {
+        assert!(
+            pos < self.capacity,
+            "KV cache: position {pos} past capacity {}",
+            self.capacity
+        );
+        self.k[layer].write(pos * self.kv_dim, k);
+        self.v[layer].write(pos * self.kv_dim, v);
+    }
+
+    /// Marks positions `..n` as filled (after every layer has written them).
+    pub fn set_len(&mut self, n: usize) {
+        assert!(n <= self.capacity);
+        self.len = n;
+    }
+
+    /// Reads K (`which = 0`) or V (`1`) of positions `0..n` of `layer` into `dst` (`n × kv_dim`).
+    pub fn read(&self, layer: usize, which: usize, n: usize, dst: &mut [f32]) {
+        let s = if which == 0 {
+            &self.k[layer]
+        } else {
+            &self.v[layer]
+        };
+        s.read(0, &mut dst[..n * self.kv_dim]);
+    }
+
+    /// The `len`-element slice of K at `pos` starting at element `off`.
+    #[inline]
+    pub fn k(&self, layer: usize, pos: usize, off: usize, len: usize) -> KvRow<'_> {
+        self.k[layer].row(pos * self.kv_dim + off, len)
+    }
+
+    /// As [`Self::k`], for V.
+    #[inline]
+    pub fn v(&self, layer: usize, pos: usize, off: usize, len: usize) -> KvRow<'_> {
+        self.v[layer].row(pos * self.kv_dim + off, len)
+    }
+}
+
+/// A borrowed run of cache elements.
+#[derive(Debug, Clone, Copy)]
+pub enum KvRow<'a> {
+    /// f32 elements.
+    F32(&'a [f32]),
+    /// f16 bit patterns.
+    F16(&'a [u16]),
+}
+
+impl KvRow<'_> {
+    /// `Σ self[i]·x[i]`.
+    #[inline]
+    pub fn dot(self, x: &[f32]) -> f32 {
+        match self {
+            KvRow::F32(r) => r.iter().zip(x).map(|(a, b)| a * b).sum(),
+            KvRow::F16(r) => r
+                .iter()
+                .zip(x)
+                .map(|(&a, b)| f16::from_bits(a).to_f32() * b)
+                .sum(),
+        }
+    }
+
+    /// `y += a · self`.
+    #[inline]
+    pub fn axpy(self, a: f32, y: &mut [f32]) {
+        match self {
+            KvRow::F32(r) => y.iter_mut().zip(r).for_each(|(o, &v)| *o += a * v),
+            KvRow::F16(r) => y
+                .iter_mut()
+                .zip(r)
+                .for_each(|(o, &v)| *o += a * f16::from_bits(v).to_f32()),
+        }
+    }
+}
+
+impl Store {
+    #[inline]
+    fn row(&self, off: usize, len: usize) -> KvRow<'_> {
+        match self {
+            Store::F32(v) => KvRow::F32(&v[off..off + len]),
+            Store::F16(v) => KvRow::F16(&v[off..off + len]),
+        }
+    }
+}

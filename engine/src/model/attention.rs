@@ -1,0 +1,81 @@
+//! Causal grouped-query attention over the KV cache.
+//!
+//! Query head `h` attends with KV head `h / (heads / kv_heads)`; scores are scaled by
+//! `1/sqrt(head_dim)`, softmax in f32 over positions `0..=pos` (causal), as Hugging Face's eager
+//! attention. Heads are split across the pool's threads.
+
+use ternbench_kernels::ThreadPool;
+
+use crate::kv_cache::KvCache;
+
+/// Shape of one attention call.
+#[derive(Debug, Clone, Copy)]
+pub struct AttnShape {
+    /// Query heads.
+    pub heads: usize,
+    /// KV heads.
+    pub kv_heads: usize,
+    /// Per-head dimension.
+    pub head_dim: usize,
+}
+
+struct OutPtr(*mut f32);
+// SAFETY: each participant writes a disjoint set of heads (see `attend`).
+unsafe impl Sync for OutPtr {}
+
+/// For each of `batch` query tokens at positions `pos0..pos0+batch` (whose K/V are already in
+/// `cache` for `layer`), writes the attention output (`heads × head_dim` per token) to `out`.
+#[allow(clippy::too_many_arguments)]
+pub fn attend(
+    pool: &ThreadPool,
+    threads: usize,
+    shape: AttnShape,
+    cache: &KvCache,
+    layer: usize,
+    q: &[f32],
+    batch: usize,
+    pos0: usize,
+    out: &mut [f32],
+) {
+    let AttnShape {
+        heads,
+        kv_heads,
+        head_dim: hd,
+    } = shape;
+    let dim = heads * hd;
+    assert_eq!(q.len(), batch * dim);
+    assert_eq!(out.len(), batch * dim);
+    let group = heads / kv_heads;
+    let scale = 1.0 / (hd as f32).sqrt();
+    let optr = OutPtr(out.as_mut_ptr());
+    let work = batch * heads;
+    let optr = &optr;
+    pool.run(threads.min(work).max(1), |i, n| {
+        let (a, b) = ternbench_kernels::threads::split_rows(work, 1, n, i);
+        let mut scores = vec![0f32; pos0 + batch];
+        for item in a..b {
+            let (t, h) = (item / heads, item % heads);
+            let pos = pos0 + t;
+            let kvh = h / group;
+            let qh = &q[t * dim + h * hd..t * dim + (h + 1) * hd];
+            let mut max = f32::NEG_INFINITY;
+            for (j, s) in scores.iter_mut().enumerate().take(pos + 1) {
+                *s = cache.k(layer, j, kvh * hd, hd).dot(qh) * scale;
+                max = max.max(*s);
+            }
+            let mut sum = 0f32;
+            for s in scores.iter_mut().take(pos + 1) {
+                *s = (*s - max).exp();
+                sum += *s;
+            }
+            // SAFETY: item (t, h) is owned by exactly one participant, so this head's
+            // `hd` outputs are written by this participant alone, inside `out`.
+            let o = unsafe { std::slice::from_raw_parts_mut(optr.0.add(t * dim + h * hd), hd) };
+            o.fill(0.0);
+            let inv = 1.0 / sum;
+            for (j, &s) in scores.iter().enumerate().take(pos + 1) {
+                cache.v(layer, j, kvh * hd, hd).axpy(s * inv, o);
+            }
+        }
+    });
+}

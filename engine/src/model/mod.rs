@@ -1,0 +1,215 @@
+//! The BitNet b1.58 forward pass (anchors §2, Hugging Face `models/bitnet`), shared by the
+//! ternary model and its FP16 twin — only the linear layers' format differs:
+//!
+//! ```text
+//! x = embed[tokens]
+//! per layer:  h = RMSNorm(x);  q,k,v = BitLinear(h);  RoPE(q,k);  a = causal GQA attention
+//!             a = attn_sub_norm(a);  x += o_proj(a)
+//!             h = RMSNorm(x);  f = act(gate(h)) · up(h);  f = ffn_sub_norm(f);  x += down(f)
+//! logits = RMSNorm(x) · embeddingᵀ   (tied head; full precision f16, or q8 when chosen)
+//! ```
+//! `act` is relu² for 2B4T and SiLU for the 1bitLLM-derived shapes (from the config).
+
+pub mod attention;
+pub mod norm;
+pub mod rope;
+
+use ternbench_kernels::ThreadPool;
+
+use crate::config::Activation;
+use crate::error::EngineError;
+use crate::kv_cache::{KvCache, KvType};
+use crate::linear::{ActBuffers, Exec};
+use crate::weights::Weights;
+use attention::{attend, AttnShape};
+use norm::{rms_norm, rms_norm_inplace};
+use rope::Rope;
+
+/// Which positions' logits a forward pass returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Logits {
+    /// Only the last token's (generation).
+    Last,
+    /// Every token's (`ternbench logits`, golden tests).
+    All,
+    /// None (prefill timing of a prompt whose logits are not needed).
+    None,
+}
+
+/// A model ready to run: weights plus RoPE tables.
+#[derive(Debug)]
+pub struct Model {
+    /// The weights.
+    pub weights: Weights,
+    rope: Rope,
+}
+
+/// Per-sequence state: the KV cache and reusable buffers.
+#[derive(Debug)]
+pub struct Session {
+    /// The cache.
+    pub cache: KvCache,
+    bufs: ActBuffers,
+}
+
+impl Model {
+    /// Wraps weights; RoPE tables cover the config's context limit.
+    pub fn new(weights: Weights) -> Self {
+        let c = &weights.cfg;
+        let rope = Rope::new(c.head_dim(), c.rope_theta, c.max_positions);
+        Model { weights, rope }
+    }
+
+    /// A session whose cache holds `context` positions (at most the model's limit).
+    pub fn session(&self, context: usize, kv: KvType) -> Result<Session, EngineError> {
+        let c = &self.weights.cfg;
+        if context > c.max_positions {
+            return Err(EngineError::ContextFull {
+                needed: context,
+                limit: c.max_positions,
+            });
+        }
+        Ok(Session {
+            cache: KvCache::new(kv, self.weights.layers.len(), c.kv_dim(), context),
+            bufs: ActBuffers::default(),
+        })
+    }
+
+    /// Runs `tokens` at the positions after the session's cache, appends their K/V, and returns
+    /// the requested logits (`vocab` per returned position, position-major).
+    pub fn forward(
+        &self,
+        ex: Exec<'_>,
+        s: &mut Session,
+        tokens: &[u32],
+        want: Logits,
+    ) -> Result<Vec<f32>, EngineError> {
+        let w = &self.weights;
+        let c = &w.cfg;
+        let (hd, h, kvd, inter) = (c.head_dim(), c.hidden, c.kv_dim(), c.intermediate);
+        let n = tokens.len();
+        let pos0 = s.cache.len();
+        if pos0 + n > s.cache.capacity() {
+            return Err(EngineError::ContextFull {
+                needed: pos0 + n,
+                limit: s.cache.capacity(),
+            });
+        }
+        // Embedding gather.
+        let mut x = vec![0f32; n * h];
+        for (t, &id) in tokens.iter().enumerate() {
+            if id as usize >= c.vocab {
+                return Err(EngineError::BadToken {
+                    id,
+                    pos: pos0 + t,
+                    vocab: c.vocab,
+                });
+            }
+            let row = w.embed.row(id as usize);
+            for (o, &b) in x[t * h..(t + 1) * h].iter_mut().zip(row) {
+                *o = half::f16::from_bits(b).to_f32();
+            }
+        }
+        let mut hbuf = vec![0f32; n * h];
+        let mut q = vec![0f32; n * h];
+        let mut k = vec![0f32; n * kvd];
+        let mut v = vec![0f32; n * kvd];
+        let mut a = vec![0f32; n * h];
+        let mut o = vec![0f32; n * h];
+        let mut g = vec![0f32; n * inter];
+        let mut u = vec![0f32; n * inter];
+        let shape = AttnShape {
+            heads: c.heads,
+            kv_heads: c.kv_heads,
+            head_dim: hd,
+        };
+        for (li, l) in w.layers.iter().enumerate() {
+            rms_norm(&x, &l.attn_norm, c.rms_eps, &mut hbuf);
+            s.bufs.apply(ex, &l.q, &hbuf, n, &mut q)?;
+            s.bufs.apply(ex, &l.k, &hbuf, n, &mut k)?;
+            s.bufs.apply(ex, &l.v, &hbuf, n, &mut v)?;
+            for t in 0..n {
+                self.rope.apply(&mut q[t * h..(t + 1) * h], pos0 + t);
+                self.rope.apply(&mut k[t * kvd..(t + 1) * kvd], pos0 + t);
+                s.cache.put(
+                    li,
+                    pos0 + t,
+                    &k[t * kvd..(t + 1) * kvd],
+                    &v[t * kvd..(t + 1) * kvd],
+                );
+            }
+            attend(
+                ex.pool, ex.threads, shape, &s.cache, li, &q, n, pos0, &mut a,
+            );
+            rms_norm_inplace(&mut a, &l.attn_sub_norm, c.rms_eps);
+            s.bufs.apply(ex, &l.o, &a, n, &mut o)?;
+            x.iter_mut().zip(&o).for_each(|(xv, ov)| *xv += ov);
+
+            rms_norm(&x, &l.ffn_norm, c.rms_eps, &mut hbuf);
+            s.bufs.apply(ex, &l.gate, &hbuf, n, &mut g)?;
+            s.bufs.apply(ex, &l.up, &hbuf, n, &mut u)?;
+            match c.act {
+                Activation::Relu2 => g.iter_mut().zip(&u).for_each(|(gv, uv)| {
+                    let r = gv.max(0.0);
+                    *gv = r * r * uv;
+                }),
+                Activation::Silu => g.iter_mut().zip(&u).for_each(|(gv, uv)| {
+                    *gv = *gv / (1.0 + (-*gv).exp()) * uv;
+                }),
+            }
+            rms_norm_inplace(&mut g, &l.ffn_sub_norm, c.rms_eps);
+            s.bufs.apply(ex, &l.down, &g, n, &mut o)?;
+            x.iter_mut().zip(&o).for_each(|(xv, ov)| *xv += ov);
+        }
+        s.cache.set_len(pos0 + n);
+        let rows: &[f32] = match want {
+            Logits::None => return Ok(Vec::new()),
+            Logits::Last => &x[(n - 1) * h..],
+            Logits::All => &x,
+        };
+        let m = rows.len() / h;
+        let mut xn = vec![0f32; rows.len()];
+        rms_norm(rows, &w.final_norm, c.rms_eps, &mut xn);
+        let mut logits = vec![0f32; m * c.vocab];
+        match &w.head {
+            Some(head) => s.bufs.apply(ex, head, &xn, m, &mut logits)?,
+            None => {
+                let lin = HeadRef(&w.embed);
+                lin.apply(ex, &mut s.bufs, &xn, m, &mut logits)?;
+            }
+        }
+        Ok(logits)
+    }
+}
+
+/// The tied f16 head, borrowed from the embedding (no copy).
+struct HeadRef<'a>(&'a ternbench_kernels::F16Matrix);
+
+impl HeadRef<'_> {
+    fn apply(
+        &self,
+        ex: Exec<'_>,
+        _bufs: &mut ActBuffers,
+        x: &[f32],
+        batch: usize,
+        out: &mut [f32],
+    ) -> Result<(), EngineError> {
+        let a = ternbench_kernels::ActF32::new(x, batch, self.0.cols());
+        let op = if batch == 1 {
+            ternbench_kernels::Op::Gemv
+        } else {
+            ternbench_kernels::Op::Gemm
+        };
+        ternbench_kernels::matmul(ex.ks, ex.pool, ex.threads, op, self.0, &a, out)?;
+        Ok(())
+    }
+}
+
+/// Convenience: a pool-backed executor for `threads` threads at `ks`.
+pub fn exec<'a>(
+    ks: &'static ternbench_kernels::KernelSet,
+    pool: &'a ThreadPool,
+    threads: usize,
+) -> Exec<'a> {
+    Exec { ks, pool, threads }
+}
