@@ -27,6 +27,13 @@ pub enum Command {
     /// Time the matrix kernels: formats x SIMD levels x ops x shapes x threads, against the
     /// bandwidth and peaks measured in the same run.
     Kernels(KernelsArgs),
+    /// Generate tokens with the BitNet engine (or its FP16 twin) and report prefill/decode speed.
+    Generate(GenerateArgs),
+    /// Print every position's logits for a token sequence (the hook for checking against other
+    /// implementations).
+    Logits(LogitsArgs),
+    /// A llama-bench-style sweep: pp (prefill) and tg (decode) tokens/s per model x engine x threads.
+    Bench(BenchArgs),
 }
 
 /// `ternbench bandwidth`.
@@ -144,4 +151,142 @@ pub struct KernelsArgs {
     /// Also write `kernels.json` and `kernels.md` into this directory.
     #[arg(long)]
     pub out: Option<PathBuf>,
+}
+
+/// Which engine runs the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EngineArg {
+    /// BitNet b1.58: ternary linear layers (format from --format), int8 activations.
+    Ternary,
+    /// The FP16 twin: the same weights dequantised to f16, f32 activations.
+    Fp16,
+}
+
+/// `ternbench bench` output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutFormat {
+    /// Markdown table (llama-bench style).
+    Md,
+    /// JSON array of rows.
+    Json,
+    /// CSV, one row per combination.
+    Csv,
+}
+
+/// Model options shared by the engine commands.
+#[derive(Debug, Args)]
+pub struct ModelOpts {
+    /// Linear-layer format of the ternary engine: i2, tq1 or tl.
+    #[arg(long, default_value = "i2", value_parser = parse_format)]
+    pub format: Format,
+    /// LM head format: f16 (tied embedding, faithful) or q8.
+    #[arg(long, default_value = "f16", value_parser = parse_format)]
+    pub head: Format,
+    /// SIMD level (default: the widest this CPU runs).
+    #[arg(long, value_parser = |s: &str| s.parse::<Isa>().map_err(|e| e.to_string()))]
+    pub isa: Option<Isa>,
+    /// Seed of the synthetic weights.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+/// `ternbench generate`.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Zoo name of a synthetic model (bitnet-2b4t, bitnet-700m, bitnet-125m ... bitnet-100b).
+    #[arg(long)]
+    pub model: String,
+    /// Prompt text (needs a tokenizer; synthetic models take --tokens).
+    #[arg(long, conflicts_with = "tokens")]
+    pub prompt: Option<String>,
+    /// Prompt token ids, comma separated.
+    #[arg(long)]
+    pub tokens: Option<String>,
+    /// Tokens to generate.
+    #[arg(long, default_value_t = 32)]
+    pub max_tokens: usize,
+    /// ternary or fp16.
+    #[arg(long, value_enum, default_value = "ternary")]
+    pub engine: EngineArg,
+    /// Threads.
+    #[arg(long, short = 't', default_value_t = 1)]
+    pub threads: usize,
+    /// Sampling temperature (0 = greedy).
+    #[arg(long, default_value_t = 0.0)]
+    pub temperature: f32,
+    /// Top-k (0 = off).
+    #[arg(long, default_value_t = 0)]
+    pub top_k: usize,
+    /// Top-p (1 = off).
+    #[arg(long, default_value_t = 1.0)]
+    pub top_p: f32,
+    /// Build only K layers, time them and scale to the full depth (marked SAMPLED).
+    #[arg(long)]
+    pub sample_layers: Option<usize>,
+    /// Model options.
+    #[command(flatten)]
+    pub opts: ModelOpts,
+}
+
+/// `ternbench logits`.
+#[derive(Debug, Args)]
+pub struct LogitsArgs {
+    /// Zoo name of a synthetic model.
+    #[arg(long)]
+    pub model: String,
+    /// Token ids, comma separated.
+    #[arg(long)]
+    pub tokens: String,
+    /// ternary or fp16.
+    #[arg(long, value_enum, default_value = "ternary")]
+    pub engine: EngineArg,
+    /// Threads.
+    #[arg(long, short = 't', default_value_t = 1)]
+    pub threads: usize,
+    /// Print `{"tokens":[...],"logits":[[...],...]}`.
+    #[arg(long)]
+    pub json: bool,
+    /// Model options.
+    #[command(flatten)]
+    pub opts: ModelOpts,
+}
+
+/// `ternbench bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Zoo names, comma separated.
+    #[arg(long, short = 'm', value_delimiter = ',', required = true)]
+    pub model: Vec<String>,
+    /// Engines, comma separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_enum,
+        default_value = "ternary,fp16"
+    )]
+    pub engine: Vec<EngineArg>,
+    /// Prompt tokens of the prefill test (0 = skip).
+    #[arg(short = 'p', long = "n-prompt", default_value_t = 128)]
+    pub n_prompt: usize,
+    /// Generated tokens of the decode test (0 = skip).
+    #[arg(short = 'n', long = "n-gen", default_value_t = 64)]
+    pub n_gen: usize,
+    /// Thread counts, comma separated.
+    #[arg(short = 't', long, value_delimiter = ',', default_value = "1")]
+    pub threads: Vec<u32>,
+    /// Repetitions (after one warm-up).
+    #[arg(short = 'r', long, default_value_t = 5)]
+    pub repetitions: usize,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value = "md")]
+    pub output: OutFormat,
+    /// Build only K layers (marked SAMPLED).
+    #[arg(long)]
+    pub sample_layers: Option<usize>,
+    /// No progress lines on stderr.
+    #[arg(long)]
+    pub quiet_progress: bool,
+    /// Model options.
+    #[command(flatten)]
+    pub opts: ModelOpts,
 }

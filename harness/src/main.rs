@@ -5,6 +5,7 @@
 
 mod bandwidth;
 mod cli;
+mod engine_cmd;
 mod error;
 mod kernels_cmd;
 mod kernels_report;
@@ -25,6 +26,9 @@ fn main() {
         Command::Bandwidth(a) => bandwidth::run(a),
         Command::Peak(a) => peak::run(a),
         Command::Kernels(a) => kernels_cmd::run(a),
+        Command::Generate(a) => engine_cmd::run_generate(a),
+        Command::Logits(a) => engine_cmd::run_logits(a),
+        Command::Bench(a) => engine_cmd::run_bench(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

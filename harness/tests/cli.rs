@@ -304,3 +304,107 @@ fn a_named_level_without_a_named_format_is_an_error() {
         }
     }
 }
+
+#[test]
+fn logits_json_has_one_vocab_row_per_token() {
+    let o = ternbench(&[
+        "logits",
+        "--model",
+        "bitnet-125m",
+        "--tokens",
+        "1,17,250",
+        "--json",
+    ]);
+    let v = stdout_json(&o);
+    assert_eq!(v["tokens"], serde_json::json!([1, 17, 250]));
+    let rows = v["logits"].as_array().unwrap();
+    assert_eq!(rows.len(), 3);
+    for r in rows {
+        let r = r.as_array().unwrap();
+        assert_eq!(r.len(), 32002);
+        assert!(r.iter().all(|x| x.as_f64().unwrap().is_finite()));
+    }
+}
+
+#[test]
+fn generate_reports_speeds_and_sampling_is_labelled() {
+    let o = ternbench(&[
+        "generate",
+        "--model",
+        "bitnet-125m",
+        "--tokens",
+        "1,2,3",
+        "--max-tokens",
+        "4",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("prefill:") && err.contains("decode:"), "{err}");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout)
+            .split_whitespace()
+            .count(),
+        4
+    );
+    let o = ternbench(&[
+        "generate",
+        "--model",
+        "bitnet-7b",
+        "--sample-layers",
+        "1",
+        "--tokens",
+        "1",
+        "--max-tokens",
+        "3",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("SAMPLED"), "{err}");
+}
+
+#[test]
+fn bench_json_rows_and_engine_errors() {
+    let o = ternbench(&[
+        "bench",
+        "-m",
+        "bitnet-125m",
+        "-p",
+        "8",
+        "-n",
+        "4",
+        "-r",
+        "1",
+        "-o",
+        "json",
+        "--quiet-progress",
+    ]);
+    let v = stdout_json(&o);
+    let rows = v.as_array().unwrap();
+    assert_eq!(rows.len(), 4, "ternary and fp16 x pp and tg");
+    for r in rows {
+        assert!(r["avg_ts"].as_f64().unwrap() > 0.0);
+        assert!(
+            r["test"].as_str().unwrap().starts_with("pp")
+                || r["test"].as_str().unwrap().starts_with("tg")
+        );
+    }
+    let err = usage_error(&["bench", "-m", "gpt-9", "-r", "1"]);
+    assert!(
+        err.contains("unknown model") && err.contains("bitnet-2b4t"),
+        "{err}"
+    );
+    let err = usage_error(&["generate", "--model", "bitnet-125m", "--prompt", "hello"]);
+    assert!(err.contains("tokenizer"), "{err}");
+    let err = usage_error(&["generate", "--model", "bitnet-125m", "--tokens", "1,99999"]);
+    assert!(err.contains("vocabulary"), "{err}");
+    let err = usage_error(&[
+        "generate",
+        "--model",
+        "bitnet-125m",
+        "--tokens",
+        "1",
+        "--max-tokens",
+        "5000",
+    ]);
+    assert!(err.contains("context"), "{err}");
+}

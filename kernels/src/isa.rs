@@ -86,7 +86,15 @@ impl Isa {
 
     /// `Ok` when the level can run here; otherwise an error naming what is missing.
     pub fn check(self) -> Result<(), KernelError> {
+        let missing = self.missing_features();
+        if !missing.is_empty() {
+            return Err(KernelError::IsaUnsupported {
+                isa: self.name(),
+                missing: missing.join(", "),
+            });
+        }
         if self == Isa::Neon {
+            // The CPU has NEON, but no kernels exist for it yet.
             return Err(KernelError::IsaNotImplemented { isa: self.name() });
         }
         if self != Isa::Scalar && !cfg!(target_arch = "x86_64") {
@@ -95,15 +103,7 @@ impl Isa {
                 arch: std::env::consts::ARCH,
             });
         }
-        let missing = self.missing_features();
-        if missing.is_empty() {
-            Ok(())
-        } else {
-            Err(KernelError::IsaUnsupported {
-                isa: self.name(),
-                missing: missing.join(", "),
-            })
-        }
+        Ok(())
     }
 
     /// Every level this CPU can run, most portable first.

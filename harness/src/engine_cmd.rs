@@ -1,0 +1,478 @@
+//! `ternbench generate`, `logits` and `bench`: the engine's commands.
+//!
+//! A model is a zoo name (synthetic, seeded weights); checkpoint directories and GGUF files are
+//! refused with a clear error until the loaders land. Before building, the weights and KV cache
+//! are checked against the memory available; a model too large gets an error offering
+//! `--sample-layers K` (build K layers, time them, scale to the full depth), and results from a
+//! sampled model say so on every line.
+
+use std::io::Write;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+use ternbench_engine::kernels::{Format, Isa, KernelSet, Pinning, ThreadPool};
+use ternbench_engine::{
+    generate, model::exec, synthetic, weights::estimate_bytes, zoo, KvType, Logits, Model, Sampler,
+    SynthOptions,
+};
+
+use crate::cli::{BenchArgs, EngineArg, GenerateArgs, LogitsArgs, OutFormat};
+use crate::error::usage;
+use crate::output::Table;
+
+/// Which engine, in words for output.
+fn engine_label(e: EngineArg, fmt: Format) -> String {
+    match e {
+        EngineArg::Ternary => format!("ternary/{fmt}"),
+        EngineArg::Fp16 => "fp16".to_string(),
+    }
+}
+
+/// Memory available to us (Linux `MemAvailable`), if known.
+fn mem_available() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = s.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Settings shared by every engine command.
+pub struct ModelPlan<'a> {
+    /// Zoo name.
+    pub name: &'a str,
+    /// ternary or fp16.
+    pub engine: EngineArg,
+    /// Format of the ternary engine's linear layers.
+    pub format: Format,
+    /// LM head format.
+    pub head: Format,
+    /// Synthetic weight seed.
+    pub seed: u64,
+    /// Build only K layers.
+    pub sample_layers: Option<usize>,
+    /// KV cache element type.
+    pub kv: KvType,
+    /// Positions the cache must hold.
+    pub context: usize,
+}
+
+/// Builds a model after checking it fits.
+pub fn build(plan: &ModelPlan<'_>, pool: &ThreadPool, threads: usize) -> Result<Model> {
+    if std::path::Path::new(plan.name).exists() || plan.name.ends_with(".gguf") {
+        return Err(usage(format!(
+            "`{}`: loading checkpoint directories and GGUF files is not implemented yet; use a synthetic model: {}",
+            plan.name,
+            zoo::names().join(", ")
+        )));
+    }
+    let cfg = zoo::config(plan.name).map_err(|e| usage(e.to_string()))?;
+    if let Some(k) = plan.sample_layers {
+        if k == 0 || k > cfg.layers {
+            return Err(usage(format!(
+                "--sample-layers {k}: must be between 1 and the model's {} layers",
+                cfg.layers
+            )));
+        }
+    }
+    let linear = match plan.engine {
+        EngineArg::Ternary => plan.format,
+        EngineArg::Fp16 => Format::F16,
+    };
+    if plan.engine == EngineArg::Ternary && !linear.is_ternary() {
+        return Err(usage(format!(
+            "--format {linear}: the ternary engine takes i2, tq1 or tl"
+        )));
+    }
+    let layers = plan.sample_layers.unwrap_or(cfg.layers);
+    let weights = estimate_bytes(&cfg, linear, plan.head, layers);
+    let kv =
+        ternbench_engine::kv_cache::KvCache::bytes_for(plan.kv, layers, cfg.kv_dim(), plan.context);
+    // Generation transiently holds one tensor's unpacked ternary values (1 byte per weight) too.
+    let transient = (cfg.intermediate * cfg.hidden) as u64 * 2 * threads as u64;
+    let need = weights + kv + transient;
+    if let Some(avail) = mem_available() {
+        if need > avail {
+            let per_layer = (weights - estimate_bytes(&cfg, linear, plan.head, 0)) / layers as u64;
+            let fit = (avail
+                .saturating_sub(estimate_bytes(&cfg, linear, plan.head, 0) + transient)
+                / per_layer.max(1))
+            .max(1);
+            return Err(usage(format!(
+                "model `{}` ({} engine, {} layers) needs {:.1} GiB (weights {:.1} GiB, KV cache {:.1} GiB) but {:.1} GiB is available; \
+                 use --sample-layers K (K ≤ {} fits) to build K layers, time them and scale to the full depth",
+                plan.name,
+                engine_label(plan.engine, linear),
+                layers,
+                need as f64 / (1u64 << 30) as f64,
+                weights as f64 / (1u64 << 30) as f64,
+                kv as f64 / (1u64 << 30) as f64,
+                avail as f64 / (1u64 << 30) as f64,
+                fit.min(cfg.layers as u64)
+            )));
+        }
+    }
+    let opts = SynthOptions {
+        linear,
+        head: plan.head,
+        seed: plan.seed,
+        sample_layers: plan.sample_layers,
+    };
+    let w = synthetic(&cfg, &opts, pool, threads)
+        .with_context(|| format!("building synthetic `{}`", plan.name))?;
+    Ok(Model::new(w))
+}
+
+fn kernel_set(isa: Option<Isa>) -> Result<&'static KernelSet> {
+    match isa {
+        None => Ok(KernelSet::best()),
+        Some(i) => KernelSet::get(i).map_err(|e| usage(e.to_string())),
+    }
+}
+
+fn parse_tokens(s: &str, vocab: usize) -> Result<Vec<u32>> {
+    let toks: Vec<u32> = s
+        .split(',')
+        .filter(|t| !t.trim().is_empty())
+        .map(|t| {
+            t.trim()
+                .parse::<u32>()
+                .map_err(|_| usage(format!("--tokens: `{t}` is not a token id")))
+        })
+        .collect::<Result<_>>()?;
+    if toks.is_empty() {
+        return Err(usage("--tokens: give at least one token id"));
+    }
+    if let Some(&bad) = toks.iter().find(|&&t| t as usize >= vocab) {
+        return Err(usage(format!(
+            "--tokens: id {bad} is outside the vocabulary (size {vocab})"
+        )));
+    }
+    Ok(toks)
+}
+
+fn sampled_note(m: &Model) -> String {
+    if m.weights.is_sampled() {
+        format!(
+            " [SAMPLED: {} of {} layers built; per-token figures below are for the built layers, scaled figures are marked]",
+            m.weights.layers.len(),
+            m.weights.cfg.layers
+        )
+    } else {
+        String::new()
+    }
+}
+
+/// `ternbench generate`.
+pub fn run_generate(a: &GenerateArgs) -> Result<()> {
+    if a.prompt.is_some() {
+        return Err(usage(
+            "--prompt needs a tokenizer, which synthetic models do not have; pass --tokens 1,2,3",
+        ));
+    }
+    let threads = a.threads.max(1);
+    let pool = ThreadPool::new(threads, Pinning::None);
+    let ks = kernel_set(a.opts.isa)?;
+    let tokens_arg = a
+        .tokens
+        .as_deref()
+        .ok_or_else(|| usage("give --tokens 1,2,3"))?;
+    let plan = ModelPlan {
+        name: &a.model,
+        engine: a.engine,
+        format: a.opts.format,
+        head: a.opts.head,
+        seed: a.opts.seed,
+        sample_layers: a.sample_layers,
+        kv: KvType::F32,
+        context: 0,
+    };
+    let cfg = zoo::config(&a.model).map_err(|e| usage(e.to_string()))?;
+    let prompt = parse_tokens(tokens_arg, cfg.vocab)?;
+    let context = prompt.len() + a.max_tokens;
+    if context > cfg.max_positions {
+        return Err(usage(format!(
+            "prompt ({}) + --max-tokens ({}) exceeds the model's context of {} positions",
+            prompt.len(),
+            a.max_tokens,
+            cfg.max_positions
+        )));
+    }
+    let t0 = Instant::now();
+    let model = build(&ModelPlan { context, ..plan }, &pool, threads)?;
+    let load_s = t0.elapsed().as_secs_f64();
+    let fmt = model.weights.linear_format();
+    eprintln!(
+        "model {} ({}, head {}, {} threads, {}) built in {load_s:.2} s{}",
+        a.model,
+        engine_label(a.engine, fmt),
+        model.weights.head_format(),
+        threads,
+        ks.isa,
+        sampled_note(&model)
+    );
+    let mut session = model.session(context, KvType::F32)?;
+    let mut sampler = if a.temperature > 0.0 {
+        Sampler::new(a.temperature, a.top_k, a.top_p, a.opts.seed)
+    } else {
+        Sampler::greedy()
+    };
+    let mut out = std::io::stdout().lock();
+    let st = generate(
+        &model,
+        exec(ks, &pool, threads),
+        &mut session,
+        &prompt,
+        a.max_tokens,
+        &mut sampler,
+        true,
+        |t| {
+            let _ = write!(out, "{t} ");
+            let _ = out.flush();
+        },
+    )?;
+    drop(out);
+    println!();
+    let scale = model.weights.cfg.layers as f64 / model.weights.layers.len() as f64;
+    eprintln!(
+        "prefill: {} tokens in {:.3} s = {:.2} tokens/s; decode: {} tokens, {:.2} tokens/s; time to first token {:.3} s",
+        st.prompt_tokens,
+        st.prefill_s,
+        st.prefill_tps(),
+        st.decode_step_s.len(),
+        st.decode_tps(),
+        st.ttft_s()
+    );
+    if model.weights.is_sampled() {
+        eprintln!(
+            "SAMPLED ESTIMATE for all {} layers (per-layer time scaled by {scale:.2}, LM head included once): decode ≈ {:.3} tokens/s",
+            model.weights.cfg.layers,
+            1.0 / (st.decode_s() / st.decode_step_s.len().max(1) as f64 * scale)
+        );
+    }
+    Ok(())
+}
+
+/// `ternbench logits`.
+pub fn run_logits(a: &LogitsArgs) -> Result<()> {
+    let threads = a.threads.max(1);
+    let pool = ThreadPool::new(threads, Pinning::None);
+    let ks = kernel_set(a.opts.isa)?;
+    let cfg = zoo::config(&a.model).map_err(|e| usage(e.to_string()))?;
+    let tokens = parse_tokens(&a.tokens, cfg.vocab)?;
+    let plan = ModelPlan {
+        name: &a.model,
+        engine: a.engine,
+        format: a.opts.format,
+        head: a.opts.head,
+        seed: a.opts.seed,
+        sample_layers: None,
+        kv: KvType::F32,
+        context: tokens.len(),
+    };
+    let model = build(&plan, &pool, threads)?;
+    let mut s = model.session(tokens.len(), KvType::F32)?;
+    let logits = model.forward(exec(ks, &pool, threads), &mut s, &tokens, Logits::All)?;
+    #[derive(Serialize)]
+    struct Out<'a> {
+        tokens: &'a [u32],
+        logits: Vec<&'a [f32]>,
+    }
+    let out = Out {
+        tokens: &tokens,
+        logits: logits.chunks(cfg.vocab).collect(),
+    };
+    if a.json {
+        println!("{}", serde_json::to_string(&out)?);
+    } else {
+        for (p, row) in out.logits.iter().enumerate() {
+            let best = ternbench_engine::sampler::argmax(row);
+            println!(
+                "position {p} (token {}): argmax {best} ({:.4})",
+                tokens[p], row[best as usize]
+            );
+        }
+    }
+    Ok(())
+}
+
+/// One `bench` row.
+#[derive(Debug, Serialize)]
+pub struct BenchRow {
+    model: String,
+    engine: String,
+    format: String,
+    head: String,
+    isa: String,
+    threads: usize,
+    test: String,
+    n_prompt: usize,
+    n_gen: usize,
+    sampled_layers: Option<usize>,
+    model_layers: usize,
+    samples_ts: Vec<f64>,
+    avg_ts: f64,
+    stddev_ts: f64,
+    median_ts: f64,
+}
+
+fn stats(v: &[f64]) -> (f64, f64, f64) {
+    let n = v.len() as f64;
+    let mean = v.iter().sum::<f64>() / n;
+    let sd = if v.len() > 1 {
+        (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+    } else {
+        0.0
+    };
+    (mean, sd, crate::timing::median(v))
+}
+
+/// `ternbench bench`: a llama-bench-style sweep.
+pub fn run_bench(a: &BenchArgs) -> Result<()> {
+    let ks = kernel_set(a.opts.isa)?;
+    let max_threads = a.threads.iter().copied().max().unwrap_or(1).max(1) as usize;
+    let pool = ThreadPool::new(max_threads, Pinning::None);
+    let mut rows = Vec::new();
+    for name in &a.model {
+        for &engine in &a.engine {
+            let cfg = zoo::config(name).map_err(|e| usage(e.to_string()))?;
+            let context = a.n_prompt.max(a.n_gen + 1).max(1);
+            let plan = ModelPlan {
+                name,
+                engine,
+                format: a.opts.format,
+                head: a.opts.head,
+                seed: a.opts.seed,
+                sample_layers: a.sample_layers,
+                kv: KvType::F32,
+                context,
+            };
+            let model = build(&plan, &pool, max_threads)?;
+            let fmt = model.weights.linear_format();
+            let scale = cfg.layers as f64 / model.weights.layers.len() as f64;
+            if !a.quiet_progress {
+                eprintln!(
+                    "bench: {name} {}{}",
+                    engine_label(engine, fmt),
+                    sampled_note(&model)
+                );
+            }
+            for &t in &a.threads {
+                let t = t as usize;
+                let ex = exec(ks, &pool, t);
+                let prompt: Vec<u32> = (0..a.n_prompt)
+                    .map(|i| ((i * 7919 + 13) % cfg.vocab) as u32)
+                    .collect();
+                let mut tests: Vec<(String, usize, usize)> = Vec::new();
+                if a.n_prompt > 0 {
+                    tests.push((format!("pp{}", a.n_prompt), a.n_prompt, 0));
+                }
+                if a.n_gen > 0 {
+                    tests.push((format!("tg{}", a.n_gen), 0, a.n_gen));
+                }
+                for (test, np, ng) in tests {
+                    let mut samples = Vec::new();
+                    for rep in 0..=a.repetitions {
+                        let mut s = model.session(context, KvType::F32)?;
+                        let secs = if np > 0 {
+                            let t0 = Instant::now();
+                            model.forward(ex, &mut s, &prompt, Logits::Last)?;
+                            t0.elapsed().as_secs_f64()
+                        } else {
+                            let mut tok = cfg.bos;
+                            let t0 = Instant::now();
+                            for _ in 0..ng {
+                                let l = model.forward(ex, &mut s, &[tok], Logits::Last)?;
+                                tok = ternbench_engine::sampler::argmax(&l);
+                            }
+                            t0.elapsed().as_secs_f64()
+                        };
+                        if rep > 0 {
+                            // rep 0 is the warm-up.
+                            samples.push((np + ng) as f64 / secs);
+                        }
+                    }
+                    let (avg, sd, med) = stats(&samples);
+                    rows.push(BenchRow {
+                        model: name.clone(),
+                        engine: format!("{engine:?}").to_lowercase(),
+                        format: fmt.name().to_string(),
+                        head: model.weights.head_format().name().to_string(),
+                        isa: ks.isa.name().to_string(),
+                        threads: t,
+                        test,
+                        n_prompt: np,
+                        n_gen: ng,
+                        sampled_layers: model
+                            .weights
+                            .is_sampled()
+                            .then_some(model.weights.layers.len()),
+                        model_layers: cfg.layers,
+                        samples_ts: samples,
+                        avg_ts: avg,
+                        stddev_ts: sd,
+                        median_ts: med,
+                    });
+                    let _ = scale;
+                }
+            }
+        }
+    }
+    match a.output {
+        OutFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
+        OutFormat::Csv => {
+            println!("model,engine,format,head,isa,threads,test,n_prompt,n_gen,sampled_layers,model_layers,avg_ts,stddev_ts,median_ts");
+            for r in &rows {
+                println!(
+                    "{},{},{},{},{},{},{},{},{},{},{},{:.4},{:.4},{:.4}",
+                    r.model,
+                    r.engine,
+                    r.format,
+                    r.head,
+                    r.isa,
+                    r.threads,
+                    r.test,
+                    r.n_prompt,
+                    r.n_gen,
+                    r.sampled_layers.map(|v| v.to_string()).unwrap_or_default(),
+                    r.model_layers,
+                    r.avg_ts,
+                    r.stddev_ts,
+                    r.median_ts
+                );
+            }
+        }
+        OutFormat::Md => {
+            let mut t = Table::new(&[
+                "model",
+                "engine",
+                "format",
+                "head",
+                "isa",
+                "threads",
+                "test",
+                "t/s",
+                "median t/s",
+            ]);
+            for r in &rows {
+                let model = match r.sampled_layers {
+                    Some(k) => format!("{} (SAMPLED {k}/{} layers)", r.model, r.model_layers),
+                    None => r.model.clone(),
+                };
+                t.row(vec![
+                    model,
+                    r.engine.clone(),
+                    r.format.clone(),
+                    r.head.clone(),
+                    r.isa.clone(),
+                    r.threads.to_string(),
+                    r.test.clone(),
+                    format!("{:.2} ± {:.2}", r.avg_ts, r.stddev_ts),
+                    format!("{:.2}", r.median_ts),
+                ]);
+            }
+            print!("{}", t.markdown());
+        }
+    }
+    Ok(())
+}
