@@ -148,6 +148,9 @@ pub struct KernelsArgs {
     /// Print JSON (an array of rows) instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Pin thread i to core i (Linux), so the scheduler cannot move or stack the workers.
+    #[arg(long)]
+    pub pin: bool,
     /// Also write `kernels.json` and `kernels.md` into this directory.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -286,6 +289,9 @@ pub struct BenchArgs {
     /// No progress lines on stderr.
     #[arg(long)]
     pub quiet_progress: bool,
+    /// Pin thread i to core i (Linux).
+    #[arg(long)]
+    pub pin: bool,
     /// Model options.
     #[command(flatten)]
     pub opts: ModelOpts,

@@ -331,7 +331,7 @@ fn stats(v: &[f64]) -> (f64, f64, f64) {
 pub fn run_bench(a: &BenchArgs) -> Result<()> {
     let ks = kernel_set(a.opts.isa)?;
     let max_threads = a.threads.iter().copied().max().unwrap_or(1).max(1) as usize;
-    let pool = ThreadPool::new(max_threads, Pinning::None);
+    let pool = ThreadPool::new(max_threads, crate::machine::pinning(a.pin));
     let mut rows = Vec::new();
     for name in &a.model {
         for &engine in &a.engine {

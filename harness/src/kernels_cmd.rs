@@ -22,8 +22,8 @@ use std::collections::BTreeMap;
 use anyhow::{Context, Result};
 use ternbench_kernels::probe::{peak_probe, PeakKind, ReadProbe};
 use ternbench_kernels::{
-    matmul, F16Matrix, Format, I2Matrix, Isa, KernelError, KernelSet, Op, Pinning, Q8Matrix,
-    ThreadPool, TlMatrix, Tq1Matrix,
+    matmul, F16Matrix, Format, I2Matrix, Isa, KernelError, KernelSet, Op, Q8Matrix, ThreadPool,
+    TlMatrix, Tq1Matrix,
 };
 
 use crate::bandwidth::{self, Bandwidth, ReadBuffer};
@@ -323,7 +323,10 @@ pub fn run(args: &KernelsArgs) -> Result<()> {
             .with_context(|| format!("creating output directory {}", dir.display()))?;
     }
     let max_threads = *plan.threads.iter().max().unwrap_or(&1);
-    let pool = ThreadPool::new(max_threads, Pinning::None);
+    let pool = ThreadPool::new(max_threads, crate::machine::pinning(args.pin));
+    if args.pin && !pool.pinned() {
+        eprintln!("warning: --pin asked for, but pinning threads to cores failed here; threads are not pinned");
+    }
     let (llc, _) = machine::llc_bytes();
     let cpu = machine::cpu_model();
 

@@ -176,3 +176,12 @@ mod tests {
         assert!(thread_list(None).contains(&1));
     }
 }
+
+/// The pool pinning for `--pin`: participant i on core i (cores as the OS numbers them).
+pub fn pinning(pin: bool) -> ternbench_kernels::Pinning {
+    if pin {
+        ternbench_kernels::Pinning::Cores((0..cores()).collect())
+    } else {
+        ternbench_kernels::Pinning::None
+    }
+}
