@@ -115,6 +115,15 @@ pub fn thread_cpu_seconds() -> Option<f64> {
     }
 }
 
+/// The pool pinning for `--pin`: participant i on core i (cores as the OS numbers them).
+pub fn pinning(pin: bool) -> ternbench_kernels::Pinning {
+    if pin {
+        ternbench_kernels::Pinning::Cores((0..cores()).collect())
+    } else {
+        ternbench_kernels::Pinning::None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,14 +183,5 @@ mod tests {
     fn thread_lists_sorted_unique() {
         assert_eq!(thread_list(Some(&[2, 1, 2])), vec![1, 2]);
         assert!(thread_list(None).contains(&1));
-    }
-}
-
-/// The pool pinning for `--pin`: participant i on core i (cores as the OS numbers them).
-pub fn pinning(pin: bool) -> ternbench_kernels::Pinning {
-    if pin {
-        ternbench_kernels::Pinning::Cores((0..cores()).collect())
-    } else {
-        ternbench_kernels::Pinning::None
     }
 }
