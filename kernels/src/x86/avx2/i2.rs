@@ -131,7 +131,11 @@ unsafe fn gemv_rows<const R: usize>(
         }
     }
     // Each lane holds exactly 4·Σcode·q.
-    hsum(&acc).map(|s| s >> 2)
+    let mut s = hsum(&acc);
+    for s in &mut s {
+        *s >>= 2;
+    }
+    s
 }
 
 /// `Σ code·q` of `R` rows × `T` activation rows (module doc).
@@ -185,5 +189,9 @@ unsafe fn tile<const R: usize, const T: usize>(
             }
         }
     }
-    acc.map(|a| hsum(&a))
+    let mut o = [[0; T]; R];
+    for (o, acc) in o.iter_mut().zip(&acc) {
+        *o = hsum(acc);
+    }
+    o
 }

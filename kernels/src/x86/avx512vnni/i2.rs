@@ -39,8 +39,10 @@ i2_ops! {
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 fn hsum4(v: [__m512i; 4]) -> [i32; 4] {
-    let y =
-        v.map(|x| _mm256_add_epi32(_mm512_castsi512_si256(x), _mm512_extracti64x4_epi64::<1>(x)));
+    let mut y = [_mm256_setzero_si256(); 4];
+    for (y, &x) in y.iter_mut().zip(&v) {
+        *y = _mm256_add_epi32(_mm512_castsi512_si256(x), _mm512_extracti64x4_epi64::<1>(x));
+    }
     let h = _mm256_hadd_epi32(_mm256_hadd_epi32(y[0], y[1]), _mm256_hadd_epi32(y[2], y[3]));
     let x = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256::<1>(h));
     [
@@ -89,7 +91,12 @@ unsafe fn gemv_rows<const R: usize>(
     a: *const i8,
     nblk: usize,
 ) -> [i32; R] {
-    let masks = [0x03u8, 0x0C, 0x30, 0xC0].map(|m| _mm512_set1_epi8(m as i8));
+    let masks = [
+        _mm512_set1_epi8(0x03),
+        _mm512_set1_epi8(0x0C),
+        _mm512_set1_epi8(0x30),
+        _mm512_set1_epi8(0xC0u8 as i8),
+    ];
     let mut acc = [[_mm512_setzero_si512(); 4]; R];
     for b in 0..nblk {
         prefetch_ahead::<R>(w, b);
@@ -107,12 +114,13 @@ unsafe fn gemv_rows<const R: usize>(
         }
     }
     // Undo the 4^d scales lane by lane (exact: each lane is a multiple of its scale).
-    let s = acc.map(|[s0, s1, s2, s3]| {
-        _mm512_add_epi32(
+    let mut s = [_mm512_setzero_si512(); R];
+    for (s, &[s0, s1, s2, s3]) in s.iter_mut().zip(&acc) {
+        *s = _mm512_add_epi32(
             _mm512_add_epi32(s0, _mm512_srai_epi32::<2>(s1)),
             _mm512_add_epi32(_mm512_srai_epi32::<4>(s2), _mm512_srai_epi32::<6>(s3)),
-        )
-    });
+        );
+    }
     hsum(&s)
 }
 
@@ -151,5 +159,9 @@ unsafe fn tile<const R: usize, const T: usize>(
             }
         }
     }
-    acc.map(|a| hsum(&a))
+    let mut o = [[0; T]; R];
+    for (o, acc) in o.iter_mut().zip(&acc) {
+        *o = hsum(acc);
+    }
+    o
 }
