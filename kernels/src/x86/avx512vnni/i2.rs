@@ -21,7 +21,8 @@
 //! **Tiling.** `gemv` runs 4 rows at a time: 16 sums, four activation vectors loaded once per
 //! block for the four rows, weights prefetched ahead (the hardware prefetchers do not follow
 //! four interleaved short row streams). `gemm` computes 4 rows × 4 tokens per tile: per block
-//! 4 weight loads, 16 unpack operations and 64 `vpdpbusd`.
+//! 4 weight loads, 28 unpack operations (3 shifts and 4 masks per row), 16 activation loads
+//! and 64 `vpdpbusd` into 16 independent sums.
 
 use std::arch::x86_64::*;
 
