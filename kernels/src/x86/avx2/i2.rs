@@ -15,8 +15,8 @@
 //! a block adds at most 2 × 4 × 512 = 4096 to a lane, widened every 4 blocks (≤ 16384).
 //!
 //! **Tiling.** `gemv` runs 2 rows at a time (shared activation loads; 16 registers hold the
-//! `lo`, `hi` and i32 sums of two rows plus four activation vectors) and prefetches weights
-//! ahead; `gemm` computes 2 rows × 4 tokens per tile, each unpacked code vector feeding 4
+//! `lo`, `hi` and i32 sums of two rows plus four activation vectors), half the row range
+//! apart, so the weights stream sequentially (see [`crate::x86::sse41::i2::i2_ops`]); `gemm` computes 2 rows × 4 tokens per tile, each unpacked code vector feeding 4
 //! `vpmaddubsw`.
 
 use std::arch::x86_64::*;
@@ -79,12 +79,12 @@ fn codes(w: __m256i, d: usize) -> __m256i {
 /// `Σ code·q` of `R` rows with one activation row (module doc: `lo`/`hi` sums).
 ///
 /// # Safety
-/// `R` rows of `nblk` blocks at `w`, `rb` bytes apart, and `nblk * 256` bytes at `a`.
+/// `R` rows of `nblk` blocks at `w`, `rs` bytes apart, and `nblk * 256` bytes at `a`.
 #[inline]
 #[target_feature(enable = "avx2,fma,f16c")]
 unsafe fn gemv_rows<const R: usize>(
     w: *const u8,
-    rb: usize,
+    rs: usize,
     a: *const i8,
     nblk: usize,
 ) -> [i32; R] {
@@ -96,7 +96,7 @@ unsafe fn gemv_rows<const R: usize>(
         let end = (b + GEMV_WIDEN).min(nblk);
         let (mut lo, mut hi) = ([_mm256_setzero_si256(); R], [_mm256_setzero_si256(); R]);
         while b < end {
-            prefetch_ahead::<R>(w, b);
+            prefetch_ahead::<R>(w, rs, b);
             for h in [0, 32] {
                 let mut av = [_mm256_setzero_si256(); 4];
                 for (d, v) in av.iter_mut().enumerate() {
@@ -106,7 +106,7 @@ unsafe fn gemv_rows<const R: usize>(
                 for r in 0..R {
                     // SAFETY: row r < R, block b < nblk.
                     let wv =
-                        unsafe { _mm256_loadu_si256(w.add(r * rb + b * BLOCK_BYTES + h).cast()) };
+                        unsafe { _mm256_loadu_si256(w.add(r * rs + b * BLOCK_BYTES + h).cast()) };
                     let w4 = _mm256_srli_epi16::<4>(wv);
                     let l = _mm256_add_epi16(
                         _mm256_maddubs_epi16(_mm256_and_si256(wv, m03), av[0]),

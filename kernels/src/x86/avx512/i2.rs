@@ -17,7 +17,8 @@
 //! per block and lane, widened every 8 blocks (≤ 16384).
 //!
 //! **Tiling.** `gemv` runs 4 rows at a time (four shared activation loads per block; 12 sums
-//! live in the 32 registers) with weights prefetched ahead; `gemm` computes 2 rows × 6 tokens
+//! live in the 32 registers), a quarter of the row range apart so the weights are read as four
+//! sequential streams (see [`crate::x86::sse41::i2::i2_ops`]); `gemm` computes 2 rows × 6 tokens
 //! per tile, each unpacked code vector feeding 6 `vpmaddubsw` (measured faster here than 4 × 4,
 //! whose 16 i16 and 16 i32 sums do not fit the registers together).
 
@@ -85,12 +86,12 @@ fn codes(w: __m512i, d: usize) -> __m512i {
 /// `Σ code·q` of `R` rows with one activation row (module doc: `lo`/`hi` sums).
 ///
 /// # Safety
-/// `R` rows of `nblk` blocks at `w`, `rb` bytes apart, and `nblk * 256` bytes at `a`.
+/// `R` rows of `nblk` blocks at `w`, `rs` bytes apart, and `nblk * 256` bytes at `a`.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
 unsafe fn gemv_rows<const R: usize>(
     w: *const u8,
-    rb: usize,
+    rs: usize,
     a: *const i8,
     nblk: usize,
 ) -> [i32; R] {
@@ -102,7 +103,7 @@ unsafe fn gemv_rows<const R: usize>(
         let end = (b + GEMV_WIDEN).min(nblk);
         let (mut lo, mut hi) = ([_mm512_setzero_si512(); R], [_mm512_setzero_si512(); R]);
         while b < end {
-            prefetch_ahead::<R>(w, b);
+            prefetch_ahead::<R>(w, rs, b);
             let mut av = [_mm512_setzero_si512(); 4];
             for (d, v) in av.iter_mut().enumerate() {
                 // SAFETY: b < nblk: inside the activation row's nblk*256 bytes.
@@ -110,7 +111,7 @@ unsafe fn gemv_rows<const R: usize>(
             }
             for r in 0..R {
                 // SAFETY: row r < R, block b < nblk.
-                let wv = unsafe { _mm512_loadu_si512(w.add(r * rb + b * BLOCK_BYTES).cast()) };
+                let wv = unsafe { _mm512_loadu_si512(w.add(r * rs + b * BLOCK_BYTES).cast()) };
                 let w4 = _mm512_srli_epi16::<4>(wv);
                 let l = _mm512_add_epi16(
                     _mm512_maddubs_epi16(_mm512_and_si512(wv, m03), av[0]),

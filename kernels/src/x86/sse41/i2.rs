@@ -25,7 +25,8 @@
 //! The i32 sums cannot overflow below 2 M columns: `|4·Σ code·q| ≤ 4·2·128·cols`.
 //!
 //! **Tiling.** `gemv` (decode, memory-bound) runs 2 rows at a time so the four activation
-//! loads of a part are shared, and prefetches the weights [`PREFETCH_BYTES`] ahead into L2.
+//! loads of a part are shared; the two rows lie half the row range apart, so the weights are
+//! read as two sequential streams ([`i2_ops!`]), each prefetched [`PREFETCH_BYTES`] ahead.
 //! `gemm` (prefill) computes 2 rows × 4 tokens per tile, so each unpacked code vector feeds
 //! 4 `pmaddubsw` (at the `avx2` level, with the same 16 registers, 2 × 4 measured fastest of
 //! 1 × 8, 2 × 3, 2 × 6, 3 × 4 and 4 × 2).
@@ -34,22 +35,22 @@ use std::arch::x86_64::*;
 
 use crate::format::i2::{BLOCK, BLOCK_BYTES};
 
-/// Weights are prefetched this many bytes ahead of the row group `gemv` is reading. The
-/// hardware prefetchers do not follow several interleaved short row streams; without this a
-/// core reaches a fraction of its read bandwidth.
-pub(crate) const PREFETCH_BYTES: usize = 16 << 10;
+/// `gemv` prefetches each of its row streams this many bytes ahead, into L2. A short distance
+/// suffices because the streams are long and sequential: it mainly keeps the hardware stream
+/// prefetchers ahead (1 KiB measured best of 0.5 to 8 KiB, on 1 and 2 threads; the L1 hint
+/// and longer distances were slower).
+pub(crate) const PREFETCH_BYTES: usize = 1 << 10;
 
 /// `gemm` processes tokens in passes whose activation rows fit in this many bytes (L2), so
 /// each row panel of weights is read from memory once per pass and then reused from L1.
 pub(crate) const GEMM_ACT_BYTES: usize = 256 << 10;
 
-/// Prefetches into L2 the `R` cache lines that lie [`PREFETCH_BYTES`] past block `b` of a
-/// group of `R` rows starting at `w` (the group's bytes are contiguous, so over the group's
-/// blocks this walks the region one group-length ahead, line by line).
+/// Prefetches into L2, for each of the `R` rows at `w` (`rs` bytes apart), the line
+/// [`PREFETCH_BYTES`] past block `b`.
 #[inline(always)]
-pub(crate) fn prefetch_ahead<const R: usize>(w: *const u8, b: usize) {
+pub(crate) fn prefetch_ahead<const R: usize>(w: *const u8, rs: usize, b: usize) {
     for k in 0..R {
-        let p = w.wrapping_add(PREFETCH_BYTES + (b * R + k) * BLOCK_BYTES);
+        let p = w.wrapping_add(k * rs + b * BLOCK_BYTES + PREFETCH_BYTES);
         // SAFETY: a prefetch is a hint: it never faults and reads nothing architecturally,
         // so any address is sound (the pointer is never dereferenced).
         unsafe { _mm_prefetch::<_MM_HINT_T1>(p.cast()) };
@@ -67,13 +68,17 @@ pub(crate) fn prefetch_bytes(p: *const u8, len: usize) {
 
 /// Writes a level's `OPS`, `gemv` and `gemm` around its two inner kernels, which the level
 /// defines with its `#[target_feature]`s:
-/// * `unsafe fn gemv_rows<const R: usize>(w: *const u8, rb: usize, a: *const i8, nblk: usize)
-///   -> [i32; R]`: `Σ code·q` of the `R` rows at `w` (`rb` bytes apart, `nblk` blocks each)
+/// * `unsafe fn gemv_rows<const R: usize>(w: *const u8, rs: usize, a: *const i8, nblk: usize)
+///   -> [i32; R]`: `Σ code·q` of the `R` rows at `w` (`rs` bytes apart, `nblk` blocks each)
 ///   with one padded activation row `a`;
 /// * `unsafe fn tile<const R: usize, const T: usize>(w, rb, a, stride, nblk) -> [[i32; T]; R]`:
 ///   the same for `T` activation rows `stride` bytes apart.
 ///
-/// `gemv` walks the tokens one by one and the rows `gemv_rows` at a time (then one by one).
+/// `gemv` walks the tokens one by one. It cuts rows `r0..r1` into `gemv_rows` equal runs and
+/// reads them side by side, a row of each run per `gemv_rows` call (then the remainder one by
+/// one): the weights are read as a few long sequential streams, which the hardware prefetchers
+/// follow (with a little help from `prefetch_ahead`), while consecutive rows read together
+/// would be many short streams that they do not follow.
 /// `gemm` walks the tokens in L2-sized passes; in a pass, row panels of `gemm_rows` rows (then
 /// single rows), and in a panel the tokens `gemm_tokens` at a time, the list naming every tile
 /// width down to 1 for the remainder. Both apply the shared epilogue of [`crate::kernel`].
@@ -103,30 +108,31 @@ macro_rules! i2_ops {
         ) {
             let rb = m.row_bytes();
             let nblk = rb / $crate::format::i2::BLOCK_BYTES;
+            // Stream k reads rows r0 + k*q .. r0 + (k+1)*q; the rest go one by one.
+            let q = (r1 - r0) / $gr;
+            let w = m.data().as_ptr();
             for t in 0..act.batch() {
                 // SAFETY: t < batch, so the token's row starts inside the activation buffer.
                 let a = unsafe { act.data().as_ptr().add(t * act.stride()) };
                 let (sum, f) = (act.sum(t), $crate::kernel::out_factor(m.scale(), act.scale(t)));
-                let mut r = r0;
-                while r < r1 {
-                    let n = if r1 - r >= $gr { $gr } else { 1 };
-                    let mut d = [0i32; $gr];
-                    // SAFETY: rows r..r+n are below rows() and hold rb = nblk*64 bytes each;
-                    // the activation row holds stride >= padded_cols = nblk*256 bytes.
-                    unsafe {
-                        let w = m.data().as_ptr().add(r * rb);
-                        if n == $gr {
-                            d = gemv_rows::<$gr>(w, rb, a, nblk);
-                        } else {
-                            d[0] = gemv_rows::<1>(w, rb, a, nblk)[0];
-                        }
-                    }
-                    for (i, &d) in d[..n].iter().enumerate() {
+                for i in 0..q {
+                    let r = r0 + i;
+                    // SAFETY: rows r + k*q (k < R) are below r1 <= rows() and hold rb =
+                    // nblk*64 bytes each; the activation row holds stride >= padded_cols =
+                    // nblk*256 bytes.
+                    let d = unsafe { gemv_rows::<$gr>(w.add(r * rb), q * rb, a, nblk) };
+                    for (k, &d) in d.iter().enumerate() {
                         let y = $crate::kernel::ternary_out(d - sum, f);
-                        // SAFETY: kernel contract: (t, r + i) is in the caller's region.
-                        unsafe { out.write(t, r + i, y) };
+                        // SAFETY: kernel contract: (t, r + k*q) is in the caller's region.
+                        unsafe { out.write(t, r + k * q, y) };
                     }
-                    r += n;
+                }
+                for r in r0 + $gr * q..r1 {
+                    // SAFETY: row r is below r1 <= rows(); as above.
+                    let d = unsafe { gemv_rows::<1>(w.add(r * rb), rb, a, nblk) };
+                    let y = $crate::kernel::ternary_out(d[0] - sum, f);
+                    // SAFETY: kernel contract: (t, r) is in the caller's region.
+                    unsafe { out.write(t, r, y) };
                 }
             }
         }
@@ -292,12 +298,12 @@ fn codes(w: __m128i, d: usize) -> __m128i {
 /// `Σ code·q` of `R` rows with one activation row (module doc: `lo`/`hi` sums).
 ///
 /// # Safety
-/// `R` rows of `nblk` blocks at `w`, `rb` bytes apart, and `nblk * 256` bytes at `a`.
+/// `R` rows of `nblk` blocks at `w`, `rs` bytes apart, and `nblk * 256` bytes at `a`.
 #[inline]
 #[target_feature(enable = "sse4.1,ssse3")]
 unsafe fn gemv_rows<const R: usize>(
     w: *const u8,
-    rb: usize,
+    rs: usize,
     a: *const i8,
     nblk: usize,
 ) -> [i32; R] {
@@ -309,7 +315,7 @@ unsafe fn gemv_rows<const R: usize>(
         let end = (b + GEMV_WIDEN).min(nblk);
         let (mut lo, mut hi) = ([_mm_setzero_si128(); R], [_mm_setzero_si128(); R]);
         while b < end {
-            prefetch_ahead::<R>(w, b);
+            prefetch_ahead::<R>(w, rs, b);
             for h in (0..BLOCK_BYTES).step_by(16) {
                 let mut av = [_mm_setzero_si128(); 4];
                 for (d, v) in av.iter_mut().enumerate() {
@@ -318,7 +324,7 @@ unsafe fn gemv_rows<const R: usize>(
                 }
                 for r in 0..R {
                     // SAFETY: row r < R, block b < nblk.
-                    let wv = unsafe { _mm_loadu_si128(w.add(r * rb + b * BLOCK_BYTES + h).cast()) };
+                    let wv = unsafe { _mm_loadu_si128(w.add(r * rs + b * BLOCK_BYTES + h).cast()) };
                     let w4 = _mm_srli_epi16::<4>(wv);
                     let l = _mm_add_epi16(
                         _mm_maddubs_epi16(_mm_and_si128(wv, m03), av[0]),
