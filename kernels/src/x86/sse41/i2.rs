@@ -93,7 +93,7 @@ macro_rules! i2_ops {
             $crate::kernel::Ops<$crate::format::i2::I2Matrix, $crate::act::ActQ8>,
         > = Some($crate::kernel::Ops { gemv, gemm });
 
-        /// Decode: every token in turn, rows in groups (see the module doc).
+        /// Decode: every token in turn, rows as `gemv_rows` sequential streams (see above).
         ///
         /// # Safety
         /// The CPU has this level's features and `out` is valid for rows `r0..r1 <= rows()` of
