@@ -330,6 +330,22 @@ unsafe fn decode(src: *const u8, dst: *mut u8, nblocks: usize) {
     }
 }
 
+/// Horizontal sums of four i32 vectors at once (a transposing add tree: about 5 instructions
+/// per sum instead of 8 or 9 one at a time).
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn hsum4(v: [__m256i; 4]) -> [i32; 4] {
+    let [a, b, cc, d] = v;
+    let ab = _mm256_add_epi32(_mm256_unpacklo_epi32(a, b), _mm256_unpackhi_epi32(a, b));
+    let cd = _mm256_add_epi32(_mm256_unpacklo_epi32(cc, d), _mm256_unpackhi_epi32(cc, d));
+    let s = _mm256_add_epi32(_mm256_unpacklo_epi64(ab, cd), _mm256_unpackhi_epi64(ab, cd));
+    let s = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256::<1>(s));
+    let mut r = [0i32; 4];
+    // SAFETY: `r` is 16 writable bytes.
+    unsafe { _mm_storeu_si128(r.as_mut_ptr() as *mut __m128i, s) };
+    r
+}
+
 /// `Σ c·a` for [`GEMM_ROWS`] code rows (`kcw` bytes apart) × `T ≤ GEMM_TOKENS` tokens
 /// (`stride` apart) over `steps ≤ 60` vectors, accumulated in i16 (see the module doc); the
 /// first `T` columns of the result are set.
@@ -361,11 +377,22 @@ unsafe fn micro<const T: usize>(
         }
     }
     let ones = _mm256_set1_epi16(1);
+    // Reduce in groups of four (GEMM_ROWS·T is a multiple of 4: GEMM_ROWS = 4).
+    let mut flat = [_mm256_setzero_si256(); GEMM_ROWS * GEMM_TOKENS];
+    for (f, &v) in flat.iter_mut().zip(acc.iter().flatten()) {
+        *f = _mm256_madd_epi16(v, ones);
+    }
+    let mut sums = [0i32; GEMM_ROWS * GEMM_TOKENS];
+    for (o, g) in sums
+        .chunks_exact_mut(4)
+        .zip(flat.chunks_exact(4))
+        .take(GEMM_ROWS * T / 4)
+    {
+        o.copy_from_slice(&hsum4([g[0], g[1], g[2], g[3]]));
+    }
     let mut res = [[0i32; GEMM_TOKENS]; GEMM_ROWS];
-    for (r, a) in res.iter_mut().zip(&acc) {
-        for (x, &v) in r.iter_mut().zip(a) {
-            *x = hsum(_mm256_madd_epi16(v, ones));
-        }
+    for (i, r) in res.iter_mut().enumerate() {
+        r[..T].copy_from_slice(&sums[i * T..(i + 1) * T]);
     }
     res
 }
