@@ -24,8 +24,20 @@
 //! The obvious alternative, extracting codes with compares (`y = x ^ 0x80`, which triples like
 //! `x`; `c = |cmpgt(y, −43) + cmpgt(y, 42)|`) and `vpmaddubsw(c, a)`, costs 2 (advance) +
 //! 2 (compares) + 2 (combine) + 2 (multiply, accumulate) = 8 instructions per digit, 80 per
-//! block; on Zen 4 it ran ~10 % slower in cache than the F identity (9.3 vs 10.3 GB/s per core),
-//! and a half-and-half mix of the two was in between.
+//! block; on Zen 4 it ran ~12 % slower in cache than the F identity (9.1 vs 10.4 GB/s of
+//! weights per core), and mixes of the two (one half of each block, or some rows, each way)
+//! were in between (9.0-9.4 GB/s), so the multiply ports are not the only limit.
+//!
+//! *Where this level stands.* At 66 instructions per 320 weights the unpack, not memory, limits
+//! this level: ~10 GB/s per Zen 4 core, about 0.55 of read bandwidth at 2 threads, where `i2`
+//! (about 32 instructions per 256 weights) is memory-bound. Only `vpdpbusd` (the
+//! `avx512vnni` level) makes base-3 cheap enough to stream.
+//!
+//! **Streaming.** gemv takes [`GEMV_ROWS`] rows at a time, one from each of [`GEMV_ROWS`]
+//! contiguous sub-ranges of `r0..r1`, so each row pointer walks a long sequential stream the
+//! hardware prefetcher follows. Interleaving *neighbouring* rows block by block instead makes
+//! one-row streams (512 bytes at 2560 columns) that it does not follow: on Zen 4 that ran 3×
+//! slower out of cache (6.2 vs 18.4 GB/s at one thread) at the same in-cache speed.
 //!
 //! **gemm (prefill).** A row tile is decoded once into codes `c ∈ {0,1,2}` with the compare
 //! sequence above (an L1-sized scratch laid out like the activations), then a micro-kernel of
@@ -47,7 +59,7 @@ pub(crate) const OPS: Option<Ops<Tq1Matrix, ActQ8>> = Some(Ops { gemv, gemm });
 const VW: usize = 32;
 /// Vectors per 64-byte block.
 const PARTS: usize = BLOCK_BYTES / VW;
-/// Rows one gemv pass computes together, sharing the `e` loads.
+/// Rows (streams) one gemv pass computes together, sharing the `e` loads.
 const GEMV_ROWS: usize = 4;
 /// Rows of one gemm tile (decoded together).
 const GEMM_ROWS: usize = 4;

@@ -27,7 +27,15 @@
 //! (`c = k₂ ? 2 : k₁ ? 1 : 0`), then `vpmaddubsw(c, a)` + `vpaddw`, costs 2 (advance, `3·x` as
 //! two byte adds) + 6 = 8 instructions per digit, 39 per block; on Zen 4 it ran ~6 % slower in
 //! cache (10.3 vs 10.9 GB/s per core). Without VNNI the "x identity" of the `avx512vnni` level
-//! cannot be used: `vpmaddubsw` on full-range bytes `x_d·a_d` saturates.
+//! cannot be used: `vpmaddubsw` on full-range bytes `x_d·a_d` saturates. Zen 4 splits 512-bit
+//! operations in two, so this level is no faster than `avx2` there (both compute-bound at about
+//! 0.55-0.6 of read bandwidth at 2 threads).
+//!
+//! **Streaming.** gemv takes [`GEMV_ROWS`] rows at a time, one from each of [`GEMV_ROWS`]
+//! contiguous sub-ranges of `r0..r1`, so each row pointer walks a long sequential stream the
+//! hardware prefetcher follows. Interleaving *neighbouring* rows block by block instead makes
+//! one-row streams (512 bytes at 2560 columns) that it does not follow: on Zen 4 that ran 3×
+//! slower out of cache (6.2 vs 18.4 GB/s at one thread) at the same in-cache speed.
 //!
 //! **gemm (prefill).** A row tile is decoded once into codes `c ∈ {0,1,2}` with the mask
 //! sequence above (an L1-sized scratch laid out like the activations), then a micro-kernel of
@@ -47,7 +55,7 @@ pub(crate) const OPS: Option<Ops<Tq1Matrix, ActQ8>> = Some(Ops { gemv, gemm });
 
 /// Bytes per vector.
 const VW: usize = 64;
-/// Rows one gemv pass computes together, sharing the `e` loads.
+/// Rows (streams) one gemv pass computes together, sharing the `e` loads.
 const GEMV_ROWS: usize = 4;
 /// Rows of one gemm tile (decoded together).
 const GEMM_ROWS: usize = 4;
