@@ -61,6 +61,10 @@ const VW: usize = 32;
 const PARTS: usize = BLOCK_BYTES / VW;
 /// Rows (streams) one gemv pass computes together, sharing the `e` loads.
 const GEMV_ROWS: usize = 4;
+/// Software prefetch distance of each gemv stream, bytes (one 64-byte line per block). This
+/// level is compute-bound, but the same prefetch let the `avx512vnni` gemv reach the read
+/// bandwidth at two threads on Zen 4 (34.3 GB/s, vs 31.5 without).
+const PREFETCH: usize = 2048;
 /// Rows of one gemm tile (decoded together).
 const GEMM_ROWS: usize = 4;
 /// Tokens of one gemm micro-tile.
@@ -217,6 +221,10 @@ unsafe fn dot_rows<const R: usize>(w: [*const u8; R], e: *const i16, nb: usize) 
         for h in 0..PARTS {
             let ep = eb.wrapping_add((b * PARTS + h) * TRITS * 2 * VW);
             for (acc, &wi) in acc.iter_mut().zip(&w) {
+                if h == 0 {
+                    let ahead = wi.wrapping_add(b * BLOCK_BYTES + PREFETCH);
+                    _mm_prefetch::<_MM_HINT_T0>(ahead as *const i8);
+                }
                 // SAFETY: block b < nb of row i.
                 let q = unsafe { load(wi.add(b * BLOCK_BYTES + h * VW)) };
                 let qe = _mm256_slli_epi16::<8>(q);

@@ -57,6 +57,10 @@ pub(crate) const OPS: Option<Ops<Tq1Matrix, ActQ8>> = Some(Ops { gemv, gemm });
 const VW: usize = 64;
 /// Rows (streams) one gemv pass computes together, sharing the `e` loads.
 const GEMV_ROWS: usize = 4;
+/// Software prefetch distance of each gemv stream, bytes (one 64-byte line per block). This
+/// level is compute-bound, but the same prefetch let the `avx512vnni` gemv reach the read
+/// bandwidth at two threads on Zen 4 (34.3 GB/s, vs 31.5 without).
+const PREFETCH: usize = 2048;
 /// Rows of one gemm tile (decoded together).
 const GEMM_ROWS: usize = 4;
 /// Tokens of one gemm micro-tile.
@@ -203,6 +207,7 @@ unsafe fn dot_rows<const R: usize>(w: [*const u8; R], e: *const i16, nb: usize) 
             *v = unsafe { load(eb.add((b * 2 * TRITS + k) * VW)) };
         }
         for (acc, &wi) in acc.iter_mut().zip(&w) {
+            _mm_prefetch::<_MM_HINT_T0>(wi.wrapping_add(b * BLOCK_BYTES + PREFETCH) as *const i8);
             // SAFETY: block b < nb of row i.
             let q = unsafe { load(wi.add(b * BLOCK_BYTES)) };
             let qe = _mm512_slli_epi16::<8>(q);
