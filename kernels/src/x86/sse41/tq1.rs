@@ -22,11 +22,12 @@
 //! block telescopes to `Σ c·a` of its bytes, so nothing overflows. The compare-and-`pmaddubsw`
 //! alternative (160 instructions per block) measured ~7 % slower on Zen 4 (4.9 vs 5.2 GB/s).
 //!
-//! **Streaming.** gemv takes [`GEMV_ROWS`] rows at a time, one from each of [`GEMV_ROWS`]
-//! contiguous sub-ranges of `r0..r1`, so each row pointer walks a long sequential stream the
-//! hardware prefetcher follows. Interleaving *neighbouring* rows block by block instead makes
-//! one-row streams (512 bytes at 2560 columns) that it does not follow: on Zen 4 that ran 3×
-//! slower out of cache (6.2 vs 18.4 GB/s at one thread) at the same in-cache speed.
+//! **Streaming.** gemv takes one row at a time, so `r0..r1` is one sequential stream, with
+//! a software prefetch [`PREFETCH`] bytes ahead; the `e` vectors are memory operands (they stay
+//! in L1). On Zen 4 this beat computing 4 rows together from 4 streams with shared `e` loads by
+//! ~5 % (16 vector registers are too few to keep the 10 `e` vectors and the row state). Rows
+//! must not be interleaved block by block: one-row streams defeat the hardware prefetcher
+//! (3× slower out of cache at the `avx512vnni` level).
 //!
 //! **gemm (prefill).** A row tile is decoded once into codes `c ∈ {0,1,2}` (`y = q ^ 0x80`,
 //! `c = |pcmpgtb(y, −43) + pcmpgtb(y, 42)|`, `y ← 3·y` by two byte adds), then a micro-kernel
@@ -48,8 +49,6 @@ pub(crate) const OPS: Option<Ops<Tq1Matrix, ActQ8>> = Some(Ops { gemv, gemm });
 const VW: usize = 16;
 /// Vectors per 64-byte block.
 const PARTS: usize = BLOCK_BYTES / VW;
-/// Rows (streams) one gemv pass computes together, sharing the `e` loads.
-const GEMV_ROWS: usize = 4;
 /// Software prefetch distance of each gemv stream, bytes (one 64-byte line per block). This
 /// level is compute-bound, but the same prefetch let the `avx512vnni` gemv reach the read
 /// bandwidth at two threads on Zen 4 (34.3 GB/s, vs 31.5 without).
@@ -124,24 +123,11 @@ unsafe fn gemv_tf(m: &Tq1Matrix, r0: usize, r1: usize, act: &ActQ8, out: Out) {
         // SAFETY: the activation row holds stride >= nb*320 bytes, `e` nb*640 i16.
         unsafe { prep_e(act.row(t).as_ptr(), e.as_mut_ptr(), nb) };
         let e = e.as_ptr();
-        // GEMV_ROWS streams, each a contiguous run of `per` rows read front to back (long
-        // sequential streams the hardware prefetcher follows; interleaving neighbouring rows
-        // block by block made 512-byte streams it did not, and ran 3x slower out of cache).
-        let per = (r1 - r0) / GEMV_ROWS;
-        for k in 0..per {
-            let rr: [usize; GEMV_ROWS] = std::array::from_fn(|i| r0 + i * per + k);
-            let ptrs = rr.map(|r| w[r * rb..(r + 1) * rb].as_ptr());
-            // SAFETY: each row holds rb = nb*64 bytes; `e` holds nb*640 i16.
-            let d = unsafe { dot_rows::<GEMV_ROWS>(ptrs, e, nb) };
-            for (&r, &di) in rr.iter().zip(&d) {
-                // SAFETY: (t, r) is inside the caller's output region (kernel contract).
-                unsafe { out.write(t, r, ternary_out(di.wrapping_sub(sa), f)) };
-            }
-        }
-        for r in r0 + GEMV_ROWS * per..r1 {
+        // One row at a time: the rows r0..r1 are one long sequential stream.
+        for r in r0..r1 {
             let ptr = w[r * rb..(r + 1) * rb].as_ptr();
-            // SAFETY: as above, one row.
-            let [d] = unsafe { dot_rows::<1>([ptr], e, nb) };
+            // SAFETY: the row holds rb = nb*64 bytes; `e` holds nb*640 i16.
+            let d = unsafe { dot_row(ptr, e, nb) };
             // SAFETY: (t, r) is inside the caller's output region (kernel contract).
             unsafe { out.write(t, r, ternary_out(d.wrapping_sub(sa), f)) };
         }
@@ -188,13 +174,14 @@ unsafe fn prep_e(a: *const i8, e: *mut i16, nb: usize) {
     }
 }
 
-/// `Σ c·a` of the `R` rows starting at `w[i]` through the F identity.
+/// `Σ c·a` of the row at `w` through the F identity, with two accumulators (even and odd
+/// bytes) and every `e` vector a memory operand.
 ///
 /// # Safety
-/// Each `w[i]` must hold `nb` readable blocks and `e` `nb·640` readable i16.
+/// `w` must hold `nb` readable blocks and `e` `nb·640` readable i16.
 #[inline]
 #[target_feature(enable = "sse4.1,ssse3")]
-unsafe fn dot_rows<const R: usize>(w: [*const u8; R], e: *const i16, nb: usize) -> [i32; R] {
+unsafe fn dot_row(w: *const u8, e: *const i16, nb: usize) -> i32 {
     let hi = _mm_set1_epi16(0xFF00u16 as i16);
     let pow3 = [
         _mm_set1_epi16(3),
@@ -204,34 +191,25 @@ unsafe fn dot_rows<const R: usize>(w: [*const u8; R], e: *const i16, nb: usize) 
         _mm_set1_epi16(243),
     ];
     let eb = e as *const u8;
-    let mut acc = [_mm_setzero_si128(); R];
+    let (mut se, mut so) = (_mm_setzero_si128(), _mm_setzero_si128());
     for b in 0..nb {
+        _mm_prefetch::<_MM_HINT_T0>(w.wrapping_add(b * BLOCK_BYTES + PREFETCH) as *const i8);
         for h in 0..PARTS {
             let ep = eb.wrapping_add((b * PARTS + h) * TRITS * 2 * VW);
-            for (acc, &wi) in acc.iter_mut().zip(&w) {
-                if h == 0 {
-                    let ahead = wi.wrapping_add(b * BLOCK_BYTES + PREFETCH);
-                    _mm_prefetch::<_MM_HINT_T0>(ahead as *const i8);
-                }
-                // SAFETY: block b < nb of row i.
-                let q = unsafe { load(wi.add(b * BLOCK_BYTES + h * VW)) };
-                let qe = _mm_slli_epi16::<8>(q);
-                let qo = _mm_and_si128(q, hi);
-                let mut s = *acc;
-                for (d, &p3) in pow3.iter().enumerate() {
-                    // SAFETY: vectors 2d, 2d+1 of this part's 10 lie inside `e`.
-                    let (ee, eo) =
-                        unsafe { (load(ep.add(2 * d * VW)), load(ep.add((2 * d + 1) * VW))) };
-                    let fe = _mm_mulhi_epu16(qe, p3);
-                    let fo = _mm_mulhi_epu16(qo, p3);
-                    s = _mm_add_epi32(s, _mm_madd_epi16(fe, ee));
-                    s = _mm_add_epi32(s, _mm_madd_epi16(fo, eo));
-                }
-                *acc = s;
+            // SAFETY: block b < nb.
+            let q = unsafe { load(w.add(b * BLOCK_BYTES + h * VW)) };
+            let qe = _mm_slli_epi16::<8>(q);
+            let qo = _mm_and_si128(q, hi);
+            for (d, &p3) in pow3.iter().enumerate() {
+                // SAFETY: vectors 2d, 2d+1 of this part's 10 lie inside `e`.
+                let (ee, eo) =
+                    unsafe { (load(ep.add(2 * d * VW)), load(ep.add((2 * d + 1) * VW))) };
+                se = _mm_add_epi32(se, _mm_madd_epi16(_mm_mulhi_epu16(qe, p3), ee));
+                so = _mm_add_epi32(so, _mm_madd_epi16(_mm_mulhi_epu16(qo, p3), eo));
             }
         }
     }
-    acc.map(|v| hsum(v))
+    hsum(_mm_add_epi32(se, so))
 }
 
 #[target_feature(enable = "sse4.1,ssse3")]
