@@ -18,9 +18,11 @@
 //! + x_d` (10 `vpaddb`) and 10 `vpdpbusd` (5 into `P`, 5 into `N`): 21 instructions, where
 //! extracting the codes (two `vpcmpub` and two masked moves per digit) and 5 `vpdpbusd` would
 //! take 33. The 5 activation vectors of a block are loaded once for [`GEMV_ROWS`] rows. On
-//! Zen 4 (one core, weights in L2) this runs at 20.8 GB/s of weights, about 10 cycles per
-//! block: the `vpdpbusd` issue rate. Extracting some digits with compares to save their second
-//! `vpdpbusd` was slower (last digit: 19.5, last two: 17.1, all five: 12.4 GB/s).
+//! Zen 4 (one core at ~3.6 GHz, weights in L2) this runs at 20.8 GB/s of weights, ~11 cycles
+//! per block against the 10 its `vpdpbusd` need at one per cycle (out of cache, one thread:
+//! ~18 GB/s; two threads reach the read bandwidth, ~33 GB/s). Extracting some digits with
+//! compares to save their second `vpdpbusd` was slower (last digit: 19.5, last two: 17.1, all
+//! five: 12.4 GB/s), and so was the last digit with AVX2-style `vpcmpgtb` on halves (14.9).
 //!
 //! *Why exact.* Each i32 lane of `P` and `N` collects the same four byte positions of every
 //! block, so `3·P − N` in one lane is `256 · Σ c·a` over those positions: a multiple of 256 of
