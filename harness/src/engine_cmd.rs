@@ -245,7 +245,7 @@ pub fn run_generate(a: &GenerateArgs) -> Result<()> {
     );
     if model.weights.is_sampled() {
         eprintln!(
-            "SAMPLED ESTIMATE for all {} layers (per-layer time scaled by {scale:.2}, LM head included once): decode ≈ {:.3} tokens/s",
+            "SAMPLED ESTIMATE for all {} layers (whole decode step scaled by {scale:.2}, the LM head and embedding share scaled too, so the estimate errs slow): decode ≈ {:.3} tokens/s",
             model.weights.cfg.layers,
             1.0 / (st.decode_s() / st.decode_step_s.len().max(1) as f64 * scale)
         );
