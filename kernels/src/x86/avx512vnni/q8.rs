@@ -206,7 +206,68 @@ unsafe fn gemv_rows<const R: usize>(
     }
 }
 
-crate::x86::q8_gemm_driver!("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c");
+/// gemm: row blocks × token tiles × row groups (see the module doc).
+///
+/// # Safety
+/// Kernel contract ([`crate::kernel`]); the CPU has this level's features.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+unsafe fn gemm(m: &Q8Matrix, r0: usize, r1: usize, act: &ActQ8, out: Out) {
+    let batch = act.batch();
+    let mc = (ROW_BLOCK_BYTES / m.padded_cols() / TILE_R).max(1) * TILE_R;
+    let mut rb = r0;
+    while rb < r1 {
+        let rb1 = (rb + mc).min(r1);
+        let mut t = 0;
+        while t + TILE_T <= batch {
+            // SAFETY: rows rb..rb1 inside the matrix, tokens t..t+TILE_T inside the batch.
+            unsafe { block::<TILE_T>(m, act, out, rb, rb1, t) };
+            t += TILE_T;
+        }
+        // SAFETY: the remaining tokens t..batch (fewer than TILE_T); rows as above.
+        unsafe {
+            match batch - t {
+                0 => {}
+                1 => block::<1>(m, act, out, rb, rb1, t),
+                2 => block::<2>(m, act, out, rb, rb1, t),
+                3 => block::<3>(m, act, out, rb, rb1, t),
+                4 => block::<4>(m, act, out, rb, rb1, t),
+                5 => block::<5>(m, act, out, rb, rb1, t),
+                6 => block::<6>(m, act, out, rb, rb1, t),
+                _ => block::<7>(m, act, out, rb, rb1, t),
+            }
+        }
+        rb = rb1;
+    }
+}
+
+const _: () = assert!(TILE_T <= 8, "gemm dispatches remainders up to 7 tokens");
+
+/// Rows rb..rb1 (groups of `TILE_R`, then single rows) × tokens t..t+T.
+///
+/// # Safety
+/// Rows inside the matrix, tokens inside the batch, outputs valid.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
+unsafe fn block<const T: usize>(
+    m: &Q8Matrix,
+    act: &ActQ8,
+    out: Out,
+    rb: usize,
+    rb1: usize,
+    t: usize,
+) {
+    let mut r = rb;
+    while r + TILE_R <= rb1 {
+        // SAFETY: rows r..r+TILE_R inside rb..rb1; tokens from the caller.
+        unsafe { tile::<TILE_R, T>(m, act, out, r, t) };
+        r += TILE_R;
+    }
+    while r < rb1 {
+        // SAFETY: as above, one row.
+        unsafe { tile::<1, T>(m, act, out, r, t) };
+        r += 1;
+    }
+}
 
 /// One register tile: rows r..r+R × tokens t..t+T over every column.
 ///
