@@ -35,17 +35,6 @@ impl Store {
             }
         }
     }
-    fn read(&self, off: usize, dst: &mut [f32]) {
-        match self {
-            Store::F32(v) => dst.copy_from_slice(&v[off..off + dst.len()]),
-            Store::F16(v) => {
-                let n = dst.len();
-                for (d, &s) in dst.iter_mut().zip(&v[off..off + n]) {
-                    *d = f16::from_bits(s).to_f32();
-                }
-            }
-        }
-    }
 }
 
 /// K and V for every layer and position.
@@ -118,16 +107,6 @@ impl KvCache {
     pub fn set_len(&mut self, n: usize) {
         assert!(n <= self.capacity);
         self.len = n;
-    }
-
-    /// Reads K (`which = 0`) or V (`1`) of positions `0..n` of `layer` into `dst` (`n × kv_dim`).
-    pub fn read(&self, layer: usize, which: usize, n: usize, dst: &mut [f32]) {
-        let s = if which == 0 {
-            &self.k[layer]
-        } else {
-            &self.v[layer]
-        };
-        s.read(0, &mut dst[..n * self.kv_dim]);
     }
 
     /// The `len`-element slice of K at `pos` starting at element `off`.

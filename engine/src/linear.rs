@@ -117,6 +117,27 @@ pub struct ActBuffers {
 }
 
 impl ActBuffers {
+    /// [`Self::apply`] for a half matrix not wrapped in a [`Linear`] (the tied LM head, which
+    /// borrows the embedding).
+    pub fn apply_f16(
+        &mut self,
+        ex: Exec<'_>,
+        m: &F16Matrix,
+        x: &[f32],
+        batch: usize,
+        out: &mut [f32],
+    ) -> Result<(), EngineError> {
+        let cols = m.cols();
+        let op = if batch == 1 { Op::Gemv } else { Op::Gemm };
+        let a = self
+            .f32
+            .entry((batch, cols))
+            .or_insert_with(|| ActF32::new(&vec![0.0; batch * cols], batch, cols));
+        a.set(x);
+        matmul(ex.ks, ex.pool, ex.threads, op, m, a, out)?;
+        Ok(())
+    }
+
     /// `out[t*rows + r] = (W x_t)[r]` for `batch` tokens `x` (`batch × cols`, token-major).
     pub fn apply(
         &mut self,
@@ -130,14 +151,7 @@ impl ActBuffers {
         debug_assert_eq!(x.len(), batch * cols);
         let op = if batch == 1 { Op::Gemv } else { Op::Gemm };
         match lin {
-            Linear::F16(m) => {
-                let a = self
-                    .f32
-                    .entry((batch, cols))
-                    .or_insert_with(|| ActF32::new(&vec![0.0; batch * cols], batch, cols));
-                a.set(x);
-                matmul(ex.ks, ex.pool, ex.threads, op, m, a, out)?;
-            }
+            Linear::F16(m) => self.apply_f16(ex, m, x, batch, out)?,
             _ => {
                 let a = self
                     .q8

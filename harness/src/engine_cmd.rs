@@ -349,7 +349,6 @@ pub fn run_bench(a: &BenchArgs) -> Result<()> {
             };
             let model = build(&plan, &pool, max_threads)?;
             let fmt = model.weights.linear_format();
-            let scale = cfg.layers as f64 / model.weights.layers.len() as f64;
             if !a.quiet_progress {
                 eprintln!(
                     "bench: {name} {}{}",
@@ -413,7 +412,6 @@ pub fn run_bench(a: &BenchArgs) -> Result<()> {
                         stddev_ts: sd,
                         median_ts: med,
                     });
-                    let _ = scale;
                 }
             }
         }

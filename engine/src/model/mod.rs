@@ -173,35 +173,9 @@ impl Model {
         let mut logits = vec![0f32; m * c.vocab];
         match &w.head {
             Some(head) => s.bufs.apply(ex, head, &xn, m, &mut logits)?,
-            None => {
-                let lin = HeadRef(&w.embed);
-                lin.apply(ex, &mut s.bufs, &xn, m, &mut logits)?;
-            }
+            None => s.bufs.apply_f16(ex, &w.embed, &xn, m, &mut logits)?,
         }
         Ok(logits)
-    }
-}
-
-/// The tied f16 head, borrowed from the embedding (no copy).
-struct HeadRef<'a>(&'a ternbench_kernels::F16Matrix);
-
-impl HeadRef<'_> {
-    fn apply(
-        &self,
-        ex: Exec<'_>,
-        _bufs: &mut ActBuffers,
-        x: &[f32],
-        batch: usize,
-        out: &mut [f32],
-    ) -> Result<(), EngineError> {
-        let a = ternbench_kernels::ActF32::new(x, batch, self.0.cols());
-        let op = if batch == 1 {
-            ternbench_kernels::Op::Gemv
-        } else {
-            ternbench_kernels::Op::Gemm
-        };
-        ternbench_kernels::matmul(ex.ks, ex.pool, ex.threads, op, self.0, &a, out)?;
-        Ok(())
     }
 }
 
