@@ -34,6 +34,8 @@ pub enum Command {
     Logits(LogitsArgs),
     /// A llama-bench-style sweep: pp (prefill) and tg (decode) tokens/s per model x engine x threads.
     Bench(BenchArgs),
+    /// Run a scenario (default: the embedded quick one) and write results/<run-id>/.
+    Run(RunArgs),
 }
 
 /// `ternbench bandwidth`.
@@ -295,4 +297,24 @@ pub struct BenchArgs {
     /// Model options.
     #[command(flatten)]
     pub opts: ModelOpts,
+}
+
+/// `ternbench run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scenario file (scenarios/*.toml); default: the embedded scenarios/quick.toml.
+    #[arg(conflicts_with = "resume")]
+    pub scenario: Option<PathBuf>,
+    /// Finish an interrupted run: the folder `results/<run-id>` it left.
+    #[arg(long)]
+    pub resume: Option<PathBuf>,
+    /// Where run folders are created.
+    #[arg(long, default_value = "results")]
+    pub out: PathBuf,
+    /// No progress or summary on the terminal (results are still written).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// Print run.json on stdout at the end instead of the summary table.
+    #[arg(long)]
+    pub json: bool,
 }

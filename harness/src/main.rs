@@ -5,6 +5,7 @@
 
 mod bandwidth;
 mod cli;
+mod counters;
 mod engine_cmd;
 mod error;
 mod kernels_cmd;
@@ -12,6 +13,11 @@ mod kernels_report;
 mod machine;
 mod output;
 mod peak;
+mod results;
+mod run_cmd;
+mod runner;
+mod scenario;
+mod stats;
 mod synth;
 mod timing;
 
@@ -29,6 +35,7 @@ fn main() {
         Command::Generate(a) => engine_cmd::run_generate(a),
         Command::Logits(a) => engine_cmd::run_logits(a),
         Command::Bench(a) => engine_cmd::run_bench(a),
+        Command::Run(a) => run_cmd::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -1,0 +1,272 @@
+//! `ternbench run` end to end: a results folder with the three files, bad scenarios refused with
+//! file/line/key, and a run killed mid-way then resumed ends with the same cells as an
+//! uninterrupted one.
+//!
+//! Scenarios here build one sampled layer of the smallest zoo model and run a few tokens, so
+//! each run takes seconds even in a debug build.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const TINY: &str = r#"
+name = "tiny"
+description = "test scenario"
+models = [{ name = "bitnet-125m", sample_layers = 1 }]
+engines = ["ternary", "fp16"]
+formats = ["i2"]
+threads = [1, 2]
+isa = "best"
+tests = ["pp4+tg3", "tg2"]
+repetitions = 3
+warmup = 1
+max_repetitions = 3
+[energy]
+source = "auto"
+idle_seconds = 0.0
+"#;
+
+fn ternbench(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ternbench"))
+        .args(args)
+        .output()
+        .expect("run ternbench")
+}
+
+fn run_dirs(root: &Path) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(root)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn cells(dir: &Path) -> BTreeSet<(String, String, u64, String, u64)> {
+    let run: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
+    assert_eq!(run["schema_version"], 1);
+    assert_eq!(run["status"], "complete");
+    run["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["key"]["engine"].as_str().unwrap().to_string(),
+                c["key"]["isa"].as_str().unwrap().to_string(),
+                c["key"]["threads"].as_u64().unwrap(),
+                c["key"]["test"].as_str().unwrap().to_string(),
+                c["repetitions"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn run_writes_three_files_and_says_energy_status() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scen = tmp.path().join("tiny.toml");
+    std::fs::write(&scen, TINY).unwrap();
+    let out = tmp.path().join("results");
+    let o = ternbench(&[
+        "run",
+        scen.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "stderr:\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(stdout.contains("energy: "), "{stdout}");
+    assert!(stdout.contains("SAMPLED 1/"), "{stdout}");
+    let dirs = run_dirs(&out);
+    assert_eq!(dirs.len(), 1);
+    let d = &dirs[0];
+    for f in [
+        "cells.jsonl",
+        "run.json",
+        "cells.csv",
+        "scenario.toml",
+        "summary.md",
+    ] {
+        assert!(d.join(f).is_file(), "missing {f}");
+    }
+    let c = cells(d);
+    // 2 engines x 2 threads x 2 tests, 3 repetitions each.
+    assert_eq!(c.len(), 8, "{c:?}");
+    assert!(c.iter().all(|x| x.4 == 3));
+    let run: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("run.json")).unwrap()).unwrap();
+    // Energy is either measured or says why not; never a bare zero.
+    let e = &run["energy"];
+    assert!(e["status"].is_string(), "{e}");
+    if e["status"] == "unavailable" {
+        assert!(!e["reason"].as_str().unwrap_or("").is_empty());
+        assert!(run["cells"][0]["energy"].is_null());
+    }
+    let cell = &run["cells"][0];
+    for k in [
+        "prefill_tokens_per_s",
+        "decode_tokens_per_s",
+        "ttft_seconds",
+        "decode_latency_ms",
+        "peak_rss_bytes",
+        "load_seconds",
+    ] {
+        assert!(!cell[k].is_null(), "{k} missing in {cell}");
+    }
+    for k in [
+        "median",
+        "mean",
+        "stddev",
+        "ci95_low",
+        "ci95_high",
+        "min",
+        "max",
+        "cv",
+    ] {
+        assert!(cell["decode_tokens_per_s"][k].is_number(), "{k}");
+    }
+    // Sampled: the full-depth figure is labelled an estimate.
+    assert!(cell["decode_tokens_per_s_full_depth_estimate"].is_number());
+    // cells.csv: a header and one row per cell.
+    let csv = std::fs::read_to_string(d.join("cells.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 9);
+    assert!(csv.starts_with("run_id,model,engine"));
+    // cells.jsonl: one model record per engine and one line per timed repetition.
+    let jsonl = std::fs::read_to_string(d.join("cells.jsonl")).unwrap();
+    assert_eq!(jsonl.lines().count(), 2 + 8 * 3);
+}
+
+#[test]
+fn killed_run_resumes_to_the_same_cells() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scen = tmp.path().join("tiny.toml");
+    std::fs::write(&scen, TINY).unwrap();
+    // Uninterrupted.
+    let full = tmp.path().join("full");
+    let o = ternbench(&[
+        "run",
+        scen.to_str().unwrap(),
+        "--out",
+        full.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let want = cells(&run_dirs(&full)[0]);
+
+    // Killed once a few repetitions are on disk.
+    let part = tmp.path().join("part");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ternbench"))
+        .args([
+            "run",
+            scen.to_str().unwrap(),
+            "--out",
+            part.to_str().unwrap(),
+            "--quiet",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    let dir = loop {
+        if let Some(d) = run_dirs(&part).into_iter().next() {
+            let n = std::fs::read_to_string(d.join("cells.jsonl"))
+                .map(|s| s.lines().filter(|l| l.contains("\"sample\"")).count())
+                .unwrap_or(0);
+            if n >= 5 {
+                break d;
+            }
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(300),
+            "run made no progress"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let run: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
+    let killed_mid_way = run["status"] == "running";
+
+    let o = ternbench(&["run", "--resume", dir.to_str().unwrap(), "--quiet"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(cells(&dir), want);
+    if killed_mid_way {
+        let run: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
+        assert_eq!(run["resumed"], 1);
+    }
+    // Every repetition appears exactly once in the records.
+    let jsonl = std::fs::read_to_string(dir.join("cells.jsonl")).unwrap();
+    let samples: Vec<Value> = jsonl
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["record"] == "sample")
+        .collect();
+    let keys: BTreeSet<String> = samples
+        .iter()
+        .map(|v| format!("{}|{}", v["key"], v["rep"]))
+        .collect();
+    assert_eq!(keys.len(), samples.len(), "a repetition was recorded twice");
+    assert_eq!(samples.len(), 8 * 3);
+}
+
+#[test]
+fn bad_scenarios_name_file_line_and_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cases = [
+        ("models = [\"bitnet-125m\"]\nthreads = [0]\n", "threads[0]"),
+        (
+            "models = [\"bitnet-125m\"]\nengines = [\"gpu\"]\n",
+            "engines[0]",
+        ),
+        ("models = [\"bitnet-125m\"]\nrepetitons = 3\n", "repetitons"),
+        (
+            "models = [\"bitnet-125m\"]\nisa = [\"avx9000\"]\n",
+            "isa[0]",
+        ),
+    ];
+    for (text, key) in cases {
+        let p = tmp.path().join("bad.toml");
+        std::fs::write(&p, text).unwrap();
+        let o = ternbench(&[
+            "run",
+            p.to_str().unwrap(),
+            "--out",
+            tmp.path().to_str().unwrap(),
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{text}: {err}");
+        assert!(err.contains("bad.toml:2:"), "{text}: {err}");
+        assert!(err.contains(key), "{text}: {err}");
+    }
+    // A model that is not in the zoo: an error naming it and the zoo.
+    let p = tmp.path().join("nomodel.toml");
+    std::fs::write(&p, "models = [\"bitnet-3b\"]\ntests=[\"tg1\"]\n").unwrap();
+    let o = ternbench(&[
+        "run",
+        p.to_str().unwrap(),
+        "--out",
+        tmp.path().join("r").to_str().unwrap(),
+        "--quiet",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(
+        err.contains("bitnet-3b") && err.contains("bitnet-2b4t"),
+        "{err}"
+    );
+    // A results folder that is not one.
+    let o = ternbench(&["run", "--resume", tmp.path().to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("not a ternbench results folder"), "{err}");
+}
