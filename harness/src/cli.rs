@@ -34,6 +34,9 @@ pub enum Command {
     Logits(LogitsArgs),
     /// A llama-bench-style sweep: pp (prefill) and tg (decode) tokens/s per model x engine x threads.
     Bench(BenchArgs),
+    /// Print this machine's fingerprint: CPU, ISA features, caches, cores, memory and its read
+    /// bandwidth, frequency policy, hypervisor, OS and the build.
+    Sysinfo(SysinfoArgs),
 }
 
 /// `ternbench bandwidth`.
@@ -295,4 +298,20 @@ pub struct BenchArgs {
     /// Model options.
     #[command(flatten)]
     pub opts: ModelOpts,
+}
+
+/// `ternbench sysinfo`.
+#[derive(Debug, Args)]
+pub struct SysinfoArgs {
+    /// Print JSON (one object) instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Skip the short read-bandwidth measurement (`read_bandwidth_gbps` is then null).
+    #[arg(long)]
+    pub no_bandwidth: bool,
+    /// Compare this machine with a fingerprint saved by `sysinfo --json` and print what differs
+    /// among the settings that must match for runs to be comparable (CPU model, logical CPUs,
+    /// ISA features, memory size class); measures nothing.
+    #[arg(long, value_name = "FILE")]
+    pub compare: Option<PathBuf>,
 }

@@ -13,6 +13,7 @@ mod machine;
 mod output;
 mod peak;
 mod synth;
+mod sysinfo;
 mod timing;
 
 use clap::Parser;
@@ -29,6 +30,7 @@ fn main() {
         Command::Generate(a) => engine_cmd::run_generate(a),
         Command::Logits(a) => engine_cmd::run_logits(a),
         Command::Bench(a) => engine_cmd::run_bench(a),
+        Command::Sysinfo(a) => sysinfo::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");
