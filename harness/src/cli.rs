@@ -36,6 +36,9 @@ pub enum Command {
     Bench(BenchArgs),
     /// Run a scenario (default: the embedded quick one) and write results/<run-id>/.
     Run(RunArgs),
+    /// Print this machine's fingerprint: CPU, ISA features, caches, cores, memory and its read
+    /// bandwidth, frequency policy, hypervisor, OS and the build.
+    Sysinfo(SysinfoArgs),
 }
 
 /// `ternbench bandwidth`.
@@ -317,4 +320,20 @@ pub struct RunArgs {
     /// Print run.json on stdout at the end instead of the summary table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `ternbench sysinfo`.
+#[derive(Debug, Args)]
+pub struct SysinfoArgs {
+    /// Print JSON (one object) instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Skip the short read-bandwidth measurement (`read_bandwidth_gbps` is then null).
+    #[arg(long)]
+    pub no_bandwidth: bool,
+    /// Compare this machine with a fingerprint saved by `sysinfo --json` and print what differs
+    /// among the settings that must match for runs to be comparable (CPU model, logical CPUs,
+    /// ISA features, memory size class); measures nothing.
+    #[arg(long, value_name = "FILE")]
+    pub compare: Option<PathBuf>,
 }

@@ -1,5 +1,6 @@
 //! The few machine facts the measuring commands need: CPU model, last-level cache size, core
-//! count. Read from `/proc` and `/sys` (Linux); elsewhere, documented defaults.
+//! count. Read from `/proc` and `/sys` (Linux) by the parsers of [`crate::sysinfo`]; elsewhere,
+//! documented defaults.
 
 use std::path::Path;
 
@@ -15,13 +16,7 @@ pub fn cpu_model() -> String {
 }
 
 fn parse_cpu_model(cpuinfo: &str) -> Option<String> {
-    cpuinfo.lines().find_map(|l| {
-        let (k, v) = l.split_once(':')?;
-        let k = k.trim();
-        (k == "model name" || k == "Model" || k == "cpu model")
-            .then(|| v.trim().to_string())
-            .filter(|v| !v.is_empty())
-    })
+    crate::sysinfo::cpu::parse_cpuinfo(cpuinfo).model_name
 }
 
 /// The last-level cache of cpu0 (bytes) and whether it was read (`false`: the default).
@@ -34,43 +29,7 @@ pub fn llc_bytes() -> (u64, bool) {
 
 /// The largest data or unified cache level under a sysfs `cache` directory.
 fn read_llc(dir: &Path) -> Option<u64> {
-    let mut best: Option<(u32, u64)> = None;
-    for e in std::fs::read_dir(dir).ok()?.flatten() {
-        let p = e.path();
-        if !p
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with("index"))
-        {
-            continue;
-        }
-        let read = |f: &str| std::fs::read_to_string(p.join(f)).ok();
-        let (Some(level), Some(ty), Some(size)) = (read("level"), read("type"), read("size"))
-        else {
-            continue;
-        };
-        if ty.trim() == "Instruction" {
-            continue;
-        }
-        let (Ok(level), Some(size)) = (level.trim().parse::<u32>(), parse_size(size.trim())) else {
-            continue;
-        };
-        if best.is_none_or(|(l, _)| level > l) {
-            best = Some((level, size));
-        }
-    }
-    best.map(|(_, s)| s)
-}
-
-/// Parses sysfs cache sizes: `32768K`, `1M`, `512`.
-fn parse_size(s: &str) -> Option<u64> {
-    let (num, mul) = match s.chars().last()? {
-        'K' | 'k' => (&s[..s.len() - 1], 1u64 << 10),
-        'M' | 'm' => (&s[..s.len() - 1], 1 << 20),
-        'G' | 'g' => (&s[..s.len() - 1], 1 << 30),
-        _ => (s, 1),
-    };
-    num.trim().parse::<u64>().ok().map(|n| n * mul)
+    crate::sysinfo::sysfs::last_level(&crate::sysinfo::sysfs::caches(dir))
 }
 
 /// Logical CPUs this process may use.
@@ -152,14 +111,6 @@ pub fn pinning(pin: bool) -> ternbench_kernels::Pinning {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes_parse() {
-        assert_eq!(parse_size("32768K"), Some(32 << 20));
-        assert_eq!(parse_size("1M"), Some(1 << 20));
-        assert_eq!(parse_size("512"), Some(512));
-        assert_eq!(parse_size("x"), None);
-    }
 
     #[test]
     fn cpu_model_parses() {

@@ -19,6 +19,7 @@ mod runner;
 mod scenario;
 mod stats;
 mod synth;
+mod sysinfo;
 mod timing;
 
 use clap::Parser;
@@ -36,6 +37,7 @@ fn main() {
         Command::Logits(a) => engine_cmd::run_logits(a),
         Command::Bench(a) => engine_cmd::run_bench(a),
         Command::Run(a) => run_cmd::run(a),
+        Command::Sysinfo(a) => sysinfo::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");
