@@ -309,120 +309,169 @@ pub struct BenchRow {
     n_prompt: usize,
     n_gen: usize,
     sampled_layers: Option<usize>,
-    model_layers: usize,
+    model_layers: Option<usize>,
     samples_ts: Vec<f64>,
     avg_ts: f64,
     stddev_ts: f64,
     median_ts: f64,
+    ci95_low_ts: Option<f64>,
+    ci95_high_ts: Option<f64>,
+    noisy: bool,
 }
 
-fn stats(v: &[f64]) -> (f64, f64, f64) {
-    let n = v.len() as f64;
-    let mean = v.iter().sum::<f64>() / n;
-    let sd = if v.len() > 1 {
-        (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
-    } else {
-        0.0
-    };
-    (mean, sd, crate::timing::median(v))
-}
+/// Records nothing: `bench` prints its rows and keeps no results folder.
+struct NoSink;
 
-/// `ternbench bench`: a llama-bench-style sweep.
-pub fn run_bench(a: &BenchArgs) -> Result<()> {
-    let ks = kernel_set(a.opts.isa)?;
-    let max_threads = a.threads.iter().copied().max().unwrap_or(1).max(1) as usize;
-    let pool = ThreadPool::new(max_threads, crate::machine::pinning(a.pin));
-    let mut rows = Vec::new();
-    for name in &a.model {
-        for &engine in &a.engine {
-            let cfg = zoo::config(name).map_err(|e| usage(e.to_string()))?;
-            let context = a.n_prompt.max(a.n_gen + 1).max(1);
-            let plan = ModelPlan {
-                name,
-                engine,
-                format: a.opts.format,
-                head: a.opts.head,
-                seed: a.opts.seed,
-                sample_layers: a.sample_layers,
-                kv: KvType::F32,
-                context,
-            };
-            let model = build(&plan, &pool, max_threads)?;
-            let fmt = model.weights.linear_format();
-            if !a.quiet_progress {
-                eprintln!(
-                    "bench: {name} {}{}",
-                    engine_label(engine, fmt),
-                    sampled_note(&model)
-                );
-            }
-            for &t in &a.threads {
-                let t = t as usize;
-                let ex = exec(ks, &pool, t);
-                let prompt: Vec<u32> = (0..a.n_prompt)
-                    .map(|i| ((i * 7919 + 13) % cfg.vocab) as u32)
-                    .collect();
-                let mut tests: Vec<(String, usize, usize)> = Vec::new();
-                if a.n_prompt > 0 {
-                    tests.push((format!("pp{}", a.n_prompt), a.n_prompt, 0));
-                }
-                if a.n_gen > 0 {
-                    tests.push((format!("tg{}", a.n_gen), 0, a.n_gen));
-                }
-                for (test, np, ng) in tests {
-                    let mut samples = Vec::new();
-                    for rep in 0..=a.repetitions {
-                        let mut s = model.session(context, KvType::F32)?;
-                        let secs = if np > 0 {
-                            let t0 = Instant::now();
-                            model.forward(ex, &mut s, &prompt, Logits::Last)?;
-                            t0.elapsed().as_secs_f64()
-                        } else {
-                            let mut tok = cfg.bos;
-                            let t0 = Instant::now();
-                            for _ in 0..ng {
-                                let l = model.forward(ex, &mut s, &[tok], Logits::Last)?;
-                                tok = ternbench_engine::sampler::argmax(&l);
-                            }
-                            t0.elapsed().as_secs_f64()
-                        };
-                        if rep > 0 {
-                            // rep 0 is the warm-up.
-                            samples.push((np + ng) as f64 / secs);
-                        }
-                    }
-                    let (avg, sd, med) = stats(&samples);
-                    rows.push(BenchRow {
-                        model: name.clone(),
-                        engine: format!("{engine:?}").to_lowercase(),
-                        format: fmt.name().to_string(),
-                        head: model.weights.head_format().name().to_string(),
-                        isa: ks.isa.name().to_string(),
-                        threads: t,
-                        test,
-                        n_prompt: np,
-                        n_gen: ng,
-                        sampled_layers: model
-                            .weights
-                            .is_sampled()
-                            .then_some(model.weights.layers.len()),
-                        model_layers: cfg.layers,
-                        samples_ts: samples,
-                        avg_ts: avg,
-                        stddev_ts: sd,
-                        median_ts: med,
-                    });
-                }
-            }
-        }
+impl crate::runner::Sink for NoSink {
+    fn record(&mut self, _: &crate::results::Record) -> Result<()> {
+        Ok(())
     }
+}
+
+/// `ternbench bench`: a llama-bench-style sweep through the scenario runner (pp and tg as
+/// separate tests, one warm-up, repetitions interleaved across engines and thread counts).
+pub fn run_bench(a: &BenchArgs) -> Result<()> {
+    use crate::scenario::{
+        EnergySpec, EngineKind, EngineSpec, IsaSel, ModelSpec, Order, SampleLayers, Scenario,
+        TestSpec,
+    };
+    if a.repetitions == 0 {
+        return Err(usage("-r: at least one repetition"));
+    }
+    if a.n_prompt == 0 && a.n_gen == 0 {
+        return Err(usage("-p and -n are both 0: nothing to measure"));
+    }
+    if a.threads.contains(&0) {
+        return Err(usage("-t: thread counts start at 1"));
+    }
+    let isa = kernel_set(a.opts.isa)?.isa;
+    if !a.opts.format.is_ternary() && a.engine.contains(&EngineArg::Ternary) {
+        return Err(usage(format!(
+            "--format {}: the ternary engine takes i2, tq1 or tl",
+            a.opts.format
+        )));
+    }
+    let mut tests = Vec::new();
+    if a.n_prompt > 0 {
+        tests.push(TestSpec {
+            n_prompt: a.n_prompt,
+            n_gen: 0,
+        });
+    }
+    if a.n_gen > 0 {
+        tests.push(TestSpec {
+            n_prompt: 0,
+            n_gen: a.n_gen,
+        });
+    }
+    let mut threads: Vec<usize> = a.threads.iter().map(|&t| t as usize).collect();
+    threads.dedup();
+    let scenario = Scenario {
+        name: "bench".into(),
+        description: String::new(),
+        file: None,
+        models: a
+            .model
+            .iter()
+            .map(|m| ModelSpec {
+                name: m.clone(),
+                sample_layers: a
+                    .sample_layers
+                    .map_or(SampleLayers::Full, SampleLayers::Fixed),
+            })
+            .collect(),
+        engines: a
+            .engine
+            .iter()
+            .map(|e| match e {
+                EngineArg::Ternary => EngineSpec {
+                    engine: EngineKind::Ternary,
+                    format: a.opts.format,
+                },
+                EngineArg::Fp16 => EngineSpec {
+                    engine: EngineKind::Fp16,
+                    format: Format::F16,
+                },
+            })
+            .collect(),
+        head: a.opts.head,
+        threads,
+        isa: IsaSel::List(vec![isa]),
+        tests,
+        repetitions: a.repetitions,
+        warmup: 1,
+        min_seconds: 0.0,
+        max_repetitions: a.repetitions,
+        cooldown_seconds: 0.0,
+        pin: a.pin,
+        order: Order::Interleaved,
+        seed: a.opts.seed,
+        kv_f16: false,
+        max_cv: 0.05,
+        energy: EnergySpec {
+            source: "none".into(),
+            idle_seconds: 0.0,
+            tdp_watts: None,
+        },
+    };
+    let (ctrs, _) = crate::counters::open_status();
+    let max_threads = scenario.threads.iter().copied().max().unwrap_or(1);
+    let pool = ThreadPool::new(max_threads, crate::machine::pinning(a.pin));
+    let mut ctx = crate::runner::RunContext {
+        pool: &pool,
+        counters: ctrs.as_ref(),
+        energy: None,
+        bandwidth: &[],
+        prior: Default::default(),
+        prior_models: Vec::new(),
+        progress: crate::runner::Progress::new(
+            a.quiet_progress,
+            crate::runner::planned_reps(&scenario, 1),
+        ),
+    };
+    let out = crate::runner::run(&scenario, &[isa], &mut ctx, &mut NoSink)?;
+    let rows: Vec<BenchRow> = out
+        .cells
+        .iter()
+        .map(|c| {
+            let (s, samples) = if c.n_prompt > 0 {
+                (&c.prefill_tokens_per_s, &c.samples_prefill_tokens_per_s)
+            } else {
+                (&c.decode_tokens_per_s, &c.samples_decode_tokens_per_s)
+            };
+            BenchRow {
+                model: c.key.model.clone(),
+                engine: c.key.engine.clone(),
+                format: c.key.format.clone(),
+                head: c.key.head.clone(),
+                isa: c.key.isa.clone(),
+                threads: c.key.threads,
+                test: c.key.test.clone(),
+                n_prompt: c.n_prompt,
+                n_gen: c.n_gen,
+                sampled_layers: c.sampled.as_ref().map(|x| x.layers_built),
+                model_layers: out
+                    .models
+                    .iter()
+                    .find(|m| m.model == c.key.model)
+                    .map(|m| m.layers_total),
+                samples_ts: samples.clone(),
+                avg_ts: s.as_ref().map_or(f64::NAN, |s| s.mean),
+                stddev_ts: s.as_ref().map_or(f64::NAN, |s| s.stddev),
+                median_ts: s.as_ref().map_or(f64::NAN, |s| s.median),
+                ci95_low_ts: s.as_ref().and_then(|s| s.ci95_low),
+                ci95_high_ts: s.as_ref().and_then(|s| s.ci95_high),
+                noisy: c.noisy,
+            }
+        })
+        .collect();
     match a.output {
         OutFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
         OutFormat::Csv => {
-            println!("model,engine,format,head,isa,threads,test,n_prompt,n_gen,sampled_layers,model_layers,avg_ts,stddev_ts,median_ts");
+            println!("model,engine,format,head,isa,threads,test,n_prompt,n_gen,sampled_layers,model_layers,avg_ts,stddev_ts,median_ts,noisy");
             for r in &rows {
                 println!(
-                    "{},{},{},{},{},{},{},{},{},{},{},{:.4},{:.4},{:.4}",
+                    "{},{},{},{},{},{},{},{},{},{},{},{:.4},{:.4},{:.4},{}",
                     r.model,
                     r.engine,
                     r.format,
@@ -433,10 +482,11 @@ pub fn run_bench(a: &BenchArgs) -> Result<()> {
                     r.n_prompt,
                     r.n_gen,
                     r.sampled_layers.map(|v| v.to_string()).unwrap_or_default(),
-                    r.model_layers,
+                    r.model_layers.map(|v| v.to_string()).unwrap_or_default(),
                     r.avg_ts,
                     r.stddev_ts,
-                    r.median_ts
+                    r.median_ts,
+                    r.noisy
                 );
             }
         }
@@ -453,9 +503,9 @@ pub fn run_bench(a: &BenchArgs) -> Result<()> {
                 "median t/s",
             ]);
             for r in &rows {
-                let model = match r.sampled_layers {
-                    Some(k) => format!("{} (SAMPLED {k}/{} layers)", r.model, r.model_layers),
-                    None => r.model.clone(),
+                let model = match (r.sampled_layers, r.model_layers) {
+                    (Some(k), Some(n)) => format!("{} (SAMPLED {k}/{n} layers)", r.model),
+                    _ => r.model.clone(),
                 };
                 t.row(vec![
                     model,
@@ -466,7 +516,11 @@ pub fn run_bench(a: &BenchArgs) -> Result<()> {
                     r.threads.to_string(),
                     r.test.clone(),
                     format!("{:.2} ± {:.2}", r.avg_ts, r.stddev_ts),
-                    format!("{:.2}", r.median_ts),
+                    format!(
+                        "{:.2}{}",
+                        r.median_ts,
+                        if r.noisy { " (noisy)" } else { "" }
+                    ),
                 ]);
             }
             print!("{}", t.markdown());

@@ -37,29 +37,9 @@ pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// Physical cores (distinct package/core ids in sysfs topology), if sysfs says.
+/// Physical cores (sysfs topology), if sysfs says.
 pub fn physical_cores() -> Option<usize> {
-    let mut seen = std::collections::HashSet::new();
-    for e in std::fs::read_dir("/sys/devices/system/cpu").ok()?.flatten() {
-        let name = e.file_name();
-        let name = name.to_string_lossy();
-        if !name.starts_with("cpu")
-            || !name[3..].chars().all(|c| c.is_ascii_digit())
-            || name.len() == 3
-        {
-            continue;
-        }
-        let t = e.path().join("topology");
-        let read = |f: &str| {
-            std::fs::read_to_string(t.join(f))
-                .ok()
-                .map(|s| s.trim().to_string())
-        };
-        if let (Some(p), Some(c)) = (read("physical_package_id"), read("core_id")) {
-            seen.insert((p, c));
-        }
-    }
-    (!seen.is_empty()).then_some(seen.len())
+    crate::sysinfo::sysfs::topology(std::path::Path::new("/sys")).physical
 }
 
 /// The default thread counts: 1 and every core (deduplicated).

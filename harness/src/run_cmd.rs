@@ -22,6 +22,7 @@ use crate::results::{
 };
 use crate::runner::{self, Progress, RunContext, Sink};
 use crate::scenario::{Host, Scenario, EMBEDDED_QUICK};
+use crate::sysinfo::{Fingerprint, Roots};
 
 /// The results folder as a sink.
 struct DirSink<'a>(&'a mut RunDir);
@@ -136,11 +137,17 @@ pub fn run(a: &RunArgs) -> Result<()> {
             })
             .collect(),
     };
-    let machine = serde_json::json!({
-        "cpu_model": crate::machine::cpu_model(),
-        "logical_cpus": host.logical,
-        "physical_cores": host.physical,
-    });
+    let machine = match &prior_run {
+        Some(r) => r.machine.clone(),
+        None => {
+            let mut fp = Fingerprint::collect(&Roots::system());
+            if let Some(b) = bw.iter().max_by_key(|b| b.threads) {
+                fp.read_bandwidth_gbps = Some(b.before_gbps);
+                fp.read_bandwidth_threads = Some(b.threads);
+            }
+            serde_json::to_value(&fp).context("serialising the machine fingerprint")?
+        }
+    };
     let mut prior_models = Vec::new();
     let mut prior: BTreeMap<_, Vec<_>> = BTreeMap::new();
     for r in prior_records {
