@@ -5,6 +5,8 @@
 
 mod bandwidth;
 mod cli;
+#[allow(dead_code)] // until the scenario runner uses it
+mod energy;
 mod engine_cmd;
 mod error;
 mod kernels_cmd;
