@@ -320,6 +320,14 @@ pub struct RunArgs {
     /// Print run.json on stdout at the end instead of the summary table.
     #[arg(long)]
     pub json: bool,
+    /// Energy source, overriding the scenario's `energy.source`: auto (powercap, perf, msr in
+    /// turn), powercap, perf, msr, none, or estimate (a TDP x utilisation model, labelled
+    /// ESTIMATED everywhere).
+    #[arg(long, value_parser = ["auto", "powercap", "perf", "msr", "none", "estimate"])]
+    pub energy: Option<String>,
+    /// Package watts at full load for `--energy estimate` (overrides `energy.tdp_watts`).
+    #[arg(long)]
+    pub tdp: Option<f64>,
 }
 
 /// `ternbench sysinfo`.

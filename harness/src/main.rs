@@ -6,6 +6,7 @@
 mod bandwidth;
 mod cli;
 mod counters;
+mod energy;
 mod engine_cmd;
 mod error;
 mod kernels_cmd;

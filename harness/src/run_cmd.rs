@@ -15,6 +15,7 @@ use ternbench_engine::kernels::ThreadPool;
 use crate::bandwidth;
 use crate::cli::RunArgs;
 use crate::counters::{self, CounterStatus};
+use crate::energy;
 use crate::error::usage;
 use crate::output::{fmt_opt, Table};
 use crate::results::{
@@ -121,10 +122,51 @@ pub fn run(a: &RunArgs) -> Result<()> {
         dir.path().display()
     ));
 
+    // Energy: the scenario's source unless --energy says otherwise.
+    let mut choice: energy::EnergyChoice = a
+        .energy
+        .as_deref()
+        .unwrap_or(&scenario.energy.source)
+        .parse()
+        .map_err(usage)?;
+    if let energy::EnergyChoice::Estimate { tdp_watts } = &mut choice {
+        *tdp_watts = a.tdp.or(scenario.energy.tdp_watts);
+    }
+    let estatus = energy::open(&choice, &energy::Roots::system());
+    let idle = match (&estatus, &prior_run) {
+        (energy::EnergyStatus::Available(m), None) if scenario.energy.idle_seconds > 0.0 => {
+            progress.note(&format!(
+                "measuring idle power for {:.0} s (keep the machine quiet)…",
+                scenario.energy.idle_seconds
+            ));
+            Some(
+                energy::idle_baseline(
+                    m,
+                    std::time::Duration::from_secs_f64(scenario.energy.idle_seconds),
+                )
+                .context("measuring the idle-power baseline")?,
+            )
+        }
+        (energy::EnergyStatus::Available(_), Some(r)) => r
+            .energy
+            .get("idle")
+            .and_then(|v| serde_json::from_value(v.clone()).ok()),
+        _ => None,
+    };
+    let prov = estatus.provenance();
     let energy_status = serde_json::json!({
-        "status": "unavailable",
-        "reason": "energy sampling is not built into this version yet",
+        "status": match &estatus {
+            energy::EnergyStatus::Available(_) => "measured",
+            energy::EnergyStatus::Estimated(_) => "estimated",
+            energy::EnergyStatus::Unavailable(_) => "unavailable",
+        },
+        "source": prov.energy_source,
+        "reason": prov.reason,
+        "fix": prov.fix,
+        "idle": idle,
+        "provenance": prov,
     });
+    let mut phases = energy::phase::Phases::new(&estatus, idle.clone());
     progress.note("measuring read bandwidth (roofline denominator)…");
     let mut bw: Vec<RunBandwidth> = match &prior_run {
         Some(r) if !r.bandwidth.is_empty() => r.bandwidth.clone(),
@@ -187,7 +229,7 @@ pub fn run(a: &RunArgs) -> Result<()> {
     let mut ctx = RunContext {
         pool: &pool,
         counters: ctrs.as_ref(),
-        energy: None,
+        energy: phases.as_mut().map(|p| p as &mut dyn runner::PhaseMeter),
         bandwidth: &bw,
         prior,
         prior_models,
