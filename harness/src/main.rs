@@ -9,6 +9,7 @@ mod counters;
 mod energy;
 mod engine_cmd;
 mod error;
+mod interrupt;
 mod kernels_cmd;
 mod kernels_report;
 mod machine;

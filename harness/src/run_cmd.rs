@@ -235,7 +235,21 @@ pub fn run(a: &RunArgs) -> Result<()> {
         prior_models,
         progress,
     };
-    let out = runner::run(&scenario, &isas, &mut ctx, &mut DirSink(&mut dir))?;
+    crate::interrupt::install();
+    let out = match runner::run(&scenario, &isas, &mut ctx, &mut DirSink(&mut dir)) {
+        Ok(o) => o,
+        Err(e) if e.downcast_ref::<crate::interrupt::Interrupted>().is_some() => {
+            file.status = "interrupted".into();
+            dir.write_summary(&file)?;
+            eprintln!(
+                "interrupted: every repetition measured so far is in {}; finish with `ternbench run --resume {}`",
+                dir.path().join("cells.jsonl").display(),
+                dir.path().display()
+            );
+            std::process::exit(130);
+        }
+        Err(e) => return Err(e),
+    };
     let mut progress = ctx.progress;
     progress.note("measuring read bandwidth again…");
     for (b, (_, g)) in bw

@@ -446,6 +446,10 @@ pub fn run(
                 Order::Sequential => vec![pending[0]],
             };
             for i in batch {
+                if crate::interrupt::requested() {
+                    ctx.progress.finish();
+                    return Err(crate::interrupt::Interrupted.into());
+                }
                 let c = &mut group[i];
                 let (_, model, _) = built
                     .iter()

@@ -270,3 +270,56 @@ fn bad_scenarios_name_file_line_and_key() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("not a ternbench results folder"), "{err}");
 }
+
+#[test]
+fn ctrl_c_marks_the_run_interrupted_and_resume_finishes_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scen = tmp.path().join("tiny.toml");
+    std::fs::write(&scen, TINY).unwrap();
+    let part = tmp.path().join("part");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ternbench"))
+        .args([
+            "run",
+            scen.to_str().unwrap(),
+            "--out",
+            part.to_str().unwrap(),
+            "--quiet",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    let dir = loop {
+        if let Some(d) = run_dirs(&part).into_iter().next() {
+            let n = std::fs::read_to_string(d.join("cells.jsonl"))
+                .map(|s| s.lines().filter(|l| l.contains("\"sample\"")).count())
+                .unwrap_or(0);
+            if n >= 3 {
+                break d;
+            }
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(300),
+            "run made no progress"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let pid = child.id().to_string();
+    let k = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    assert!(k.success());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let run: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
+    if out.status.code() == Some(130) {
+        assert_eq!(run["status"], "interrupted");
+        assert!(err.contains("--resume"), "{err}");
+    } else {
+        // The run finished before the signal landed.
+        assert!(out.status.success(), "{err}");
+    }
+    let o = ternbench(&["run", "--resume", dir.to_str().unwrap(), "--quiet"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(cells(&dir).len(), 8);
+}
