@@ -335,7 +335,7 @@ pub fn run(
                     .find(|i| i.name() == key.isa)
                     .expect("cell level from the scenario");
                 Cell {
-                    warm_left: if samples.is_empty() { s.warmup } else { 0 },
+                    warm_left: s.warmup,
                     spec,
                     key,
                     test,
