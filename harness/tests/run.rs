@@ -277,7 +277,7 @@ fn ctrl_c_marks_the_run_interrupted_and_resume_finishes_it() {
     let scen = tmp.path().join("tiny.toml");
     std::fs::write(&scen, TINY).unwrap();
     let part = tmp.path().join("part");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ternbench"))
+    let child = Command::new(env!("CARGO_BIN_EXE_ternbench"))
         .args([
             "run",
             scen.to_str().unwrap(),
