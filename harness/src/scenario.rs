@@ -796,10 +796,13 @@ fn model_spec(src: &Src<'_>, v: &Spanned<Value>, key: &str) -> Result<ModelSpec,
     const ALLOWED: &str = "a zoo name (e.g. \"bitnet-700m\"), a checkpoint directory, a .gguf file, or a table { name = \"...\", sample_layers = K | \"auto\" }";
     let bad = |msg: String| src.err(Some(v.span()), key, format!("{msg}; allowed: {ALLOWED}"));
     match v.get_ref() {
-        Value::String(s) if !s.trim().is_empty() => Ok(ModelSpec {
-            name: s.trim().to_string(),
-            sample_layers: SampleLayers::Full,
-        }),
+        Value::String(s) if !s.trim().is_empty() => {
+            known_model(s.trim()).map_err(|m| src.err(Some(v.span()), key, m))?;
+            Ok(ModelSpec {
+                name: s.trim().to_string(),
+                sample_layers: SampleLayers::Full,
+            })
+        }
         Value::Table(t) => {
             for k in t.keys() {
                 if k != "name" && k != "sample_layers" {
@@ -821,6 +824,7 @@ fn model_spec(src: &Src<'_>, v: &Spanned<Value>, key: &str) -> Result<ModelSpec,
                     )))
                 }
             };
+            known_model(&name).map_err(|m| src.err(Some(v.span()), key, m))?;
             Ok(ModelSpec {
                 name,
                 sample_layers,
@@ -828,6 +832,17 @@ fn model_spec(src: &Src<'_>, v: &Spanned<Value>, key: &str) -> Result<ModelSpec,
         }
         other => Err(bad(format!("a {} is not a model", other.type_str()))),
     }
+}
+
+/// A zoo name, or a path that exists (a checkpoint directory or a GGUF file).
+fn known_model(name: &str) -> Result<(), String> {
+    if ternbench_engine::zoo::config(name).is_ok() || Path::new(name).exists() {
+        return Ok(());
+    }
+    Err(format!(
+        "\"{name}\" is neither a zoo model nor an existing checkpoint directory or .gguf file; zoo models: {}",
+        ternbench_engine::zoo::names().join(", ")
+    ))
 }
 
 fn isa_sel(src: &Src<'_>, v: &Spanned<Value>) -> Result<IsaSel, ScenarioError> {
@@ -915,14 +930,14 @@ mod tests {
 
     #[test]
     fn model_tables() {
-        let s = parse("models = [\"a\", { name = \"bitnet-100b\", sample_layers = 2 }, { name = \"b\", sample_layers = \"auto\" }]").unwrap();
+        let s = parse("models = [\"bitnet-125m\", { name = \"bitnet-100b\", sample_layers = 2 }, { name = \"bitnet-7b\", sample_layers = \"auto\" }]").unwrap();
         assert_eq!(s.models[1].sample_layers, SampleLayers::Fixed(2));
         assert_eq!(s.models[2].sample_layers, SampleLayers::Auto);
     }
 
     #[test]
     fn errors_name_line_key_and_allowed() {
-        let e = parse("models = [\"a\"]\n\nthreads = \"lots\"\n").unwrap_err();
+        let e = parse("models = [\"bitnet-125m\"]\n\nthreads = \"lots\"\n").unwrap_err();
         assert_eq!(e.pos, Some((3, 11)));
         assert_eq!(e.key, "threads");
         assert!(
@@ -931,38 +946,42 @@ mod tests {
         );
         assert!(e.msg.contains("allowed"), "{e}");
 
-        let e = parse("models = [\"a\"]\nengines = [\"ternary\", \"gpu\"]").unwrap_err();
+        let e = parse("models = [\"bitnet-125m\"]\nengines = [\"ternary\", \"gpu\"]").unwrap_err();
         assert_eq!(e.key, "engines[1]");
         assert_eq!(e.pos.unwrap().0, 2);
         assert!(e.msg.contains("ternary, fp16"));
 
-        let e = parse("models = [\"a\"]\nrepetitons = 3\n").unwrap_err();
+        let e = parse("models = [\"bitnet-125m\"]\nrepetitons = 3\n").unwrap_err();
         assert_eq!(e.pos.unwrap().0, 2, "{e}");
         assert!(e.msg.contains("repetitons"), "{e}");
 
         let e = parse("threads = [1]").unwrap_err();
         assert_eq!(e.key, "models");
 
-        let e = parse("models = [\"a\"]\ntests = [\"pp0\"]").unwrap_err();
+        let e = parse("models = [\"bitnet-125m\"]\ntests = [\"pp0\"]").unwrap_err();
         assert_eq!(e.key, "tests[0]");
 
-        let e = parse("models = [\"a\"]\nrepetitions = 0").unwrap_err();
+        let e = parse("models = [\"bitnet-125m\"]\nrepetitions = 0").unwrap_err();
         assert_eq!(e.key, "repetitions");
 
-        let e = parse("models = [\"a\"]\n[energy]\nsource = \"estimate\"\n").unwrap_err();
+        let e = parse("models = [\"bitnet-125m\"]\n[energy]\nsource = \"estimate\"\n").unwrap_err();
         assert_eq!(e.key, "energy.tdp_watts");
 
-        let e = parse("models = [\"a\"]\nthreads = [\"4-2\"]").unwrap_err();
+        let e = parse("models = [\"bitnet-125m\"]\nthreads = [\"4-2\"]").unwrap_err();
         assert!(e.msg.contains("empty range"), "{e}");
 
         let e = parse("models = [{ nam = \"x\" }]").unwrap_err();
         assert_eq!(e.key, "models[0]");
 
-        let e = parse("models = [\"a\"]\nisa = \"avx9000\"").unwrap_err();
+        let e = parse("\nmodels = [\"bitnet-3b\"]").unwrap_err();
+        assert_eq!((e.key.as_str(), e.pos.unwrap().0), ("models[0]", 2));
+        assert!(e.msg.contains("bitnet-2b4t"), "{e}");
+
+        let e = parse("models = [\"bitnet-125m\"]\nisa = \"avx9000\"").unwrap_err();
         assert_eq!(e.key, "isa");
         assert!(e.msg.contains("scalar"), "{e}");
 
-        let e = parse("models = [\"a\"\n").unwrap_err();
+        let e = parse("models = [\"bitnet-125m\"\n").unwrap_err();
         assert!(e.pos.is_some(), "{e}");
     }
 
