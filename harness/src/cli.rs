@@ -41,7 +41,7 @@ pub enum Command {
     Sysinfo(SysinfoArgs),
     /// Monthly cost and $ per million tokens of serving a demand on GPU FP16, CPU FP16 and CPU
     /// ternary, from a results run (or given figures), a dated GPU catalogue and CPU prices.
-    Cost(CostArgs),
+    Cost(Box<CostArgs>),
 }
 
 /// `ternbench bandwidth`.

@@ -294,3 +294,65 @@ pub fn svg(r: &CostResult) -> String {
     );
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cost::model::{compute, Demand, Deployment, Electricity, Figure};
+
+    fn result() -> CostResult {
+        let g = |v: f64| Figure::new(v, "given");
+        let d = Deployment {
+            name: "CPU <ternary>".into(),
+            description: "a | b".into(),
+            decode_tps: g(20.0),
+            prefill_tps: Some(g(50.0)),
+            streams_per_instance: g(1.0),
+            pricing: Pricing::Hourly {
+                usd_per_hour: g(0.2),
+            },
+            energy: EnergyFigure::None { why: "x".into() },
+            notes: vec![],
+        };
+        let demand = Demand {
+            requests_per_day: g(86_400.0),
+            prompt_tokens: g(100.0),
+            output_tokens: g(200.0),
+            peak_to_average: g(2.0),
+            utilisation: g(0.6),
+        };
+        let e = Electricity {
+            usd_per_kwh: g(0.1),
+            pue: g(1.5),
+        };
+        compute(demand, e, &[d], vec!["an assumption".into()]).unwrap()
+    }
+
+    #[test]
+    fn markdown_section_is_a_level_two_section() {
+        let s = markdown_section(&result());
+        assert!(s.starts_with("## Cost\n\n"), "{s}");
+        assert!(s.contains("### CPU <ternary>"), "{s}");
+        assert!(s.contains("### Assumptions"), "{s}");
+        assert!(s.contains("- what: a \\| b"), "{s}");
+        assert!(
+            s.contains("| CPU <ternary> | 40 | 5840.00 | in price |"),
+            "{s}"
+        );
+        assert!(s.contains("- an assumption"), "{s}");
+    }
+
+    #[test]
+    fn svg_escapes_and_draws_two_bars_a_row() {
+        let s = svg(&result());
+        assert!(s.contains("CPU &lt;ternary&gt;"), "{s}");
+        assert!(!s.contains("CPU <ternary>"), "{s}");
+        assert!(s.trim_end().ends_with("</svg>"));
+    }
+
+    #[test]
+    fn json_round_trips_as_json() {
+        let v: serde_json::Value = serde_json::from_str(&json(&result())).unwrap();
+        assert_eq!(v["deployments"][0]["instances"], 40);
+    }
+}
