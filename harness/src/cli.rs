@@ -481,6 +481,11 @@ pub struct CostArgs {
     #[arg(long, allow_negative_numbers = true)]
     pub pue: Option<f64>,
 
+    /// Defaults of a known calculator: `calculator-2026` (reference.md §7.3: 100K requests/day,
+    /// A100 at $2/h, CPU instance at $0.40/h), with measured throughput instead of its estimate.
+    /// Flags given still win.
+    #[arg(long, value_parser = ["calculator-2026"])]
+    pub preset: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: CostFormat,

@@ -339,3 +339,31 @@ fn bad_inputs_exit_2_naming_what() {
     let e = usage_error(&a);
     assert!(e.contains("cat.toml") && e.contains("price"), "{e}");
 }
+
+#[test]
+fn calculator_preset_prices() {
+    let s = ok_stdout(&[
+        "--preset",
+        "calculator-2026",
+        "--cpu-ternary-decode-tps",
+        "20",
+        "--cpu-ternary-prefill-tps",
+        "50",
+        "--format",
+        "json",
+    ]);
+    let j: Value = serde_json::from_str(&s).unwrap();
+    close(&j["demand"]["requests_per_day"]["value"], 100_000.0);
+    let gpu = row(&j, "GPU FP16 (a100-80gb-2usd)");
+    close(&gpu["deployment"]["pricing"]["usd_per_hour"]["value"], 2.0);
+    let cpu = row(&j, "CPU ternary");
+    close(&cpu["deployment"]["pricing"]["usd_per_hour"]["value"], 0.40);
+    assert!(j["assumptions"][1]
+        .as_str()
+        .unwrap()
+        .contains("--preset calculator-2026"));
+    assert!(
+        j["deployments"].as_array().unwrap().len() == 2,
+        "no FP16 figures: row left out"
+    );
+}

@@ -116,6 +116,13 @@ pub fn build(a: &CostArgs) -> Result<CostResult, String> {
         ),
     };
     let mut assumptions = Vec::new();
+    if let Some(p) = &a.preset {
+        assumptions.push(format!(
+            "--preset {p}: the 2026 online calculator's defaults (reference.md §7.3: 8B model, 100K \
+             requests/day, A100 $2/h, CPU $0.40/h; its throughput scaling was an unpublished \
+             estimate, replaced here by the figures below)"
+        ));
+    }
     let mut deployments = vec![gpu_deployment(a, &demand, &mut assumptions)?];
     deployments.extend(cpu_deployments(a, &mut assumptions)?);
     model::compute(demand, electricity, &deployments, assumptions).map_err(|e| e.0)
@@ -126,7 +133,12 @@ fn gpu_deployment(
     demand: &Demand,
     assumptions: &mut Vec<String>,
 ) -> Result<Deployment, String> {
-    let name = a.gpu.as_deref().unwrap_or(DEFAULT_GPU);
+    let preset = a.preset.is_some();
+    let name = a.gpu.as_deref().unwrap_or(if preset {
+        "a100-80gb-2usd"
+    } else {
+        DEFAULT_GPU
+    });
     let (entry, file): (Option<GpuEntry>, String) = if name == "custom" {
         (None, String::new())
     } else {
@@ -404,10 +416,17 @@ fn cpu_deployments(a: &CostArgs, assumptions: &mut Vec<String>) -> Result<Vec<De
         }
     } else {
         let (prices, file) = CpuPrices::load(a.cpu_prices.as_deref())?;
-        let name = a.cpu_instance.as_deref().unwrap_or(DEFAULT_CPU_INSTANCE);
+        let preset = a.preset.is_some();
+        let name = a.cpu_instance.as_deref().unwrap_or(if preset {
+            "calculator-default"
+        } else {
+            DEFAULT_CPU_INSTANCE
+        });
         let p = prices.get(name, &file)?;
         let how = if a.cpu_instance.is_some() {
             "given (--cpu-instance)"
+        } else if preset {
+            "--preset calculator-2026"
         } else {
             "default instance"
         };
