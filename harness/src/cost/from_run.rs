@@ -323,6 +323,24 @@ mod tests {
     }
 
     #[test]
+    fn prefill_from_a_separate_pp_cell_of_the_same_settings() {
+        let mut tg = cell("ternary", 2, 30.0, 0.0);
+        tg.key.test = "tg64".into();
+        tg.prefill_tokens_per_s = None;
+        let mut pp = cell("ternary", 2, 0.0, 80.0);
+        pp.key.test = "pp128".into();
+        pp.decode_tokens_per_s = None;
+        let mut pp1 = cell("ternary", 1, 0.0, 99.0);
+        pp1.key.test = "pp128".into();
+        pp1.decode_tokens_per_s = None;
+        let f = pick(&run(vec![pp1, tg, pp]), "m", "ternary", None).unwrap();
+        assert_eq!(f.decode_tps.value, 30.0);
+        let p = f.prefill_tps.unwrap();
+        assert_eq!(p.value, 80.0);
+        assert!(p.source.contains("pp128"), "{}", p.source);
+    }
+
+    #[test]
     fn missing_cells_are_named() {
         let r = run(vec![cell("ternary", 1, 20.0, 50.0)]);
         let e = pick(&r, "other", "ternary", None).unwrap_err();

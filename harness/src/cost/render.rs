@@ -63,7 +63,7 @@ fn headline(r: &CostResult) -> String {
 }
 
 /// The figures behind one row, one line each.
-fn figure_lines(d: &DeploymentCost) -> Vec<String> {
+fn figure_lines(d: &DeploymentCost, prompt_tokens: f64) -> Vec<String> {
     let dep = &d.deployment;
     let mut v = vec![format!("what: {}", dep.description)];
     v.push(format!(
@@ -77,8 +77,9 @@ fn figure_lines(d: &DeploymentCost) -> Vec<String> {
             fmt_f(p.value, 2),
             p.source
         )),
+        None if prompt_tokens == 0.0 => v.push("prefill: none (no prompt tokens)".into()),
         None => v.push(
-            "prefill: no separate term (an end-to-end decode figure, or no prompt tokens)".into(),
+            "prefill: no separate term (the decode figure is end-to-end, prefill included)".into(),
         ),
     }
     if dep.streams_per_instance.value != 1.0 {
@@ -168,7 +169,7 @@ pub fn text(r: &CostResult) -> String {
     let mut s = headline(r) + "\n\n" + &table(r).render();
     for d in &r.deployments {
         let _ = writeln!(s, "\n{}:", d.deployment.name);
-        for l in figure_lines(d) {
+        for l in figure_lines(d, r.demand.prompt_tokens.value) {
             let _ = writeln!(s, "  {l}");
         }
     }
@@ -187,7 +188,7 @@ fn md_body(r: &CostResult, heading: &str) -> String {
     let mut s = headline(r) + "\n\n" + &table(r).markdown();
     for d in &r.deployments {
         let _ = writeln!(s, "\n{heading} {}\n", d.deployment.name);
-        for l in figure_lines(d) {
+        for l in figure_lines(d, r.demand.prompt_tokens.value) {
             let _ = writeln!(s, "- {}", l.replace('|', "\\|"));
         }
     }
