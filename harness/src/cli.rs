@@ -386,7 +386,7 @@ pub struct CostArgs {
     #[arg(long)]
     pub model: Option<String>,
     /// Thread count of the cells to use (default: the cell with the best decode tokens/s).
-    #[arg(long)]
+    #[arg(long, requires = "run")]
     pub threads: Option<usize>,
     /// CPU ternary decode tokens/s of one stream (overrides the run).
     #[arg(long, allow_negative_numbers = true)]

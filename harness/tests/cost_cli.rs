@@ -367,3 +367,54 @@ fn calculator_preset_prices() {
         "no FP16 figures: row left out"
     );
 }
+
+#[test]
+fn owned_gpu_uses_catalogue_power() {
+    let s = ok_stdout(&[
+        "--gpu",
+        "h100-bf16",
+        "--gpu-hardware-price",
+        "30000",
+        "--gpu-amortisation-months",
+        "36",
+        "--usd-per-kwh",
+        "0.1",
+        "--pue",
+        "1.5",
+        "--cpu-ternary-decode-tps",
+        "20",
+        "--cpu-ternary-prefill-tps",
+        "50",
+        "--format",
+        "json",
+    ]);
+    let j: Value = serde_json::from_str(&s).unwrap();
+    let g = row(&j, "GPU BF16 (h100-bf16)");
+    assert_eq!(g["instances"], 1);
+    close(&g["monthly_compute_usd"], 30000.0 / 36.0);
+    close(&g["monthly_kwh"], 560.0 * 730.0 / 1000.0);
+    close(&g["monthly_energy_usd"], 408.8 * 1.5 * 0.1);
+    let src = g["deployment"]["energy"]["watts"]["source"]
+        .as_str()
+        .unwrap();
+    assert!(src.contains("ML.ENERGY"), "{src}");
+    // Without a power figure the energy line says why.
+    let s = ok_stdout(&[
+        "--gpu",
+        "a100-80gb",
+        "--gpu-hardware-price",
+        "15000",
+        "--gpu-amortisation-months",
+        "36",
+        "--cpu-ternary-decode-tps",
+        "20",
+        "--cpu-ternary-prefill-tps",
+        "50",
+    ]);
+    assert!(
+        s.contains(
+            "not included: no energy figure (no GPU power figure for a100-80gb: pass --gpu-watts)"
+        ),
+        "{s}"
+    );
+}
