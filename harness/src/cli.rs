@@ -39,6 +39,9 @@ pub enum Command {
     /// Print this machine's fingerprint: CPU, ISA features, caches, cores, memory and its read
     /// bandwidth, frequency policy, hypervisor, OS and the build.
     Sysinfo(SysinfoArgs),
+    /// Monthly cost and $ per million tokens of serving a demand on GPU FP16, CPU FP16 and CPU
+    /// ternary, from a results run (or given figures), a dated GPU catalogue and CPU prices.
+    Cost(Box<CostArgs>),
 }
 
 /// `ternbench bandwidth`.
@@ -344,4 +347,149 @@ pub struct SysinfoArgs {
     /// ISA features, memory size class); measures nothing.
     #[arg(long, value_name = "FILE")]
     pub compare: Option<PathBuf>,
+}
+
+/// `ternbench cost` output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CostFormat {
+    /// Aligned text with the figures and assumptions.
+    Text,
+    /// Markdown.
+    Md,
+    /// JSON (one object).
+    Json,
+}
+
+/// `ternbench cost` (docs/cost.md). Every figure left out takes a labelled default.
+#[derive(Debug, Args)]
+pub struct CostArgs {
+    /// Requests per day, average (default 100000).
+    #[arg(long, allow_negative_numbers = true)]
+    pub requests_per_day: Option<f64>,
+    /// Prompt tokens per request (default 128).
+    #[arg(long, allow_negative_numbers = true)]
+    pub prompt_tokens: Option<f64>,
+    /// Output tokens per request (default 128).
+    #[arg(long, allow_negative_numbers = true)]
+    pub output_tokens: Option<f64>,
+    /// Peak request rate over the average, >= 1 (default 2).
+    #[arg(long, allow_negative_numbers = true)]
+    pub peak_factor: Option<f64>,
+    /// Busy fraction instances are sized for at the peak, in (0, 1] (default 0.6).
+    #[arg(long, allow_negative_numbers = true)]
+    pub utilisation: Option<f64>,
+
+    /// Results run for the CPU figures: a folder `results/<id>` or its run.json.
+    #[arg(long)]
+    pub run: Option<PathBuf>,
+    /// Model whose cells to use from the run (default: the run's only model).
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Thread count of the cells to use (default: the cell with the best decode tokens/s).
+    #[arg(long, requires = "run")]
+    pub threads: Option<usize>,
+    /// CPU ternary decode tokens/s of one stream (overrides the run).
+    #[arg(long, allow_negative_numbers = true)]
+    pub cpu_ternary_decode_tps: Option<f64>,
+    /// CPU ternary prefill tokens/s (overrides the run).
+    #[arg(long, allow_negative_numbers = true)]
+    pub cpu_ternary_prefill_tps: Option<f64>,
+    /// CPU FP16 decode tokens/s (overrides the run).
+    #[arg(long, allow_negative_numbers = true)]
+    pub cpu_fp16_decode_tps: Option<f64>,
+    /// CPU FP16 prefill tokens/s (overrides the run).
+    #[arg(long, allow_negative_numbers = true)]
+    pub cpu_fp16_prefill_tps: Option<f64>,
+    /// CPU ternary joules per generated token (overrides the run).
+    #[arg(long, allow_negative_numbers = true)]
+    pub cpu_ternary_j_per_token: Option<f64>,
+    /// CPU FP16 joules per generated token (overrides the run).
+    #[arg(long, allow_negative_numbers = true)]
+    pub cpu_fp16_j_per_token: Option<f64>,
+    /// Average power of one CPU instance, W (used when no J/token is known).
+    #[arg(long, allow_negative_numbers = true)]
+    pub cpu_watts: Option<f64>,
+    /// CPU instance from the price table (default c7a.xlarge).
+    #[arg(long, conflicts_with_all = ["cpu_price_hour", "cpu_hardware_price"])]
+    pub cpu_instance: Option<String>,
+    /// CPU price table replacing the built-in data/cpu-prices.toml.
+    #[arg(long, value_name = "FILE")]
+    pub cpu_prices: Option<PathBuf>,
+    /// CPU instance $/hour (instead of --cpu-instance).
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        conflicts_with = "cpu_hardware_price"
+    )]
+    pub cpu_price_hour: Option<f64>,
+    /// Owned CPU server: hardware $ per instance (needs --cpu-amortisation-months).
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        requires = "cpu_amortisation_months"
+    )]
+    pub cpu_hardware_price: Option<f64>,
+    /// Months over which the CPU hardware is amortised.
+    #[arg(long, allow_negative_numbers = true, requires = "cpu_hardware_price")]
+    pub cpu_amortisation_months: Option<f64>,
+    /// Copies of the measured configuration one CPU instance runs side by side (default 1).
+    #[arg(long, allow_negative_numbers = true)]
+    pub cpu_streams_per_instance: Option<f64>,
+
+    /// GPU catalogue entry, or `custom` (figures from the --gpu-* flags). Default a100-80gb.
+    #[arg(long)]
+    pub gpu: Option<String>,
+    /// GPU catalogue replacing the built-in data/gpu-catalogue.toml.
+    #[arg(long, value_name = "FILE")]
+    pub catalogue: Option<PathBuf>,
+    /// GPU $/hour (overrides the catalogue).
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        conflicts_with = "gpu_hardware_price"
+    )]
+    pub gpu_price_hour: Option<f64>,
+    /// GPU aggregate decode (output) tokens/s at --gpu-batch (overrides the catalogue).
+    #[arg(long, allow_negative_numbers = true)]
+    pub gpu_decode_tps: Option<f64>,
+    /// GPU aggregate prefill tokens/s (overrides the catalogue).
+    #[arg(long, allow_negative_numbers = true)]
+    pub gpu_prefill_tps: Option<f64>,
+    /// Batch (concurrent sequences) of the GPU figures, for the record.
+    #[arg(long)]
+    pub gpu_batch: Option<u32>,
+    /// Power of one GPU while serving, W (overrides the catalogue).
+    #[arg(long, allow_negative_numbers = true)]
+    pub gpu_watts: Option<f64>,
+    /// Owned GPU server: hardware $ per GPU (needs --gpu-amortisation-months).
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        requires = "gpu_amortisation_months"
+    )]
+    pub gpu_hardware_price: Option<f64>,
+    /// Months over which the GPU hardware is amortised.
+    #[arg(long, allow_negative_numbers = true, requires = "gpu_hardware_price")]
+    pub gpu_amortisation_months: Option<f64>,
+
+    /// Electricity $/kWh for owned hardware (default 0.1199, EIA commercial, Pennsylvania,
+    /// April 2025).
+    #[arg(long, allow_negative_numbers = true)]
+    pub usd_per_kwh: Option<f64>,
+    /// Power usage effectiveness of owned hardware's facility (default 1.56, Uptime Institute
+    /// 2024 survey).
+    #[arg(long, allow_negative_numbers = true)]
+    pub pue: Option<f64>,
+
+    /// Defaults of a known calculator: `calculator-2026` (reference.md §7.3: 100K requests/day,
+    /// A100 at $2/h, CPU instance at $0.40/h), with measured throughput instead of its estimate.
+    /// Flags given still win.
+    #[arg(long, value_parser = ["calculator-2026"])]
+    pub preset: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: CostFormat,
+    /// Also write an SVG bar chart of $/Mtok by deployment to this file.
+    #[arg(long, value_name = "FILE")]
+    pub chart: Option<PathBuf>,
 }

@@ -5,6 +5,7 @@
 
 mod bandwidth;
 mod cli;
+mod cost;
 mod counters;
 mod energy;
 mod engine_cmd;
@@ -40,6 +41,7 @@ fn main() {
         Command::Bench(a) => engine_cmd::run_bench(a),
         Command::Run(a) => run_cmd::run(a),
         Command::Sysinfo(a) => sysinfo::run(a),
+        Command::Cost(a) => cost::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

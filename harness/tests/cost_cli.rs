@@ -1,0 +1,420 @@
+//! `ternbench cost` as a user runs it: the worked example of docs/cost.md from flags (JSON and
+//! text), figures read from synthetic runs (measured energy, sampled cells, no energy), the
+//! chart and Markdown outputs, and bad inputs refused with exit 2 naming the flag, file or key.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::{json, Value};
+
+fn ternbench(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ternbench"))
+        .arg("cost")
+        .args(args)
+        .output()
+        .expect("run ternbench")
+}
+
+fn ok_stdout(args: &[&str]) -> String {
+    let o = ternbench(args);
+    assert!(
+        o.status.success(),
+        "{args:?}: exit {:?}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+fn usage_error(args: &[&str]) -> String {
+    let o = ternbench(args);
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(o.status.code(), Some(2), "{args:?}: stderr:\n{err}");
+    assert!(o.stdout.is_empty(), "{args:?} printed to stdout");
+    err
+}
+
+/// The worked example of docs/cost.md: 1 req/s on average, peak 2, 100 + 200 tokens.
+const EXAMPLE: &[&str] = &[
+    "--requests-per-day",
+    "86400",
+    "--prompt-tokens",
+    "100",
+    "--output-tokens",
+    "200",
+    "--peak-factor",
+    "2",
+    "--utilisation",
+    "0.6",
+    "--gpu",
+    "custom",
+    "--gpu-price-hour",
+    "3",
+    "--gpu-decode-tps",
+    "6000",
+    "--gpu-prefill-tps",
+    "30000",
+    "--cpu-price-hour",
+    "0.2",
+    "--cpu-ternary-decode-tps",
+    "20",
+    "--cpu-ternary-prefill-tps",
+    "50",
+    "--cpu-fp16-decode-tps",
+    "5",
+    "--cpu-fp16-prefill-tps",
+    "40",
+];
+
+fn args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    EXAMPLE
+        .iter()
+        .copied()
+        .chain(extra.iter().copied())
+        .collect()
+}
+
+fn close(v: &Value, want: f64) {
+    let got = v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"));
+    assert!(
+        (got - want).abs() <= 1e-9 * want.abs().max(1.0),
+        "{got} != {want}"
+    );
+}
+
+fn row<'a>(j: &'a Value, name: &str) -> &'a Value {
+    j["deployments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["deployment"]["name"] == name)
+        .unwrap_or_else(|| panic!("no row {name} in {j}"))
+}
+
+#[test]
+fn worked_example_json() {
+    let j: Value = serde_json::from_str(&ok_stdout(&args(&["--format", "json"]))).unwrap();
+    close(&j["output_tokens_per_month"], 525.6e6);
+    close(&j["prompt_tokens_per_month"], 262.8e6);
+    let gpu = row(&j, "GPU FP16 (custom)");
+    assert_eq!(gpu["instances"], 1);
+    close(&gpu["monthly_compute_usd"], 2190.0);
+    close(&gpu["usd_per_mtok_output"], 2190.0 / 525.6);
+    let t = row(&j, "CPU ternary");
+    assert_eq!(t["instances"], 40); // 2 req/s × (100/50 + 200/20) s / 0.6
+    close(&t["monthly_compute_usd"], 5840.0);
+    close(&t["usd_per_mtok_output"], 5840.0 / 525.6);
+    close(&t["usd_per_mtok_total"], 5840.0 / 788.4);
+    assert_eq!(
+        t["deployment"]["decode_tps"]["source"],
+        "given (--cpu-ternary-decode-tps)"
+    );
+    let f = row(&j, "CPU FP16");
+    assert_eq!(f["instances"], 142); // 2 × (100/40 + 200/5) / 0.6 = 141.67
+    close(&f["monthly_compute_usd"], 142.0 * 0.2 * 730.0);
+    assert_eq!(f["energy_note"], "included in the hourly price");
+}
+
+#[test]
+fn worked_example_text_and_markdown_and_chart() {
+    let s = ok_stdout(&args(&[]));
+    assert!(s.contains("$/Mtok output"), "{s}");
+    assert!(s.contains("CPU ternary"), "{s}");
+    assert!(s.contains("11.1111"), "{s}"); // 5840 / 525.6
+    assert!(s.contains("Assumptions:"), "{s}");
+    assert!(s.contains("a month is 730 h"), "{s}");
+    let dir = tempfile::tempdir().unwrap();
+    let chart = dir.path().join("cost.svg");
+    let md = ok_stdout(&args(&[
+        "--format",
+        "md",
+        "--chart",
+        chart.to_str().unwrap(),
+    ]));
+    assert!(md.starts_with("# Cost per million tokens"), "{md}");
+    assert!(md.contains("| deployment | instances |"), "{md}");
+    let svg = std::fs::read_to_string(&chart).unwrap();
+    assert!(
+        svg.starts_with("<svg") && svg.contains("CPU ternary"),
+        "{svg}"
+    );
+    assert_eq!(svg.matches("<rect").count(), 1 + 3 * 2 + 2);
+}
+
+fn summary(v: f64) -> Value {
+    json!({"n": 3, "median": v, "mean": v, "stddev": 0.0, "ci95_low": v, "ci95_high": v,
+           "min": v, "max": v, "cv": 0.0, "outliers": []})
+}
+
+fn cell(engine: &str, threads: usize, decode: f64, prefill: f64) -> Value {
+    json!({
+        "key": {"model": "bitnet-700m", "engine": engine,
+                "format": if engine == "ternary" { "i2" } else { "f16" },
+                "head": "f16", "isa": "avx2", "threads": threads, "test": "pp64+tg32"},
+        "n_prompt": 64, "n_gen": 32, "sampled": null, "repetitions": 3,
+        "prefill_tokens_per_s": summary(prefill), "decode_tokens_per_s": summary(decode),
+        "energy": null, "noisy": false,
+        "samples_prefill_tokens_per_s": [prefill], "samples_decode_tokens_per_s": [decode]
+    })
+}
+
+fn write_run(dir: &Path, cells: Vec<Value>, energy: Value) -> String {
+    let run = json!({
+        "schema_version": 1, "run_id": "synthetic", "status": "complete",
+        "ternbench_version": "0.1.0", "started_utc": "2026-11-23T00:00:00Z",
+        "finished_utc": "2026-11-23T00:10:00Z", "resumed": 0,
+        "scenario": {"name": "t", "description": "", "file": null, "text": ""},
+        "machine": {}, "bandwidth": [],
+        "counters": {"status": "unavailable", "reason": "no PMU"},
+        "energy": energy, "models": [], "cells": cells, "notes": []
+    });
+    let p = dir.join("synthetic");
+    std::fs::create_dir_all(&p).unwrap();
+    std::fs::write(p.join("run.json"), serde_json::to_string(&run).unwrap()).unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+const ONPREM: &[&str] = &[
+    "--cpu-hardware-price",
+    "2400",
+    "--cpu-amortisation-months",
+    "24",
+    "--usd-per-kwh",
+    "0.1",
+    "--pue",
+    "1.5",
+    "--format",
+    "json",
+];
+
+#[test]
+fn run_with_measured_energy() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = cell("ternary", 2, 20.0, 50.0);
+    t["energy"] = json!({"method": "measured", "prefill_joules_per_token": summary(0.5),
+                         "decode_joules_per_token": summary(2.0)});
+    let cells = vec![
+        cell("ternary", 1, 10.0, 30.0),
+        t,
+        cell("fp16", 2, 5.0, 40.0),
+    ];
+    let run = write_run(
+        dir.path(),
+        cells,
+        json!({"status": "measured", "source": "powercap"}),
+    );
+    let mut a = vec![
+        "--run",
+        &run,
+        "--requests-per-day",
+        "86400",
+        "--prompt-tokens",
+        "100",
+        "--output-tokens",
+        "200",
+    ];
+    a.extend_from_slice(ONPREM);
+    let j: Value = serde_json::from_str(&ok_stdout(&a)).unwrap();
+    let t = row(&j, "CPU ternary");
+    // The best cell (2 threads, 20 tok/s) was chosen: the worked example again.
+    assert_eq!(t["instances"], 40);
+    close(&t["monthly_compute_usd"], 4000.0);
+    close(&t["monthly_kwh"], 328.5);
+    close(&t["monthly_energy_usd"], 49.275);
+    let src = t["deployment"]["decode_tps"]["source"].as_str().unwrap();
+    assert!(
+        src.starts_with("measured (run synthetic, cell bitnet-700m ternary/i2"),
+        "{src}"
+    );
+    let e = &t["deployment"]["energy"];
+    assert_eq!(e["kind"], "joules_per_token");
+    assert!(e["decode"]["source"]
+        .as_str()
+        .unwrap()
+        .starts_with("measured"));
+    // fp16 has no energy in the run and no --cpu-watts: said so, not zero.
+    let f = row(&j, "CPU FP16");
+    assert!(f["monthly_energy_usd"].is_null());
+    let note = f["energy_note"].as_str().unwrap();
+    assert!(
+        note.starts_with("not included: no energy figure ("),
+        "{note}"
+    );
+    // --threads picks the other cell.
+    let mut b = vec!["--run", &run, "--threads", "1", "--format", "json"];
+    b.extend_from_slice(&["--cpu-fp16-decode-tps", "5", "--cpu-fp16-prefill-tps", "40"]);
+    let j: Value = serde_json::from_str(&ok_stdout(&b)).unwrap();
+    close(
+        &row(&j, "CPU ternary")["deployment"]["decode_tps"]["value"],
+        10.0,
+    );
+}
+
+#[test]
+fn run_without_energy_and_sampled_cells() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut t = cell("ternary", 2, 20.0, 50.0);
+    t["sampled"] = json!({"layers_built": 4, "layers_total": 24});
+    t["decode_tokens_per_s_full_depth_estimate"] = json!(3.5);
+    t["prefill_tokens_per_s_full_depth_estimate"] = json!(9.0);
+    let mut f = cell("fp16", 2, 5.0, 40.0);
+    f["sampled"] = json!({"layers_built": 4, "layers_total": 24});
+    let energy = json!({"status": "unavailable", "reason": "no energy counters could be read"});
+    let run = write_run(dir.path(), vec![t, f], energy);
+    let mut a = vec!["--run", run.as_str()];
+    a.extend_from_slice(ONPREM);
+    a.pop();
+    a.pop(); // text output
+    let s = ok_stdout(&a);
+    assert!(
+        s.contains("decode 3.50 tok/s [ESTIMATE (run synthetic"),
+        "{s}"
+    );
+    assert!(s.contains("4/24 layers built, scaled to full depth"), "{s}");
+    assert!(
+        s.contains("not included: no energy figure (run synthetic: energy unavailable: no energy counters could be read"),
+        "{s}"
+    );
+    // --cpu-watts fills the gap, labelled given.
+    a.extend_from_slice(&["--cpu-watts", "100"]);
+    let s = ok_stdout(&a);
+    assert!(
+        s.contains("power 100 W per instance [given (--cpu-watts)]"),
+        "{s}"
+    );
+    assert!(!s.contains("not included: no energy figure (run"), "{s}");
+}
+
+#[test]
+fn bad_inputs_exit_2_naming_what() {
+    let e = usage_error(&[
+        "--gpu",
+        "h900",
+        "--cpu-ternary-decode-tps",
+        "1",
+        "--cpu-ternary-prefill-tps",
+        "1",
+    ]);
+    assert!(e.contains("--gpu h900") && e.contains("a100-80gb"), "{e}");
+    let mut neg = args(&[]);
+    neg[1] = "-5";
+    let e = usage_error(&neg);
+    assert!(
+        e.contains("requests per day = -5") && e.contains("--requests-per-day"),
+        "{e}"
+    );
+    let mut util = args(&[]);
+    util[9] = "1.5"; // --utilisation
+    let e = usage_error(&util);
+    assert!(e.contains("utilisation") && e.contains("(0, 1]"), "{e}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let run = write_run(
+        dir.path(),
+        vec![cell("ternary", 1, 10.0, 30.0)],
+        json!({"status": "unavailable"}),
+    );
+    let e = usage_error(&["--run", &run, "--model", "bitnet-2b4t"]);
+    assert!(
+        e.contains("--model bitnet-2b4t") && e.contains("bitnet-700m"),
+        "{e}"
+    );
+    let e = usage_error(&["--run", &run]);
+    assert!(e.contains("no fp16 cells"), "{e}");
+    let e = usage_error(&["--run", "/nonexistent/run"]);
+    assert!(e.contains("--run /nonexistent/run"), "{e}");
+
+    let cat = dir.path().join("cat.toml");
+    std::fs::write(
+        &cat,
+        "[meta]\ncurrency = \"USD\"\ncompiled = \"2026-11-23\"\n\n[gpu.x]\ngpu = \"X\"\nprecision = \"fp16\"\nmodel = \"m\"\nprice = 2.0\n",
+    )
+    .unwrap();
+    let mut a = args(&[]);
+    a.retain(|s| *s != "custom");
+    let pos = a.iter().position(|s| *s == "--gpu").unwrap();
+    a.remove(pos);
+    let c = cat.to_str().unwrap();
+    a.extend_from_slice(&["--gpu", "x", "--catalogue", c]);
+    let e = usage_error(&a);
+    assert!(e.contains("cat.toml") && e.contains("price"), "{e}");
+}
+
+#[test]
+fn calculator_preset_prices() {
+    let s = ok_stdout(&[
+        "--preset",
+        "calculator-2026",
+        "--cpu-ternary-decode-tps",
+        "20",
+        "--cpu-ternary-prefill-tps",
+        "50",
+        "--format",
+        "json",
+    ]);
+    let j: Value = serde_json::from_str(&s).unwrap();
+    close(&j["demand"]["requests_per_day"]["value"], 100_000.0);
+    let gpu = row(&j, "GPU FP16 (a100-80gb-2usd)");
+    close(&gpu["deployment"]["pricing"]["usd_per_hour"]["value"], 2.0);
+    let cpu = row(&j, "CPU ternary");
+    close(&cpu["deployment"]["pricing"]["usd_per_hour"]["value"], 0.40);
+    assert!(j["assumptions"][1]
+        .as_str()
+        .unwrap()
+        .contains("--preset calculator-2026"));
+    assert!(
+        j["deployments"].as_array().unwrap().len() == 2,
+        "no FP16 figures: row left out"
+    );
+}
+
+#[test]
+fn owned_gpu_uses_catalogue_power() {
+    let s = ok_stdout(&[
+        "--gpu",
+        "h100-bf16",
+        "--gpu-hardware-price",
+        "30000",
+        "--gpu-amortisation-months",
+        "36",
+        "--usd-per-kwh",
+        "0.1",
+        "--pue",
+        "1.5",
+        "--cpu-ternary-decode-tps",
+        "20",
+        "--cpu-ternary-prefill-tps",
+        "50",
+        "--format",
+        "json",
+    ]);
+    let j: Value = serde_json::from_str(&s).unwrap();
+    let g = row(&j, "GPU BF16 (h100-bf16)");
+    assert_eq!(g["instances"], 1);
+    close(&g["monthly_compute_usd"], 30000.0 / 36.0);
+    close(&g["monthly_kwh"], 560.0 * 730.0 / 1000.0);
+    close(&g["monthly_energy_usd"], 408.8 * 1.5 * 0.1);
+    let src = g["deployment"]["energy"]["watts"]["source"]
+        .as_str()
+        .unwrap();
+    assert!(src.contains("ML.ENERGY"), "{src}");
+    // Without a power figure the energy line says why.
+    let s = ok_stdout(&[
+        "--gpu",
+        "a100-80gb",
+        "--gpu-hardware-price",
+        "15000",
+        "--gpu-amortisation-months",
+        "36",
+        "--cpu-ternary-decode-tps",
+        "20",
+        "--cpu-ternary-prefill-tps",
+        "50",
+    ]);
+    assert!(
+        s.contains(
+            "not included: no energy figure (no GPU power figure for a100-80gb: pass --gpu-watts)"
+        ),
+        "{s}"
+    );
+}
