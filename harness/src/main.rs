@@ -5,6 +5,7 @@
 
 mod bandwidth;
 mod cli;
+mod compare;
 mod counters;
 mod energy;
 mod engine_cmd;
@@ -39,6 +40,8 @@ fn main() {
         Command::Bench(a) => engine_cmd::run_bench(a),
         Command::Run(a) => run_cmd::run(a),
         Command::Sysinfo(a) => sysinfo::run(a),
+        Command::Compare(a) => compare::run(a).map(compare::exit_with),
+        Command::Baseline(a) => compare::baseline::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");
