@@ -616,6 +616,9 @@ fn compare_cell(
     Some(row)
 }
 
+/// Reads one setting from a raw machine block.
+type Getter = fn(&Value) -> Option<String>;
+
 /// The comparable-key check on raw machine blocks, for runs whose block does not parse as
 /// this version's fingerprint (older or partial runs): each setting is compared where both
 /// blocks have it. Returns the differences and the settings that could not be checked.
@@ -636,21 +639,21 @@ fn partial_machine_check(a: &Value, b: &Value) -> (Vec<String>, Vec<&'static str
             .and_then(Value::as_u64)
             .map(|b| format!("{} GiB", crate::sysinfo::memory_class_gib(b)))
     };
-    let fields: [(&'static str, Box<dyn Fn(&Value) -> Option<String>>); 4] = [
+    let fields: [(&'static str, Getter); 4] = [
         (
             "CPU model",
-            Box::new(|v: &Value| v.get("cpu_model").and_then(Value::as_str).map(String::from)),
+            (|v: &Value| v.get("cpu_model").and_then(Value::as_str).map(String::from)),
         ),
         (
             "logical CPUs",
-            Box::new(|v: &Value| {
+            (|v: &Value| {
                 v.get("logical_cpus")
                     .and_then(Value::as_u64)
                     .map(|n| n.to_string())
             }),
         ),
-        ("ISA features", Box::new(isa)),
-        ("memory class", Box::new(mem)),
+        ("ISA features", isa),
+        ("memory class", mem),
     ];
     let (mut diffs, mut missing) = (Vec::new(), Vec::new());
     for (name, get) in &fields {
@@ -797,7 +800,7 @@ pub fn compare(base: &Loaded, new: &Loaded, opt: &Options) -> Result<Report> {
                         .collect::<Vec<_>>()
                         .join(" and "),
                 };
-                format!("counters unavailable on {where_}: gating on wall time (decode tokens/s) with ±{thr}%")
+                format!("counters unavailable on {where_}: gating on wall time with ±{thr}% (decode tokens/s)")
             };
             let mut ms = vec![gate];
             for m in [Metric::DecodeTps, Metric::PrefillTps, Metric::JPerToken] {

@@ -4,6 +4,7 @@
 
 use super::{Report, Row, Side};
 use crate::output::Table;
+use crate::scenario::CellKey;
 
 /// A number with about four significant digits, no exponent.
 fn num(v: f64) -> String {
@@ -55,6 +56,26 @@ fn commit(c: &Option<String>, dirty: Option<bool>) -> String {
         ),
         None => "-".into(),
     }
+}
+
+/// The ignored settings that differ between the matched cells: `isa avx2 vs scalar`.
+fn ignored_differences(ignore: &[String], a: &CellKey, b: &CellKey) -> String {
+    let get = |k: &CellKey, f: &str| match f {
+        "model" => k.model.clone(),
+        "engine" => k.engine.clone(),
+        "format" => k.format.clone(),
+        "head" => k.head.clone(),
+        "isa" => k.isa.clone(),
+        "threads" => k.threads.to_string(),
+        "test" => k.test.clone(),
+        _ => String::new(),
+    };
+    ignore
+        .iter()
+        .filter(|f| get(a, f) != get(b, f))
+        .map(|f| format!("{f} {} vs {}", get(a, f), get(b, f)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Renders the report as Markdown.
@@ -160,8 +181,9 @@ pub fn markdown(r: &Report) -> String {
         ]);
         for row in &m.rows {
             let mut cell = format!("`{}`", row.cell);
-            if !r.ignore.is_empty() {
-                cell += &format!(" ({} vs {})", row.baseline_key.id(), row.new_key.id());
+            let diffs = ignored_differences(&r.ignore, &row.baseline_key, &row.new_key);
+            if !diffs.is_empty() {
+                cell += &format!(" ({diffs})");
             }
             t.row(vec![
                 cell,
@@ -218,7 +240,7 @@ mod tests {
     #[test]
     fn numbers_keep_four_digits() {
         assert_eq!(num(37.601), "37.60");
-        assert_eq!(num(0.012345), "0.012345");
+        assert_eq!(num(0.012345), "0.01235");
         assert_eq!(num(123_456_789.4), "123456789");
         assert_eq!(num(0.0), "0.000");
         assert_eq!(pct(Some(-9.96)), "-10.0%");

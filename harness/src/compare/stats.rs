@@ -353,7 +353,7 @@ mod tests {
             sd: 2.0,
         };
         let w = welch(&a, &b).unwrap();
-        let (va, vb) = (1.0 / 5.0, 4.0 / 8.0);
+        let (va, vb): (f64, f64) = (1.0 / 5.0, 4.0 / 8.0);
         assert!(close(w.t, 2.0 / (va + vb).sqrt(), 1e-12));
         let df = (va + vb) * (va + vb) / (va * va / 4.0 + vb * vb / 7.0);
         assert!(close(w.df, df, 1e-12));
