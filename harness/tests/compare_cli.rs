@@ -562,8 +562,10 @@ fn real_runs_same_build_not_regressed_and_scalar_is() {
     let tmp = tempfile::tempdir().unwrap();
     let best1 = real_run(tmp.path(), "best");
     let best2 = real_run(tmp.path(), "best");
-    // A wide band: this shared machine is noisy, and a run may legitimately read faster.
-    let (code, r) = compare_json(&[s(&best1), s(&best2), "--threshold", "50"]);
+    // A wide band: on a shared 2-core VM two runs of one build differ by 40% and more (other
+    // jobs steal the cores), and a run may legitimately read faster; only a whole CI below
+    // -75% would fail here.
+    let (code, r) = compare_json(&[s(&best1), s(&best2), "--threshold", "75"]);
     assert_eq!(code, 0, "{r:#}");
     assert!(
         !verdicts(&r, "decode_tps").contains(&"regressed".to_string()),
