@@ -601,3 +601,49 @@ fn real_runs_same_build_not_regressed_and_scalar_is() {
     ]);
     assert_eq!(verdicts(&r, "latency_p50"), vec!["regressed"], "{r:#}");
 }
+
+#[test]
+fn ci_bench_script_saves_then_compares_and_writes_the_step_summary() {
+    let bash_ok = Command::new("bash").arg("--version").output().is_ok();
+    if !bash_ok || !cfg!(unix) {
+        eprintln!("no bash: skipped");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let scen = tmp.path().join("tiny.toml");
+    std::fs::write(&scen, TINY.replace("ISA", "best")).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/ci-bench.sh");
+    let summary = tmp.path().join("summary.md");
+    let ci = |extra: &[&str]| {
+        let mut c = Command::new("bash");
+        c.arg(&script)
+            .args(["--bin", env!("CARGO_BIN_EXE_ternbench")])
+            .args(["-s", s(&scen), "-b", "main"])
+            .args(["-d", s(&tmp.path().join("baselines"))])
+            .args(["-o", s(&tmp.path().join("ci"))])
+            .args(extra)
+            .env("GITHUB_STEP_SUMMARY", &summary)
+            .env_remove("TERNBENCH");
+        c.output().unwrap()
+    };
+    // No baseline yet: refused, unless asked to save it.
+    let o = ci(&[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let o = ci(&["--save-if-missing"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(tmp.path().join("baselines/main/run.json").is_file());
+    // Against it, with a wide band (noisy shared machine): not regressed, summary written.
+    let o = ci(&["-t", "75"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(md.contains("## ternbench compare: no regression"), "{md}");
+    assert!(tmp.path().join("ci/compare.json").is_file());
+    // A compare error is exit 2 and a fenced block in the summary.
+    let o = ci(&["--", "--metric", "speed"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        md.contains("error (exit 2)") && md.contains("--metric speed"),
+        "{md}"
+    );
+}
