@@ -42,6 +42,11 @@ pub enum Command {
     /// Monthly cost and $ per million tokens of serving a demand on GPU FP16, CPU FP16 and CPU
     /// ternary, from a results run (or given figures), a dated GPU catalogue and CPU prices.
     Cost(Box<CostArgs>),
+    /// Compare two runs cell by cell: relative change, 95% CI and a verdict per metric (exit
+    /// 1 when a gating metric regressed beyond the threshold, 2 on bad input).
+    Compare(CompareArgs),
+    /// Save or list named baselines for `compare --baseline NAME`.
+    Baseline(BaselineArgs),
 }
 
 /// `ternbench bandwidth`.
@@ -492,4 +497,85 @@ pub struct CostArgs {
     /// Also write an SVG bar chart of $/Mtok by deployment to this file.
     #[arg(long, value_name = "FILE")]
     pub chart: Option<PathBuf>,
+}
+
+/// `ternbench compare` output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CompareFormat {
+    /// Markdown (a PR comment or `$GITHUB_STEP_SUMMARY`).
+    Md,
+    /// One JSON object.
+    Json,
+}
+
+/// `ternbench compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// BASELINE then NEW (with --baseline: NEW only): run folders, run.json files or names of
+    /// saved baselines.
+    #[arg(value_name = "RUN", required = true, num_args = 1..=2)]
+    pub runs: Vec<String>,
+    /// Compare against this saved baseline (`ternbench baseline save`) instead of a BASELINE
+    /// argument.
+    #[arg(long, value_name = "NAME")]
+    pub baseline: Option<String>,
+    /// Metrics, comma separated: decode_tps, prefill_tps, j_per_token, instructions_per_token,
+    /// latency_p50, latency_p99. Every metric named gates the exit code. Default: gate on
+    /// instructions_per_token when both runs have counters, else on decode_tps, and show the
+    /// others beside it.
+    #[arg(long, value_delimiter = ',', value_name = "METRIC")]
+    pub metric: Option<Vec<String>>,
+    /// Noise band in percent: a change counts only when its whole 95% CI lies beyond it.
+    /// Default: 1 for instructions_per_token, 10 for wall-time metrics.
+    #[arg(long, value_name = "PCT")]
+    pub threshold: Option<f64>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "md")]
+    pub format: CompareFormat,
+    /// Settings to leave out when matching cells, comma separated (model, engine, format,
+    /// head, isa, threads, test): `--ignore isa` compares scalar against avx2 cell by cell.
+    #[arg(long, value_delimiter = ',', value_name = "SETTING")]
+    pub ignore: Vec<String>,
+    /// Significance level of the t-test.
+    #[arg(long, default_value_t = 0.05)]
+    pub alpha: f64,
+    /// Where named baselines are kept.
+    #[arg(long, default_value = "results/baselines", value_name = "DIR")]
+    pub baselines_dir: PathBuf,
+}
+
+/// `ternbench baseline`.
+#[derive(Debug, Args)]
+pub struct BaselineArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: BaselineAction,
+}
+
+/// `ternbench baseline save|list`.
+#[derive(Debug, Subcommand)]
+pub enum BaselineAction {
+    /// Keep a run as a named baseline: copies its run.json, cells.csv and cells.jsonl to
+    /// DIR/NAME/.
+    Save {
+        /// Baseline name (letters, digits, `.`, `_`, `-`).
+        name: String,
+        /// The run: a results folder or its run.json.
+        run: PathBuf,
+        /// Replace a baseline of that name.
+        #[arg(long)]
+        force: bool,
+        /// Where named baselines are kept.
+        #[arg(long, default_value = "results/baselines", value_name = "DIR")]
+        dir: PathBuf,
+    },
+    /// List the named baselines.
+    List {
+        /// Where named baselines are kept.
+        #[arg(long, default_value = "results/baselines", value_name = "DIR")]
+        dir: PathBuf,
+        /// Print JSON (an array) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }

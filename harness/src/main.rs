@@ -5,6 +5,7 @@
 
 mod bandwidth;
 mod cli;
+mod compare;
 mod cost;
 mod counters;
 mod energy;
@@ -42,6 +43,8 @@ fn main() {
         Command::Run(a) => run_cmd::run(a),
         Command::Sysinfo(a) => sysinfo::run(a),
         Command::Cost(a) => cost::run(a),
+        Command::Compare(a) => compare::run(a).map(compare::exit_with),
+        Command::Baseline(a) => compare::baseline::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");
