@@ -14,6 +14,7 @@ mod kernels_report;
 mod machine;
 mod output;
 mod peak;
+mod report;
 mod results;
 mod run_cmd;
 mod runner;
@@ -39,6 +40,7 @@ fn main() {
         Command::Bench(a) => engine_cmd::run_bench(a),
         Command::Run(a) => run_cmd::run(a),
         Command::Sysinfo(a) => sysinfo::run(a),
+        Command::Report(a) => report::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");
