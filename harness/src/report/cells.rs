@@ -42,7 +42,10 @@ impl<'a> Cell<'a> {
     pub fn flags(&self) -> String {
         let mut f = Vec::new();
         if let Some(s) = &self.cell.sampled {
-            f.push(format!("SAMPLED {}/{} layers", s.layers_built, s.layers_total));
+            f.push(format!(
+                "SAMPLED {}/{} layers",
+                s.layers_built, s.layers_total
+            ));
         }
         if self.estimated() {
             f.push("ESTIMATED energy".into());

@@ -33,7 +33,9 @@ static REGISTER: Once = Once::new();
 pub fn register_font() {
     REGISTER.call_once(|| {
         if plotters::style::register_font("sans-serif", FontStyle::Normal, FONT).is_err() {
-            eprintln!("warning: the embedded chart font could not be read; chart text may be missing");
+            eprintln!(
+                "warning: the embedded chart font could not be read; chart text may be missing"
+            );
         }
     });
 }
@@ -277,6 +279,8 @@ pub fn draw<DB: DrawingBackend>(c: &Chart, root: &DrawingArea<DB, Shift>) -> Dra
     chart
         .configure_mesh()
         .disable_x_mesh()
+        .light_line_style(RGBColor(246, 246, 246))
+        .bold_line_style(RGBColor(215, 215, 215))
         .x_labels(n_keys)
         .x_label_formatter(&fmt_x)
         .y_label_formatter(&fmt_y)
@@ -320,7 +324,7 @@ pub fn draw<DB: DrawingBackend>(c: &Chart, root: &DrawingArea<DB, Shift>) -> Dra
                     }
                     let xc = (x0 + x1) / 2.0;
                     if let (Some(lo), Some(hi)) = (p.lo, p.hi) {
-                        let cap = w * 0.2;
+                        let cap = w * 0.08;
                         chart
                             .draw_series([
                                 PathElement::new(vec![(xc, lo), (xc, hi)], BLACK.stroke_width(1)),
@@ -379,7 +383,21 @@ pub fn draw<DB: DrawingBackend>(c: &Chart, root: &DrawingArea<DB, Shift>) -> Dra
     }
     for &(x, y) in &c.references {
         let xc = match &c.x {
-            XAxis::Categories(_) => x + 0.4 + 0.05,
+            XAxis::Categories(_) => {
+                // A dashed level across the category's group, the diamond at its end.
+                let (a, py) = to_px(&chart, x - 0.42, y);
+                let (b, _) = to_px(&chart, x + 0.42, y);
+                let mut px = a;
+                while px < b {
+                    plot.draw(&PathElement::new(
+                        vec![(px, py), ((px + 6).min(b), py)],
+                        BLACK.stroke_width(1),
+                    ))
+                    .map_err(err)?;
+                    px += 10;
+                }
+                x + 0.44
+            }
             XAxis::Numeric(_) => x,
         };
         let (px, py) = to_px(&chart, xc.min(x_hi), y);
@@ -439,7 +457,12 @@ pub fn draw<DB: DrawingBackend>(c: &Chart, root: &DrawingArea<DB, Shift>) -> Dra
         let y = 4 + (i / 2) as i32 * LEGEND_ROW as i32;
         legend
             .draw(&Polygon::new(
-                vec![(x + 11, y + 1), (x + 17, y + 8), (x + 11, y + 15), (x + 5, y + 8)],
+                vec![
+                    (x + 11, y + 1),
+                    (x + 17, y + 8),
+                    (x + 11, y + 15),
+                    (x + 5, y + 8),
+                ],
                 BLACK.filled(),
             ))
             .map_err(err)?;

@@ -138,7 +138,10 @@ pub fn threads(runs: &[Loaded], decode: bool) -> Figure {
     if groups.is_empty() {
         return Figure::Omitted(
             title,
-            format!("no cell measured {what} (the scenario's tests have no {})", if decode { "tg" } else { "pp" }),
+            format!(
+                "no cell measured {what} (the scenario's tests have no {})",
+                if decode { "tg" } else { "pp" }
+            ),
         );
     }
     ticks.sort_by(f64::total_cmp);
@@ -173,7 +176,10 @@ pub fn speedup(runs: &[Loaded], claims: &[Claim]) -> Figure {
     let pairs = cells::pairs(&cells);
     let multi = runs.len() > 1;
     let title = "Ternary speedup over FP16 (decode) by model size".to_string();
-    let with: Vec<_> = pairs.iter().filter(|p| p.decode_speedup().is_some()).collect();
+    let with: Vec<_> = pairs
+        .iter()
+        .filter(|p| p.decode_speedup().is_some())
+        .collect();
     if with.is_empty() {
         return Figure::Omitted(
             title,
@@ -185,7 +191,10 @@ pub fn speedup(runs: &[Loaded], claims: &[Claim]) -> Figure {
     let mut groups: BTreeMap<String, Vec<Point>> = BTreeMap::new();
     for p in &with {
         let r = p.decode_speedup().expect("filtered");
-        let x = ms.iter().position(|m| m == &p.tern.cell.key.model).unwrap_or(0) as f64;
+        let x = ms
+            .iter()
+            .position(|m| m == &p.tern.cell.key.model)
+            .unwrap_or(0) as f64;
         let k = format!(
             "{}{} {} thr {} {}",
             run_prefix(&p.tern, multi),
@@ -199,7 +208,11 @@ pub fn speedup(runs: &[Loaded], claims: &[Claim]) -> Figure {
             y: r.value,
             lo: r.lo,
             hi: r.hi,
-            mark: if p.sampled() { Mark::Sampled } else { Mark::Measured },
+            mark: if p.sampled() {
+                Mark::Sampled
+            } else {
+                Mark::Measured
+            },
         });
     }
     let refs = published_for(claims, "1", &ms);
@@ -260,7 +273,10 @@ pub fn joules(runs: &[Loaded]) -> Figure {
             c.cell.key.threads,
             c.cell.key.isa
         );
-        groups.entry(k).or_default().push(point(x, s, mark(c, true)));
+        groups
+            .entry(k)
+            .or_default()
+            .push(point(x, s, mark(c, true)));
     }
     Figure::Chart(Box::new(Chart {
         id: "joules_per_token".into(),
@@ -294,7 +310,10 @@ pub fn energy_reduction(runs: &[Loaded], claims: &[Claim]) -> Figure {
     let mut groups: BTreeMap<String, Vec<Point>> = BTreeMap::new();
     for p in &with {
         let v = p.energy_reduction_pct().expect("filtered");
-        let x = ms.iter().position(|m| m == &p.tern.cell.key.model).unwrap_or(0) as f64;
+        let x = ms
+            .iter()
+            .position(|m| m == &p.tern.cell.key.model)
+            .unwrap_or(0) as f64;
         let k = format!(
             "{}{} {} thr",
             run_prefix(&p.tern, multi),
@@ -414,9 +433,17 @@ pub fn latency(runs: &[Loaded]) -> Figure {
         let short_model = c.cell.key.model.trim_start_matches("bitnet-");
         cats.push(format!(
             "{}{} {} {}t",
-            if multi { format!("#{} ", c.run.index) } else { String::new() },
+            if multi {
+                format!("#{} ", c.run.index)
+            } else {
+                String::new()
+            },
             short_model,
-            if c.cell.key.engine == "ternary" { "tern" } else { "fp16" },
+            if c.cell.key.engine == "ternary" {
+                "tern"
+            } else {
+                "fp16"
+            },
             c.cell.key.threads
         ));
         for (s, v) in groups.iter_mut().zip([p.p50, p.p90, p.p99]) {
@@ -475,7 +502,10 @@ pub fn simd(runs: &[Loaded]) -> Figure {
         let Some(s) = c.cell.decode_tokens_per_s.as_ref() else {
             continue;
         };
-        let x = levels.iter().position(|l| l == &c.cell.key.isa).unwrap_or(0) as f64;
+        let x = levels
+            .iter()
+            .position(|l| l == &c.cell.key.isa)
+            .unwrap_or(0) as f64;
         let k = format!(
             "{}{} {} {} thr",
             run_prefix(c, multi),
@@ -483,7 +513,10 @@ pub fn simd(runs: &[Loaded]) -> Figure {
             c.engine(),
             c.cell.key.threads
         );
-        groups.entry(k).or_default().push(point(x, s, mark(c, false)));
+        groups
+            .entry(k)
+            .or_default()
+            .push(point(x, s, mark(c, false)));
     }
     Figure::Chart(Box::new(Chart {
         id: "simd".into(),

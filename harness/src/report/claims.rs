@@ -238,9 +238,9 @@ pub fn evaluate(claims: &[Claim], runs: &[Loaded]) -> Vec<Row> {
     rows
 }
 
-fn prefer_most_threads<'a>(mut v: Vec<Pair<'a>>) -> Option<Pair<'a>> {
-    v.sort_by_key(|p| std::cmp::Reverse(p.tern.cell.key.threads));
-    v.into_iter().next()
+fn by_threads(mut v: Vec<Pair<'_>>) -> Vec<Pair<'_>> {
+    v.sort_by_key(|p| p.tern.cell.key.threads);
+    v
 }
 
 /// One claim beside one run.
@@ -307,6 +307,7 @@ pub fn evaluate_run(c: &Claim, run: &Loaded, tag_run: bool) -> Vec<Row> {
         v.join("; ")
     };
     let energy = run.energy_status();
+    let mut model_absent = false;
     for (item, &pubv) in &c.published {
         let pubs = fmt_num(pubv, &c.unit);
         match c.kind.as_str() {
@@ -316,73 +317,85 @@ pub fn evaluate_run(c: &Claim, run: &Loaded, tag_run: bool) -> Vec<Row> {
                     .filter(|p| &p.tern.cell.key.model == item)
                     .copied()
                     .collect();
-                let Some(p) = prefer_most_threads(of_model) else {
+                if of_model.is_empty() {
                     missing.push(item.clone());
                     continue;
-                };
-                let sampled = if p.sampled() {
-                    "SAMPLED: the ratio is over the built layers only".to_string()
-                } else {
-                    String::new()
-                };
-                let hwr = if same_hw {
-                    String::new()
-                } else {
-                    format!("{hw}; a ratio, so compared")
-                };
-                if c.kind == "speedup" {
-                    let decode = c.metric.as_deref() != Some("prefill");
-                    let r = if decode {
-                        p.decode_speedup()
+                }
+                for p in by_threads(of_model) {
+                    let sampled = if p.sampled() {
+                        "SAMPLED: the ratio is over the built layers only".to_string()
                     } else {
-                        p.prefill_speedup()
+                        String::new()
                     };
-                    let Some(r) = r else {
-                        missing.push(item.clone());
-                        continue;
+                    let noisy = if p.tern.cell.noisy || p.fp16.cell.noisy {
+                        "NOISY: a cell's CV exceeds the scenario's max_cv".to_string()
+                    } else {
+                        String::new()
                     };
-                    rows.push(base(
-                        item,
-                        pubs,
-                        format!(
-                            "{} ({}, {}{})",
-                            fmt_num(r.value, "x"),
-                            if decode { "decode" } else { "prefill" },
-                            p.setup(),
-                            if p.sampled() { ", SAMPLED" } else { "" }
-                        ),
-                        judge(c, r.value, pubv),
-                        note(&[hwr, sampled]),
-                    ));
-                } else {
-                    let verdict_base = match energy.as_str() {
-                        "measured" => None,
-                        "estimated" => Some(
-                            "only ESTIMATED energy in this run: a model, not a measurement"
-                                .to_string(),
-                        ),
-                        _ => Some(run.energy_text()),
+                    let hwr = if same_hw {
+                        String::new()
+                    } else {
+                        format!("{hw}; a ratio, so compared")
                     };
-                    let red = p.energy_reduction_pct();
-                    let measured = match red {
-                        Some(v) if p.estimated() => {
-                            format!("{} ESTIMATED ({})", fmt_num(v, "%"), p.setup())
-                        }
-                        Some(v) => format!("{} ({})", fmt_num(v, "%"), p.setup()),
-                        None => "-".into(),
-                    };
-                    let verdict = match (verdict_base, red) {
-                        (Some(why), _) => Verdict::NotMeasurable(why),
-                        (None, None) => Verdict::NotMeasurable(
-                            "no decode energy in these cells".to_string(),
-                        ),
-                        (None, Some(v)) if p.estimated() => Verdict::NotMeasurable(format!(
-                            "only ESTIMATED energy ({})",
-                            fmt_num(v, "%")
-                        )),
-                        (None, Some(v)) => judge(c, v, pubv),
-                    };
-                    rows.push(base(item, pubs, measured, verdict, note(&[hwr, sampled])));
+                    if c.kind == "speedup" {
+                        let decode = c.metric.as_deref() != Some("prefill");
+                        let r = if decode {
+                            p.decode_speedup()
+                        } else {
+                            p.prefill_speedup()
+                        };
+                        let Some(r) = r else {
+                            continue;
+                        };
+                        rows.push(base(
+                            item,
+                            pubs.clone(),
+                            format!(
+                                "{} ({}, {}{})",
+                                fmt_num(r.value, "x"),
+                                if decode { "decode" } else { "prefill" },
+                                p.setup(),
+                                if p.sampled() { ", SAMPLED" } else { "" }
+                            ),
+                            judge(c, r.value, pubv),
+                            note(&[hwr.clone(), sampled.clone(), noisy.clone()]),
+                        ));
+                    } else {
+                        let verdict_base = match energy.as_str() {
+                            "measured" => None,
+                            "estimated" => Some(
+                                "only ESTIMATED energy in this run: a model, not a measurement"
+                                    .to_string(),
+                            ),
+                            _ => Some(run.energy_text()),
+                        };
+                        let red = p.energy_reduction_pct();
+                        let measured = match red {
+                            Some(v) if p.estimated() => {
+                                format!("{} ESTIMATED ({})", fmt_num(v, "%"), p.setup())
+                            }
+                            Some(v) => format!("{} ({})", fmt_num(v, "%"), p.setup()),
+                            None => "-".into(),
+                        };
+                        let verdict = match (verdict_base, red) {
+                            (Some(why), _) => Verdict::NotMeasurable(why),
+                            (None, None) => Verdict::NotMeasurable(
+                                "no decode energy in these cells".to_string(),
+                            ),
+                            (None, Some(v)) if p.estimated() => Verdict::NotMeasurable(format!(
+                                "only ESTIMATED energy ({})",
+                                fmt_num(v, "%")
+                            )),
+                            (None, Some(v)) => judge(c, v, pubv),
+                        };
+                        rows.push(base(
+                            item,
+                            pubs.clone(),
+                            measured,
+                            verdict,
+                            note(&[hwr.clone(), sampled.clone(), noisy.clone()]),
+                        ));
+                    }
                 }
             }
             "decode_tps" | "decode_latency_ms" | "j_per_token" => {
@@ -400,8 +413,10 @@ pub fn evaluate_run(c: &Claim, run: &Loaded, tag_run: bool) -> Vec<Row> {
                     if tern.iter().any(|x| x.cell.key.threads == t) {
                         tern.retain(|x| x.cell.key.threads == t);
                     } else {
-                        let have: Vec<String> =
-                            tern.iter().map(|x| x.cell.key.threads.to_string()).collect();
+                        let have: Vec<String> = tern
+                            .iter()
+                            .map(|x| x.cell.key.threads.to_string())
+                            .collect();
                         extra.push(format!(
                             "the claim is at {t} threads; the run has {} (shown: the most)",
                             have.join(", ")
@@ -472,7 +487,7 @@ pub fn evaluate_run(c: &Claim, run: &Loaded, tag_run: bool) -> Vec<Row> {
                 let gb = m.decode_bytes_per_token_full_depth as f64 / 1e9;
                 rows.push(base(
                     item,
-                    pubs,
+                    pubs.clone(),
                     format!(
                         "{} ({} weights, head {}, all layers)",
                         fmt_num(gb, "GB"),
@@ -495,7 +510,8 @@ pub fn evaluate_run(c: &Claim, run: &Loaded, tag_run: bool) -> Vec<Row> {
                     .copied()
                     .collect();
                 if of_model.is_empty() {
-                    missing.push(format!("{model} @ {t} thr"));
+                    missing.push(item.clone());
+                    model_absent = true;
                     continue;
                 }
                 let len_ok = |x: &Cell| {
@@ -531,7 +547,7 @@ pub fn evaluate_run(c: &Claim, run: &Loaded, tag_run: bool) -> Vec<Row> {
                 };
                 rows.push(base(
                     &format!("{model} @ {t} thr"),
-                    pubs,
+                    pubs.clone(),
                     format!(
                         "{}{} ({}, {})",
                         fmt_num(v, &c.unit),
@@ -545,7 +561,7 @@ pub fn evaluate_run(c: &Claim, run: &Loaded, tag_run: bool) -> Vec<Row> {
             }
             other => rows.push(base(
                 item,
-                pubs,
+                pubs.clone(),
                 "-".into(),
                 Verdict::NotMeasurable(format!("unknown claim kind `{other}`")),
                 String::new(),
@@ -559,13 +575,27 @@ pub fn evaluate_run(c: &Claim, run: &Loaded, tag_run: bool) -> Vec<Row> {
             .filter(|(k, _)| missing.iter().any(|m| m.starts_with(k.as_str())))
             .map(|(k, v)| format!("{k}: {}", fmt_num(*v, &c.unit)))
             .collect();
-        let what = if c.kind == "tps_by_threads" {
-            "no matching cell"
+        let by_threads = c.kind == "tps_by_threads" && !model_absent;
+        let what = if by_threads {
+            "no matching cell".to_string()
+        } else if c.kind == "tps_by_threads" {
+            format!(
+                "{} not in the run",
+                c.model.as_deref().unwrap_or("the model")
+            )
         } else {
-            "model not in the run"
+            "model not in the run".to_string()
         };
         rows.push(base(
-            &missing.join(", "),
+            &if model_absent {
+                format!(
+                    "{} @ {} thr",
+                    c.model.as_deref().unwrap_or(""),
+                    missing.join(", ")
+                )
+            } else {
+                missing.join(", ")
+            },
             if published.is_empty() {
                 published_all()
             } else {
@@ -574,7 +604,7 @@ pub fn evaluate_run(c: &Claim, run: &Loaded, tag_run: bool) -> Vec<Row> {
             "-".into(),
             Verdict::NotMeasurable(format!(
                 "{what}{}",
-                if c.kind == "tps_by_threads" {
+                if by_threads {
                     String::new()
                 } else {
                     format!(

@@ -24,9 +24,16 @@ pub fn parse_prices(specs: &[String], runs: &[Loaded]) -> Result<BTreeMap<usize,
                 "--price {s}: expected RUNID_OR_INDEX=USD_PER_HOUR, e.g. --price 1=0.085"
             )));
         };
-        let usd: f64 = usd.trim().parse().ok().filter(|v: &f64| v.is_finite() && *v > 0.0).ok_or_else(|| {
-            usage(format!("--price {s}: `{usd}` is not a positive number of dollars per hour"))
-        })?;
+        let usd: f64 = usd
+            .trim()
+            .parse()
+            .ok()
+            .filter(|v: &f64| v.is_finite() && *v > 0.0)
+            .ok_or_else(|| {
+                usage(format!(
+                    "--price {s}: `{usd}` is not a positive number of dollars per hour"
+                ))
+            })?;
         let who = who.trim();
         let run = runs
             .iter()
@@ -93,7 +100,10 @@ pub fn rows(runs: &[Loaded], prices: &BTreeMap<usize, f64>) -> Vec<Row> {
         for ((model, engine), c) in best {
             let cores = r.cores();
             let decode = c.decode();
-            let per_watt = c.j_per_token().filter(|j| *j > 0.0).map(|j| (1.0 / j, c.estimated()));
+            let per_watt = c
+                .j_per_token()
+                .filter(|j| *j > 0.0)
+                .map(|j| (1.0 / j, c.estimated()));
             let price = prices.get(&r.index).copied();
             out.push(Row {
                 label: r.label(),
@@ -177,7 +187,13 @@ fn bar_chart(
 
 /// The comparison's charts (only for two or more runs).
 pub fn charts(rows: &[Row]) -> Vec<Figure> {
-    let m = |r: &Row| if r.sampled { Mark::Sampled } else { Mark::Measured };
+    let m = |r: &Row| {
+        if r.sampled {
+            Mark::Sampled
+        } else {
+            Mark::Measured
+        }
+    };
     let fig = |c: Option<Chart>, title: &str, why: &str| match c {
         Some(c) => Figure::Chart(Box::new(c)),
         None => Figure::Omitted(title.into(), why.into()),

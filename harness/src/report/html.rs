@@ -44,7 +44,11 @@ pre{background:#f6f6f6;padding:.8em;overflow-x:auto;font-size:.82em}
 }
 "#;
 
-fn table(header: &[&str], rows: &[Vec<String>], class_of: impl Fn(usize, &str) -> String) -> String {
+fn table(
+    header: &[&str],
+    rows: &[Vec<String>],
+    class_of: impl Fn(usize, &str) -> String,
+) -> String {
     let mut s = String::from("<table><thead><tr>");
     for h in header {
         s.push_str(&format!("<th>{}</th>", esc(h)));
@@ -165,7 +169,11 @@ pub fn render(r: &Report, svgs: &BTreeMap<String, String>) -> String {
     }
 
     s.push_str("<h2 id=\"results\">Results</h2>\n");
-    s.push_str(&table(tables::CELL_HEADER, &tables::cell_rows(r), flag_class));
+    s.push_str(&table(
+        tables::CELL_HEADER,
+        &tables::cell_rows(r),
+        flag_class,
+    ));
 
     s.push_str("<h2 id=\"charts\">Charts</h2>\n");
     figures(&mut s, &r.figures, svgs);
@@ -212,7 +220,12 @@ pub fn render(r: &Report, svgs: &BTreeMap<String, String>) -> String {
     let notes: Vec<String> = r
         .runs
         .iter()
-        .flat_map(|l| l.run.notes.iter().map(move |n| format!("{}: {n}", l.label())))
+        .flat_map(|l| {
+            l.run
+                .notes
+                .iter()
+                .map(move |n| format!("{}: {n}", l.label()))
+        })
         .collect();
     if !notes.is_empty() {
         s.push_str("<h2>Notes</h2><ul>");

@@ -161,7 +161,9 @@ impl Loaded {
             "unavailable" => format!(
                 "energy unavailable: {}{}",
                 get("reason").unwrap_or_else(|| "no reason recorded".into()),
-                get("fix").map(|f| format!(" (fix: {f})")).unwrap_or_default()
+                get("fix")
+                    .map(|f| format!(" (fix: {f})"))
+                    .unwrap_or_default()
             ),
             "estimated" => format!(
                 "energy ESTIMATED (a model, not a measurement) via {}",

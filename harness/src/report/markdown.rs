@@ -106,7 +106,12 @@ pub fn render(r: &Report) -> String {
     let notes: Vec<String> = r
         .runs
         .iter()
-        .flat_map(|l| l.run.notes.iter().map(move |n| format!("{}: {n}", l.label())))
+        .flat_map(|l| {
+            l.run
+                .notes
+                .iter()
+                .map(move |n| format!("{}: {n}", l.label()))
+        })
         .collect();
     if !notes.is_empty() {
         s.push_str("\n## Notes\n\n");

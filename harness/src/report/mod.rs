@@ -128,7 +128,10 @@ pub fn write(report: &Report, out: &Path) -> Result<Vec<PathBuf>> {
         if let Figure::Chart(c) = f {
             let svg = chart::to_svg(c)?;
             let png = chart::to_png(c)?;
-            let (ps, pp) = (out.join(format!("{}.svg", c.id)), out.join(format!("{}.png", c.id)));
+            let (ps, pp) = (
+                out.join(format!("{}.svg", c.id)),
+                out.join(format!("{}.png", c.id)),
+            );
             write_atomic(&ps, svg.as_bytes())?;
             write_atomic(&pp, &png)?;
             written.push(ps);

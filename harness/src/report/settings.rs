@@ -66,8 +66,10 @@ pub fn settings(text: &str) -> BTreeMap<String, String> {
 
 /// Every setting whose value differs between the runs.
 pub fn mismatches(runs: &[Loaded]) -> Vec<Mismatch> {
-    let all: Vec<BTreeMap<String, String>> =
-        runs.iter().map(|r| settings(&r.run.scenario.text)).collect();
+    let all: Vec<BTreeMap<String, String>> = runs
+        .iter()
+        .map(|r| settings(&r.run.scenario.text))
+        .collect();
     let keys: BTreeSet<&String> = all.iter().flat_map(|m| m.keys()).collect();
     keys.into_iter()
         .filter_map(|k| {
@@ -89,7 +91,9 @@ mod tests {
 
     #[test]
     fn labels_are_not_settings_and_nested_keys_flatten() {
-        let s = settings("name = \"a\"\ndescription = \"x\"\nthreads = [1, 2]\n[energy]\nsource = \"auto\"\n");
+        let s = settings(
+            "name = \"a\"\ndescription = \"x\"\nthreads = [1, 2]\n[energy]\nsource = \"auto\"\n",
+        );
         assert_eq!(s.get("threads").map(String::as_str), Some("[1, 2]"));
         assert_eq!(s.get("energy.source").map(String::as_str), Some("\"auto\""));
         assert!(!s.contains_key("name") && !s.contains_key("description"));

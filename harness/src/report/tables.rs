@@ -225,7 +225,13 @@ pub fn cells_csv(report: &Report) -> String {
 
 /// Header of the claims table.
 pub const CLAIM_HEADER: &[&str] = &[
-    "#", "claim", "for", "published", "measured here", "verdict", "detail",
+    "#",
+    "claim",
+    "for",
+    "published",
+    "measured here",
+    "verdict",
+    "detail",
 ];
 
 /// The claims table's rows.
@@ -268,7 +274,14 @@ pub fn claims_csv(report: &Report) -> String {
         .collect();
     csv(
         &[
-            "id", "claim", "source", "item", "published", "measured", "verdict", "reason",
+            "id",
+            "claim",
+            "source",
+            "item",
+            "published",
+            "measured",
+            "verdict",
+            "reason",
             "detail",
         ],
         &rows,
@@ -485,5 +498,7 @@ pub fn machine_fields(r: &Loaded) -> Vec<(&'static str, String)> {
     if let Some(sm) = s("summary") {
         v.insert(0, ("summary", Some(sm)));
     }
-    v.into_iter().filter_map(|(k, v)| v.map(|v| (k, v))).collect()
+    v.into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .collect()
 }
