@@ -196,6 +196,15 @@ fn report_of_two_machines_is_self_contained_and_labelled() {
         "run-b=0.20",
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // To look at the report: TERNBENCH_KEEP_REPORT=/some/dir cargo test --test report_cli
+    if let Ok(keep) = std::env::var("TERNBENCH_KEEP_REPORT") {
+        let keep = Path::new(&keep);
+        std::fs::create_dir_all(keep).unwrap();
+        for e in std::fs::read_dir(&out).unwrap() {
+            let p = e.unwrap().path();
+            std::fs::copy(&p, keep.join(p.file_name().unwrap())).unwrap();
+        }
+    }
 
     for f in [
         "index.html",

@@ -123,9 +123,20 @@ impl Chart {
             + usize::from(!self.references.is_empty())
     }
 
+    /// Legend columns: two, or one when a series name is too long for half the width.
+    fn legend_cols(&self) -> usize {
+        if self.series.iter().any(|s| s.name.chars().count() > 55)
+            || self.reference_label.chars().count() > 55
+        {
+            1
+        } else {
+            2
+        }
+    }
+
     /// Total height in pixels, legend included.
     pub fn height(&self) -> u32 {
-        PLOT_HEIGHT + (self.legend_entries().div_ceil(2) as u32) * LEGEND_ROW + 12
+        PLOT_HEIGHT + (self.legend_entries().div_ceil(self.legend_cols()) as u32) * LEGEND_ROW + 12
     }
 
     fn y_max(&self) -> f64 {
@@ -153,7 +164,7 @@ const PALETTE: [RGBColor; 8] = [
     RGBColor(230, 159, 0),
     RGBColor(86, 180, 233),
     RGBColor(120, 120, 120),
-    RGBColor(240, 228, 66),
+    RGBColor(100, 60, 160),
 ];
 
 /// The colour of series `i`.
@@ -418,22 +429,33 @@ pub fn draw<DB: DrawingBackend>(c: &Chart, root: &DrawingArea<DB, Shift>) -> Dra
     if c.has(Mark::Sampled) {
         entries.push((
             RGBColor(60, 60, 60),
-            "SAMPLED: hatched bar / hollow circle — only some layers built".into(),
+            "SAMPLED: hatched / hollow circle — some layers only".into(),
             Some(Mark::Sampled),
         ));
     }
     if c.has(Mark::Estimated) {
         entries.push((
             RGBColor(60, 60, 60),
-            "ESTIMATED: hollow bar / triangle — energy from a model, not measured".into(),
+            "ESTIMATED: hollow / triangle — modelled, not measured".into(),
             Some(Mark::Estimated),
         ));
     }
     let style = ("sans-serif", 13).into_font().color(&BLACK);
-    let col_w = WIDTH as i32 / 2;
+    let cols = c.legend_cols();
+    let col_w = WIDTH as i32 / cols as i32;
+    let max_chars = if cols == 1 { 120 } else { 58 };
+    let fit = |t: &str| -> String {
+        if t.chars().count() > max_chars {
+            let mut s: String = t.chars().take(max_chars - 1).collect();
+            s.push('…');
+            s
+        } else {
+            t.to_string()
+        }
+    };
     for (i, (col, text, mark)) in entries.iter().enumerate() {
-        let x = 16 + (i % 2) as i32 * col_w;
-        let y = 4 + (i / 2) as i32 * LEGEND_ROW as i32;
+        let x = 16 + (i % cols) as i32 * col_w;
+        let y = 4 + (i / cols) as i32 * LEGEND_ROW as i32;
         let sw = [(x, y + 2), (x + 22, y + 14)];
         match mark {
             None => legend.draw(&Rectangle::new(sw, col.filled())),
@@ -448,13 +470,13 @@ pub fn draw<DB: DrawingBackend>(c: &Chart, root: &DrawingArea<DB, Shift>) -> Dra
         }
         .map_err(err)?;
         legend
-            .draw(&Text::new(text.as_str(), (x + 30, y + 1), style.clone()))
+            .draw(&Text::new(fit(text), (x + 30, y + 1), style.clone()))
             .map_err(err)?;
     }
     if !c.references.is_empty() {
         let i = entries.len();
-        let x = 16 + (i % 2) as i32 * col_w;
-        let y = 4 + (i / 2) as i32 * LEGEND_ROW as i32;
+        let x = 16 + (i % cols) as i32 * col_w;
+        let y = 4 + (i / cols) as i32 * LEGEND_ROW as i32;
         legend
             .draw(&Polygon::new(
                 vec![
@@ -468,7 +490,7 @@ pub fn draw<DB: DrawingBackend>(c: &Chart, root: &DrawingArea<DB, Shift>) -> Dra
             .map_err(err)?;
         legend
             .draw(&Text::new(
-                c.reference_label.as_str(),
+                fit(&c.reference_label),
                 (x + 30, y + 1),
                 style.clone(),
             ))

@@ -52,10 +52,11 @@ fn run_prefix(c: &Cell<'_>, multi: bool) -> String {
 
 fn series_name(base: String, pts: &[Point]) -> String {
     let mut n = base;
-    if pts.iter().any(|p| p.mark == Mark::Sampled) {
+    // A series wholly of one kind says so; a mixed one relies on the legend's style key.
+    if !pts.is_empty() && pts.iter().all(|p| p.mark == Mark::Sampled) {
         n.push_str(" (SAMPLED)");
     }
-    if pts.iter().any(|p| p.mark == Mark::Estimated) {
+    if !pts.is_empty() && pts.iter().all(|p| p.mark == Mark::Estimated) {
         n.push_str(" (ESTIMATED)");
     }
     n

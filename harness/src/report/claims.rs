@@ -625,3 +625,206 @@ pub fn evaluate_run(c: &Claim, run: &Loaded, tag_run: bool) -> Vec<Row> {
     }
     rows
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn summary(m: f64) -> Value {
+        json!({"n": 5, "median": m, "mean": m, "stddev": 0.0, "ci95_low": m, "ci95_high": m,
+               "min": m, "max": m, "cv": 0.0, "outliers": []})
+    }
+
+    fn cell(
+        model: &str,
+        engine: &str,
+        threads: usize,
+        tg: f64,
+        energy: Option<(&str, f64)>,
+    ) -> Value {
+        json!({
+            "key": {"model": model, "engine": engine, "format": "i2", "head": "f16",
+                    "isa": "avx2", "threads": threads, "test": "pp128+tg128"},
+            "n_prompt": 128, "n_gen": 128, "repetitions": 5,
+            "prefill_tokens_per_s": summary(tg * 3.0), "decode_tokens_per_s": summary(tg),
+            "decode_latency_ms": {"n": 10, "p50": 1000.0 / tg, "p90": 1000.0 / tg, "p99": 1000.0 / tg},
+            "energy": energy.map(|(m, j)| json!({"method": m, "decode_joules_per_token": summary(j)})),
+            "noisy": false, "samples_prefill_tokens_per_s": [], "samples_decode_tokens_per_s": []
+        })
+    }
+
+    fn run(cpu: &str, energy: &str, cells: Vec<Value>) -> Loaded {
+        let v = json!({
+            "schema_version": 1, "run_id": "r", "status": "complete", "ternbench_version": "0",
+            "started_utc": "", "finished_utc": null, "resumed": 0,
+            "scenario": {"name": "s", "description": "", "file": null, "text": ""},
+            "machine": {"cpu_model": cpu, "target": "x86_64-unknown-linux-gnu"},
+            "bandwidth": [], "counters": {"status": "unavailable", "reason": "x"},
+            "energy": {"status": energy, "reason": "no counters in this VM", "fix": "use --tdp"},
+            "models": [{"model": "bitnet-700m", "engine": "ternary", "format": "i2", "head": "f16",
+                        "layers_built": 24, "layers_total": 24, "params": 728632320u64,
+                        "weight_bytes": 1, "decode_bytes_per_token": 1,
+                        "decode_bytes_per_token_full_depth": 1, "load_seconds": 1.0,
+                        "activation": "relu2"}],
+            "cells": cells, "notes": []
+        });
+        Loaded {
+            path: "run.json".into(),
+            run: serde_json::from_value(v).unwrap(),
+            index: 1,
+        }
+    }
+
+    fn claim(id: &str) -> Claim {
+        load(None)
+            .unwrap()
+            .into_iter()
+            .find(|c| c.id == id)
+            .unwrap()
+    }
+
+    #[test]
+    fn embedded_claims_parse_with_unique_ids_and_known_kinds() {
+        let all = load(None).unwrap();
+        assert!(all.len() >= 12);
+        let mut ids: Vec<&str> = all.iter().map(|c| c.id.as_str()).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), all.len());
+        for c in &all {
+            assert!(
+                [
+                    "speedup",
+                    "energy_reduction",
+                    "decode_tps",
+                    "decode_latency_ms",
+                    "j_per_token",
+                    "model_bytes",
+                    "tps_by_threads",
+                    "none"
+                ]
+                .contains(&c.kind.as_str()),
+                "{}: {}",
+                c.id,
+                c.kind
+            );
+            assert!(c.kind != "none" || c.why.is_some(), "{} needs `why`", c.id);
+        }
+        assert_eq!(claim("1").published["bitnet-13b"], 6.17);
+        assert_eq!(claim("1").published["bitnet-1.5b"], 4.47);
+    }
+
+    #[test]
+    fn judge_uses_the_tolerance_and_says_by_how_much() {
+        let c = claim("1"); // at_least, 15%
+        assert_eq!(judge(&c, 3.5, 3.88), Verdict::Reproduced);
+        match judge(&c, 2.0, 3.88) {
+            Verdict::NotReproduced(w) => assert!(w.contains("-48%"), "{w}"),
+            v => panic!("{v:?}"),
+        }
+        let c6 = claim("6"); // at_most 29 ms
+        assert_eq!(judge(&c6, 25.0, 29.0), Verdict::Reproduced);
+        assert!(matches!(judge(&c6, 40.0, 29.0), Verdict::NotReproduced(_)));
+    }
+
+    #[test]
+    fn speedup_is_compared_across_hardware_absolute_speed_is_not() {
+        let r = run(
+            "AMD EPYC 7763",
+            "unavailable",
+            vec![
+                cell("bitnet-700m", "ternary", 1, 40.0, None),
+                cell("bitnet-700m", "fp16", 1, 10.0, None),
+                cell("bitnet-2b4t", "ternary", 2, 30.0, None),
+            ],
+        );
+        let rows = evaluate_run(&claim("1"), &r, false);
+        let r700 = rows.iter().find(|x| x.item == "bitnet-700m").unwrap();
+        assert_eq!(r700.verdict, Verdict::Reproduced, "{r700:?}");
+        assert!(r700.measured.starts_with("4.00x"), "{}", r700.measured);
+        assert!(r700.detail.contains("different hardware"));
+        let rest = rows.iter().find(|x| x.item.contains("bitnet-13b")).unwrap();
+        assert!(
+            matches!(&rest.verdict, Verdict::NotMeasurable(w) if w.contains("model not in the run"))
+        );
+
+        // ARM claim on an x86 run.
+        let rows = evaluate_run(&claim("2"), &r, false);
+        assert!(
+            matches!(&rows[0].verdict, Verdict::NotMeasurable(w) if w.contains("different hardware"))
+        );
+
+        // Energy claim without counters: the run's reason is given.
+        let rows = evaluate_run(&claim("3"), &r, false);
+        let e = rows.iter().find(|x| x.item == "bitnet-700m").unwrap();
+        assert!(
+            matches!(&e.verdict, Verdict::NotMeasurable(w) if w.contains("no counters in this VM"))
+        );
+
+        // 29 ms at 8 threads: our 2B4T cell is at 2 threads on other hardware.
+        let rows = evaluate_run(&claim("6"), &r, false);
+        assert!(
+            matches!(&rows[0].verdict, Verdict::NotMeasurable(w) if w.contains("different hardware"))
+        );
+        assert!(rows[0].detail.contains("8 threads"), "{}", rows[0].detail);
+        assert!(
+            rows[0].measured.starts_with("33.3 ms/token"),
+            "{}",
+            rows[0].measured
+        );
+
+        // pp128/tg128 by threads: 2 threads matched, ours ÷ theirs given.
+        let rows = evaluate_run(&claim("9b"), &r, false);
+        let two = rows
+            .iter()
+            .find(|x| x.item == "bitnet-2b4t @ 2 thr")
+            .unwrap();
+        assert!(
+            matches!(&two.verdict, Verdict::NotMeasurable(w) if w.contains("ours ÷ theirs = 1.05")),
+            "{two:?}"
+        );
+    }
+
+    #[test]
+    fn same_hardware_judges_absolute_figures() {
+        let r = run(
+            "13th Gen Intel(R) Core(TM) i7-13800H",
+            "unavailable",
+            vec![cell("bitnet-2b4t", "ternary", 8, 40.0, None)],
+        );
+        let rows = evaluate_run(&claim("6"), &r, false);
+        assert_eq!(rows[0].verdict, Verdict::Reproduced, "{rows:?}"); // 25 ms ≤ 29 ms
+    }
+
+    #[test]
+    fn estimated_energy_is_never_a_reproduction() {
+        let r = run(
+            "AMD EPYC",
+            "estimated",
+            vec![
+                cell("bitnet-700m", "ternary", 1, 40.0, Some(("estimated", 0.1))),
+                cell("bitnet-700m", "fp16", 1, 10.0, Some(("estimated", 0.5))),
+            ],
+        );
+        let rows = evaluate_run(&claim("3"), &r, false);
+        let e = rows.iter().find(|x| x.item == "bitnet-700m").unwrap();
+        assert!(e.measured.contains("80.0% ESTIMATED"), "{}", e.measured);
+        assert!(matches!(&e.verdict, Verdict::NotMeasurable(w) if w.contains("ESTIMATED")));
+    }
+
+    #[test]
+    fn measured_energy_reduction_is_judged() {
+        let r = run(
+            "AMD EPYC",
+            "measured",
+            vec![
+                cell("bitnet-700m", "ternary", 1, 40.0, Some(("measured", 0.1))),
+                cell("bitnet-700m", "fp16", 1, 10.0, Some(("measured", 0.5))),
+            ],
+        );
+        let rows = evaluate_run(&claim("3"), &r, false);
+        let e = rows.iter().find(|x| x.item == "bitnet-700m").unwrap();
+        assert_eq!(e.verdict, Verdict::Reproduced, "{e:?}"); // 80% ≥ 71.9% × 0.9
+    }
+}

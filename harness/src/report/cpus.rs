@@ -132,6 +132,7 @@ fn bar_chart(
     title: &str,
     y_label: &str,
     caption: &str,
+    missing: &str,
     value: impl Fn(&Row) -> Option<(f64, Mark)>,
 ) -> Option<Chart> {
     let mut cats: Vec<String> = Vec::new();
@@ -158,14 +159,23 @@ fn bar_chart(
     if groups.is_empty() {
         return None;
     }
+    // A machine without the figure says so under its (empty) slot.
+    for (i, c) in cats.iter_mut().enumerate() {
+        let has = groups
+            .values()
+            .any(|pts| pts.iter().any(|p| p.x == i as f64));
+        if !has {
+            c.push_str(&format!(" ({missing})"));
+        }
+    }
     let series = groups
         .into_iter()
         .map(|(k, points)| {
             let mut name = k;
-            if points.iter().any(|p| p.mark == Mark::Sampled) {
+            if points.iter().all(|p| p.mark == Mark::Sampled) {
                 name.push_str(" (SAMPLED)");
             }
-            if points.iter().any(|p| p.mark == Mark::Estimated) {
+            if points.iter().all(|p| p.mark == Mark::Estimated) {
                 name.push_str(" (ESTIMATED)");
             }
             Series { name, points }
@@ -202,6 +212,7 @@ pub fn charts(rows: &[Row]) -> Vec<Figure> {
         fig(
             bar_chart(rows, "cpu_decode", "Decode tokens/s per CPU", "decode tokens/s (median)",
                 "Each machine at its highest thread count in the run.",
+                "no decode",
                 |r| r.decode_tps.map(|v| (v, m(r)))),
             "Decode tokens/s per CPU",
             "no run decoded tokens",
@@ -209,6 +220,7 @@ pub fn charts(rows: &[Row]) -> Vec<Figure> {
         fig(
             bar_chart(rows, "cpu_per_core", "Decode tokens/s per core", "decode tokens/s ÷ cores",
                 "Median decode tokens/s at the highest thread count ÷ the machine's physical cores (logical CPUs where cores are unknown).",
+                "cores unknown",
                 |r| r.decode_tps_per_core.map(|v| (v, m(r)))),
             "Decode tokens/s per core",
             "no run recorded its core count",
@@ -216,6 +228,7 @@ pub fn charts(rows: &[Row]) -> Vec<Figure> {
         fig(
             bar_chart(rows, "cpu_per_watt", "Decode tokens/s per watt", "tokens per joule",
                 "Tokens/s per watt = tokens per joule (1 ÷ gross J/token). ESTIMATED bars come from a TDP model.",
+                "energy unavailable",
                 |r| r.decode_tps_per_watt.map(|(v, est)| (v, if est { Mark::Estimated } else { m(r) }))),
             "Decode tokens/s per watt",
             "no run measured or estimated energy",
@@ -223,6 +236,7 @@ pub fn charts(rows: &[Row]) -> Vec<Figure> {
         fig(
             bar_chart(rows, "cpu_per_dollar", "Decode tokens per dollar", "tokens per USD",
                 "Median decode tokens/s × 3600 ÷ the hourly price given with --price.",
+                "no --price",
                 |r| r.decode_tokens_per_usd.map(|v| (v, m(r)))),
             "Decode tokens per dollar",
             "no price given: add --price RUN=USD_PER_HOUR for each machine",
