@@ -32,6 +32,7 @@ figure svg{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{font-size:.88em;color:#444}
 .v-reproduced{color:#006d2c;font-weight:bold}.v-not-reproduced{color:#b30000;font-weight:bold}
 .v-not-measurable-here{color:#666}
+.wide{overflow-x:auto}.wide td{white-space:nowrap}
 pre{background:#f6f6f6;padding:.8em;overflow-x:auto;font-size:.82em}
 @media print{
  body{max-width:none;margin:0;font-size:10pt}
@@ -41,6 +42,7 @@ pre{background:#f6f6f6;padding:.8em;overflow-x:auto;font-size:.82em}
  table,figure{page-break-inside:avoid;break-inside:avoid}
  tr:nth-child(even) td{background:none}
  .files{display:none}
+ .wide{overflow:visible}.wide td{white-space:normal}
 }
 "#;
 
