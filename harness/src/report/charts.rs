@@ -546,3 +546,65 @@ pub fn all(runs: &[Loaded], claims: &[Claim]) -> Vec<Figure> {
         simd(runs),
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::chart;
+    use crate::report::testutil::{cell, run};
+
+    #[test]
+    fn no_energy_means_no_energy_chart_and_the_reason() {
+        let r = run(
+            "CPU",
+            "unavailable",
+            vec![cell("bitnet-700m", "ternary", 1, 40.0, None)],
+        );
+        match joules(std::slice::from_ref(&r)) {
+            Figure::Omitted(_, why) => assert!(why.contains("no counters in this VM"), "{why}"),
+            Figure::Chart(_) => panic!("an empty energy chart was drawn"),
+        }
+        assert!(matches!(simd(&[r]), Figure::Omitted(_, w) if w.contains("only one SIMD level")));
+    }
+
+    #[test]
+    fn estimated_energy_is_marked_and_rendered_both_ways() {
+        let r = run(
+            "CPU",
+            "estimated",
+            vec![
+                cell("bitnet-700m", "ternary", 1, 40.0, Some(("estimated", 0.1))),
+                cell("bitnet-700m", "fp16", 1, 10.0, Some(("estimated", 0.4))),
+            ],
+        );
+        let Figure::Chart(c) = joules(&[r]) else {
+            panic!("no chart")
+        };
+        assert!(c.series.iter().all(|s| s.name.ends_with("(ESTIMATED)")
+            && s.points.iter().all(|p| p.mark == Mark::Estimated)));
+        let svg = chart::to_svg(&c).unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains("ESTIMATED"));
+        let png = chart::to_png(&c).unwrap();
+        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 2000);
+    }
+
+    #[test]
+    fn speedup_pairs_like_for_like_with_published_levels() {
+        let r = run(
+            "CPU",
+            "unavailable",
+            vec![
+                cell("bitnet-700m", "ternary", 1, 40.0, None),
+                cell("bitnet-700m", "fp16", 1, 10.0, None),
+                cell("bitnet-700m", "fp16", 2, 15.0, None), // no ternary twin at 2 threads
+            ],
+        );
+        let claims = crate::report::claims::load(None).unwrap();
+        let Figure::Chart(c) = speedup(&[r], &claims) else {
+            panic!("no chart")
+        };
+        assert_eq!(c.series.len(), 1);
+        assert_eq!(c.series[0].points[0].y, 4.0);
+        assert_eq!(c.references, vec![(0.0, 3.88)]);
+    }
+}

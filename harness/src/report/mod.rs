@@ -19,6 +19,8 @@ pub mod load;
 pub mod markdown;
 pub mod settings;
 pub mod tables;
+#[cfg(test)]
+pub mod testutil;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
