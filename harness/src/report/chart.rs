@@ -8,7 +8,7 @@
 //! a 95% interval (drawn as an error bar) and a [`Mark`]: SAMPLED figures are drawn hatched
 //! (bars) or as hollow circles (lines), ESTIMATED ones hollow (bars) or as hollow triangles,
 //! and the legend names both. Published reference values are black diamonds.
-//! To add a chart kind: build a [`Chart`] in `charts.rs`; draw something new here.
+//! To add a chart kind: build a [`Chart`] in a file of `charts/`; draw something new here.
 
 use std::sync::Once;
 

@@ -6,7 +6,7 @@
 //! the measurements ([`claims`]) → write `index.html` ([`html`]: charts inline as SVG, CSS
 //! inline, no network, a print stylesheet), `summary.md` ([`markdown`]), `tables.csv`,
 //! `claims.csv`, `cpus.csv` ([`tables`]) and each chart as `.svg` and `.png` ([`chart`]).
-//! To add a chart: a builder in `charts.rs` returning a [`charts::Figure`], listed in
+//! To add a chart: a file in `charts/` with a builder returning a [`charts::Figure`], listed in
 //! [`charts::all`]; the HTML and Markdown pick it up.
 
 pub mod cells;
