@@ -47,6 +47,10 @@ pub enum Command {
     Compare(CompareArgs),
     /// Save or list named baselines for `compare --baseline NAME`.
     Baseline(BaselineArgs),
+    /// Turn results folders into a report: index.html (charts inline, offline, printable),
+    /// summary.md, tables.csv and charts as SVG and PNG, with published claims set beside the
+    /// measurements and, for several machines, a CPU comparison.
+    Report(ReportArgs),
 }
 
 /// `ternbench bandwidth`.
@@ -578,4 +582,30 @@ pub enum BaselineAction {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `ternbench report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Results folders written by `ternbench run` (or their run.json). Several runs of the same
+    /// scenario, from different machines, make a CPU comparison.
+    #[arg(required = true, value_name = "RUN")]
+    pub runs: Vec<PathBuf>,
+    /// Output folder (default: reports/<run id>, or reports/compare-<first run id> for
+    /// several runs). Holds index.html, summary.md, tables.csv, claims.csv and each chart
+    /// as .svg and .png.
+    #[arg(short = 'o', long)]
+    pub out: Option<PathBuf>,
+    /// Price of a run's machine, `RUNID_OR_INDEX=USD_PER_HOUR` (index 1 is the first RUN);
+    /// repeat for each machine. Adds tokens/s per dollar to the CPU comparison.
+    #[arg(long, value_name = "RUN=USD_PER_HOUR")]
+    pub price: Vec<String>,
+    /// Report runs whose scenario settings differ (refused otherwise, exit 2); the report
+    /// then flags every differing setting.
+    #[arg(long)]
+    pub allow_mismatch: bool,
+    /// Published claims to set beside the measurements (default: the data/claims.toml built
+    /// into the binary).
+    #[arg(long, value_name = "FILE")]
+    pub claims: Option<PathBuf>,
 }

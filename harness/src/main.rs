@@ -17,6 +17,7 @@ mod kernels_report;
 mod machine;
 mod output;
 mod peak;
+mod report;
 mod results;
 mod run_cmd;
 mod runner;
@@ -45,6 +46,7 @@ fn main() {
         Command::Cost(a) => cost::run(a),
         Command::Compare(a) => compare::run(a).map(compare::exit_with),
         Command::Baseline(a) => compare::baseline::run(a),
+        Command::Report(a) => report::run(a),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -296,14 +296,26 @@ pub fn run(a: &RunArgs) -> Result<()> {
     dir.write_summary(&file)?;
     dir.write_file("summary.md", &summary_markdown(&file))?;
     progress.finish();
+    // The report: charts, claims beside the measurements, HTML and Markdown, in the run folder.
+    let report_dir = dir.path().join("report");
+    let loaded = crate::report::load::Loaded {
+        path: dir.path().join("run.json"),
+        run: file.clone(),
+        index: 1,
+    };
+    let claims = crate::report::claims::load(None)?;
+    let report = crate::report::build(vec![loaded], Vec::new(), &claims, &Default::default());
+    crate::report::write(&report, &report_dir)
+        .with_context(|| format!("writing the report into {}", report_dir.display()))?;
 
     if a.json {
         println!("{}", serde_json::to_string_pretty(&file)?);
     } else if !a.quiet {
         print!("{}", summary_text(&file));
         println!(
-            "results: {} (cells.jsonl, run.json, cells.csv, summary.md)",
-            dir.path().display()
+            "results: {} (cells.jsonl, run.json, cells.csv, summary.md)\nreport:  {}",
+            dir.path().display(),
+            report_dir.join("index.html").display()
         );
     }
     Ok(())
