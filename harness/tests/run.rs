@@ -94,9 +94,17 @@ fn run_writes_three_files_and_says_energy_status() {
         "cells.csv",
         "scenario.toml",
         "summary.md",
+        "report/index.html",
+        "report/summary.md",
     ] {
         assert!(d.join(f).is_file(), "missing {f}");
     }
+    let html = std::fs::read_to_string(d.join("report/index.html")).unwrap();
+    assert!(html.contains("<svg"), "the report has no inline chart");
+    assert!(
+        html.contains("SAMPLED"),
+        "sampled cells must be labelled in the report"
+    );
     let c = cells(d);
     // 2 engines x 2 threads x 2 tests, 3 repetitions each.
     assert_eq!(c.len(), 8, "{c:?}");
