@@ -17,6 +17,7 @@ pub mod model;
 pub mod sampler;
 pub mod weights;
 pub mod zoo;
+pub mod load;
 
 pub use config::{Activation, ModelConfig};
 pub use error::EngineError;

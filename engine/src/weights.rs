@@ -27,8 +27,9 @@ pub struct Layer {
     pub k: Linear,
     /// Value projection (`hidden → kv_dim`).
     pub v: Linear,
-    /// RMSNorm on the attention output, before `o` (BitNet's `attn_sub_norm`).
-    pub attn_sub_norm: Vec<f32>,
+    /// RMSNorm on the attention output, before `o` (BitNet's `attn_sub_norm`); `None` for
+    /// checkpoints without one (Llama-architecture BitNet conversions), where the graph skips it.
+    pub attn_sub_norm: Option<Vec<f32>>,
     /// Output projection.
     pub o: Linear,
     /// RMSNorm before the FFN.
@@ -37,8 +38,8 @@ pub struct Layer {
     pub gate: Linear,
     /// Up projection.
     pub up: Linear,
-    /// RMSNorm on `act(gate)·up`, before `down` (BitNet's `ffn_sub_norm`).
-    pub ffn_sub_norm: Vec<f32>,
+    /// RMSNorm on `act(gate)·up`, before `down` (BitNet's `ffn_sub_norm`); `None` to skip it.
+    pub ffn_sub_norm: Option<Vec<f32>>,
     /// Down projection (`intermediate → hidden`).
     pub down: Linear,
 }
@@ -257,12 +258,12 @@ pub fn synthetic(
             q,
             k,
             v,
-            attn_sub_norm: norm_weights(h),
+            attn_sub_norm: Some(norm_weights(h)),
             o,
             ffn_norm: norm_weights(h),
             gate,
             up,
-            ffn_sub_norm: norm_weights(i),
+            ffn_sub_norm: Some(norm_weights(i)),
             down,
         });
     }

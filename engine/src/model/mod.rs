@@ -8,7 +8,8 @@
 //!             h = RMSNorm(x);  f = act(gate(h)) · up(h);  f = ffn_sub_norm(f);  x += down(f)
 //! logits = RMSNorm(x) · embeddingᵀ   (tied head; full precision f16, or q8 when chosen)
 //! ```
-//! `act` is relu² for 2B4T and SiLU for the 1bitLLM-derived shapes (from the config).
+//! `act` is relu² for 2B4T and SiLU for the 1bitLLM-derived shapes (from the config). A layer
+//! whose sub-norms are absent (`None`: Llama-architecture BitNet checkpoints) skips them.
 
 pub mod attention;
 pub mod norm;
@@ -141,7 +142,9 @@ impl Model {
             attend(
                 ex.pool, ex.threads, shape, &s.cache, li, &q, n, pos0, &mut a,
             );
-            rms_norm_inplace(&mut a, &l.attn_sub_norm, c.rms_eps);
+            if let Some(w) = &l.attn_sub_norm {
+                rms_norm_inplace(&mut a, w, c.rms_eps);
+            }
             s.bufs.apply(ex, &l.o, &a, n, &mut o)?;
             x.iter_mut().zip(&o).for_each(|(xv, ov)| *xv += ov);
 
@@ -157,7 +160,9 @@ impl Model {
                     *gv = *gv / (1.0 + (-*gv).exp()) * uv;
                 }),
             }
-            rms_norm_inplace(&mut g, &l.ffn_sub_norm, c.rms_eps);
+            if let Some(w) = &l.ffn_sub_norm {
+                rms_norm_inplace(&mut g, w, c.rms_eps);
+            }
             s.bufs.apply(ex, &l.down, &g, n, &mut o)?;
             x.iter_mut().zip(&o).for_each(|(xv, ov)| *xv += ov);
         }

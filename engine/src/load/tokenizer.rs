@@ -1,0 +1,1 @@
+//! Tokenizers placeholder (filled in with the CLI wiring).
