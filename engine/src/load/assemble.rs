@@ -123,7 +123,9 @@ pub fn to_f16_bits(path: &Path, name: &str, v: &[f32]) -> Result<Vec<u16>, LoadE
             return Err(LoadError::tensor(
                 path,
                 name,
-                format!("value {x} at element {i} does not fit in f16 (the embedding is kept as f16)"),
+                format!(
+                    "value {x} at element {i} does not fit in f16 (the embedding is kept as f16)"
+                ),
             ));
         }
         out.push(h.to_bits());
@@ -186,7 +188,10 @@ pub fn norm(path: &Path, name: &str, v: Vec<f32>, len: usize) -> Result<Vec<f32>
         return Err(LoadError::tensor(
             path,
             name,
-            format!("norm weight has {} elements, the config says {len}", v.len()),
+            format!(
+                "norm weight has {} elements, the config says {len}",
+                v.len()
+            ),
         ));
     }
     if let Some(i) = v.iter().position(|x| !x.is_finite()) {

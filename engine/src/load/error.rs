@@ -119,7 +119,11 @@ impl LoadError {
         }
     }
 
-    pub(crate) fn unsupported(path: &Path, what: impl Into<String>, reason: impl Into<String>) -> Self {
+    pub(crate) fn unsupported(
+        path: &Path,
+        what: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Self {
         LoadError::Unsupported {
             path: path.to_path_buf(),
             what: what.into(),

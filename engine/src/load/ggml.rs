@@ -234,13 +234,19 @@ pub fn encode_tq1_0(w: &[i8], d: f32) -> Vec<u8> {
     let mut out = Vec::with_capacity(w.len() / 256 * 54);
     for x in w.chunks_exact(256) {
         for m in 0..32 {
-            out.push(pack_trits(&(0..5).map(|n| x[n * 32 + m]).collect::<Vec<_>>()));
+            out.push(pack_trits(
+                &(0..5).map(|n| x[n * 32 + m]).collect::<Vec<_>>(),
+            ));
         }
         for m in 0..16 {
-            out.push(pack_trits(&(0..5).map(|n| x[160 + n * 16 + m]).collect::<Vec<_>>()));
+            out.push(pack_trits(
+                &(0..5).map(|n| x[160 + n * 16 + m]).collect::<Vec<_>>(),
+            ));
         }
         for j in 0..4 {
-            out.push(pack_trits(&(0..4).map(|n| x[240 + n * 4 + j]).collect::<Vec<_>>()));
+            out.push(pack_trits(
+                &(0..4).map(|n| x[240 + n * 4 + j]).collect::<Vec<_>>(),
+            ));
         }
         out.extend_from_slice(&f16::from_f32(d).to_le_bytes());
     }
@@ -300,7 +306,9 @@ mod tests {
         assert_eq!(d2, vec![0.25, 0.25]);
         // Every byte value ggml's encoder makes decodes to its digits.
         for v in 0..243u16 {
-            let digits: Vec<i8> = (0..5).map(|i| ((v / 3u16.pow(4 - i)) % 3) as i8 - 1).collect();
+            let digits: Vec<i8> = (0..5)
+                .map(|i| ((v / 3u16.pow(4 - i)) % 3) as i8 - 1)
+                .collect();
             let b = pack_trits(&digits);
             assert_eq!((0..5).map(|n| trit(b, n)).collect::<Vec<_>>(), digits);
         }

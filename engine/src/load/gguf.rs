@@ -196,13 +196,19 @@ impl Reader<'_> {
         Ok(self.take(1, what)?[0])
     }
     fn u16(&mut self, what: &str) -> Result<u16, String> {
-        Ok(u16::from_le_bytes(self.take(2, what)?.try_into().expect("2")))
+        Ok(u16::from_le_bytes(
+            self.take(2, what)?.try_into().expect("2"),
+        ))
     }
     fn u32(&mut self, what: &str) -> Result<u32, String> {
-        Ok(u32::from_le_bytes(self.take(4, what)?.try_into().expect("4")))
+        Ok(u32::from_le_bytes(
+            self.take(4, what)?.try_into().expect("4"),
+        ))
     }
     fn u64(&mut self, what: &str) -> Result<u64, String> {
-        Ok(u64::from_le_bytes(self.take(8, what)?.try_into().expect("8")))
+        Ok(u64::from_le_bytes(
+            self.take(8, what)?.try_into().expect("8"),
+        ))
     }
     fn string(&mut self, what: &str) -> Result<String, String> {
         let n = self.u64(what)?;
@@ -280,7 +286,10 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Header, LoadError> {
     let mut r = Reader { b: bytes, pos: 0 };
     let h = |e: String| LoadError::header(path, e);
     let magic = r.take(4, "magic").map_err(|_| {
-        h(format!("not a GGUF file: {} bytes, shorter than the magic", bytes.len()))
+        h(format!(
+            "not a GGUF file: {} bytes, shorter than the magic",
+            bytes.len()
+        ))
     })?;
     if magic != MAGIC {
         return Err(h(format!(
@@ -302,7 +311,10 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Header, LoadError> {
     let n_tensors = r.u64("tensor count").map_err(h)?;
     let n_kv = r.u64("metadata count").map_err(h)?;
     // A kv takes at least 8 (key length) + 4 (type) + 1 bytes; a tensor info 8 + 4 + 8 + 4 + 8.
-    for (n, what, min) in [(n_kv, "metadata entries", 13u64), (n_tensors, "tensors", 32)] {
+    for (n, what, min) in [
+        (n_kv, "metadata entries", 13u64),
+        (n_tensors, "tensors", 32),
+    ] {
         if n > MAX_COUNT || n.saturating_mul(min) > r.left() as u64 {
             return Err(h(format!(
                 "header claims {n} {what}, impossible in a file of {} bytes",
@@ -499,7 +511,8 @@ impl Writer {
 
     /// Adds a tensor (`dims` innermost first) with its raw bytes.
     pub fn tensor(&mut self, name: &str, dims: &[u64], ggml_type: u32, data: Vec<u8>) -> &mut Self {
-        self.infos.push((name.to_string(), dims.to_vec(), ggml_type, data));
+        self.infos
+            .push((name.to_string(), dims.to_vec(), ggml_type, data));
         self
     }
 
@@ -543,7 +556,10 @@ mod tests {
     fn sample() -> Writer {
         let mut w = Writer::new();
         w.kv("general.architecture", Value::Str("bitnet-b1.58".into()))
-            .kv("a.list", Value::Array(vec![Value::Str("x".into()), Value::Str("yz".into())]))
+            .kv(
+                "a.list",
+                Value::Array(vec![Value::Str("x".into()), Value::Str("yz".into())]),
+            )
             .kv("a.f", Value::F32(1.5))
             .tensor("t0", &[4, 2], ggml::id::F32, vec![0; 32])
             .tensor("t1", &[256], ggml::id::TQ2_0, vec![0; 66]);
@@ -555,8 +571,14 @@ mod tests {
         let b = sample().bytes();
         let h = parse(&b, Path::new("m.gguf")).unwrap();
         assert_eq!(h.version, 3);
-        assert_eq!(h.get("general.architecture").and_then(Value::as_str), Some("bitnet-b1.58"));
-        assert_eq!(h.get("a.list").and_then(Value::as_array).map(|a| a.len()), Some(2));
+        assert_eq!(
+            h.get("general.architecture").and_then(Value::as_str),
+            Some("bitnet-b1.58")
+        );
+        assert_eq!(
+            h.get("a.list").and_then(Value::as_array).map(|a| a.len()),
+            Some(2)
+        );
         let t1 = h.tensor("t1").unwrap();
         assert_eq!(t1.bytes, Some(66));
         assert_eq!(t1.offset % 32, 0);
@@ -595,15 +617,24 @@ mod tests {
         // Row length off the block.
         let mut w = Writer::new();
         w.tensor("q", &[100], ggml::id::TQ1_0, vec![0; 54]);
-        assert!(parse(&w.bytes(), p).unwrap_err().to_string().contains("`q`"));
+        assert!(parse(&w.bytes(), p)
+            .unwrap_err()
+            .to_string()
+            .contains("`q`"));
         // Bad alignment.
         let mut w = Writer::new();
         w.kv("general.alignment", Value::U32(24));
-        assert!(parse(&w.bytes(), p).unwrap_err().to_string().contains("general.alignment"));
+        assert!(parse(&w.bytes(), p)
+            .unwrap_err()
+            .to_string()
+            .contains("general.alignment"));
         // Duplicate key.
         let mut w = Writer::new();
         w.kv("k", Value::U8(1)).kv("k", Value::U8(2));
-        assert!(parse(&w.bytes(), p).unwrap_err().to_string().contains("twice"));
+        assert!(parse(&w.bytes(), p)
+            .unwrap_err()
+            .to_string()
+            .contains("twice"));
         // Absurd array count.
         let mut w = Writer::new();
         w.kv("arr", Value::Array(vec![Value::U64(1)]));

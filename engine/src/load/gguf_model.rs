@@ -77,7 +77,13 @@ impl GgufModel {
         match self.header.get(key) {
             None => Ok(None),
             Some(v) => v.as_u64().map(Some).ok_or_else(|| {
-                self.key_err(key, format!("expected a non-negative integer, found {} {v:?}", v.type_name()))
+                self.key_err(
+                    key,
+                    format!(
+                        "expected a non-negative integer, found {} {v:?}",
+                        v.type_name()
+                    ),
+                )
             }),
         }
     }
@@ -92,10 +98,9 @@ impl GgufModel {
     fn float(&self, key: &str, default: f32) -> Result<f32, LoadError> {
         match self.header.get(key) {
             None => Ok(default),
-            Some(v) => v
-                .as_f64()
-                .map(|x| x as f32)
-                .ok_or_else(|| self.key_err(key, format!("expected a number, found {}", v.type_name()))),
+            Some(v) => v.as_f64().map(|x| x as f32).ok_or_else(|| {
+                self.key_err(key, format!("expected a number, found {}", v.type_name()))
+            }),
         }
     }
 
@@ -121,7 +126,11 @@ impl GgufModel {
             }
         };
         let k = |s: &str| format!("{arch}.{s}");
-        for key in [k("attention.head_count"), k("attention.head_count_kv"), k("feed_forward_length")] {
+        for key in [
+            k("attention.head_count"),
+            k("attention.head_count_kv"),
+            k("feed_forward_length"),
+        ] {
             if let Some(Value::Array(_)) = self.header.get(&key) {
                 return Err(LoadError::unsupported(
                     &self.path,
@@ -141,7 +150,11 @@ impl GgufModel {
             return Err(LoadError::tensor(
                 &self.path,
                 "token_embd.weight",
-                format!("dims {:?} but {} is {hidden}", embd.dims, k("embedding_length")),
+                format!(
+                    "dims {:?} but {} is {hidden}",
+                    embd.dims,
+                    k("embedding_length")
+                ),
             ));
         }
         let vocab = embd.dims[1] as usize;
@@ -157,7 +170,10 @@ impl GgufModel {
             if toks.len() > vocab {
                 return Err(self.key_err(
                     "tokenizer.ggml.tokens",
-                    format!("{} tokens but token_embd.weight has {vocab} rows", toks.len()),
+                    format!(
+                        "{} tokens but token_embd.weight has {vocab} rows",
+                        toks.len()
+                    ),
                 ));
             }
         }
@@ -166,7 +182,10 @@ impl GgufModel {
                 if rot != (hidden / heads) as u64 {
                     return Err(self.key_err(
                         &k("rope.dimension_count"),
-                        format!("{rot}, but ternbench rotates the whole head of {}", hidden / heads),
+                        format!(
+                            "{rot}, but ternbench rotates the whole head of {}",
+                            hidden / heads
+                        ),
                     ));
                 }
             }
@@ -175,7 +194,9 @@ impl GgufModel {
         for key in ["tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id"] {
             if let Some(v) = self.uint(key)? {
                 if v as usize >= vocab {
-                    return Err(self.key_err(key, format!("{v} is not below the vocabulary size {vocab}")));
+                    return Err(
+                        self.key_err(key, format!("{v} is not below the vocabulary size {vocab}"))
+                    );
                 }
                 if !eos.contains(&(v as u32)) {
                     eos.push(v as u32);
@@ -241,7 +262,10 @@ impl GgufModel {
             return Err(LoadError::tensor(
                 &self.path,
                 name,
-                format!("dims {:?} (innermost first) but the metadata implies {want:?}", t.dims),
+                format!(
+                    "dims {:?} (innermost first) but the metadata implies {want:?}",
+                    t.dims
+                ),
             ));
         }
         Ok(t)
@@ -261,7 +285,10 @@ impl GgufModel {
                 return Err(LoadError::tensor(
                     &self.path,
                     name,
-                    format!("type {} where a float or Q8_0/Q6_K tensor was expected", ggml::type_name(other)),
+                    format!(
+                        "type {} where a float or Q8_0/Q6_K tensor was expected",
+                        ggml::type_name(other)
+                    ),
                 ))
             }
         })
@@ -303,7 +330,9 @@ impl GgufModel {
                 let n = rows * cols;
                 let scale = f32::from_le_bytes(raw[n / 4..n / 4 + 4].try_into().expect("4 bytes"));
                 if !cols.is_multiple_of(ternbench_kernels::format::i2::I2S_BLOCK) {
-                    return Err(terr(format!("I2_S row length {cols} is not a multiple of 128")));
+                    return Err(terr(format!(
+                        "I2_S row length {cols} is not a multiple of 128"
+                    )));
                 }
                 let packed = &raw[..n / 4];
                 let src = match permute_heads {
@@ -340,12 +369,10 @@ impl GgufModel {
                 let (q, b) = exact_ternary(&v).unwrap_or_else(|| absmean(&v));
                 (TernarySource::Values(q), b)
             }
-            other => {
-                return Err(terr(format!(
-                    "type {} is not a ternary projection format (I2_S, TQ1_0, TQ2_0, or F16/F32/BF16)",
-                    ggml::type_name(other)
-                )))
-            }
+            other => return Err(terr(format!(
+                "type {} is not a ternary projection format (I2_S, TQ1_0, TQ2_0, or F16/F32/BF16)",
+                ggml::type_name(other)
+            ))),
         };
         // llama.cpp `bitnet`: an optional scale tensor multiplies the projection's output.
         let sname = name.replace(".weight", ".scale");
@@ -354,7 +381,11 @@ impl GgufModel {
                 return Err(LoadError::tensor(
                     &self.path,
                     &sname,
-                    format!("a projection scale must be one F32, found {} {:?}", ggml::type_name(st.ggml_type), st.dims),
+                    format!(
+                        "a projection scale must be one F32, found {} {:?}",
+                        ggml::type_name(st.ggml_type),
+                        st.dims
+                    ),
                 ));
             }
             beta *= ggml::f32s(self.data(st)?)[0];
@@ -371,7 +402,13 @@ impl GgufModel {
     fn layer(&self, g: &GgufConfig, i: usize) -> Result<RawLayer<'_>, LoadError> {
         let cfg = &g.cfg;
         let names = [
-            "attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down",
+            "attn_q",
+            "attn_k",
+            "attn_v",
+            "attn_output",
+            "ffn_gate",
+            "ffn_up",
+            "ffn_down",
         ];
         let perm = [
             g.qk_permuted.then_some(cfg.heads),
@@ -386,9 +423,14 @@ impl GgufModel {
         for ((n, (rows, cols)), p) in names.iter().zip(assemble::shapes(cfg)).zip(perm) {
             proj.push(self.projection(&format!("blk.{i}.{n}.weight"), rows, cols, p)?);
         }
-        let attn_sub_norm = self.optional_norm(&format!("blk.{i}.attn_sub_norm.weight"), cfg.hidden)?;
-        let ffn_sub_norm = self.optional_norm(&format!("blk.{i}.ffn_sub_norm.weight"), cfg.intermediate)?;
-        for (got, n) in [(&attn_sub_norm, "attn_sub_norm"), (&ffn_sub_norm, "ffn_sub_norm")] {
+        let attn_sub_norm =
+            self.optional_norm(&format!("blk.{i}.attn_sub_norm.weight"), cfg.hidden)?;
+        let ffn_sub_norm =
+            self.optional_norm(&format!("blk.{i}.ffn_sub_norm.weight"), cfg.intermediate)?;
+        for (got, n) in [
+            (&attn_sub_norm, "attn_sub_norm"),
+            (&ffn_sub_norm, "ffn_sub_norm"),
+        ] {
             if got.is_none() {
                 return Err(LoadError::missing(
                     &self.path,
@@ -408,7 +450,13 @@ impl GgufModel {
 }
 
 /// I2_S bytes → row-major ternary values.
-fn i2s_values(path: &Path, name: &str, rows: usize, cols: usize, packed: &[u8]) -> Result<Vec<i8>, LoadError> {
+fn i2s_values(
+    path: &Path,
+    name: &str,
+    rows: usize,
+    cols: usize,
+    packed: &[u8],
+) -> Result<Vec<i8>, LoadError> {
     super::ternary::check_codes(path, name, packed)?;
     let m = ternbench_kernels::I2Matrix::from_i2s(rows, cols, packed, 1.0)
         .map_err(|e| LoadError::kernel(path, name, e))?;
@@ -459,7 +507,10 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Weights, LoadError> {
     };
     let untied = match m.header.tensor("output.weight") {
         None => None,
-        Some(_) => Some(("output.weight", m.floats("output.weight", &[cfg.hidden, cfg.vocab])?)),
+        Some(_) => Some((
+            "output.weight",
+            m.floats("output.weight", &[cfg.hidden, cfg.vocab])?,
+        )),
     };
     let head = assemble::head(path, &cfg, opts.head, untied, &embed)?;
     let final_norm = m.norm("output_norm.weight", cfg.hidden)?;

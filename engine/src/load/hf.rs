@@ -17,13 +17,13 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::{Map, Value};
 use super::assemble::{self, LoadOptions, RawLayer, TernarySource, TernaryTensor};
 use super::error::LoadError;
 use super::safetensors::{Checkpoint, Dtype, TensorRef};
 use super::ternary::{absmean, exact_ternary, ScaleConvention};
 use crate::config::{Activation, ModelConfig};
 use crate::weights::Weights;
+use serde_json::{Map, Value};
 
 /// The checkpoint family, from `architectures`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,7 +65,9 @@ impl Keys<'_> {
                 .as_u64()
                 .and_then(|n| usize::try_from(n).ok())
                 .map(Some)
-                .ok_or_else(|| LoadError::key(self.path, key, format!("{v} is not a non-negative integer"))),
+                .ok_or_else(|| {
+                    LoadError::key(self.path, key, format!("{v} is not a non-negative integer"))
+                }),
         }
     }
     fn usize(&self, key: &str) -> Result<usize, LoadError> {
@@ -101,7 +103,13 @@ impl Keys<'_> {
     }
     /// An id or a list of ids.
     fn ids(&self, key: &str) -> Result<Vec<u32>, LoadError> {
-        let bad = |v: &Value| LoadError::key(self.path, key, format!("{v} is not a token id or a list of them"));
+        let bad = |v: &Value| {
+            LoadError::key(
+                self.path,
+                key,
+                format!("{v} is not a token id or a list of them"),
+            )
+        };
         let one = |v: &Value| v.as_u64().and_then(|n| u32::try_from(n).ok());
         match self.get(key) {
             None => Ok(Vec::new()),
@@ -129,7 +137,11 @@ pub fn parse_config(text: &[u8], path: &Path, name: &str) -> Result<HfConfig, Lo
     let arch = match k.get("architectures") {
         Some(Value::Array(a)) => a.first().and_then(Value::as_str).map(str::to_string),
         Some(other) => {
-            return Err(LoadError::key(path, "architectures", format!("{other} is not a list of names")))
+            return Err(LoadError::key(
+                path,
+                "architectures",
+                format!("{other} is not a list of names"),
+            ))
         }
         None => None,
     };
@@ -137,7 +149,11 @@ pub fn parse_config(text: &[u8], path: &Path, name: &str) -> Result<HfConfig, Lo
         None => None,
         Some(Value::Object(q)) => Some(q),
         Some(other) => {
-            return Err(LoadError::key(path, "quantization_config", format!("{other} is not an object")))
+            return Err(LoadError::key(
+                path,
+                "quantization_config",
+                format!("{other} is not an object"),
+            ))
         }
     };
     let q = quant.map(|q| Keys { path, obj: q });
@@ -236,7 +252,11 @@ pub fn parse_config(text: &[u8], path: &Path, name: &str) -> Result<HfConfig, Lo
     }
     for key in ["attention_bias", "mlp_bias"] {
         if k.bool_opt(key)? == Some(true) {
-            return Err(LoadError::unsupported(path, key.to_string(), "BitNet projections have no biases"));
+            return Err(LoadError::unsupported(
+                path,
+                key.to_string(),
+                "BitNet projections have no biases",
+            ));
         }
     }
     let hidden = k.usize("hidden_size")?;
@@ -324,7 +344,10 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Weights, LoadError> {
                 "; config.json says tie_word_embeddings: false, so the LM head must be stored",
             ))
         }
-        (_, true) => Some((head_name, l.float(head_name, &[cfg.vocab, cfg.hidden])?.to_f32()?)),
+        (_, true) => Some((
+            head_name,
+            l.float(head_name, &[cfg.vocab, cfg.hidden])?.to_f32()?,
+        )),
     };
     let head = assemble::head(ck.dir(), &cfg, opts.head, untied, &embed)?;
     let final_norm = l.norm("model.norm.weight", cfg.hidden)?;
@@ -358,7 +381,10 @@ impl<'a> Loader<'a> {
             return Err(LoadError::tensor(
                 t.path,
                 name,
-                format!("dtype {} where F32, F16 or BF16 was expected", t.dtype.name()),
+                format!(
+                    "dtype {} where F32, F16 or BF16 was expected",
+                    t.dtype.name()
+                ),
             ));
         }
         if t.shape != shape {
@@ -401,8 +427,14 @@ impl<'a> Loader<'a> {
         for (n, (rows, cols)) in names.iter().zip(shapes) {
             proj.push(self.projection(&format!("{p}.{n}"), rows, cols)?);
         }
-        let attn_sub = [format!("{p}.self_attn.attn_sub_norm.weight"), format!("{p}.self_attn.inner_attn_ln.weight")];
-        let ffn_sub = [format!("{p}.mlp.ffn_sub_norm.weight"), format!("{p}.mlp.ffn_layernorm.weight")];
+        let attn_sub = [
+            format!("{p}.self_attn.attn_sub_norm.weight"),
+            format!("{p}.self_attn.inner_attn_ln.weight"),
+        ];
+        let ffn_sub = [
+            format!("{p}.mlp.ffn_sub_norm.weight"),
+            format!("{p}.mlp.ffn_layernorm.weight"),
+        ];
         let attn_sub_norm = self.optional_norm(&attn_sub, cfg.hidden)?;
         let ffn_sub_norm = self.optional_norm(&ffn_sub, cfg.intermediate)?;
         if self.hc.family == Family::BitNet {
@@ -435,7 +467,12 @@ impl<'a> Loader<'a> {
     }
 
     /// One projection `prefix.weight` (+ `prefix.weight_scale`) of `rows × cols`.
-    fn projection(&self, prefix: &str, rows: usize, cols: usize) -> Result<TernaryTensor<'a>, LoadError> {
+    fn projection(
+        &self,
+        prefix: &str,
+        rows: usize,
+        cols: usize,
+    ) -> Result<TernaryTensor<'a>, LoadError> {
         let name = format!("{prefix}.weight");
         if self.ck.contains(&format!("{prefix}.bias")) {
             return Err(LoadError::unsupported(
@@ -491,18 +528,29 @@ impl<'a> Loader<'a> {
                     ));
                 }
                 let ws = scale.ok_or_else(|| {
-                    LoadError::missing(self.ck.dir(), &scale_name, "; packed ternary weights need their scale")
+                    LoadError::missing(
+                        self.ck.dir(),
+                        &scale_name,
+                        "; packed ternary weights need their scale",
+                    )
                 })?;
                 beta = beta_from(ws)?;
                 src = TernarySource::HfPacked(t.data);
             }
             d if d.is_float() => {
                 if t.shape != [rows, cols] {
-                    let hint = if t.shape == [cols, rows] { " (transposed?)" } else { "" };
+                    let hint = if t.shape == [cols, rows] {
+                        " (transposed?)"
+                    } else {
+                        ""
+                    };
                     return Err(LoadError::tensor(
                         t.path,
                         &name,
-                        format!("shape {:?}, config.json implies [{rows}, {cols}]{hint}", t.shape),
+                        format!(
+                            "shape {:?}, config.json implies [{rows}, {cols}]{hint}",
+                            t.shape
+                        ),
                     ));
                 }
                 let w = t.to_f32()?;
@@ -519,7 +567,11 @@ impl<'a> Loader<'a> {
                     src = TernarySource::Values(q);
                 } else {
                     if let Some(i) = w.iter().position(|v| !v.is_finite()) {
-                        return Err(LoadError::tensor(t.path, &name, format!("element {i} is {}", w[i])));
+                        return Err(LoadError::tensor(
+                            t.path,
+                            &name,
+                            format!("element {i} is {}", w[i]),
+                        ));
                     }
                     let (q, b) = absmean(&w);
                     beta = b;
@@ -530,7 +582,10 @@ impl<'a> Loader<'a> {
                 return Err(LoadError::tensor(
                     t.path,
                     &name,
-                    format!("dtype {} is neither packed uint8 nor a float master weight", other.name()),
+                    format!(
+                        "dtype {} is neither packed uint8 nor a float master weight",
+                        other.name()
+                    ),
                 ))
             }
         }
@@ -573,7 +628,10 @@ mod tests {
         for (extra, key) in [
             (r#","hidden_act":"gelu""#, "hidden_act"),
             (r#","head_dim":32"#, "head_dim"),
-            (r#","rope_scaling":{"rope_type":"llama3","factor":8.0}"#, "rope_scaling"),
+            (
+                r#","rope_scaling":{"rope_type":"llama3","factor":8.0}"#,
+                "rope_scaling",
+            ),
             (r#","num_key_value_heads":3"#, "num_key_value_heads"),
             (r#","eos_token_id":99"#, "eos_token_id"),
             (r#","rms_norm_eps":"x""#, "rms_norm_eps"),

@@ -10,9 +10,9 @@
 
 pub mod assemble;
 pub mod error;
+pub mod ggml;
 pub mod gguf;
 pub mod gguf_model;
-pub mod ggml;
 pub mod hf;
 pub mod safetensors;
 pub mod ternary;

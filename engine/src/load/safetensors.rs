@@ -82,12 +82,20 @@ impl Dtype {
 
     /// The header's name.
     pub fn name(self) -> &'static str {
-        Self::ALL.iter().find(|d| d.0 == self).map(|d| d.1).unwrap_or("?")
+        Self::ALL
+            .iter()
+            .find(|d| d.0 == self)
+            .map(|d| d.1)
+            .unwrap_or("?")
     }
 
     /// Bytes per element.
     pub fn size(self) -> usize {
-        Self::ALL.iter().find(|d| d.0 == self).map(|d| d.2).unwrap_or(1)
+        Self::ALL
+            .iter()
+            .find(|d| d.0 == self)
+            .map(|d| d.2)
+            .unwrap_or(1)
     }
 
     /// Whether values are floats we can read as f32 (F32, F16, BF16).
@@ -168,7 +176,8 @@ pub fn parse_header(bytes: &[u8], path: &Path) -> Result<Header, LoadError> {
             }
             continue;
         }
-        let info = tensor_info(&name, &v, data_len).map_err(|r| LoadError::tensor(path, &name, r))?;
+        let info =
+            tensor_info(&name, &v, data_len).map_err(|r| LoadError::tensor(path, &name, r))?;
         h.tensors.insert(name, info);
     }
     // No two tensors may share bytes.
@@ -211,7 +220,10 @@ fn tensor_info(name: &str, v: &Value, data_len: usize) -> Result<TensorInfo, Str
         .and_then(Value::as_array)
         .ok_or("header entry has no array `shape`")?;
     if shape_v.len() > 8 {
-        return Err(format!("shape has {} dimensions (at most 8)", shape_v.len()));
+        return Err(format!(
+            "shape has {} dimensions (at most 8)",
+            shape_v.len()
+        ));
     }
     let mut shape = Vec::with_capacity(shape_v.len());
     for d in shape_v {
@@ -311,7 +323,10 @@ impl TensorRef<'_> {
                 return Err(LoadError::tensor(
                     self.path,
                     self.name,
-                    format!("dtype {} where a float tensor (F32, F16, BF16) was expected", other.name()),
+                    format!(
+                        "dtype {} where a float tensor (F32, F16, BF16) was expected",
+                        other.name()
+                    ),
                 ))
             }
         })
@@ -413,7 +428,11 @@ impl Checkpoint {
         let mut place = HashMap::new();
         for (tensor, file) in map {
             let file = file.as_str().ok_or_else(|| {
-                LoadError::key(index, &format!("weight_map.{tensor}"), "not a file name string")
+                LoadError::key(
+                    index,
+                    &format!("weight_map.{tensor}"),
+                    "not a file name string",
+                )
             })?;
             let plain = !file.is_empty()
                 && !file.contains('/')
@@ -510,19 +529,31 @@ mod tests {
             (file("[1]", &[]), "not a JSON object"),
             (file("{", &[]), "not valid JSON"),
             (
-                file(r#"{"a":{"dtype":"Q4","shape":[1],"data_offsets":[0,1]}}"#, &[0]),
+                file(
+                    r#"{"a":{"dtype":"Q4","shape":[1],"data_offsets":[0,1]}}"#,
+                    &[0],
+                ),
                 "unknown dtype",
             ),
             (
-                file(r#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}}"#, &[0; 4]),
+                file(
+                    r#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}}"#,
+                    &[0; 4],
+                ),
                 "needs 8 bytes",
             ),
             (
-                file(r#"{"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4]}}"#, &[0; 2]),
+                file(
+                    r#"{"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4]}}"#,
+                    &[0; 2],
+                ),
                 "past the end",
             ),
             (
-                file(r#"{"a":{"dtype":"U8","shape":[4],"data_offsets":[4,0]}}"#, &[0; 4]),
+                file(
+                    r#"{"a":{"dtype":"U8","shape":[4],"data_offsets":[4,0]}}"#,
+                    &[0; 4],
+                ),
                 "backwards",
             ),
             (
@@ -540,7 +571,10 @@ mod tests {
                 "overflows",
             ),
             (
-                file(r#"{"a":{"dtype":"U8","shape":[-1],"data_offsets":[0,4]}}"#, &[0; 4]),
+                file(
+                    r#"{"a":{"dtype":"U8","shape":[-1],"data_offsets":[0,4]}}"#,
+                    &[0; 4],
+                ),
                 "non-negative",
             ),
             (file(r#"{"__metadata__":{"a":1}}"#, &[]), "not a string"),

@@ -189,7 +189,10 @@ mod tests {
 
     #[test]
     fn exact_ternary_and_scales() {
-        assert_eq!(exact_ternary(&[0.25, 0.0, -0.25]), Some((vec![1, 0, -1], 0.25)));
+        assert_eq!(
+            exact_ternary(&[0.25, 0.0, -0.25]),
+            Some((vec![1, 0, -1], 0.25))
+        );
         assert_eq!(exact_ternary(&[0.25, 0.1]), None);
         assert!(check_scale(Path::new("f"), "t", 0.02, 2560).is_ok());
         assert!(check_scale(Path::new("f"), "t", 50.0, 2560).is_err());
