@@ -1,7 +1,6 @@
 //! Checkpoints written from a known tiny model load back to the same model: Hugging Face
 //! directories (packed autobitlinear / bitlinear, 1bitLLM master weights, Llama + bitnet,
-//! sharded) and GGUF files (I2_S, TQ1_0, TQ2_0, F16 + scale; permuted and plain Q/K; F16 and
-//! Q8_0 embeddings; tied and untied heads). Logits must equal those of the model built directly,
+//! sharded) and GGUF files (I2_S, TQ1_0, TQ2_0, F16 + scale; F16 and Q8_0 embeddings; tied and untied heads). Logits must equal those of the model built directly,
 //! bit for bit where the stored values are exact, and the ternary formats must agree.
 
 mod load_util;

@@ -1,13 +1,14 @@
 //! GGUF files → [`ModelConfig`] and [`Weights`].
 //!
 //! Architectures (`general.architecture`), after llama.cpp and bitnet.cpp:
-//! * `bitnet-b1.58`, `bitnet-25` (bitnet.cpp, `build_bitnet_158`): relu², sub-norms. Their
-//!   converter (`convert-ms-to-gguf-bitnet.py`, from llama.cpp's `convert.py`) permutes the Q and
-//!   K rows for llama.cpp's adjacent-pair RoPE; we undo it ([`super::ternary::unpermute_rows`]) so
-//!   our rotate-half RoPE sees Hugging Face's order.
-//! * `bitnet` (llama.cpp `build_bitnet`, 1bitLLM models): SiLU-gated, sub-norms, NeoX RoPE
-//!   (llama.cpp lists `LLM_ARCH_BITNET` among the NeoX-RoPE models; its converter does not
-//!   permute), optional per-projection scale tensors `blk.N.attn_q.scale` (weight × scale).
+//! * `bitnet-b1.58`, `bitnet-25` (bitnet.cpp, `build_bitnet_158`): relu², sub-norms.
+//! * `bitnet` (llama.cpp `build_bitnet`, 1bitLLM models): SiLU-gated, sub-norms, optional
+//!   per-projection scale tensors `blk.N.attn_q.scale` (weight × scale).
+//!
+//! Q and K rows are read in Hugging Face order for every arch: llama.cpp lists `LLM_ARCH_BITNET`
+//! among the NeoX (rotate-half) RoPE models and its `BitnetModel` converter does not permute, and
+//! bitnet.cpp's `convert-ms-to-gguf-bitnet.py` (the 2B4T path) has the llama-style
+//! `permute_lazy` of q/k commented out.
 //!
 //! Keys: `{arch}.embedding_length`, `.feed_forward_length`, `.block_count`,
 //! `.attention.head_count`, `.attention.head_count_kv` (default: head count),
@@ -29,7 +30,7 @@ use super::error::LoadError;
 use super::ggml::{self, id};
 use super::gguf::{self, Header, TensorInfo, Value};
 use super::map_file;
-use super::ternary::{absmean, exact_ternary, unpermute_rows};
+use super::ternary::{absmean, exact_ternary};
 use crate::config::{Activation, ModelConfig};
 use crate::weights::Weights;
 
@@ -48,8 +49,6 @@ pub struct GgufConfig {
     pub cfg: ModelConfig,
     /// `general.architecture`.
     pub arch: String,
-    /// Whether Q/K rows are stored in llama.cpp's permuted RoPE order.
-    pub qk_permuted: bool,
 }
 
 impl GgufModel {
@@ -114,9 +113,9 @@ impl GgufModel {
             .as_str()
             .ok_or_else(|| self.key_err(ak, "not a string"))?
             .to_string();
-        let (act, qk_permuted) = match arch.as_str() {
-            "bitnet-b1.58" | "bitnet-25" => (Activation::Relu2, true),
-            "bitnet" => (Activation::Silu, false),
+        let act = match arch.as_str() {
+            "bitnet-b1.58" | "bitnet-25" => Activation::Relu2,
+            "bitnet" => Activation::Silu,
             other => {
                 return Err(LoadError::unsupported(
                     &self.path,
@@ -224,11 +223,7 @@ impl GgufModel {
             path: self.path.clone(),
             source: e,
         })?;
-        Ok(GgufConfig {
-            cfg,
-            arch,
-            qk_permuted,
-        })
+        Ok(GgufConfig { cfg, arch })
     }
 
     fn info(&self, name: &str) -> Result<&TensorInfo, LoadError> {
@@ -307,24 +302,16 @@ impl GgufModel {
         }
     }
 
-    /// One projection `name` of `rows × cols`; `permute_heads` un-permutes Q/K rows.
+    /// One projection `name` of `rows × cols`.
     fn projection(
         &self,
         name: &str,
         rows: usize,
         cols: usize,
-        permute_heads: Option<usize>,
     ) -> Result<TernaryTensor<'_>, LoadError> {
         let t = self.shaped(name, &[cols, rows])?;
         let raw = self.data(t)?;
         let terr = |r: String| LoadError::tensor(&self.path, name, r);
-        // Row-wise byte layout: reorder rows before decoding when permuted.
-        let reorder = |data: &[u8], row_bytes: usize| -> Vec<u8> {
-            match permute_heads {
-                Some(h) => unpermute_rows(data, rows, h, row_bytes),
-                None => data.to_vec(),
-            }
-        };
         let (src, mut beta) = match t.ggml_type {
             id::I2_S => {
                 let n = rows * cols;
@@ -334,34 +321,22 @@ impl GgufModel {
                         "I2_S row length {cols} is not a multiple of 128"
                     )));
                 }
-                let packed = &raw[..n / 4];
-                let src = match permute_heads {
-                    Some(_) => TernarySource::Values(i2s_values(
-                        &self.path,
-                        name,
-                        rows,
-                        cols,
-                        &reorder(packed, cols / 4),
-                    )?),
-                    None => TernarySource::I2s(packed),
-                };
-                (src, scale)
+                (TernarySource::I2s(&raw[..n / 4]), scale)
             }
             id::TQ1_0 | id::TQ2_0 => {
                 let (w, d) = if t.ggml_type == id::TQ1_0 {
-                    ggml::tq1_0(&reorder(raw, cols / 256 * 54))
+                    ggml::tq1_0(raw)
                 } else {
-                    ggml::tq2_0(&reorder(raw, cols / 256 * 66))
+                    ggml::tq2_0(raw)
                 };
                 let beta = common_scale(&d, &w).map_err(terr)?;
                 (TernarySource::Values(w), beta)
             }
             id::F32 | id::F16 | id::BF16 => {
-                let b = reorder(raw, cols * if t.ggml_type == id::F32 { 4 } else { 2 });
                 let v = match t.ggml_type {
-                    id::F32 => ggml::f32s(&b),
-                    id::F16 => ggml::f16s(&b),
-                    _ => ggml::bf16s(&b),
+                    id::F32 => ggml::f32s(raw),
+                    id::F16 => ggml::f16s(raw),
+                    _ => ggml::bf16s(raw),
                 };
                 if let Some(i) = v.iter().position(|x| !x.is_finite()) {
                     return Err(terr(format!("element {i} is {}", v[i])));
@@ -369,10 +344,12 @@ impl GgufModel {
                 let (q, b) = exact_ternary(&v).unwrap_or_else(|| absmean(&v));
                 (TernarySource::Values(q), b)
             }
-            other => return Err(terr(format!(
+            other => {
+                return Err(terr(format!(
                 "type {} is not a ternary projection format (I2_S, TQ1_0, TQ2_0, or F16/F32/BF16)",
                 ggml::type_name(other)
-            ))),
+            )))
+            }
         };
         // llama.cpp `bitnet`: an optional scale tensor multiplies the projection's output.
         let sname = name.replace(".weight", ".scale");
@@ -410,18 +387,9 @@ impl GgufModel {
             "ffn_up",
             "ffn_down",
         ];
-        let perm = [
-            g.qk_permuted.then_some(cfg.heads),
-            g.qk_permuted.then_some(cfg.kv_heads),
-            None,
-            None,
-            None,
-            None,
-            None,
-        ];
         let mut proj = Vec::with_capacity(7);
-        for ((n, (rows, cols)), p) in names.iter().zip(assemble::shapes(cfg)).zip(perm) {
-            proj.push(self.projection(&format!("blk.{i}.{n}.weight"), rows, cols, p)?);
+        for (n, (rows, cols)) in names.iter().zip(assemble::shapes(cfg)) {
+            proj.push(self.projection(&format!("blk.{i}.{n}.weight"), rows, cols)?);
         }
         let attn_sub_norm =
             self.optional_norm(&format!("blk.{i}.attn_sub_norm.weight"), cfg.hidden)?;
@@ -447,24 +415,6 @@ impl GgufModel {
             ffn_sub_norm,
         })
     }
-}
-
-/// I2_S bytes → row-major ternary values.
-fn i2s_values(
-    path: &Path,
-    name: &str,
-    rows: usize,
-    cols: usize,
-    packed: &[u8],
-) -> Result<Vec<i8>, LoadError> {
-    super::ternary::check_codes(path, name, packed)?;
-    let m = ternbench_kernels::I2Matrix::from_i2s(rows, cols, packed, 1.0)
-        .map_err(|e| LoadError::kernel(path, name, e))?;
-    let mut v = vec![0i8; rows * cols];
-    for (r, row) in v.chunks_exact_mut(cols).enumerate() {
-        m.unpack_row(r, row);
-    }
-    Ok(v)
 }
 
 /// The one scale shared by every TQ block that holds a nonzero weight.

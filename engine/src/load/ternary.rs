@@ -138,27 +138,6 @@ pub fn check_scale(path: &Path, name: &str, beta: f32, cols: usize) -> Result<()
     Ok(())
 }
 
-/// Reorders the rows of a Q or K projection from llama.cpp's interleaved RoPE order back to the
-/// Hugging Face rotate-half order: converters permute `w.reshape(heads, 2, hd/2, ·)
-/// .swapaxes(1, 2)`, so HF row `h·hd + s·hd/2 + i` sits at row `h·hd + 2i + s`. Rows are opaque
-/// runs of `row_bytes` bytes, so any row-wise layout can be reordered before decoding.
-pub fn unpermute_rows(data: &[u8], rows: usize, heads: usize, row_bytes: usize) -> Vec<u8> {
-    let hd = rows / heads;
-    let half = hd / 2;
-    let mut out = vec![0u8; data.len()];
-    for h in 0..heads {
-        for s in 0..2 {
-            for i in 0..half {
-                let dst = h * hd + s * half + i;
-                let src = h * hd + 2 * i + s;
-                out[dst * row_bytes..(dst + 1) * row_bytes]
-                    .copy_from_slice(&data[src * row_bytes..(src + 1) * row_bytes]);
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,14 +176,5 @@ mod tests {
         assert!(check_scale(Path::new("f"), "t", 0.02, 2560).is_ok());
         assert!(check_scale(Path::new("f"), "t", 50.0, 2560).is_err());
         assert!(check_scale(Path::new("f"), "t", f32::NAN, 2560).is_err());
-    }
-
-    #[test]
-    fn unpermute_inverts_the_converter_permutation() {
-        // 2 heads of dim 4, one byte per row: HF rows 0..8.
-        let hf: Vec<u8> = (0..8).collect();
-        // permute: within a head, (s, i) -> (i, s): rows [0,2,1,3] order of HF index.
-        let gguf: Vec<u8> = vec![0, 2, 1, 3, 4, 6, 5, 7];
-        assert_eq!(unpermute_rows(&gguf, 8, 2, 1), hf);
     }
 }

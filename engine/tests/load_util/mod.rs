@@ -380,22 +380,6 @@ pub enum GgufStyle {
     F16,
 }
 
-/// llama.cpp's Q/K permutation for adjacent-pair RoPE.
-pub fn permute(w: &[i8], rows: usize, cols: usize, heads: usize) -> Vec<i8> {
-    let hd = rows / heads;
-    let mut out = vec![0i8; w.len()];
-    for h in 0..heads {
-        for i in 0..hd / 2 {
-            for s in 0..2 {
-                let src = h * hd + s * hd / 2 + i;
-                let dst = h * hd + 2 * i + s;
-                out[dst * cols..(dst + 1) * cols].copy_from_slice(&w[src * cols..(src + 1) * cols]);
-            }
-        }
-    }
-    out
-}
-
 pub fn gguf_writer(t: &Tiny, arch: &str, style: GgufStyle, embed_type: u32) -> Writer {
     let c = &t.cfg;
     let mut w = Writer::new();
@@ -451,7 +435,6 @@ pub fn gguf_writer(t: &Tiny, arch: &str, style: GgufStyle, embed_type: u32) -> W
         id::F32,
         f32b(&t.final_norm),
     );
-    let permuted = arch != "bitnet";
     for (i, l) in t.layers.iter().enumerate() {
         let b = format!("blk.{i}");
         w.tensor(
@@ -482,26 +465,22 @@ pub fn gguf_writer(t: &Tiny, arch: &str, style: GgufStyle, embed_type: u32) -> W
                 f32b(s),
             );
         }
-        for (j, (n, p)) in NAMES_GGUF.iter().zip(&l.proj).enumerate() {
-            let vals = match (j, permuted) {
-                (0, true) => permute(&p.w, p.rows, p.cols, c.heads),
-                (1, true) => permute(&p.w, p.rows, p.cols, c.kv_heads),
-                _ => p.w.clone(),
-            };
+        for (n, p) in NAMES_GGUF.iter().zip(&l.proj) {
+            let vals = &p.w;
             let dims = [p.cols as u64, p.rows as u64];
             let name = format!("{b}.{n}.weight");
             match style {
                 GgufStyle::I2s => {
-                    let mut d = encode_i2s(p.rows, p.cols, &vals);
+                    let mut d = encode_i2s(p.rows, p.cols, vals);
                     d.extend_from_slice(&p.beta.to_le_bytes());
                     d.resize(d.len() + 28, 0);
                     w.tensor(&name, &dims, id::I2_S, d);
                 }
                 GgufStyle::Tq1 => {
-                    w.tensor(&name, &dims, id::TQ1_0, ggml::encode_tq1_0(&vals, p.beta));
+                    w.tensor(&name, &dims, id::TQ1_0, ggml::encode_tq1_0(vals, p.beta));
                 }
                 GgufStyle::Tq2 => {
-                    w.tensor(&name, &dims, id::TQ2_0, ggml::encode_tq2_0(&vals, p.beta));
+                    w.tensor(&name, &dims, id::TQ2_0, ggml::encode_tq2_0(vals, p.beta));
                 }
                 GgufStyle::F16 => {
                     // llama.cpp `bitnet`: ternary values in F16 with a separate scale tensor.
