@@ -133,6 +133,35 @@ pub fn to_f16_bits(path: &Path, name: &str, v: &[f32]) -> Result<Vec<u16>, LoadE
     Ok(out)
 }
 
+/// f16 bits of a row-major float tensor decoded chunk by chunk (`chunk_bytes` at a time, a whole
+/// number of rows and blocks), so at most one chunk is ever held as f32.
+pub fn f16_bits_chunked(
+    path: &Path,
+    name: &str,
+    bytes: &[u8],
+    chunk_bytes: usize,
+    decode: impl Fn(&[u8]) -> Vec<f32>,
+) -> Result<Vec<u16>, LoadError> {
+    let mut out = Vec::new();
+    for c in bytes.chunks(chunk_bytes.max(1)) {
+        let done = out.len();
+        let mut bits = to_f16_bits(path, name, &decode(c)).map_err(|e| match e {
+            LoadError::Tensor {
+                path,
+                tensor,
+                reason,
+            } => LoadError::Tensor {
+                path,
+                tensor,
+                reason: format!("{reason} (counting from element {done})"),
+            },
+            other => other,
+        })?;
+        out.append(&mut bits);
+    }
+    Ok(out)
+}
+
 /// The token embedding (`vocab × hidden`) as f16.
 pub fn embedding(
     path: &Path,

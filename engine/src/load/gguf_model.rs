@@ -437,6 +437,9 @@ fn common_scale(d: &[f32], w: &[i8]) -> Result<f32, String> {
     Ok(beta.unwrap_or(1.0))
 }
 
+/// Decodes a run of whole blocks to f32.
+type Decode = fn(&[u8]) -> Vec<f32>;
+
 /// Loads a GGUF file.
 pub fn load(path: &Path, opts: &LoadOptions) -> Result<Weights, LoadError> {
     let m = GgufModel::open(path)?;
@@ -451,7 +454,24 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Weights, LoadError> {
                 .map(|c| u16::from_le_bytes([c[0], c[1]]))
                 .collect()
         } else {
-            assemble::to_f16_bits(path, en, &m.floats(en, &[cfg.hidden, cfg.vocab])?)?
+            let h = cfg.hidden;
+            let (row, decode): (usize, Decode) = match t.ggml_type {
+                id::F32 => (h * 4, ggml::f32s),
+                id::BF16 => (h * 2, ggml::bf16s),
+                id::Q8_0 => (h / 32 * 34, ggml::q8_0),
+                id::Q6_K => (h / 256 * 210, ggml::q6_k),
+                other => {
+                    return Err(LoadError::tensor(
+                        path,
+                        en,
+                        format!(
+                            "type {} is not an embedding type ternbench reads (F32, F16, BF16, Q8_0, Q6_K)",
+                            ggml::type_name(other)
+                        ),
+                    ))
+                }
+            };
+            assemble::f16_bits_chunked(path, en, m.data(t)?, row * 256, decode)?
         };
         assemble::embedding(path, en, &cfg, &bits)?
     };

@@ -330,7 +330,12 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Weights, LoadError> {
                 .chunks_exact(2)
                 .map(|c| u16::from_le_bytes([c[0], c[1]]))
                 .collect(),
-            _ => assemble::to_f16_bits(emb.path, embed_name, &emb.to_f32()?)?,
+            d => {
+                let row = cfg.hidden * d.size();
+                assemble::f16_bits_chunked(emb.path, embed_name, emb.data, row * 256, |b| {
+                    super::safetensors::floats(d, b)
+                })?
+            }
         };
         assemble::embedding(emb.path, embed_name, &cfg, &bits)?
     };

@@ -305,31 +305,36 @@ impl TensorRef<'_> {
 
     /// The values as f32 (F32, F16 and BF16 convert exactly).
     pub fn to_f32(&self) -> Result<Vec<f32>, LoadError> {
-        let d = self.data;
-        Ok(match self.dtype {
-            Dtype::F32 => d
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect(),
-            Dtype::F16 => d
-                .chunks_exact(2)
-                .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
-                .collect(),
-            Dtype::Bf16 => d
-                .chunks_exact(2)
-                .map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32())
-                .collect(),
-            other => {
-                return Err(LoadError::tensor(
-                    self.path,
-                    self.name,
-                    format!(
-                        "dtype {} where a float tensor (F32, F16, BF16) was expected",
-                        other.name()
-                    ),
-                ))
-            }
-        })
+        if !self.dtype.is_float() {
+            return Err(LoadError::tensor(
+                self.path,
+                self.name,
+                format!(
+                    "dtype {} where a float tensor (F32, F16, BF16) was expected",
+                    self.dtype.name()
+                ),
+            ));
+        }
+        Ok(floats(self.dtype, self.data))
+    }
+}
+
+/// Little-endian F32/F16/BF16 bytes as f32 (empty for other dtypes).
+pub fn floats(dtype: Dtype, d: &[u8]) -> Vec<f32> {
+    match dtype {
+        Dtype::F32 => d
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+        Dtype::F16 => d
+            .chunks_exact(2)
+            .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
+            .collect(),
+        Dtype::Bf16 => d
+            .chunks_exact(2)
+            .map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32())
+            .collect(),
+        _ => Vec::new(),
     }
 }
 
