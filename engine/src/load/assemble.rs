@@ -2,9 +2,12 @@
 //! the caller picked (the FP16 twin gets `w·β` in f16 from the same ternary values), the
 //! embedding as f16, norms as f32, and the LM head (tied, or its own tensor) as f16 or q8.
 //!
-//! The embedding is stored as IEEE half (what the engine's gather and tied head read): sources
-//! with more precision (f32, bf16, Q8_0, Q6_K) are rounded to nearest f16, a relative error of
-//! at most 2⁻¹¹; a value beyond the f16 range is an error, not an infinity.
+//! The embedding is stored as IEEE half for the tied LM head: sources with more precision (f32,
+//! bf16, Q8_0, Q6_K) are rounded to nearest f16 there, a relative error of at most 2⁻¹¹ (a value
+//! beyond the f16 range is an error, not an infinity). When any value rounds, the stored bytes
+//! are kept too ([`EmbedRows`]) and the gather decodes them exactly, so the first layer sees the
+//! checkpoint's values: rounding them moved activations across int8 quantisation boundaries and
+//! logits by 0.26 in the golden Q6_K fixture.
 
 use std::path::Path;
 
@@ -15,7 +18,7 @@ use super::error::LoadError;
 use super::ternary::{check_codes, check_scale, unpack_hf};
 use crate::config::ModelConfig;
 use crate::linear::Linear;
-use crate::weights::{Layer, Weights};
+use crate::weights::{EmbedRows, Layer, Weights};
 
 /// What to build from a checkpoint.
 #[derive(Debug, Clone)]
@@ -133,35 +136,6 @@ pub fn to_f16_bits(path: &Path, name: &str, v: &[f32]) -> Result<Vec<u16>, LoadE
     Ok(out)
 }
 
-/// f16 bits of a row-major float tensor decoded chunk by chunk (`chunk_bytes` at a time, a whole
-/// number of rows and blocks), so at most one chunk is ever held as f32.
-pub fn f16_bits_chunked(
-    path: &Path,
-    name: &str,
-    bytes: &[u8],
-    chunk_bytes: usize,
-    decode: impl Fn(&[u8]) -> Vec<f32>,
-) -> Result<Vec<u16>, LoadError> {
-    let mut out = Vec::new();
-    for c in bytes.chunks(chunk_bytes.max(1)) {
-        let done = out.len();
-        let mut bits = to_f16_bits(path, name, &decode(c)).map_err(|e| match e {
-            LoadError::Tensor {
-                path,
-                tensor,
-                reason,
-            } => LoadError::Tensor {
-                path,
-                tensor,
-                reason: format!("{reason} (counting from element {done})"),
-            },
-            other => other,
-        })?;
-        out.append(&mut bits);
-    }
-    Ok(out)
-}
-
 /// The token embedding (`vocab × hidden`) as f16.
 pub fn embedding(
     path: &Path,
@@ -271,18 +245,57 @@ impl RawLayer<'_> {
 /// Assembles [`Weights`].
 pub fn weights(
     cfg: ModelConfig,
-    embed: F16Matrix,
+    embed: (F16Matrix, Option<EmbedRows>),
     head: Option<Linear>,
     final_norm: Vec<f32>,
     layers: Vec<Layer>,
 ) -> Weights {
     Weights {
         cfg,
-        embed,
+        embed: embed.0,
         head,
+        embed_rows: embed.1,
         final_norm,
         layers,
     }
+}
+
+/// The embedding from its stored bytes (`vocab` rows of `row_bytes`, decoded by `decode`): an
+/// f16 matrix for the tied head, plus the exact rows for the gather when some value is not
+/// exact in f16 (see [`EmbedRows`]).
+pub fn embedding_from(
+    path: &Path,
+    name: &str,
+    cfg: &ModelConfig,
+    bytes: &[u8],
+    row_bytes: usize,
+    decode: fn(&[u8]) -> Vec<f32>,
+) -> Result<(F16Matrix, Option<EmbedRows>), LoadError> {
+    let mut exact = true;
+    let mut bits = Vec::with_capacity(cfg.vocab * cfg.hidden);
+    for (r, chunk) in bytes.chunks(row_bytes * 256).enumerate() {
+        let v = decode(chunk);
+        let b = to_f16_bits(path, name, &v).map_err(|e| match e {
+            LoadError::Tensor {
+                path,
+                tensor,
+                reason,
+            } => LoadError::Tensor {
+                path,
+                tensor,
+                reason: format!("{reason} (in rows from {})", r * 256),
+            },
+            other => other,
+        })?;
+        exact &= v
+            .iter()
+            .zip(&b)
+            .all(|(&x, &h)| f16::from_bits(h).to_f32() == x);
+        bits.extend_from_slice(&b);
+    }
+    let m = embedding(path, name, cfg, &bits)?;
+    let rows = (!exact).then(|| EmbedRows::new(row_bytes, bytes.to_vec(), decode));
+    Ok((m, rows))
 }
 
 /// The (rows, cols) of q, k, v, o, gate, up, down for `cfg`.

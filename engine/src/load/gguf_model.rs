@@ -446,34 +446,25 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Weights, LoadError> {
     let g = m.config()?;
     let cfg = g.cfg.clone();
     let en = "token_embd.weight";
-    let embed = {
+    let (embed, embed_rows) = {
         let t = m.shaped(en, &[cfg.hidden, cfg.vocab])?;
-        let bits = if t.ggml_type == id::F16 {
-            m.data(t)?
-                .chunks_exact(2)
-                .map(|c| u16::from_le_bytes([c[0], c[1]]))
-                .collect()
-        } else {
-            let h = cfg.hidden;
-            let (row, decode): (usize, Decode) = match t.ggml_type {
-                id::F32 => (h * 4, ggml::f32s),
-                id::BF16 => (h * 2, ggml::bf16s),
-                id::Q8_0 => (h / 32 * 34, ggml::q8_0),
-                id::Q6_K => (h / 256 * 210, ggml::q6_k),
-                other => {
-                    return Err(LoadError::tensor(
-                        path,
-                        en,
-                        format!(
-                            "type {} is not an embedding type ternbench reads (F32, F16, BF16, Q8_0, Q6_K)",
-                            ggml::type_name(other)
-                        ),
-                    ))
-                }
-            };
-            assemble::f16_bits_chunked(path, en, m.data(t)?, row * 256, decode)?
+        let h = cfg.hidden;
+        let (row, decode): (usize, Decode) = match t.ggml_type {
+            id::F32 => (h * 4, ggml::f32s),
+            id::F16 => (h * 2, ggml::f16s),
+            id::BF16 => (h * 2, ggml::bf16s),
+            id::Q8_0 => (h / 32 * 34, ggml::q8_0),
+            id::Q6_K => (h / 256 * 210, ggml::q6_k),
+            other => return Err(LoadError::tensor(
+                path,
+                en,
+                format!(
+                    "type {} is not an embedding type ternbench reads (F32, F16, BF16, Q8_0, Q6_K)",
+                    ggml::type_name(other)
+                ),
+            )),
         };
-        assemble::embedding(path, en, &cfg, &bits)?
+        assemble::embedding_from(path, en, &cfg, m.data(t)?, row, decode)?
     };
     let untied = match m.header.tensor("output.weight") {
         None => None,
@@ -488,5 +479,11 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Weights, LoadError> {
     for i in 0..opts.built_layers(cfg.layers) {
         layers.push(m.layer(&g, i)?.build(path, opts.linear)?);
     }
-    Ok(assemble::weights(cfg, embed, head, final_norm, layers))
+    Ok(assemble::weights(
+        cfg,
+        (embed, embed_rows),
+        head,
+        final_norm,
+        layers,
+    ))
 }

@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 
 use super::assemble::{self, LoadOptions, RawLayer, TernarySource, TernaryTensor};
 use super::error::LoadError;
+use super::ggml;
 use super::safetensors::{Checkpoint, Dtype, TensorRef};
 use super::ternary::{absmean, exact_ternary, ScaleConvention};
 use crate::config::{Activation, ModelConfig};
@@ -323,22 +324,19 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Weights, LoadError> {
     let l = Loader { ck: &ck, hc: &hc };
     let embed_name = "model.embed_tokens.weight";
     let emb = l.float(embed_name, &[cfg.vocab, cfg.hidden])?;
-    let embed = {
-        let bits = match emb.dtype {
-            Dtype::F16 => emb
-                .data
-                .chunks_exact(2)
-                .map(|c| u16::from_le_bytes([c[0], c[1]]))
-                .collect(),
-            d => {
-                let row = cfg.hidden * d.size();
-                assemble::f16_bits_chunked(emb.path, embed_name, emb.data, row * 256, |b| {
-                    super::safetensors::floats(d, b)
-                })?
-            }
-        };
-        assemble::embedding(emb.path, embed_name, &cfg, &bits)?
+    let decode: fn(&[u8]) -> Vec<f32> = match emb.dtype {
+        Dtype::F32 => ggml::f32s,
+        Dtype::F16 => ggml::f16s,
+        _ => ggml::bf16s,
     };
+    let (embed, embed_rows) = assemble::embedding_from(
+        emb.path,
+        embed_name,
+        &cfg,
+        emb.data,
+        cfg.hidden * emb.dtype.size(),
+        decode,
+    )?;
     let head_name = "lm_head.weight";
     let untied = match (hc.tie, ck.contains(head_name)) {
         (Some(true), _) | (None, false) => None,
@@ -360,7 +358,13 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Weights, LoadError> {
     for i in 0..opts.built_layers(cfg.layers) {
         layers.push(l.layer(i)?.build(ck.dir(), opts.linear)?);
     }
-    Ok(assemble::weights(cfg, embed, head, final_norm, layers))
+    Ok(assemble::weights(
+        cfg,
+        (embed, embed_rows),
+        head,
+        final_norm,
+        layers,
+    ))
 }
 
 struct Loader<'a> {

@@ -2,7 +2,7 @@
 //! ternary model and its FP16 twin — only the linear layers' format differs:
 //!
 //! ```text
-//! x = embed[tokens]
+//! x = embed[tokens]   (exact stored values when the f16 copy rounds them, see `EmbedRows`)
 //! per layer:  h = RMSNorm(x);  q,k,v = BitLinear(h);  RoPE(q,k);  a = causal GQA attention
 //!             a = attn_sub_norm(a);  x += o_proj(a)
 //!             h = RMSNorm(x);  f = act(gate(h)) · up(h);  f = ffn_sub_norm(f);  x += down(f)
@@ -106,9 +106,14 @@ impl Model {
                     vocab: c.vocab,
                 });
             }
-            let row = w.embed.row(id as usize);
-            for (o, &b) in x[t * h..(t + 1) * h].iter_mut().zip(row) {
-                *o = half::f16::from_bits(b).to_f32();
+            match &w.embed_rows {
+                Some(rows) => x[t * h..(t + 1) * h].copy_from_slice(&rows.row(id as usize)),
+                None => {
+                    let row = w.embed.row(id as usize);
+                    for (o, &b) in x[t * h..(t + 1) * h].iter_mut().zip(row) {
+                        *o = half::f16::from_bits(b).to_f32();
+                    }
+                }
             }
         }
         let mut hbuf = vec![0f32; n * h];

@@ -140,6 +140,7 @@ impl Tiny {
                 .head
                 .as_ref()
                 .map(|v| Linear::F16(F16Matrix::from_f32(c.vocab, c.hidden, v).unwrap())),
+            embed_rows: None,
             final_norm: self.final_norm.clone(),
             layers: self
                 .layers
