@@ -455,14 +455,16 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Weights, LoadError> {
             id::BF16 => (h * 2, ggml::bf16s),
             id::Q8_0 => (h / 32 * 34, ggml::q8_0),
             id::Q6_K => (h / 256 * 210, ggml::q6_k),
-            other => return Err(LoadError::tensor(
-                path,
-                en,
-                format!(
+            other => {
+                return Err(LoadError::tensor(
+                    path,
+                    en,
+                    format!(
                     "type {} is not an embedding type ternbench reads (F32, F16, BF16, Q8_0, Q6_K)",
                     ggml::type_name(other)
                 ),
-            )),
+                ))
+            }
         };
         assemble::embedding_from(path, en, &cfg, m.data(t)?, row, decode)?
     };

@@ -274,12 +274,17 @@ pub fn parse_config(text: &[u8], path: &Path, name: &str) -> Result<HfConfig, Lo
     }
     let vocab = k.usize("vocab_size")?;
     let eos = k.ids("eos_token_id")?;
+    // Absent: the config class's default (BitNet 128000, Llama 1) when it fits the vocabulary.
     let bos = match k.ids("bos_token_id")?.first() {
         Some(&b) => b,
-        None => match family {
-            Family::BitNet => 128_000,
-            _ => 1,
-        },
+        None => {
+            let d = if family == Family::BitNet { 128_000 } else { 1 };
+            if (d as usize) < vocab {
+                d
+            } else {
+                0
+            }
+        }
     };
     let cfg = ModelConfig {
         name: name.to_string(),

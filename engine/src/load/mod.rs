@@ -10,6 +10,7 @@
 
 pub mod assemble;
 pub mod error;
+pub mod fuzz;
 pub mod ggml;
 pub mod gguf;
 pub mod gguf_model;
