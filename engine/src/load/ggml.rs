@@ -5,16 +5,16 @@
 //! |---|---|---|---|---|
 //! | 0 | F32 | 1 | 4 | |
 //! | 1 | F16 | 1 | 2 | |
-//! | 8 | Q8_0 | 32 | 34 | f16 d, i8 qs[32]; x = d·q |
-//! | 14 | Q6_K | 256 | 210 | u8 ql[128], u8 qh[64], i8 scales[16], f16 d; x = d·sc·(q−32) |
+//! | 8 | Q8_0 | 32 | 34 | `f16 d, i8 qs[32]`; x = d·q |
+//! | 14 | Q6_K | 256 | 210 | `u8 ql[128], u8 qh[64], i8 scales[16], f16 d`; x = d·sc·(q−32) |
 //! | 30 | BF16 | 1 | 2 | |
-//! | 34 | TQ1_0 | 256 | 54 | u8 qs[48] (5 trits/byte), u8 qh[4] (4 trits/byte), f16 d |
-//! | 35 | TQ2_0 | 256 | 66 | u8 qs[64] (4 codes/byte), f16 d |
+//! | 34 | TQ1_0 | 256 | 54 | `u8 qs[48]` (5 trits/byte), `u8 qh[4]` (4 trits/byte), `f16 d` |
+//! | 35 | TQ2_0 | 256 | 66 | `u8 qs[64]` (4 codes/byte), `f16 d` |
 //! | 36 | I2_S | (tensor) | n/4 + 32 | bitnet.cpp: 2-bit codes, then one f32 scale (padded to 32 bytes) |
 //!
 //! The decoders are exact: Q8_0/Q6_K products of an f16, an i8 and a 6-bit integer fit f32's
 //! 24-bit mantissa. Other ids are named in errors but not read. To read a new type: add a row to
-//! [`TYPES`] and a decoder here.
+//! `TYPES` and a decoder here.
 
 use half::f16;
 

@@ -176,8 +176,7 @@ pub fn parse_header(bytes: &[u8], path: &Path) -> Result<Header, LoadError> {
             }
             continue;
         }
-        let info =
-            tensor_info(&name, &v, data_len).map_err(|r| LoadError::tensor(path, &name, r))?;
+        let info = tensor_info(&v, data_len).map_err(|r| LoadError::tensor(path, &name, r))?;
         h.tensors.insert(name, info);
     }
     // No two tensors may share bytes.
@@ -200,8 +199,7 @@ pub fn parse_header(bytes: &[u8], path: &Path) -> Result<Header, LoadError> {
     Ok(h)
 }
 
-fn tensor_info(name: &str, v: &Value, data_len: usize) -> Result<TensorInfo, String> {
-    let _ = name;
+fn tensor_info(v: &Value, data_len: usize) -> Result<TensorInfo, String> {
     let Value::Object(o) = v else {
         return Err("header entry is not an object".into());
     };
