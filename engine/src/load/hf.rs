@@ -199,9 +199,9 @@ pub fn parse_config(text: &[u8], path: &Path, name: &str) -> Result<HfConfig, Lo
     if let Some(q) = &q {
         match q.str_opt("linear_class")? {
             Some("autobitlinear") => convention = Some(ScaleConvention::Multiply),
-            Some("bitlinear") | None if quant_method.is_some() => {
-                convention = Some(ScaleConvention::Divide)
-            }
+            Some("bitlinear") => convention = Some(ScaleConvention::Divide),
+            // transformers' BitNetQuantConfig defaults linear_class to bitlinear.
+            None if quant_method.is_some() => convention = Some(ScaleConvention::Divide),
             None => {}
             Some(other) => {
                 return Err(LoadError::key(
@@ -635,6 +635,17 @@ mod tests {
         assert_eq!(c.cfg.rope_theta, 500_000.0);
         assert_eq!(c.cfg.eos, vec![2, 3]);
         assert_eq!(c.convention, Some(ScaleConvention::Multiply));
+    }
+
+    #[test]
+    fn linear_class_defaults_to_bitlinear() {
+        let text = r#"{"architectures":["LlamaForCausalLM"],"hidden_size":64,"intermediate_size":96,
+            "num_hidden_layers":1,"num_attention_heads":4,"vocab_size":50,
+            "quantization_config":{"quant_method":"bitnet"}}"#;
+        let c = parse_config(text.as_bytes(), Path::new("config.json"), "t").unwrap();
+        assert_eq!(c.family, Family::LlamaBitNet);
+        assert_eq!(c.convention, Some(ScaleConvention::Divide));
+        assert_eq!(c.cfg.act, Activation::Silu);
     }
 
     #[test]
