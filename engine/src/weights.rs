@@ -27,8 +27,9 @@ pub struct Layer {
     pub k: Linear,
     /// Value projection (`hidden → kv_dim`).
     pub v: Linear,
-    /// RMSNorm on the attention output, before `o` (BitNet's `attn_sub_norm`).
-    pub attn_sub_norm: Vec<f32>,
+    /// RMSNorm on the attention output, before `o` (BitNet's `attn_sub_norm`); `None` for
+    /// checkpoints without one (Llama-architecture BitNet conversions), where the graph skips it.
+    pub attn_sub_norm: Option<Vec<f32>>,
     /// Output projection.
     pub o: Linear,
     /// RMSNorm before the FFN.
@@ -37,8 +38,8 @@ pub struct Layer {
     pub gate: Linear,
     /// Up projection.
     pub up: Linear,
-    /// RMSNorm on `act(gate)·up`, before `down` (BitNet's `ffn_sub_norm`).
-    pub ffn_sub_norm: Vec<f32>,
+    /// RMSNorm on `act(gate)·up`, before `down` (BitNet's `ffn_sub_norm`); `None` to skip it.
+    pub ffn_sub_norm: Option<Vec<f32>>,
     /// Down projection (`intermediate → hidden`).
     pub down: Linear,
 }
@@ -52,6 +53,48 @@ impl Layer {
     }
 }
 
+/// Embedding rows kept in their stored encoding (f32, bf16, Q8_0, Q6_K ...) and decoded exactly
+/// to f32 at the gather, for checkpoints whose embedding values f16 cannot hold exactly: the
+/// token's input to the first layer then equals the reference's (as llama.cpp's `get_rows`
+/// dequantises), while the tied LM head still reads the f16 copy in [`Weights::embed`].
+#[derive(Clone)]
+pub struct EmbedRows {
+    row_bytes: usize,
+    data: Vec<u8>,
+    decode: fn(&[u8]) -> Vec<f32>,
+}
+
+impl std::fmt::Debug for EmbedRows {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbedRows")
+            .field("row_bytes", &self.row_bytes)
+            .field("bytes", &self.data.len())
+            .finish()
+    }
+}
+
+impl EmbedRows {
+    /// Rows of `row_bytes` bytes each in `data`, decoded by `decode` (bytes of one row → its
+    /// values).
+    pub fn new(row_bytes: usize, data: Vec<u8>, decode: fn(&[u8]) -> Vec<f32>) -> Self {
+        EmbedRows {
+            row_bytes,
+            data,
+            decode,
+        }
+    }
+
+    /// The values of row `r`.
+    pub fn row(&self, r: usize) -> Vec<f32> {
+        (self.decode)(&self.data[r * self.row_bytes..(r + 1) * self.row_bytes])
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.data.len()
+    }
+}
+
 /// Every tensor of a model.
 #[derive(Debug)]
 pub struct Weights {
@@ -61,6 +104,9 @@ pub struct Weights {
     pub embed: F16Matrix,
     /// LM head in another format than the f16 embedding (e.g. `q8`), or `None` (tied, f16).
     pub head: Option<Linear>,
+    /// Exact embedding rows for the gather when `embed` rounds the stored values (see
+    /// [`EmbedRows`]); `None` when the f16 embedding is exact.
+    pub embed_rows: Option<EmbedRows>,
     /// Final RMSNorm.
     pub final_norm: Vec<f32>,
     /// The blocks actually built (fewer than `cfg.layers` when sampled).
@@ -257,12 +303,12 @@ pub fn synthetic(
             q,
             k,
             v,
-            attn_sub_norm: norm_weights(h),
+            attn_sub_norm: Some(norm_weights(h)),
             o,
             ffn_norm: norm_weights(h),
             gate,
             up,
-            ffn_sub_norm: norm_weights(i),
+            ffn_sub_norm: Some(norm_weights(i)),
             down,
         });
     }
@@ -298,6 +344,7 @@ pub fn synthetic(
         cfg: cfg.clone(),
         embed,
         head,
+        embed_rows: None,
         final_norm: norm_weights(h),
         layers,
     })

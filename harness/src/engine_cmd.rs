@@ -1,10 +1,11 @@
 //! `ternbench generate`, `logits` and `bench`: the engine's commands.
 //!
-//! A model is a zoo name (synthetic, seeded weights); checkpoint directories and GGUF files are
-//! refused with a clear error until the loaders land. Before building, the weights and KV cache
-//! are checked against the memory available; a model too large gets an error offering
-//! `--sample-layers K` (build K layers, time them, scale to the full depth), and results from a
-//! sampled model say so on every line.
+//! A model is a zoo name (synthetic, seeded weights) or a checkpoint path: a Hugging Face
+//! directory (`config.json` + safetensors) or a `.gguf` file, loaded by `ternbench_engine::load`
+//! into the chosen format. Before building, the weights and KV cache are checked against the
+//! memory available; a model too large gets an error offering `--sample-layers K` (build K
+//! layers, time them, scale to the full depth), and results from a sampled model say so on every
+//! line. `generate --prompt` needs a checkpoint with a `tokenizer.json`.
 
 use std::io::Write;
 use std::time::Instant;
@@ -12,9 +13,10 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use serde::Serialize;
 use ternbench_engine::kernels::{Format, Isa, KernelSet, Pinning, ThreadPool};
+use ternbench_engine::load::{self, tokenizer::Tokenizer, LoadOptions};
 use ternbench_engine::{
-    generate, model::exec, synthetic, weights::estimate_bytes, zoo, KvType, Logits, Model, Sampler,
-    SynthOptions,
+    generate, model::exec, synthetic, weights::estimate_bytes, zoo, KvType, Logits, Model,
+    ModelConfig, Sampler, SynthOptions,
 };
 
 use crate::cli::{BenchArgs, EngineArg, GenerateArgs, LogitsArgs, OutFormat};
@@ -37,9 +39,26 @@ fn mem_available() -> Option<u64> {
     Some(kb * 1024)
 }
 
+/// Whether a model argument names a checkpoint (a path) rather than a zoo model.
+fn is_checkpoint(name: &str) -> bool {
+    load::looks_like_path(name)
+}
+
+/// The shape of a zoo model or a checkpoint (read from its config, tensors untouched).
+fn model_config(name: &str) -> Result<ModelConfig> {
+    if is_checkpoint(name) {
+        let path = std::path::Path::new(name);
+        if !path.exists() {
+            return Err(usage(format!("model `{name}`: no such file or directory")));
+        }
+        return load::load_config(path).with_context(|| format!("reading checkpoint `{name}`"));
+    }
+    zoo::config(name).map_err(|e| usage(e.to_string()))
+}
+
 /// Settings shared by every engine command.
 pub struct ModelPlan<'a> {
-    /// Zoo name.
+    /// Zoo name or checkpoint path.
     pub name: &'a str,
     /// ternary or fp16.
     pub engine: EngineArg,
@@ -57,16 +76,11 @@ pub struct ModelPlan<'a> {
     pub context: usize,
 }
 
-/// Builds a model after checking it fits.
+/// Builds a model after checking it fits: synthetic weights for a zoo name, a loaded checkpoint
+/// for a path.
 pub fn build(plan: &ModelPlan<'_>, pool: &ThreadPool, threads: usize) -> Result<Model> {
-    if std::path::Path::new(plan.name).exists() || plan.name.ends_with(".gguf") {
-        return Err(usage(format!(
-            "`{}`: loading checkpoint directories and GGUF files is not implemented yet; use a synthetic model: {}",
-            plan.name,
-            zoo::names().join(", ")
-        )));
-    }
-    let cfg = zoo::config(plan.name).map_err(|e| usage(e.to_string()))?;
+    let checkpoint = is_checkpoint(plan.name);
+    let cfg = model_config(plan.name)?;
     if let Some(k) = plan.sample_layers {
         if k == 0 || k > cfg.layers {
             return Err(usage(format!(
@@ -88,8 +102,10 @@ pub fn build(plan: &ModelPlan<'_>, pool: &ThreadPool, threads: usize) -> Result<
     let weights = estimate_bytes(&cfg, linear, plan.head, layers);
     let kv =
         ternbench_engine::kv_cache::KvCache::bytes_for(plan.kv, layers, cfg.kv_dim(), plan.context);
-    // Generation transiently holds one tensor's unpacked ternary values (1 byte per weight) too.
-    let transient = (cfg.intermediate * cfg.hidden) as u64 * 2 * threads as u64;
+    // Generation transiently holds one tensor's unpacked ternary values (1 byte per weight) too;
+    // a checkpoint's loader also holds one tensor in f32 while it quantises master weights.
+    let per_weight_transient = if checkpoint { 5 } else { 2 };
+    let transient = (cfg.intermediate * cfg.hidden) as u64 * per_weight_transient * threads as u64;
     let need = weights + kv + transient;
     if let Some(avail) = mem_available() {
         if need > avail {
@@ -98,8 +114,20 @@ pub fn build(plan: &ModelPlan<'_>, pool: &ThreadPool, threads: usize) -> Result<
                 .saturating_sub(estimate_bytes(&cfg, linear, plan.head, 0) + transient)
                 / per_layer.max(1))
             .max(1);
+            let files = if checkpoint {
+                load::checkpoint_bytes(std::path::Path::new(plan.name))
+                    .map(|b| {
+                        format!(
+                            " (checkpoint files {:.1} GiB, memory-mapped)",
+                            b as f64 / (1u64 << 30) as f64
+                        )
+                    })
+                    .unwrap_or_default()
+            } else {
+                String::new()
+            };
             return Err(usage(format!(
-                "model `{}` ({} engine, {} layers) needs {:.1} GiB (weights {:.1} GiB, KV cache {:.1} GiB) but {:.1} GiB is available; \
+                "model `{}`{files} ({} engine, {} layers) needs {:.1} GiB (weights {:.1} GiB, KV cache {:.1} GiB) but {:.1} GiB is available; \
                  use --sample-layers K (K ≤ {} fits) to build K layers, time them and scale to the full depth",
                 plan.name,
                 engine_label(plan.engine, linear),
@@ -112,14 +140,24 @@ pub fn build(plan: &ModelPlan<'_>, pool: &ThreadPool, threads: usize) -> Result<
             )));
         }
     }
-    let opts = SynthOptions {
-        linear,
-        head: plan.head,
-        seed: plan.seed,
-        sample_layers: plan.sample_layers,
+    let w = if checkpoint {
+        let opts = LoadOptions {
+            linear,
+            head: plan.head,
+            sample_layers: plan.sample_layers,
+        };
+        load::load(std::path::Path::new(plan.name), &opts)
+            .with_context(|| format!("loading checkpoint `{}`", plan.name))?
+    } else {
+        let opts = SynthOptions {
+            linear,
+            head: plan.head,
+            seed: plan.seed,
+            sample_layers: plan.sample_layers,
+        };
+        synthetic(&cfg, &opts, pool, threads)
+            .with_context(|| format!("building synthetic `{}`", plan.name))?
     };
-    let w = synthetic(&cfg, &opts, pool, threads)
-        .with_context(|| format!("building synthetic `{}`", plan.name))?;
     Ok(Model::new(w))
 }
 
@@ -165,18 +203,49 @@ fn sampled_note(m: &Model) -> String {
 
 /// `ternbench generate`.
 pub fn run_generate(a: &GenerateArgs) -> Result<()> {
-    if a.prompt.is_some() {
+    let checkpoint = is_checkpoint(&a.model);
+    if a.prompt.is_some() && !checkpoint {
         return Err(usage(
             "--prompt needs a tokenizer, which synthetic models do not have; pass --tokens 1,2,3",
         ));
     }
+    let cfg = model_config(&a.model)?;
+    // A checkpoint's tokenizer.json encodes --prompt and, when present, decodes the output.
+    let tokenizer = if checkpoint {
+        match Tokenizer::for_checkpoint(std::path::Path::new(&a.model)) {
+            Ok(t) => Some(t),
+            Err(e) if a.prompt.is_some() => return Err(usage(e.to_string())),
+            Err(_) => None,
+        }
+    } else {
+        None
+    };
     let threads = a.threads.max(1);
     let pool = ThreadPool::new(threads, Pinning::None);
     let ks = kernel_set(a.opts.isa)?;
-    let tokens_arg = a
-        .tokens
-        .as_deref()
-        .ok_or_else(|| usage("give --tokens 1,2,3"))?;
+    let prompt = match (&a.prompt, &tokenizer) {
+        (Some(text), Some(t)) => {
+            let ids = t.encode(text)?;
+            if ids.is_empty() {
+                return Err(usage("--prompt: the text encodes to no tokens"));
+            }
+            if let Some(&bad) = ids.iter().find(|&&i| i as usize >= cfg.vocab) {
+                return Err(usage(format!(
+                    "--prompt: the tokenizer produced id {bad}, outside the model's vocabulary ({}); is tokenizer.json this model's?",
+                    cfg.vocab
+                )));
+            }
+            ids
+        }
+        _ => {
+            let tokens_arg = a.tokens.as_deref().ok_or_else(|| {
+                usage(
+                    "give --tokens 1,2,3 (or --prompt TEXT for a checkpoint with a tokenizer.json)",
+                )
+            })?;
+            parse_tokens(tokens_arg, cfg.vocab)?
+        }
+    };
     let plan = ModelPlan {
         name: &a.model,
         engine: a.engine,
@@ -187,8 +256,6 @@ pub fn run_generate(a: &GenerateArgs) -> Result<()> {
         kv: KvType::F32,
         context: 0,
     };
-    let cfg = zoo::config(&a.model).map_err(|e| usage(e.to_string()))?;
-    let prompt = parse_tokens(tokens_arg, cfg.vocab)?;
     let context = prompt.len() + a.max_tokens;
     if context > cfg.max_positions {
         return Err(usage(format!(
@@ -218,6 +285,9 @@ pub fn run_generate(a: &GenerateArgs) -> Result<()> {
         Sampler::greedy()
     };
     let mut out = std::io::stdout().lock();
+    // With a tokenizer, print the text as it grows (decoding everything so far, so multi-token
+    // characters come out whole); without one, the ids.
+    let (mut generated, mut printed) = (Vec::new(), 0usize);
     let st = generate(
         &model,
         exec(ks, &pool, threads),
@@ -227,7 +297,20 @@ pub fn run_generate(a: &GenerateArgs) -> Result<()> {
         &mut sampler,
         true,
         |t| {
-            let _ = write!(out, "{t} ");
+            match &tokenizer {
+                Some(tok) => {
+                    generated.push(t);
+                    if let Ok(text) = tok.decode(&generated) {
+                        if let Some(new) = text.get(printed..) {
+                            let _ = write!(out, "{new}");
+                            printed = text.len();
+                        }
+                    }
+                }
+                None => {
+                    let _ = write!(out, "{t} ");
+                }
+            }
             let _ = out.flush();
         },
     )?;
@@ -258,7 +341,7 @@ pub fn run_logits(a: &LogitsArgs) -> Result<()> {
     let threads = a.threads.max(1);
     let pool = ThreadPool::new(threads, Pinning::None);
     let ks = kernel_set(a.opts.isa)?;
-    let cfg = zoo::config(&a.model).map_err(|e| usage(e.to_string()))?;
+    let cfg = model_config(&a.model)?;
     let tokens = parse_tokens(&a.tokens, cfg.vocab)?;
     let plan = ModelPlan {
         name: &a.model,

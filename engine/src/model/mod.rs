@@ -2,13 +2,14 @@
 //! ternary model and its FP16 twin — only the linear layers' format differs:
 //!
 //! ```text
-//! x = embed[tokens]
+//! x = embed[tokens]   (exact stored values when the f16 copy rounds them, see `EmbedRows`)
 //! per layer:  h = RMSNorm(x);  q,k,v = BitLinear(h);  RoPE(q,k);  a = causal GQA attention
 //!             a = attn_sub_norm(a);  x += o_proj(a)
 //!             h = RMSNorm(x);  f = act(gate(h)) · up(h);  f = ffn_sub_norm(f);  x += down(f)
 //! logits = RMSNorm(x) · embeddingᵀ   (tied head; full precision f16, or q8 when chosen)
 //! ```
-//! `act` is relu² for 2B4T and SiLU for the 1bitLLM-derived shapes (from the config).
+//! `act` is relu² for 2B4T and SiLU for the 1bitLLM-derived shapes (from the config). A layer
+//! whose sub-norms are absent (`None`: Llama-architecture BitNet checkpoints) skips them.
 
 pub mod attention;
 pub mod norm;
@@ -105,9 +106,14 @@ impl Model {
                     vocab: c.vocab,
                 });
             }
-            let row = w.embed.row(id as usize);
-            for (o, &b) in x[t * h..(t + 1) * h].iter_mut().zip(row) {
-                *o = half::f16::from_bits(b).to_f32();
+            match &w.embed_rows {
+                Some(rows) => x[t * h..(t + 1) * h].copy_from_slice(&rows.row(id as usize)),
+                None => {
+                    let row = w.embed.row(id as usize);
+                    for (o, &b) in x[t * h..(t + 1) * h].iter_mut().zip(row) {
+                        *o = half::f16::from_bits(b).to_f32();
+                    }
+                }
             }
         }
         let mut hbuf = vec![0f32; n * h];
@@ -141,7 +147,9 @@ impl Model {
             attend(
                 ex.pool, ex.threads, shape, &s.cache, li, &q, n, pos0, &mut a,
             );
-            rms_norm_inplace(&mut a, &l.attn_sub_norm, c.rms_eps);
+            if let Some(w) = &l.attn_sub_norm {
+                rms_norm_inplace(&mut a, w, c.rms_eps);
+            }
             s.bufs.apply(ex, &l.o, &a, n, &mut o)?;
             x.iter_mut().zip(&o).for_each(|(xv, ov)| *xv += ov);
 
@@ -157,7 +165,9 @@ impl Model {
                     *gv = *gv / (1.0 + (-*gv).exp()) * uv;
                 }),
             }
-            rms_norm_inplace(&mut g, &l.ffn_sub_norm, c.rms_eps);
+            if let Some(w) = &l.ffn_sub_norm {
+                rms_norm_inplace(&mut g, w, c.rms_eps);
+            }
             s.bufs.apply(ex, &l.down, &g, n, &mut o)?;
             x.iter_mut().zip(&o).for_each(|(xv, ov)| *xv += ov);
         }
