@@ -213,7 +213,8 @@ pub struct ModelOpts {
 /// `ternbench generate`.
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
-    /// Zoo name of a synthetic model (bitnet-2b4t, bitnet-700m, bitnet-125m ... bitnet-100b).
+    /// Zoo name of a synthetic model (bitnet-2b4t, bitnet-700m, bitnet-125m ... bitnet-100b), a
+    /// Hugging Face checkpoint directory (config.json + safetensors) or a .gguf file.
     #[arg(long)]
     pub model: String,
     /// Prompt text (needs a tokenizer; synthetic models take --tokens).
@@ -251,7 +252,7 @@ pub struct GenerateArgs {
 /// `ternbench logits`.
 #[derive(Debug, Args)]
 pub struct LogitsArgs {
-    /// Zoo name of a synthetic model.
+    /// Zoo name of a synthetic model, a checkpoint directory or a .gguf file.
     #[arg(long)]
     pub model: String,
     /// Token ids, comma separated.
@@ -274,7 +275,7 @@ pub struct LogitsArgs {
 /// `ternbench bench`.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Zoo names, comma separated.
+    /// Zoo names, checkpoint directories or .gguf files, comma separated.
     #[arg(long, short = 'm', value_delimiter = ',', required = true)]
     pub model: Vec<String>,
     /// Engines, comma separated.

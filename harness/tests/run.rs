@@ -331,3 +331,47 @@ fn ctrl_c_marks_the_run_interrupted_and_resume_finishes_it() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(cells(&dir).len(), 8);
 }
+
+#[test]
+fn run_measures_real_checkpoints_hf_and_gguf() {
+    let fx =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../engine/tests/fixtures/bitnet-autobitlinear");
+    let gguf = fx.join("model-i2_s.gguf");
+    assert!(fx.join("config.json").is_file() && gguf.is_file());
+    let tmp = tempfile::tempdir().unwrap();
+    let scen = tmp.path().join("ckpt.toml");
+    std::fs::write(
+        &scen,
+        format!(
+            "models = [{:?}, {:?}]\nengines = [\"ternary\", \"fp16\"]\ntests = [\"pp6+tg3\"]\nrepetitions = 2\n",
+            fx.display().to_string(),
+            gguf.display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = tmp.path().join("r");
+    let o = ternbench(&[
+        "run",
+        scen.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let d = &run_dirs(&out)[0];
+    assert_eq!(cells(d).len(), 2, "ternary and fp16 for each model");
+    let run: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("run.json")).unwrap()).unwrap();
+    let models: BTreeSet<&str> = run["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["key"]["model"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        run["cells"].as_array().unwrap().len(),
+        4,
+        "2 models x 2 engines"
+    );
+    assert_eq!(models.len(), 2);
+}
