@@ -65,6 +65,26 @@ fn cells(dir: &Path) -> BTreeSet<(String, String, u64, String, u64)> {
         .collect()
 }
 
+/// The run folder under `root` once its `cells.jsonl` holds `n` timed repetitions.
+fn wait_for_samples(root: &Path, n: usize) -> std::path::PathBuf {
+    let t0 = Instant::now();
+    loop {
+        if let Some(d) = run_dirs(root).into_iter().next() {
+            let have = std::fs::read_to_string(d.join("cells.jsonl"))
+                .map(|s| s.lines().filter(|l| l.contains("\"sample\"")).count())
+                .unwrap_or(0);
+            if have >= n {
+                return d;
+            }
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(300),
+            "run made no progress"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 #[test]
 fn run_writes_three_files_and_says_energy_status() {
     let tmp = tempfile::tempdir().unwrap();
@@ -183,22 +203,7 @@ fn killed_run_resumes_to_the_same_cells() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let t0 = Instant::now();
-    let dir = loop {
-        if let Some(d) = run_dirs(&part).into_iter().next() {
-            let n = std::fs::read_to_string(d.join("cells.jsonl"))
-                .map(|s| s.lines().filter(|l| l.contains("\"sample\"")).count())
-                .unwrap_or(0);
-            if n >= 5 {
-                break d;
-            }
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(300),
-            "run made no progress"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    };
+    let dir = wait_for_samples(&part, 5);
     child.kill().unwrap();
     child.wait().unwrap();
     let run: Value =
@@ -297,22 +302,7 @@ fn ctrl_c_marks_the_run_interrupted_and_resume_finishes_it() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let t0 = Instant::now();
-    let dir = loop {
-        if let Some(d) = run_dirs(&part).into_iter().next() {
-            let n = std::fs::read_to_string(d.join("cells.jsonl"))
-                .map(|s| s.lines().filter(|l| l.contains("\"sample\"")).count())
-                .unwrap_or(0);
-            if n >= 3 {
-                break d;
-            }
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(300),
-            "run made no progress"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    };
+    let dir = wait_for_samples(&part, 3);
     let pid = child.id().to_string();
     let k = Command::new("kill").args(["-INT", &pid]).status().unwrap();
     assert!(k.success());
