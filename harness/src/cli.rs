@@ -390,7 +390,7 @@ pub struct CostArgs {
     pub utilisation: Option<f64>,
 
     /// Results run for the CPU figures: a folder `results/<id>` or its run.json.
-    #[arg(long)]
+    #[arg(long, visible_alias = "results")]
     pub run: Option<PathBuf>,
     /// Model whose cells to use from the run (default: the run's only model).
     #[arg(long)]
