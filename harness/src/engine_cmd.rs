@@ -393,6 +393,8 @@ pub struct BenchRow {
     n_gen: usize,
     sampled_layers: Option<usize>,
     model_layers: Option<usize>,
+    /// The FFN activation of the model (`relu2` for 2B4T, `silu` for the 1bitLLM family).
+    activation: Option<String>,
     samples_ts: Vec<f64>,
     avg_ts: f64,
     stddev_ts: f64,
@@ -538,6 +540,11 @@ pub fn run_bench(a: &BenchArgs) -> Result<()> {
                     .iter()
                     .find(|m| m.model == c.key.model)
                     .map(|m| m.layers_total),
+                activation: out
+                    .models
+                    .iter()
+                    .find(|m| m.model == c.key.model)
+                    .map(|m| m.activation.clone()),
                 samples_ts: samples.clone(),
                 avg_ts: s.as_ref().map_or(f64::NAN, |s| s.mean),
                 stddev_ts: s.as_ref().map_or(f64::NAN, |s| s.stddev),
@@ -551,11 +558,12 @@ pub fn run_bench(a: &BenchArgs) -> Result<()> {
     match a.output {
         OutFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
         OutFormat::Csv => {
-            println!("model,engine,format,head,isa,threads,test,n_prompt,n_gen,sampled_layers,model_layers,avg_ts,stddev_ts,median_ts,noisy");
+            println!("model,activation,engine,format,head,isa,threads,test,n_prompt,n_gen,sampled_layers,model_layers,avg_ts,stddev_ts,median_ts,noisy");
             for r in &rows {
                 println!(
-                    "{},{},{},{},{},{},{},{},{},{},{},{:.4},{:.4},{:.4},{}",
+                    "{},{},{},{},{},{},{},{},{},{},{},{},{:.4},{:.4},{:.4},{}",
                     r.model,
+                    r.activation.as_deref().unwrap_or(""),
                     r.engine,
                     r.format,
                     r.head,
@@ -576,6 +584,7 @@ pub fn run_bench(a: &BenchArgs) -> Result<()> {
         OutFormat::Md => {
             let mut t = Table::new(&[
                 "model",
+                "ffn act",
                 "engine",
                 "format",
                 "head",
@@ -592,6 +601,7 @@ pub fn run_bench(a: &BenchArgs) -> Result<()> {
                 };
                 t.row(vec![
                     model,
+                    r.activation.clone().unwrap_or_else(|| "-".into()),
                     r.engine.clone(),
                     r.format.clone(),
                     r.head.clone(),

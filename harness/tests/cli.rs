@@ -383,6 +383,8 @@ fn bench_json_rows_and_engine_errors() {
     assert_eq!(rows.len(), 4, "ternary and fp16 x pp and tg");
     for r in rows {
         assert!(r["avg_ts"].as_f64().unwrap() > 0.0);
+        // The ladder imitates the 1bitLLM family: SiLU, and bench says so.
+        assert_eq!(r["activation"], "silu", "{r}");
         assert!(
             r["test"].as_str().unwrap().starts_with("pp")
                 || r["test"].as_str().unwrap().starts_with("tg")
