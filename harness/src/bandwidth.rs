@@ -279,6 +279,18 @@ pub fn default_probes() -> Vec<ReadProbe> {
     }
 }
 
+/// The median read bandwidth (GB/s) at each of `threads`, by the default read methods over
+/// [`default_bytes`], 3 passes: the short measurement `run` and `sysinfo` take beside their
+/// other figures.
+pub fn quick_medians(pool: &ThreadPool, threads: &[usize]) -> Vec<(usize, f64)> {
+    let buf = ReadBuffer::new(pool, default_bytes());
+    let probes = default_probes();
+    threads
+        .iter()
+        .map(|&t| (t, measure(pool, &buf, t, &probes, 3).median_gbps))
+        .collect()
+}
+
 /// What `ternbench bandwidth --json` prints.
 #[derive(Debug, Serialize)]
 struct Report {

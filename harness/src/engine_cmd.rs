@@ -31,14 +31,6 @@ fn engine_label(e: EngineArg, fmt: Format) -> String {
     }
 }
 
-/// Memory available to us (Linux `MemAvailable`), if known.
-fn mem_available() -> Option<u64> {
-    let s = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = s.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
-}
-
 /// Whether a model argument names a checkpoint (a path) rather than a zoo model.
 fn is_checkpoint(name: &str) -> bool {
     load::looks_like_path(name)
@@ -107,7 +99,7 @@ pub fn build(plan: &ModelPlan<'_>, pool: &ThreadPool, threads: usize) -> Result<
     let per_weight_transient = if checkpoint { 5 } else { 2 };
     let transient = (cfg.intermediate * cfg.hidden) as u64 * per_weight_transient * threads as u64;
     let need = weights + kv + transient;
-    if let Some(avail) = mem_available() {
+    if let Some(avail) = crate::machine::mem_available() {
         if need > avail {
             let per_layer = (weights - estimate_bytes(&cfg, linear, plan.head, 0)) / layers as u64;
             let fit = (avail
@@ -506,7 +498,6 @@ pub fn run_bench(a: &BenchArgs) -> Result<()> {
         pool: &pool,
         counters: ctrs.as_ref(),
         energy: None,
-        bandwidth: &[],
         prior: Default::default(),
         prior_models: Vec::new(),
         progress: crate::runner::Progress::new(

@@ -42,6 +42,14 @@ pub fn physical_cores() -> Option<usize> {
     crate::sysinfo::sysfs::topology(std::path::Path::new("/sys")).physical
 }
 
+/// Memory available to new allocations (Linux `MemAvailable`), if known.
+pub fn mem_available() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = s.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
 /// The default thread counts: 1 and every core (deduplicated).
 pub fn default_threads() -> Vec<usize> {
     let mut v = vec![1, cores()];

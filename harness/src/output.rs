@@ -128,6 +128,27 @@ pub fn fmt_secs(s: f64) -> String {
     }
 }
 
+/// One CSV field: quoted (with inner quotes doubled) when it holds a comma, quote or line break.
+pub fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// A CSV document: the header line, then one line per row, fields quoted as needed.
+pub fn csv(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut out = header.join(",");
+    out.push('\n');
+    for r in rows {
+        let l: Vec<String> = r.iter().map(|s| csv_field(s)).collect();
+        out.push_str(&l.join(","));
+        out.push('\n');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,5 +189,17 @@ mod tests {
         assert_eq!(fmt_opt(Some(1.234), 1), "1.2");
         assert_eq!(fmt_secs(2.5e-5), "25.0 us");
         assert_eq!(fmt_secs(0.0123), "12.30 ms");
+    }
+
+    #[test]
+    fn csv_escapes() {
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"x\""), "\"say \"\"x\"\"\"");
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a\rb"), "\"a\rb\"");
+        assert_eq!(
+            csv(&["h1", "h2"], &[vec!["1".into(), "x,y".into()]]),
+            "h1,h2\n1,\"x,y\"\n"
+        );
     }
 }

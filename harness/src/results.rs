@@ -16,6 +16,7 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::counters::{CounterStatus, Reading};
+use crate::output::csv;
 use crate::scenario::CellKey;
 use crate::stats::{Percentiles, Summary};
 
@@ -205,6 +206,21 @@ pub struct CellResult {
     pub samples_prefill_tokens_per_s: Vec<f64>,
     /// Raw samples, decode tokens/s per repetition.
     pub samples_decode_tokens_per_s: Vec<f64>,
+}
+
+impl CellResult {
+    /// Sets the roofline's denominator for this cell (GB/s at its thread count) and the
+    /// fraction of it reached: median decode tokens/s × bytes per token over the bandwidth.
+    pub fn set_bandwidth(&mut self, gbps: f64) {
+        self.bandwidth_gbps = Some(gbps);
+        self.decode_roofline_fraction =
+            match (&self.decode_tokens_per_s, self.decode_bytes_per_token) {
+                (Some(t), Some(bytes)) if gbps > 0.0 => {
+                    Some(t.median * bytes as f64 / (gbps * 1e9))
+                }
+                _ => None,
+            };
+    }
 }
 
 /// The scenario as run.
@@ -432,14 +448,6 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     res.with_context(|| format!("writing {}", path.display()))
 }
 
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
 /// The columns of `cells.csv`.
 pub const CSV_COLUMNS: &[&str] = &[
     "run_id",
@@ -486,70 +494,69 @@ pub const CSV_COLUMNS: &[&str] = &[
 fn cells_csv(run: &RunFile) -> String {
     let f = |v: Option<f64>| v.map(|x| format!("{x}")).unwrap_or_default();
     let med = |s: &Option<Summary>| s.as_ref().map(|s| s.median);
-    let mut out = CSV_COLUMNS.join(",");
-    out.push('\n');
-    for c in &run.cells {
-        let row: Vec<String> = vec![
-            run.run_id.clone(),
-            c.key.model.clone(),
-            c.key.engine.clone(),
-            c.key.format.clone(),
-            c.key.head.clone(),
-            c.key.isa.clone(),
-            c.key.threads.to_string(),
-            c.key.test.clone(),
-            c.n_prompt.to_string(),
-            c.n_gen.to_string(),
-            c.sampled
-                .as_ref()
-                .map(|s| s.layers_built.to_string())
-                .unwrap_or_default(),
-            c.sampled
-                .as_ref()
-                .map(|s| s.layers_total.to_string())
-                .unwrap_or_default(),
-            c.repetitions.to_string(),
-            f(med(&c.prefill_tokens_per_s)),
-            f(c.prefill_tokens_per_s.as_ref().map(|s| s.mean)),
-            f(c.prefill_tokens_per_s.as_ref().map(|s| s.stddev)),
-            f(c.prefill_tokens_per_s.as_ref().and_then(|s| s.ci95_low)),
-            f(c.prefill_tokens_per_s.as_ref().and_then(|s| s.ci95_high)),
-            f(med(&c.decode_tokens_per_s)),
-            f(c.decode_tokens_per_s.as_ref().map(|s| s.mean)),
-            f(c.decode_tokens_per_s.as_ref().map(|s| s.stddev)),
-            f(c.decode_tokens_per_s.as_ref().and_then(|s| s.ci95_low)),
-            f(c.decode_tokens_per_s.as_ref().and_then(|s| s.ci95_high)),
-            f(c.decode_tokens_per_s.as_ref().and_then(|s| s.cv)),
-            f(med(&c.ttft_seconds)),
-            f(c.decode_latency_ms.as_ref().map(|p| p.p50)),
-            f(c.decode_latency_ms.as_ref().map(|p| p.p90)),
-            f(c.decode_latency_ms.as_ref().map(|p| p.p99)),
-            c.peak_rss_bytes.map(|b| b.to_string()).unwrap_or_default(),
-            f(c.load_seconds),
-            c.decode_bytes_per_token
-                .map(|b| b.to_string())
-                .unwrap_or_default(),
-            f(c.bandwidth_gbps),
-            f(c.decode_roofline_fraction),
-            f(c.decode_tokens_per_s_full_depth_estimate),
-            f(med(&c.decode_instructions_per_token)),
-            c.energy
-                .as_ref()
-                .map(|e| e.method.clone())
-                .unwrap_or_else(|| "unavailable".into()),
-            f(c.energy
-                .as_ref()
-                .and_then(|e| med(&e.decode_joules_per_token))),
-            f(c.energy
-                .as_ref()
-                .and_then(|e| med(&e.decode_net_joules_per_token))),
-            c.noisy.to_string(),
-        ];
-        let line: Vec<String> = row.iter().map(|s| csv_field(s)).collect();
-        out.push_str(&line.join(","));
-        out.push('\n');
-    }
-    out
+    let rows: Vec<Vec<String>> = run
+        .cells
+        .iter()
+        .map(|c| {
+            vec![
+                run.run_id.clone(),
+                c.key.model.clone(),
+                c.key.engine.clone(),
+                c.key.format.clone(),
+                c.key.head.clone(),
+                c.key.isa.clone(),
+                c.key.threads.to_string(),
+                c.key.test.clone(),
+                c.n_prompt.to_string(),
+                c.n_gen.to_string(),
+                c.sampled
+                    .as_ref()
+                    .map(|s| s.layers_built.to_string())
+                    .unwrap_or_default(),
+                c.sampled
+                    .as_ref()
+                    .map(|s| s.layers_total.to_string())
+                    .unwrap_or_default(),
+                c.repetitions.to_string(),
+                f(med(&c.prefill_tokens_per_s)),
+                f(c.prefill_tokens_per_s.as_ref().map(|s| s.mean)),
+                f(c.prefill_tokens_per_s.as_ref().map(|s| s.stddev)),
+                f(c.prefill_tokens_per_s.as_ref().and_then(|s| s.ci95_low)),
+                f(c.prefill_tokens_per_s.as_ref().and_then(|s| s.ci95_high)),
+                f(med(&c.decode_tokens_per_s)),
+                f(c.decode_tokens_per_s.as_ref().map(|s| s.mean)),
+                f(c.decode_tokens_per_s.as_ref().map(|s| s.stddev)),
+                f(c.decode_tokens_per_s.as_ref().and_then(|s| s.ci95_low)),
+                f(c.decode_tokens_per_s.as_ref().and_then(|s| s.ci95_high)),
+                f(c.decode_tokens_per_s.as_ref().and_then(|s| s.cv)),
+                f(med(&c.ttft_seconds)),
+                f(c.decode_latency_ms.as_ref().map(|p| p.p50)),
+                f(c.decode_latency_ms.as_ref().map(|p| p.p90)),
+                f(c.decode_latency_ms.as_ref().map(|p| p.p99)),
+                c.peak_rss_bytes.map(|b| b.to_string()).unwrap_or_default(),
+                f(c.load_seconds),
+                c.decode_bytes_per_token
+                    .map(|b| b.to_string())
+                    .unwrap_or_default(),
+                f(c.bandwidth_gbps),
+                f(c.decode_roofline_fraction),
+                f(c.decode_tokens_per_s_full_depth_estimate),
+                f(med(&c.decode_instructions_per_token)),
+                c.energy
+                    .as_ref()
+                    .map(|e| e.method.clone())
+                    .unwrap_or_else(|| "unavailable".into()),
+                f(c.energy
+                    .as_ref()
+                    .and_then(|e| med(&e.decode_joules_per_token))),
+                f(c.energy
+                    .as_ref()
+                    .and_then(|e| med(&e.decode_net_joules_per_token))),
+                c.noisy.to_string(),
+            ]
+        })
+        .collect();
+    csv(CSV_COLUMNS, &rows)
 }
 
 /// RFC 3339 UTC timestamp of now, to the second.
@@ -640,13 +647,6 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let e = format!("{:#}", RunDir::open(root.path()).unwrap_err());
         assert!(e.contains("not a ternbench results folder"), "{e}");
-    }
-
-    #[test]
-    fn csv_escapes() {
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"x\""), "\"say \"\"x\"\"\"");
-        assert_eq!(csv_field("plain"), "plain");
     }
 
     impl Record {

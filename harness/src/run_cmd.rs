@@ -62,17 +62,6 @@ fn run_id(name: &str) -> String {
     format!("{}-{}", stamp.replace('T', "-"), clean)
 }
 
-/// Measures the read bandwidth (median GB/s) at each thread count: 3 passes of the default
-/// read methods over 8× the last-level cache.
-fn measure_bandwidth(pool: &ThreadPool, threads: &[usize]) -> Vec<(usize, f64)> {
-    let buf = bandwidth::ReadBuffer::new(pool, bandwidth::default_bytes());
-    let probes = bandwidth::default_probes();
-    threads
-        .iter()
-        .map(|&t| (t, bandwidth::measure(pool, &buf, t, &probes, 3).median_gbps))
-        .collect()
-}
-
 /// Runs `ternbench run`.
 pub fn run(a: &RunArgs) -> Result<()> {
     let host = host();
@@ -89,12 +78,7 @@ pub fn run(a: &RunArgs) -> Result<()> {
         }
         None => {
             let (s, text) = match &a.scenario {
-                Some(p) => {
-                    let s = Scenario::load(p, host).map_err(|e| usage(e.to_string()))?;
-                    let text = std::fs::read_to_string(p)
-                        .with_context(|| format!("reading {}", p.display()))?;
-                    (s, text)
-                }
+                Some(p) => Scenario::load(p, host).map_err(|e| usage(e.to_string()))?,
                 None => {
                     let mut s =
                         Scenario::parse(EMBEDDED_QUICK, "<embedded scenarios/quick.toml>", host)
@@ -170,7 +154,7 @@ pub fn run(a: &RunArgs) -> Result<()> {
     progress.note("measuring read bandwidth (roofline denominator)…");
     let mut bw: Vec<RunBandwidth> = match &prior_run {
         Some(r) if !r.bandwidth.is_empty() => r.bandwidth.clone(),
-        _ => measure_bandwidth(&pool, &scenario.threads)
+        _ => bandwidth::quick_medians(&pool, &scenario.threads)
             .into_iter()
             .map(|(threads, g)| RunBandwidth {
                 threads,
@@ -230,7 +214,6 @@ pub fn run(a: &RunArgs) -> Result<()> {
         pool: &pool,
         counters: ctrs.as_ref(),
         energy: phases.as_mut().map(|p| p as &mut dyn runner::PhaseMeter),
-        bandwidth: &bw,
         prior,
         prior_models,
         progress,
@@ -254,7 +237,7 @@ pub fn run(a: &RunArgs) -> Result<()> {
     progress.note("measuring read bandwidth again…");
     for (b, (_, g)) in bw
         .iter_mut()
-        .zip(measure_bandwidth(&pool, &scenario.threads))
+        .zip(bandwidth::quick_medians(&pool, &scenario.threads))
     {
         b.after_gbps = Some(g);
     }
@@ -264,12 +247,7 @@ pub fn run(a: &RunArgs) -> Result<()> {
         .into_iter()
         .map(|mut c| {
             if let Some(b) = bw.iter().find(|b| b.threads == c.key.threads) {
-                c.bandwidth_gbps = Some(b.gbps());
-                c.decode_roofline_fraction =
-                    match (&c.decode_tokens_per_s, c.decode_bytes_per_token) {
-                        (Some(t), Some(bytes)) => Some(t.median * bytes as f64 / (b.gbps() * 1e9)),
-                        _ => None,
-                    };
+                c.set_bandwidth(b.gbps());
             }
             c
         })

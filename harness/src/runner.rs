@@ -25,10 +25,9 @@ use ternbench_engine::{model::exec, sampler::argmax, KvType, Logits, Model};
 use crate::counters::Counters;
 use crate::engine_cmd::{build, ModelPlan};
 use crate::results::{
-    now_utc, CellEnergy, CellResult, ModelRecord, PhaseEnergy, Record, RunBandwidth, SampleRecord,
-    Sampled,
+    now_utc, CellEnergy, CellResult, ModelRecord, PhaseEnergy, Record, SampleRecord, Sampled,
 };
-use crate::scenario::{CellKey, EngineKind, EngineSpec, Order, SampleLayers, Scenario, TestSpec};
+use crate::scenario::{CellKey, EngineSpec, Order, SampleLayers, Scenario, TestSpec};
 use crate::stats::{Percentiles, Summary};
 
 /// Energy over one phase: start before it, stop after it.
@@ -143,8 +142,6 @@ pub struct RunContext<'a> {
     pub counters: Option<&'a Counters>,
     /// Energy meter, when available.
     pub energy: Option<&'a mut dyn PhaseMeter>,
-    /// Bandwidth per thread count (roofline denominators).
-    pub bandwidth: &'a [RunBandwidth],
     /// Timed repetitions already recorded (resume), by cell.
     pub prior: BTreeMap<CellKey, Vec<SampleRecord>>,
     /// Model builds already recorded (resume).
@@ -186,19 +183,11 @@ fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
-/// Memory available to us (Linux `MemAvailable`).
-fn mem_available() -> Option<u64> {
-    let s = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = s.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
-}
-
 /// For `sample_layers = "auto"`: every layer if all the scenario's engines of this zoo model fit
 /// in 80% of the available memory, else as many layers as fit (1 to 4).
 fn auto_layers(s: &Scenario, name: &str) -> Option<usize> {
     let cfg = ternbench_engine::zoo::config(name).ok()?;
-    let avail = mem_available()? as f64 * 0.8;
+    let avail = crate::machine::mem_available()? as f64 * 0.8;
     let bytes = |layers: usize| -> f64 {
         s.engines
             .iter()
@@ -357,7 +346,7 @@ pub fn run(
                             && m.format == c.key.format
                     })
                     .cloned();
-                cells_out.push(summarise(s, c, m.as_ref(), ctx.bandwidth));
+                cells_out.push(summarise(s, c, m.as_ref()));
             }
             for m in ctx.prior_models.iter().filter(|m| m.model == mspec.name) {
                 if !models_out.contains(m) {
@@ -398,10 +387,7 @@ pub fn run(
             let w = &model.weights;
             let rec = ModelRecord {
                 model: mspec.name.clone(),
-                engine: match spec.engine {
-                    EngineKind::Ternary => "ternary".into(),
-                    EngineKind::Fp16 => "fp16".into(),
-                },
+                engine: spec.engine.name().into(),
                 format: spec.format.name().into(),
                 head: w.head_format().name().into(),
                 layers_built: w.layers.len(),
@@ -490,7 +476,7 @@ pub fn run(
                 .iter()
                 .find(|(sp, _, _)| *sp == c.spec)
                 .map(|(_, _, r)| r);
-            cells_out.push(summarise(s, c, m, ctx.bandwidth));
+            cells_out.push(summarise(s, c, m));
         }
     }
     ctx.progress.finish();
@@ -569,12 +555,7 @@ fn energy_summary(samples: &[SampleRecord]) -> Option<CellEnergy> {
     })
 }
 
-fn summarise(
-    s: &Scenario,
-    c: &Cell,
-    model: Option<&ModelRecord>,
-    bandwidth: &[RunBandwidth],
-) -> CellResult {
+fn summarise(s: &Scenario, c: &Cell, model: Option<&ModelRecord>) -> CellResult {
     let pp: Vec<f64> = c.samples.iter().filter_map(|r| r.prefill_tps()).collect();
     let tg: Vec<f64> = c.samples.iter().filter_map(|r| r.decode_tps()).collect();
     let ttft: Vec<f64> = c.samples.iter().filter_map(|r| r.prefill_seconds).collect();
@@ -594,10 +575,6 @@ fn summarise(
     let scale = sampled
         .as_ref()
         .map(|x| x.layers_built as f64 / x.layers_total as f64);
-    let bw = bandwidth
-        .iter()
-        .find(|b| b.threads == c.key.threads)
-        .map(|b| b.gbps());
     let bytes = model.map(|m| m.decode_bytes_per_token);
     let headline = tg_s.as_ref().or(pp_s.as_ref());
     CellResult {
@@ -608,11 +585,9 @@ fn summarise(
         repetitions: c.samples.len(),
         load_seconds: model.map(|m| m.load_seconds),
         decode_bytes_per_token: bytes,
-        decode_roofline_fraction: match (&tg_s, bytes, bw) {
-            (Some(t), Some(b), Some(bw)) if bw > 0.0 => Some(t.median * b as f64 / (bw * 1e9)),
-            _ => None,
-        },
-        bandwidth_gbps: bw,
+        // Set by the caller, which measures the bandwidth beside the run (`set_bandwidth`).
+        decode_roofline_fraction: None,
+        bandwidth_gbps: None,
         decode_tokens_per_s_full_depth_estimate: scale
             .zip(tg_s.as_ref())
             .map(|(k, t)| t.median * k),

@@ -96,6 +96,16 @@ impl From<EngineKind> for EngineArg {
     }
 }
 
+impl EngineKind {
+    /// `ternary` or `fp16`, as in scenarios and results.
+    pub fn name(self) -> &'static str {
+        match self {
+            EngineKind::Ternary => "ternary",
+            EngineKind::Fp16 => "fp16",
+        }
+    }
+}
+
 impl EngineSpec {
     /// `ternary/i2` or `fp16`.
     pub fn label(&self) -> String {
@@ -463,8 +473,9 @@ fn thread_item(
 }
 
 impl Scenario {
-    /// Reads and checks a scenario file.
-    pub fn load(path: &Path, host: Host) -> Result<Scenario, ScenarioError> {
+    /// Reads and checks a scenario file; returns it with the text as read (what a run records
+    /// and resumes from).
+    pub fn load(path: &Path, host: Host) -> Result<(Scenario, String), ScenarioError> {
         let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
             file: path.display().to_string(),
             pos: None,
@@ -479,7 +490,7 @@ impl Scenario {
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
         }
-        Ok(s)
+        Ok((s, text))
     }
 
     /// Parses and checks scenario text; `file` names it in errors.
@@ -771,10 +782,7 @@ impl Scenario {
                                     *e,
                                     CellKey {
                                         model: m.name.clone(),
-                                        engine: match e.engine {
-                                            EngineKind::Ternary => "ternary".into(),
-                                            EngineKind::Fp16 => "fp16".into(),
-                                        },
+                                        engine: e.engine.name().into(),
                                         format: e.format.name().into(),
                                         head: self.head.name().into(),
                                         isa: isa.name().into(),
@@ -994,7 +1002,7 @@ mod tests {
             if p.extension().is_some_and(|x| x == "toml") {
                 // Levels a scenario names may be missing on this CPU: that error is the
                 // expected one there, and it must name the isa key.
-                match Scenario::load(&p, HOST) {
+                match Scenario::load(&p, HOST).map(|(s, _)| s) {
                     Ok(_) => {}
                     Err(e) => assert!(e.key.starts_with("isa"), "{}: {e}", p.display()),
                 }

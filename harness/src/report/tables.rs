@@ -10,26 +10,8 @@
 use super::cells::{self, Cell};
 use super::load::Loaded;
 use super::Report;
+use crate::output::csv;
 use crate::stats::Summary;
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
-fn csv(header: &[&str], rows: &[Vec<String>]) -> String {
-    let mut out = header.join(",");
-    out.push('\n');
-    for r in rows {
-        let l: Vec<String> = r.iter().map(|s| csv_field(s)).collect();
-        out.push_str(&l.join(","));
-        out.push('\n');
-    }
-    out
-}
 
 fn f(v: Option<f64>) -> String {
     v.map(|x| format!("{x}")).unwrap_or_default()
