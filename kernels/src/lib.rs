@@ -15,8 +15,8 @@
 //!
 //! ## Safety contract
 //! Kernels are `unsafe fn(&M, r0, r1, &Act, Out)` ([`kernel`]). [`matmul`] is the safe entry:
-//! it asserts shapes, splits rows across a persistent [`threads::ThreadPool`] and hands each
-//! participant a disjoint row range. Every `unsafe` block says why it is sound (`// SAFETY:`).
+//! it asserts shapes, cuts the rows into aligned chunks that the participants of a persistent
+//! [`threads::ThreadPool`] claim one by one, so each kernel call gets a disjoint row range. Every `unsafe` block says why it is sound (`// SAFETY:`).
 //!
 //! ## Exactness
 //! Integer formats accumulate in i32 without overflow for every int8 activation (-128 included)
@@ -154,13 +154,13 @@ pub fn matmul<M: PackedMatrix>(
         ld: rows,
     };
     let threads = threads.clamp(1, pool.size());
-    pool.run(threads, |i, n| {
-        let (r0, r1) = threads::split_rows(rows, M::ROW_ALIGN, n, i);
-        if r0 < r1 {
-            // SAFETY: `ks` came from KernelSet::get, which checked the CPU features of its level;
-            // `out` holds batch x rows elements and each participant gets a disjoint row range.
-            unsafe { kernel(m, r0, r1, act, dst) };
-        }
+    let (chunk, chunks) = threads::chunking(rows, M::ROW_ALIGN, threads);
+    pool.run_chunks(threads, chunks, |c| {
+        let (r0, r1) = (c * chunk, ((c + 1) * chunk).min(rows));
+        // SAFETY: `ks` came from KernelSet::get, which checked the CPU features of its level;
+        // `out` holds batch x rows elements and each chunk (run exactly once) is a disjoint,
+        // non-empty row range.
+        unsafe { kernel(m, r0, r1, act, dst) };
     });
     Ok(())
 }

@@ -20,7 +20,7 @@ pub struct AttnShape {
 }
 
 struct OutPtr(*mut f32);
-// SAFETY: each participant writes a disjoint set of heads (see `attend`).
+// SAFETY: each chunk writes a disjoint set of heads (see `attend`).
 unsafe impl Sync for OutPtr {}
 
 /// For each of `batch` query tokens at positions `pos0..pos0+batch` (whose K/V are already in
@@ -50,8 +50,12 @@ pub fn attend(
     let optr = OutPtr(out.as_mut_ptr());
     let work = batch * heads;
     let optr = &optr;
-    pool.run(threads.min(work).max(1), |i, n| {
-        let (a, b) = ternbench_kernels::threads::split_rows(work, 1, n, i);
+    // Claimed chunk by chunk (a participant that is off its core leaves its share to the
+    // others); about four chunks per participant, whole (token, head) items.
+    let threads = threads.min(work).max(1);
+    let per = work.div_ceil(threads * 4).max(1);
+    pool.run_chunks(threads, work.div_ceil(per), |c| {
+        let (a, b) = (c * per, ((c + 1) * per).min(work));
         let mut scores = vec![0f32; pos0 + batch];
         for item in a..b {
             let (t, h) = (item / heads, item % heads);
@@ -68,8 +72,8 @@ pub fn attend(
                 *s = (*s - max).exp();
                 sum += *s;
             }
-            // SAFETY: item (t, h) is owned by exactly one participant, so this head's
-            // `hd` outputs are written by this participant alone, inside `out`.
+            // SAFETY: item (t, h) belongs to exactly one chunk, run once, so this head's `hd`
+            // outputs are written by one participant alone, inside `out`.
             let o = unsafe { std::slice::from_raw_parts_mut(optr.0.add(t * dim + h * hd), hd) };
             o.fill(0.0);
             let inv = 1.0 / sum;
