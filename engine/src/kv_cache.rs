@@ -2,6 +2,7 @@
 //! stored as f32 or f16 (`half`), capacity fixed at creation (the requested context).
 
 use half::f16;
+use ternbench_kernels::KernelSet;
 
 /// Element type of the cache.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -132,28 +133,21 @@ pub enum KvRow<'a> {
 }
 
 impl KvRow<'_> {
-    /// `Σ self[i]·x[i]`.
+    /// `Σ self[i]·x[i]`, with the vector primitives of `ks`.
     #[inline]
-    pub fn dot(self, x: &[f32]) -> f32 {
+    pub fn dot(self, ks: &KernelSet, x: &[f32]) -> f32 {
         match self {
-            KvRow::F32(r) => r.iter().zip(x).map(|(a, b)| a * b).sum(),
-            KvRow::F16(r) => r
-                .iter()
-                .zip(x)
-                .map(|(&a, b)| f16::from_bits(a).to_f32() * b)
-                .sum(),
+            KvRow::F32(r) => ks.dot_f32(r, x),
+            KvRow::F16(r) => ks.dot_f16(r, x),
         }
     }
 
-    /// `y += a · self`.
+    /// `y += a · self`, with the vector primitives of `ks`.
     #[inline]
-    pub fn axpy(self, a: f32, y: &mut [f32]) {
+    pub fn axpy(self, ks: &KernelSet, a: f32, y: &mut [f32]) {
         match self {
-            KvRow::F32(r) => y.iter_mut().zip(r).for_each(|(o, &v)| *o += a * v),
-            KvRow::F16(r) => y
-                .iter_mut()
-                .zip(r)
-                .for_each(|(o, &v)| *o += a * f16::from_bits(v).to_f32()),
+            KvRow::F32(r) => ks.axpy_f32(a, r, y),
+            KvRow::F16(r) => ks.axpy_f16(a, r, y),
         }
     }
 }

@@ -33,6 +33,7 @@ pub mod probe;
 pub mod scalar;
 pub mod table;
 pub mod threads;
+pub mod vecops;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 

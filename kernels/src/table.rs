@@ -28,6 +28,8 @@ pub struct KernelSet {
     pub q8: Option<Ops<Q8Matrix, ActQ8>>,
     /// half weights, f32 activations.
     pub f16: Option<Ops<F16Matrix, ActF32>>,
+    /// Vector primitives (attention over the KV cache).
+    pub vec: &'static crate::vecops::VecOps,
 }
 
 static SCALAR: KernelSet = KernelSet {
@@ -37,6 +39,7 @@ static SCALAR: KernelSet = KernelSet {
     tl: Some(crate::scalar::TL),
     q8: Some(crate::scalar::Q8),
     f16: Some(crate::scalar::F16),
+    vec: &crate::vecops::SCALAR,
 };
 
 impl KernelSet {

@@ -2,11 +2,11 @@
 //!
 //! Query head `h` attends with KV head `h / (heads / kv_heads)`; scores are scaled by
 //! `1/sqrt(head_dim)`, softmax in f32 over positions `0..=pos` (causal), as Hugging Face's eager
-//! attention. Heads are split across the pool's threads.
-
-use ternbench_kernels::ThreadPool;
+//! attention. (token, head) items are shared out in chunks over the pool's threads; the dot
+//! products and sums run on the level's vector primitives (`KernelSet::dot_f16` and kin).
 
 use crate::kv_cache::KvCache;
+use crate::linear::Exec;
 
 /// Shape of one attention call.
 #[derive(Debug, Clone, Copy)]
@@ -27,8 +27,7 @@ unsafe impl Sync for OutPtr {}
 /// `cache` for `layer`), writes the attention output (`heads × head_dim` per token) to `out`.
 #[allow(clippy::too_many_arguments)]
 pub fn attend(
-    pool: &ThreadPool,
-    threads: usize,
+    ex: Exec<'_>,
     shape: AttnShape,
     cache: &KvCache,
     layer: usize,
@@ -52,7 +51,8 @@ pub fn attend(
     let optr = &optr;
     // Claimed chunk by chunk (a participant that is off its core leaves its share to the
     // others); about four chunks per participant, whole (token, head) items.
-    let threads = threads.min(work).max(1);
+    let (ks, pool) = (ex.ks, ex.pool);
+    let threads = ex.threads.min(work).max(1);
     let per = work.div_ceil(threads * 4).max(1);
     pool.run_chunks(threads, work.div_ceil(per), |c| {
         let (a, b) = (c * per, ((c + 1) * per).min(work));
@@ -64,7 +64,7 @@ pub fn attend(
             let qh = &q[t * dim + h * hd..t * dim + (h + 1) * hd];
             let mut max = f32::NEG_INFINITY;
             for (j, s) in scores.iter_mut().enumerate().take(pos + 1) {
-                *s = cache.k(layer, j, kvh * hd, hd).dot(qh) * scale;
+                *s = cache.k(layer, j, kvh * hd, hd).dot(ks, qh) * scale;
                 max = max.max(*s);
             }
             let mut sum = 0f32;
@@ -78,7 +78,7 @@ pub fn attend(
             o.fill(0.0);
             let inv = 1.0 / sum;
             for (j, &s) in scores.iter().enumerate().take(pos + 1) {
-                cache.v(layer, j, kvh * hd, hd).axpy(s * inv, o);
+                cache.v(layer, j, kvh * hd, hd).axpy(ks, s * inv, o);
             }
         }
     });

@@ -144,9 +144,7 @@ impl Model {
                     &v[t * kvd..(t + 1) * kvd],
                 );
             }
-            attend(
-                ex.pool, ex.threads, shape, &s.cache, li, &q, n, pos0, &mut a,
-            );
+            attend(ex, shape, &s.cache, li, &q, n, pos0, &mut a);
             if let Some(w) = &l.attn_sub_norm {
                 rms_norm_inplace(&mut a, w, c.rms_eps);
             }

@@ -5,6 +5,7 @@ pub(crate) mod i2;
 pub(crate) mod q8;
 pub(crate) mod tl;
 pub(crate) mod tq1;
+pub(crate) mod vecops;
 
 use crate::isa::Isa;
 use crate::table::KernelSet;
@@ -16,4 +17,5 @@ pub(crate) static KERNELS: KernelSet = KernelSet {
     tl: tl::OPS,
     q8: q8::OPS,
     f16: f16::OPS,
+    vec: &vecops::VEC,
 };

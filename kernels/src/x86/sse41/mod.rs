@@ -16,4 +16,6 @@ pub(crate) static KERNELS: KernelSet = KernelSet {
     tl: tl::OPS,
     q8: q8::OPS,
     f16: f16::OPS,
+    // No F16C at this level: the portable reference.
+    vec: &crate::vecops::SCALAR,
 };
