@@ -3,7 +3,7 @@
 //! * [`ActQ8`]: BitNet's per-token absmax int8 quantisation, exactly as the reference
 //!   (Hugging Face `transformers` `integrations/bitnet.py`, `ActQuant`):
 //!   `s = 127 / max(max|x|, 1e-5)`, `q = clamp(round_half_even(x * s), -128, 127)`.
-//!   `torch.round` rounds half to even, so we do too ([`f32::round_ties_even`]).
+//!   `torch.round` rounds half to even, so we do too (as [`f32::round_ties_even`]).
 //! * [`ActF32`]: plain f32 activations for the FP16 baseline (f16 weights, f32 activations).
 //!
 //! **Padding rule.** Every token's row is stored with a stride of `cols` rounded up to
@@ -26,18 +26,47 @@ pub const fn round_up(n: usize, m: usize) -> usize {
 
 /// Quantises one token: writes `q` (length = `x.len()`) and returns `(s, Σq)`.
 ///
-/// This is the reference definition; every kernel consumes its output.
+/// This is the reference definition; every kernel consumes its output. It is written so the
+/// compiler vectorises it at any target level: a lane-wise absmax, and round-half-to-even by the
+/// `1.5·2²³` shift ([`round_half_even_small`]), which equals [`f32::round_ties_even`] here because
+/// `|x·s| ≤ 127·(1 + ε)` (a library call per element before: 6% of 2B4T decode).
 pub fn quantize_row(x: &[f32], q: &mut [i8]) -> (f32, i32) {
     assert_eq!(x.len(), q.len());
-    let amax = x.iter().fold(0.0f32, |m, &v| m.max(v.abs()));
-    let s = 127.0 / amax.max(ACT_EPS);
+    let s = 127.0 / absmax(x).max(ACT_EPS);
     let mut sum = 0i32;
     for (o, &v) in q.iter_mut().zip(x) {
-        let r = (v * s).round_ties_even().clamp(-128.0, 127.0);
+        let r = round_half_even_small(v * s).clamp(-128.0, 127.0);
         *o = r as i8;
         sum += r as i32;
     }
     (s, sum)
+}
+
+/// `max |x|` (NaN ignored, as [`f32::max`] does), in 16 independent lanes.
+fn absmax(x: &[f32]) -> f32 {
+    const L: usize = 16;
+    let mut m = [0f32; L];
+    let chunks = x.chunks_exact(L);
+    let tail = chunks.remainder();
+    for c in chunks {
+        for i in 0..L {
+            m[i] = m[i].max(c[i].abs());
+        }
+    }
+    let mut r = m.iter().fold(0f32, |a, &b| a.max(b));
+    for &v in tail {
+        r = r.max(v.abs());
+    }
+    r
+}
+
+/// Round half to even for `|v| < 2²²` (NaN stays NaN): adding `1.5·2²³` moves `v` to where the
+/// float spacing is 1, so the addition itself rounds (to nearest, ties to even); subtracting
+/// it back is exact.
+#[inline(always)]
+pub fn round_half_even_small(v: f32) -> f32 {
+    const SHIFT: f32 = 12_582_912.0;
+    (v + SHIFT) - SHIFT
 }
 
 /// A batch of int8-quantised activation rows (one per token), zero-padded to [`ACT_ALIGN`].
@@ -212,6 +241,53 @@ mod tests {
         assert_eq!(a.stride(), ACT_ALIGN);
         for t in 0..2 {
             assert!(a.row(t)[7..].iter().all(|&v| v == 0));
+        }
+    }
+
+    /// The straightforward definition the fast one must equal bit for bit.
+    fn quantize_naive(x: &[f32], q: &mut [i8]) -> (f32, i32) {
+        let amax = x.iter().fold(0.0f32, |m, &v| m.max(v.abs()));
+        let s = 127.0 / amax.max(ACT_EPS);
+        let mut sum = 0i32;
+        for (o, &v) in q.iter_mut().zip(x) {
+            let r = (v * s).round_ties_even().clamp(-128.0, 127.0);
+            *o = r as i8;
+            sum += r as i32;
+        }
+        (s, sum)
+    }
+
+    #[test]
+    fn shift_rounding_is_round_ties_even_on_the_quantiser_range() {
+        // Every half-integer and its float neighbours in [-130, 130], plus NaN.
+        for k in -260..=260 {
+            let h = k as f32 * 0.5;
+            for v in [h, h.next_up(), h.next_down()] {
+                assert_eq!(round_half_even_small(v), v.round_ties_even(), "{v}");
+            }
+        }
+        assert!(round_half_even_small(f32::NAN).is_nan());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn quantize_equals_the_naive_definition(
+            x in proptest::collection::vec(
+                proptest::prop_oneof![
+                    -1e6f32..1e6,
+                    -1.0f32..1.0,
+                    proptest::num::f32::ANY,
+                    proptest::strategy::Strategy::prop_map(-64i32..64, |k| k as f32 * 0.5),
+                ],
+                0..300,
+            )
+        ) {
+            let (mut a, mut b) = (vec![0i8; x.len()], vec![0i8; x.len()]);
+            let (sa, ua) = quantize_row(&x, &mut a);
+            let (sb, ub) = quantize_naive(&x, &mut b);
+            proptest::prop_assert_eq!(sa.to_bits(), sb.to_bits());
+            proptest::prop_assert_eq!(ua, ub);
+            proptest::prop_assert_eq!(a, b);
         }
     }
 }
