@@ -121,6 +121,46 @@ impl KvCache {
     pub fn v(&self, layer: usize, pos: usize, off: usize, len: usize) -> KvRow<'_> {
         self.v[layer].row(pos * self.kv_dim + off, len)
     }
+
+    /// K of `layer` from element `off` of position 0 on: position `j`'s slice starts at
+    /// `j·kv_dim` (one head's keys for every position, strided).
+    #[inline]
+    pub fn k_rows(&self, layer: usize, off: usize) -> KvRows<'_> {
+        self.k[layer].rows(off, self.kv_dim)
+    }
+
+    /// As [`Self::k_rows`], for V.
+    #[inline]
+    pub fn v_rows(&self, layer: usize, off: usize) -> KvRows<'_> {
+        self.v[layer].rows(off, self.kv_dim)
+    }
+}
+
+/// One head's cached rows for every position: row `j` starts at `j·stride`.
+#[derive(Debug, Clone, Copy)]
+pub struct KvRows<'a> {
+    data: KvRow<'a>,
+    stride: usize,
+}
+
+impl KvRows<'_> {
+    /// `out[j] = scale · (row_j · x)` for the first `out.len()` positions.
+    #[inline]
+    pub fn scores(self, ks: &KernelSet, x: &[f32], scale: f32, out: &mut [f32]) {
+        match self.data {
+            KvRow::F32(r) => ks.scores_f32(r, self.stride, x, scale, out),
+            KvRow::F16(r) => ks.scores_f16(r, self.stride, x, scale, out),
+        }
+    }
+
+    /// `y = Σ_j p[j] · row_j` over the first `p.len()` positions.
+    #[inline]
+    pub fn mix(self, ks: &KernelSet, p: &[f32], y: &mut [f32]) {
+        match self.data {
+            KvRow::F32(r) => ks.mix_f32(r, self.stride, p, y),
+            KvRow::F16(r) => ks.mix_f16(r, self.stride, p, y),
+        }
+    }
 }
 
 /// A borrowed run of cache elements.
@@ -153,6 +193,15 @@ impl KvRow<'_> {
 }
 
 impl Store {
+    #[inline]
+    fn rows(&self, off: usize, stride: usize) -> KvRows<'_> {
+        let data = match self {
+            Store::F32(v) => KvRow::F32(&v[off..]),
+            Store::F16(v) => KvRow::F16(&v[off..]),
+        };
+        KvRows { data, stride }
+    }
+
     #[inline]
     fn row(&self, off: usize, len: usize) -> KvRow<'_> {
         match self {

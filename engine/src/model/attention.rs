@@ -62,24 +62,20 @@ pub fn attend(
             let pos = pos0 + t;
             let kvh = h / group;
             let qh = &q[t * dim + h * hd..t * dim + (h + 1) * hd];
-            let mut max = f32::NEG_INFINITY;
-            for (j, s) in scores.iter_mut().enumerate().take(pos + 1) {
-                *s = cache.k(layer, j, kvh * hd, hd).dot(ks, qh) * scale;
-                max = max.max(*s);
-            }
+            let sc = &mut scores[..pos + 1];
+            cache.k_rows(layer, kvh * hd).scores(ks, qh, scale, sc);
+            let max = sc.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
             let mut sum = 0f32;
-            for s in scores.iter_mut().take(pos + 1) {
+            for s in sc.iter_mut() {
                 *s = (*s - max).exp();
                 sum += *s;
             }
+            let inv = 1.0 / sum;
+            sc.iter_mut().for_each(|s| *s *= inv);
             // SAFETY: item (t, h) belongs to exactly one chunk, run once, so this head's `hd`
             // outputs are written by one participant alone, inside `out`.
             let o = unsafe { std::slice::from_raw_parts_mut(optr.0.add(t * dim + h * hd), hd) };
-            o.fill(0.0);
-            let inv = 1.0 / sum;
-            for (j, &s) in scores.iter().enumerate().take(pos + 1) {
-                cache.v(layer, j, kvh * hd, hd).axpy(ks, s * inv, o);
-            }
+            cache.v_rows(layer, kvh * hd).mix(ks, sc, o);
         }
     });
 }
