@@ -5,7 +5,8 @@
 //! into the chosen format. Before building, the weights and KV cache are checked against the
 //! memory available; a model too large gets an error offering `--sample-layers K` (build K
 //! layers, time them, scale to the full depth), and results from a sampled model say so on every
-//! line. `generate --prompt` needs a checkpoint with a `tokenizer.json`.
+//! line. `generate --prompt` needs a checkpoint with a `tokenizer.json`, or a GGUF file whose
+//! embedded vocabulary is byte-level BPE (2B4T, Llama 3).
 
 use std::io::Write;
 use std::time::Instant;
@@ -202,7 +203,8 @@ pub fn run_generate(a: &GenerateArgs) -> Result<()> {
         ));
     }
     let cfg = model_config(&a.model)?;
-    // A checkpoint's tokenizer.json encodes --prompt and, when present, decodes the output.
+    // A checkpoint's tokenizer (tokenizer.json, or a GGUF's embedded vocabulary) encodes
+    // --prompt and, when there is one, decodes the output.
     let tokenizer = if checkpoint {
         match Tokenizer::for_checkpoint(std::path::Path::new(&a.model)) {
             Ok(t) => Some(t),
@@ -223,7 +225,7 @@ pub fn run_generate(a: &GenerateArgs) -> Result<()> {
             }
             if let Some(&bad) = ids.iter().find(|&&i| i as usize >= cfg.vocab) {
                 return Err(usage(format!(
-                    "--prompt: the tokenizer produced id {bad}, outside the model's vocabulary ({}); is tokenizer.json this model's?",
+                    "--prompt: the tokenizer produced id {bad}, outside the model's vocabulary ({}); is the tokenizer this model's?",
                     cfg.vocab
                 )));
             }
@@ -231,9 +233,7 @@ pub fn run_generate(a: &GenerateArgs) -> Result<()> {
         }
         _ => {
             let tokens_arg = a.tokens.as_deref().ok_or_else(|| {
-                usage(
-                    "give --tokens 1,2,3 (or --prompt TEXT for a checkpoint with a tokenizer.json)",
-                )
+                usage("give --tokens 1,2,3 (or --prompt TEXT for a checkpoint with a tokenizer)")
             })?;
             parse_tokens(tokens_arg, cfg.vocab)?
         }

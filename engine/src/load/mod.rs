@@ -14,6 +14,7 @@ pub mod fuzz;
 pub mod ggml;
 pub mod gguf;
 pub mod gguf_model;
+pub mod gguf_vocab;
 pub mod hf;
 pub mod safetensors;
 pub mod ternary;

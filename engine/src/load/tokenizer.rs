@@ -1,9 +1,7 @@
-//! Text ↔ token ids for a checkpoint, through Hugging Face `tokenizers` and the checkpoint's
-//! `tokenizer.json` (in a checkpoint directory, or beside a GGUF file).
-//!
-//! A GGUF file's embedded vocabulary (`tokenizer.ggml.*`) is not turned into a tokenizer here:
-//! reproducing llama.cpp's pre-tokenizers exactly is its own project. Without a `tokenizer.json`
-//! the error says so and points to `--tokens`.
+//! Text ↔ token ids for a checkpoint, through Hugging Face `tokenizers`: the checkpoint's
+//! `tokenizer.json` (in a checkpoint directory, or beside a GGUF file), else a GGUF file's
+//! embedded byte-level BPE vocabulary rebuilt as one ([`super::gguf_vocab`]). Without either the
+//! error says why and points to `--tokens`.
 
 use std::path::{Path, PathBuf};
 
@@ -29,25 +27,40 @@ impl Tokenizer {
         }
     }
 
-    /// The tokenizer of `checkpoint` (a directory or a GGUF file).
+    /// The tokenizer of `checkpoint` (a directory or a GGUF file): `tokenizer.json` where
+    /// present, else a GGUF file's embedded vocabulary.
     pub fn for_checkpoint(checkpoint: &Path) -> Result<Self, LoadError> {
         let path = Self::path_for(checkpoint);
-        if !path.is_file() {
-            let gguf_note = if checkpoint.is_file() {
-                " (the GGUF's embedded vocabulary is not used for encoding)"
-            } else {
-                ""
-            };
-            return Err(LoadError::unsupported(
-                checkpoint,
-                "--prompt without a tokenizer",
-                format!(
-                    "no {} found{gguf_note}; put the model's tokenizer.json there or pass token ids with --tokens",
-                    path.display()
-                ),
-            ));
+        if path.is_file() {
+            return Self::from_file(&path);
         }
-        Self::from_file(&path)
+        if checkpoint.is_file() {
+            return Self::from_gguf(checkpoint);
+        }
+        Err(LoadError::unsupported(
+            checkpoint,
+            "--prompt without a tokenizer",
+            format!(
+                "no {} found; put the model's tokenizer.json there or pass token ids with --tokens",
+                path.display()
+            ),
+        ))
+    }
+
+    /// The tokenizer rebuilt from a GGUF file's embedded vocabulary.
+    pub fn from_gguf(path: &Path) -> Result<Self, LoadError> {
+        let g = super::gguf_model::GgufModel::open(path)?;
+        let json = super::gguf_vocab::tokenizer_json(path, g.header())?;
+        let inner: tokenizers::Tokenizer = json.parse().map_err(|e| {
+            LoadError::header(
+                path,
+                format!("the embedded vocabulary does not make a tokenizer: {e}"),
+            )
+        })?;
+        Ok(Tokenizer {
+            path: path.to_path_buf(),
+            inner,
+        })
     }
 
     /// Loads a `tokenizer.json`.
@@ -109,7 +122,10 @@ mod tests {
         std::fs::write(&gguf, b"GGUF").unwrap();
         assert!(Tokenizer::for_checkpoint(&gguf).is_ok());
         std::fs::remove_file(d.path().join("tokenizer.json")).unwrap();
+        // No tokenizer.json and not a readable GGUF: an error naming the file.
         let e = Tokenizer::for_checkpoint(&gguf).unwrap_err().to_string();
+        assert!(e.contains("m.gguf"), "{e}");
+        let e = Tokenizer::for_checkpoint(d.path()).unwrap_err().to_string();
         assert!(
             e.contains("--tokens") && e.contains("tokenizer.json"),
             "{e}"
