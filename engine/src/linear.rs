@@ -7,8 +7,8 @@
 use std::collections::HashMap;
 
 use ternbench_kernels::{
-    matmul, ActF32, ActQ8, F16Matrix, Format, I2Matrix, KernelSet, Op, Q8Matrix, ThreadPool,
-    TlMatrix, Tq1Matrix,
+    matmul, matmul_group, ActF32, ActQ8, F16Matrix, Format, I2Matrix, KernelSet, Op, Q8Matrix,
+    ThreadPool, TlMatrix, Tq1Matrix,
 };
 
 use crate::error::EngineError;
@@ -166,6 +166,70 @@ impl ActBuffers {
                     Linear::F16(_) => unreachable!("handled above"),
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// [`Self::apply`] for layers sharing one input (q/k/v, gate/up): when all are in the same
+    /// format the input is quantised once and the kernels run as one pool dispatch
+    /// ([`matmul_group`]); mixed formats fall back to one [`Self::apply`] each. `outs[g]` gets
+    /// layer `g`'s output.
+    pub fn apply_group(
+        &mut self,
+        ex: Exec<'_>,
+        lins: &[&Linear],
+        x: &[f32],
+        batch: usize,
+        outs: &mut [&mut [f32]],
+    ) -> Result<(), EngineError> {
+        assert_eq!(lins.len(), outs.len(), "apply_group: layers vs outputs");
+        let Some(first) = lins.first() else {
+            return Ok(());
+        };
+        let cols = first.cols();
+        let same = lins
+            .iter()
+            .all(|l| l.format() == first.format() && l.cols() == cols);
+        if !same {
+            for (l, o) in lins.iter().zip(outs.iter_mut()) {
+                self.apply(ex, l, x, batch, o)?;
+            }
+            return Ok(());
+        }
+        let op = if batch == 1 { Op::Gemv } else { Op::Gemm };
+        macro_rules! group {
+            ($variant:ident, $act:expr) => {{
+                let ms: Vec<_> = lins
+                    .iter()
+                    .map(|l| match l {
+                        Linear::$variant(m) => m,
+                        _ => unreachable!("formats checked equal"),
+                    })
+                    .collect();
+                matmul_group(ex.ks, ex.pool, ex.threads, op, &ms, $act, outs)?
+            }};
+        }
+        if let Linear::F16(_) = first {
+            let a = self
+                .f32
+                .entry((batch, cols))
+                .or_insert_with(|| ActF32::new(&vec![0.0; batch * cols], batch, cols));
+            a.set(x);
+            group!(F16, a);
+            return Ok(());
+        }
+        let a = self
+            .q8
+            .entry((batch, cols))
+            .or_insert_with(|| ActQ8::zeros(batch, cols));
+        a.requantize(x);
+        let a = &*a;
+        match first {
+            Linear::I2(_) => group!(I2, a),
+            Linear::Tq1(_) => group!(Tq1, a),
+            Linear::Tl(_) => group!(Tl, a),
+            Linear::Q8(_) => group!(Q8, a),
+            Linear::F16(_) => unreachable!("handled above"),
         }
         Ok(())
     }

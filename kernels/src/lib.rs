@@ -165,3 +165,64 @@ pub fn matmul<M: PackedMatrix>(
     });
     Ok(())
 }
+
+/// `outs[g] = ms[g] · act` for a group of matrices sharing one activation batch (q/k/v, or
+/// gate/up), in a single pool dispatch: every matrix's rows are cut into chunks as [`matmul`]
+/// cuts them, and the participants claim chunks across matrix boundaries, so they synchronise
+/// once per group instead of once per matrix.
+///
+/// Errors if `ks` has no kernel for this format. Panics if `ms` and `outs` differ in length or
+/// any matrix's shape disagrees with `act` or its output (as in [`matmul`]).
+pub fn matmul_group<M: PackedMatrix>(
+    ks: &KernelSet,
+    pool: &ThreadPool,
+    threads: usize,
+    op: Op,
+    ms: &[&M],
+    act: &M::Act,
+    outs: &mut [&mut [f32]],
+) -> Result<(), KernelError> {
+    let ops = ks.ops::<M>()?;
+    let kernel = match op {
+        Op::Gemv => ops.gemv,
+        Op::Gemm => ops.gemm,
+    };
+    assert_eq!(ms.len(), outs.len(), "matmul_group: matrices vs outputs");
+    let (batch, cols) = M::act_shape(act);
+    let threads = threads.clamp(1, pool.size());
+    // Per matrix: (first chunk index, rows per chunk, destination).
+    let mut parts = Vec::with_capacity(ms.len());
+    let mut total = 0;
+    for (m, out) in ms.iter().zip(outs.iter_mut()) {
+        let rows = m.rows();
+        assert_eq!(
+            cols,
+            m.cols(),
+            "matmul_group: activation columns vs matrix columns"
+        );
+        assert_eq!(
+            out.len(),
+            batch * rows,
+            "matmul_group: output length vs batch x rows"
+        );
+        let (chunk, chunks) = threads::chunking(rows, M::ROW_ALIGN, threads);
+        let dst = Out {
+            ptr: out.as_mut_ptr(),
+            ld: rows,
+        };
+        parts.push((total, chunk, dst));
+        total += chunks;
+    }
+    pool.run_chunks(threads, total, |c| {
+        let g = parts.partition_point(|p| p.0 <= c) - 1;
+        let (first, chunk, dst) = parts[g];
+        let m = ms[g];
+        let r0 = (c - first) * chunk;
+        let r1 = (r0 + chunk).min(m.rows());
+        // SAFETY: `ks` came from KernelSet::get (CPU features checked); output `g` holds
+        // batch x rows(g) elements and each chunk (run exactly once) is a disjoint, non-empty row
+        // range of one matrix.
+        unsafe { kernel(m, r0, r1, act, dst) };
+    });
+    Ok(())
+}

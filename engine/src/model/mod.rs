@@ -131,9 +131,13 @@ impl Model {
         };
         for (li, l) in w.layers.iter().enumerate() {
             rms_norm(&x, &l.attn_norm, c.rms_eps, &mut hbuf);
-            s.bufs.apply(ex, &l.q, &hbuf, n, &mut q)?;
-            s.bufs.apply(ex, &l.k, &hbuf, n, &mut k)?;
-            s.bufs.apply(ex, &l.v, &hbuf, n, &mut v)?;
+            s.bufs.apply_group(
+                ex,
+                &[&l.q, &l.k, &l.v],
+                &hbuf,
+                n,
+                &mut [&mut q, &mut k, &mut v],
+            )?;
             for t in 0..n {
                 self.rope.apply(&mut q[t * h..(t + 1) * h], pos0 + t);
                 self.rope.apply(&mut k[t * kvd..(t + 1) * kvd], pos0 + t);
@@ -152,8 +156,8 @@ impl Model {
             x.iter_mut().zip(&o).for_each(|(xv, ov)| *xv += ov);
 
             rms_norm(&x, &l.ffn_norm, c.rms_eps, &mut hbuf);
-            s.bufs.apply(ex, &l.gate, &hbuf, n, &mut g)?;
-            s.bufs.apply(ex, &l.up, &hbuf, n, &mut u)?;
+            s.bufs
+                .apply_group(ex, &[&l.gate, &l.up], &hbuf, n, &mut [&mut g, &mut u])?;
             match c.act {
                 Activation::Relu2 => g.iter_mut().zip(&u).for_each(|(gv, uv)| {
                     let r = gv.max(0.0);
