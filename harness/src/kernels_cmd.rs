@@ -11,7 +11,11 @@
 //!    distinct 6912x2560 matrices totalling over 4x the last-level cache, cycled through so
 //!    every call reads from DRAM), then times every level × op × thread count on them: one
 //!    warm-up call, then samples until a minimum count and time ([`crate::timing`]).
-//! 4. Measures the bandwidth again, with the method chosen at the start, and sets each cell
+//!    A gemv cell's timing is cut into [`BESIDE_ROUNDS`] rounds, each right after a short
+//!    bandwidth pass at the same thread count (the method chosen at the start): its ratio is the
+//!    median of the per-round ratios, so drift of the machine's bandwidth between the start and
+//!    the end of a long sweep (±20% within minutes on a shared VM) cancels.
+//! 4. Measures the bandwidth again, with the method chosen at the start, and sets each other cell
 //!    against the mean of the two; measures the peaks again and holds each gemm cell to the
 //!    fastest run of either (a ceiling disturbed once by a busy neighbour is not kept).
 //!
@@ -311,6 +315,9 @@ fn peak_kind(f: Format) -> PeakKind {
 struct Ctx<'a> {
     plan: &'a Plan,
     pool: &'a ThreadPool,
+    /// The bandwidth array and, per thread count, the read method chosen at the start.
+    bw_buf: &'a ReadBuffer,
+    bw_probe: BTreeMap<usize, ReadProbe>,
     llc: u64,
     cpu: String,
 }
@@ -347,9 +354,18 @@ pub fn run(args: &KernelsArgs) -> Result<()> {
 
     let peaks_start = measure_peaks(&plan, &pool);
 
+    let bw_probe = bw_start
+        .iter()
+        .filter_map(|b| {
+            let p = probes.iter().copied().find(|p| p.name() == b.method)?;
+            Some((b.threads, p))
+        })
+        .collect();
     let ctx = Ctx {
         plan: &plan,
         pool: &pool,
+        bw_buf: &buf,
+        bw_probe,
         llc,
         cpu: cpu.clone(),
     };
@@ -492,12 +508,24 @@ fn sweep<M: BenchMatrix>(ctx: &Ctx, f: Format, out_rows: &mut Vec<Row>) -> Resul
                     // Validates once (the set has this format's kernel), outside the timing.
                     matmul(ks, ctx.pool, t, op, &mats[0], &act, &mut out)
                         .with_context(|| format!("running {f} {op:?} at {isa}"))?;
-                    let samples = timing::time_calls(plan.policy, |i| {
+                    let mut call = |i: usize| {
                         matmul(ks, ctx.pool, t, op, &mats[i % mats.len()], &act, &mut out)
                             .expect("kernel presence checked above");
-                    });
+                    };
                     let mut row = blank_row(ctx, f, isa, op, shape, batch, t, &mats);
-                    fill_timing(&mut row, samples);
+                    match (op, ctx.bw_probe.get(&t)) {
+                        (Op::Gemv, Some(probe)) => {
+                            let bytes = row.weight_bytes.unwrap_or(0) as f64;
+                            let (samples, bws, ratios) =
+                                time_beside(ctx, t, probe, bytes, &mut call);
+                            fill_timing(&mut row, samples);
+                            row.bandwidth_beside_gbps = Some(median(&bws));
+                            row.bandwidth_ratio = Some(median(&ratios));
+                            row.bandwidth_beside_samples_gbps = bws;
+                            row.bandwidth_ratio_rounds = ratios;
+                        }
+                        _ => fill_timing(&mut row, timing::time_calls(plan.policy, call)),
+                    }
                     eprintln!(
                         "  {:<4} {:<10} {} {:<7} {}t: {:>10}/call {:>8} GB/s {:>9} Gprod/s",
                         row.format,
@@ -515,6 +543,45 @@ fn sweep<M: BenchMatrix>(ctx: &Ctx, f: Format, out_rows: &mut Vec<Row>) -> Resul
         }
     }
     Ok(())
+}
+
+/// Timing rounds of a gemv cell, each after its own bandwidth pass.
+pub const BESIDE_ROUNDS: usize = 5;
+/// Timed passes of the bandwidth measurement before each round.
+const BESIDE_PASSES: usize = 3;
+
+/// Times `call` in [`BESIDE_ROUNDS`] rounds (the plan's policy split among them), each right
+/// after a bandwidth pass by `probe` at `threads`: returns every sample, each round's bandwidth
+/// (median of its passes), and each round's weight GB/s over that bandwidth.
+fn time_beside(
+    ctx: &Ctx,
+    threads: usize,
+    probe: &ReadProbe,
+    weight_bytes: f64,
+    call: &mut impl FnMut(usize),
+) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let p = ctx.plan.policy;
+    let k = BESIDE_ROUNDS;
+    let round = Policy {
+        min_reps: p.min_reps.div_ceil(k).max(1),
+        min_time: p.min_time / k as f64,
+        max_time: p.max_time / k as f64,
+    };
+    let (mut samples, mut bws, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    let mut offset = 0usize;
+    for _ in 0..k {
+        let bw =
+            bandwidth::measure(ctx.pool, ctx.bw_buf, threads, &[*probe], BESIDE_PASSES).median_gbps;
+        let s = timing::time_calls(round, |i| call(offset + i));
+        offset += s.len() + 1;
+        let gbps = weight_bytes / median(&s) / 1e9;
+        bws.push(bw);
+        if bw > 0.0 {
+            ratios.push(gbps / bw);
+        }
+        samples.extend(s);
+    }
+    (samples, bws, ratios)
 }
 
 /// The matrices of one shape: one, or a stack over [`STACK_LLC_FACTOR`]x the cache.
@@ -572,6 +639,9 @@ fn blank_row<M: BenchMatrix>(
         bandwidth_end_gbps: None,
         bandwidth_gbps: None,
         bandwidth_method: None,
+        bandwidth_beside_gbps: None,
+        bandwidth_beside_samples_gbps: Vec::new(),
+        bandwidth_ratio_rounds: Vec::new(),
         bandwidth_ratio: None,
         gops: None,
         peak_gops: None,
@@ -622,7 +692,9 @@ fn fill_bandwidth(rows: &mut [Row], start: &[Bandwidth], end: &[Bandwidth]) {
             r.bandwidth_end_gbps = Some(e.max_gbps);
             r.bandwidth_gbps = Some(mean);
             r.bandwidth_method = Some(s.method.clone());
-            r.bandwidth_ratio = r.weight_gbps.map(|w| w / mean);
+            if r.bandwidth_ratio.is_none() {
+                r.bandwidth_ratio = r.weight_gbps.map(|w| w / mean);
+            }
         }
     }
 }

@@ -16,7 +16,9 @@
 //! | `weight_gbps` | `weight_bytes / median_s / 1e9` |
 //! | `bandwidth_start_gbps`, `bandwidth_end_gbps` | read bandwidth at this thread count before and after the sweep (fastest pass of the fastest method) |
 //! | `bandwidth_gbps` | their mean; `bandwidth_method` says how it was read |
-//! | `bandwidth_ratio` | `weight_gbps / bandwidth_gbps` (above 1 only when the weights fit in cache) |
+//! | `bandwidth_beside_gbps` | gemv: median of the read-bandwidth passes interleaved with this cell's timing rounds (`bandwidth_beside_samples_gbps`, one per round) |
+//! | `bandwidth_ratio_rounds` | gemv: each round's weight GB/s over the bandwidth read just before it |
+//! | `bandwidth_ratio` | gemv: median over the rounds of (this round's `weight_gbps` / the bandwidth read just before it), the drift-proof figure; other ops: `weight_gbps / bandwidth_gbps` (above 1 only when the weights fit in cache) |
 //! | `gops` | `rows * cols * batch / median_s / 1e9`: weight·activation products per second |
 //! | `peak_gops`, `peak_instr` | gemm only: fastest run of this level's int8 (ternary, q8) or f32 FMA (f16) peak loop at this thread count, before or after the sweep |
 //! | `peak_ratio` | gemm only: `gops / peak_gops` |
@@ -53,6 +55,9 @@ pub struct Row {
     pub bandwidth_end_gbps: Option<f64>,
     pub bandwidth_gbps: Option<f64>,
     pub bandwidth_method: Option<String>,
+    pub bandwidth_beside_gbps: Option<f64>,
+    pub bandwidth_beside_samples_gbps: Vec<f64>,
+    pub bandwidth_ratio_rounds: Vec<f64>,
     pub bandwidth_ratio: Option<f64>,
     pub gops: Option<f64>,
     pub peak_gops: Option<f64>,
@@ -226,9 +231,11 @@ pub fn write_out(dir: &Path, rows: &[Row], summary: &Summary) -> Result<()> {
     md += "\n";
     md += &table(rows).markdown();
     md += "\n`time/call`: median seconds per call. `GB/s`: packed weight bytes per second. \
-           `bw ratio`: that over the read bandwidth (mean of start and end) at the same thread \
-           count; above 1 only when the weights stay in cache (the `stack` shape reads from \
-           DRAM). `Gprod/s`: weight x activation products per second. `peak ratio` (gemm): \
+           `bw ratio`: that over the read bandwidth at the same thread count; for gemv the \
+           median over timing rounds each paired with a bandwidth pass just before it (the \
+           machine's bandwidth drifts within minutes), otherwise over the mean of the start and \
+           end measurements; above 1 only when the weights stay in cache (the `stack` shape \
+           reads from DRAM). `Gprod/s`: weight x activation products per second. `peak ratio` (gemm): \
            that over the level's int8 (ternary, q8) or f32 FMA (f16) peak at the same thread \
            count. `stackxN`: N distinct matrices cycled.\n";
     write_atomic(&dir.join("kernels.md"), &md)?;
@@ -295,6 +302,9 @@ mod tests {
             bandwidth_end_gbps: Some(30.0),
             bandwidth_gbps: Some(30.0),
             bandwidth_method: None,
+            bandwidth_beside_gbps: None,
+            bandwidth_beside_samples_gbps: Vec::new(),
+            bandwidth_ratio_rounds: Vec::new(),
             bandwidth_ratio: bw_ratio,
             gops: Some(1.0),
             peak_gops: None,
