@@ -126,6 +126,40 @@ impl SendPtr {
     }
 }
 
+/// Bandwidth read beside other measurements: the array and, per thread count, the method
+/// that was fastest when it was made; [`Beside::gbps`] then takes a short reading with it.
+#[derive(Debug)]
+pub struct Beside {
+    buf: ReadBuffer,
+    probes: Vec<(usize, ReadProbe)>,
+}
+
+/// Timed passes of one [`Beside::gbps`] reading.
+pub const BESIDE_PASSES: usize = 3;
+
+impl Beside {
+    /// Chooses the fastest default method at each of `threads` over a [`default_bytes`] array.
+    pub fn new(pool: &ThreadPool, threads: &[usize]) -> Beside {
+        let buf = ReadBuffer::new(pool, default_bytes());
+        let all = default_probes();
+        let probes = threads
+            .iter()
+            .filter_map(|&t| {
+                let b = measure(pool, &buf, t, &all, BESIDE_PASSES);
+                let p = all.iter().copied().find(|p| p.name() == b.method)?;
+                Some((t, p))
+            })
+            .collect();
+        Beside { buf, probes }
+    }
+
+    /// A short reading (median of [`BESIDE_PASSES`] passes) at `threads`, if it was prepared.
+    pub fn gbps(&self, pool: &ThreadPool, threads: usize) -> Option<f64> {
+        let (_, p) = self.probes.iter().find(|(t, _)| *t == threads)?;
+        Some(measure(pool, &self.buf, threads, &[*p], BESIDE_PASSES).median_gbps)
+    }
+}
+
 /// The default array size: 8x the last-level cache, at least 256 MiB.
 pub fn default_bytes() -> usize {
     let (llc, _) = machine::llc_bytes();

@@ -504,6 +504,7 @@ pub fn run_bench(a: &BenchArgs) -> Result<()> {
             a.quiet_progress,
             crate::runner::planned_reps(&scenario, 1),
         ),
+        beside: None,
     };
     let out = crate::runner::run(&scenario, &[isa], &mut ctx, &mut NoSink)?;
     let rows: Vec<BenchRow> = out

@@ -96,6 +96,10 @@ pub struct SampleRecord {
     pub energy_prefill: Option<PhaseEnergy>,
     /// Energy over the decode steps.
     pub energy_decode: Option<PhaseEnergy>,
+    /// Read bandwidth at this cell's thread count, read just before this repetition (GB/s;
+    /// absent in results written before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bandwidth_before_gbps: Option<f64>,
 }
 
 impl SampleRecord {
@@ -189,10 +193,17 @@ pub struct CellResult {
     pub decode_cache_misses_per_token: Option<Summary>,
     /// Instructions per prompt token.
     pub prefill_instructions_per_token: Option<Summary>,
-    /// Read bandwidth used as the roofline's denominator (GB/s, this run, same threads).
+    /// Read bandwidth used as the roofline's denominator (GB/s, this run, same threads): the
+    /// median of the readings taken before each repetition when they exist, else the mean of
+    /// the run's start and end readings.
     pub bandwidth_gbps: Option<f64>,
-    /// Median decode tokens/s × bytes per token over the bandwidth.
+    /// Decode tokens/s × bytes per token over the bandwidth: the median over repetitions, each
+    /// against the bandwidth read just before it (`roofline_paired`), else the cell's median
+    /// tokens/s over `bandwidth_gbps`.
     pub decode_roofline_fraction: Option<f64>,
+    /// Whether the roofline pairs each repetition with its own bandwidth reading.
+    #[serde(default)]
+    pub roofline_paired: bool,
     /// ESTIMATE for the full depth from sampled layers: median decode tokens/s scaled by
     /// built/total layers over the whole step (errs slow: the head is scaled too).
     pub decode_tokens_per_s_full_depth_estimate: Option<f64>,
@@ -211,7 +222,11 @@ pub struct CellResult {
 impl CellResult {
     /// Sets the roofline's denominator for this cell (GB/s at its thread count) and the
     /// fraction of it reached: median decode tokens/s × bytes per token over the bandwidth.
+    /// A cell whose repetitions carry their own readings keeps its paired figures.
     pub fn set_bandwidth(&mut self, gbps: f64) {
+        if self.roofline_paired {
+            return;
+        }
         self.bandwidth_gbps = Some(gbps);
         self.decode_roofline_fraction =
             match (&self.decode_tokens_per_s, self.decode_bytes_per_token) {
@@ -594,6 +609,7 @@ mod tests {
             counters_decode: None,
             energy_prefill: None,
             energy_decode: None,
+            bandwidth_before_gbps: Some(30.0),
         }))
     }
 

@@ -2,8 +2,8 @@
 //!
 //! Reads a scenario (default: the embedded `scenarios/quick.toml`), describes the machine,
 //! opens counters and energy sources (or records why they are unavailable), measures the read
-//! bandwidth at each thread count before and after the sweep (the roofline's denominator, in
-//! the same run), runs every cell through [`crate::runner`], and leaves `results/<run-id>/` with
+//! bandwidth at each thread count before and after the sweep and, briefly, before every timed
+//! repetition (the roofline's denominator, paired with each repetition), runs every cell through [`crate::runner`], and leaves `results/<run-id>/` with
 //! `cells.jsonl`, `run.json`, `cells.csv` and a Markdown `summary.md`.
 
 use std::collections::BTreeMap;
@@ -163,6 +163,9 @@ pub fn run(a: &RunArgs) -> Result<()> {
             })
             .collect(),
     };
+    // A short bandwidth reading before every timed repetition pairs each decode rate with its
+    // own roofline denominator (the machine's bandwidth drifts within minutes).
+    let beside = bandwidth::Beside::new(&pool, &scenario.threads);
     let machine = match &prior_run {
         Some(r) => r.machine.clone(),
         None => {
@@ -217,6 +220,7 @@ pub fn run(a: &RunArgs) -> Result<()> {
         prior,
         prior_models,
         progress,
+        beside: Some(&beside),
     };
     crate::interrupt::install();
     let out = match runner::run(&scenario, &isas, &mut ctx, &mut DirSink(&mut dir)) {
@@ -241,7 +245,8 @@ pub fn run(a: &RunArgs) -> Result<()> {
     {
         b.after_gbps = Some(g);
     }
-    // The roofline uses the mean of before and after.
+    // Cells without per-repetition readings (resumed from older results) use the mean of
+    // before and after.
     let cells: Vec<CellResult> = out
         .cells
         .into_iter()

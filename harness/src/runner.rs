@@ -148,6 +148,8 @@ pub struct RunContext<'a> {
     pub prior_models: Vec<ModelRecord>,
     /// Progress display.
     pub progress: Progress,
+    /// Bandwidth read before each timed repetition (the paired roofline), when set.
+    pub beside: Option<&'a crate::bandwidth::Beside>,
 }
 
 /// What the run produced.
@@ -265,6 +267,7 @@ fn run_rep(
         counters_decode: None,
         energy_prefill: None,
         energy_decode: None,
+        bandwidth_before_gbps: None,
     };
     let mut tok = cfg.bos;
     if test.n_prompt > 0 {
@@ -450,7 +453,9 @@ pub fn run(
                 }
                 let rep = c.samples.len();
                 ctx.progress.start(&id, &format!("rep {}", rep + 1));
+                let bw = ctx.beside.and_then(|b| b.gbps(ctx.pool, c.key.threads));
                 let mut rec = run_rep(model, ks, ctx, c.key.threads, c.test, kv)?;
+                rec.bandwidth_before_gbps = bw;
                 rec.key = c.key.clone();
                 rec.rep = rep;
                 sink.record(&Record::Sample(Box::new(rec.clone())))?;
@@ -577,6 +582,34 @@ fn summarise(s: &Scenario, c: &Cell, model: Option<&ModelRecord>) -> CellResult 
         .map(|x| x.layers_built as f64 / x.layers_total as f64);
     let bytes = model.map(|m| m.decode_bytes_per_token);
     let headline = tg_s.as_ref().or(pp_s.as_ref());
+    // The paired roofline: every repetition's decode rate against the bandwidth read just
+    // before it, when every repetition has such a reading.
+    let paired: Option<(f64, f64)> = bytes.and_then(|b| {
+        let pairs: Vec<(f64, f64)> = c
+            .samples
+            .iter()
+            .filter_map(|r| {
+                Some((
+                    r.decode_tps()?,
+                    r.bandwidth_before_gbps.filter(|&g| g > 0.0)?,
+                ))
+            })
+            .collect();
+        let complete = !pairs.is_empty()
+            && pairs.len()
+                == c.samples
+                    .iter()
+                    .filter(|r| r.decode_tps().is_some())
+                    .count();
+        complete.then(|| {
+            let ratios: Vec<f64> = pairs
+                .iter()
+                .map(|(t, g)| t * b as f64 / (g * 1e9))
+                .collect();
+            let bws: Vec<f64> = pairs.iter().map(|p| p.1).collect();
+            (crate::timing::median(&ratios), crate::timing::median(&bws))
+        })
+    });
     CellResult {
         key: c.key.clone(),
         n_prompt: c.test.n_prompt,
@@ -585,9 +618,11 @@ fn summarise(s: &Scenario, c: &Cell, model: Option<&ModelRecord>) -> CellResult 
         repetitions: c.samples.len(),
         load_seconds: model.map(|m| m.load_seconds),
         decode_bytes_per_token: bytes,
-        // Set by the caller, which measures the bandwidth beside the run (`set_bandwidth`).
-        decode_roofline_fraction: None,
-        bandwidth_gbps: None,
+        // Paired here; otherwise set by the caller from the run's start and end readings
+        // (`set_bandwidth`).
+        decode_roofline_fraction: paired.map(|p| p.0),
+        bandwidth_gbps: paired.map(|p| p.1),
+        roofline_paired: paired.is_some(),
         decode_tokens_per_s_full_depth_estimate: scale
             .zip(tg_s.as_ref())
             .map(|(k, t)| t.median * k),

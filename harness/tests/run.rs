@@ -170,6 +170,49 @@ fn run_writes_three_files_and_says_energy_status() {
     // cells.jsonl: one model record per engine and one line per timed repetition.
     let jsonl = std::fs::read_to_string(d.join("cells.jsonl")).unwrap();
     assert_eq!(jsonl.lines().count(), 2 + 8 * 3);
+    // Every repetition carries the bandwidth read just before it, and every decode cell's
+    // roofline is the median of its repetitions' paired ratios.
+    let mut ratios: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
+    for line in jsonl.lines() {
+        let r: Value = serde_json::from_str(line).unwrap();
+        if r["record"] != "sample" {
+            continue;
+        }
+        let bw = r["bandwidth_before_gbps"]
+            .as_f64()
+            .expect("bandwidth before each repetition");
+        assert!(bw > 0.0, "{r}");
+        let steps: Vec<f64> = r["decode_step_seconds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        let key = &r["key"];
+        let id = format!(
+            "{}/{}/{}/{}",
+            key["engine"], key["threads"], key["test"], key["isa"]
+        );
+        let tps = steps.len() as f64 / steps.iter().sum::<f64>();
+        ratios.entry(id).or_default().push(tps / bw);
+    }
+    for c in run["cells"].as_array().unwrap() {
+        let key = &c["key"];
+        let id = format!(
+            "{}/{}/{}/{}",
+            key["engine"], key["threads"], key["test"], key["isa"]
+        );
+        assert_eq!(c["roofline_paired"], true, "{c}");
+        let bytes = c["decode_bytes_per_token"].as_f64().unwrap();
+        let mut v = ratios[&id].clone();
+        v.sort_by(f64::total_cmp);
+        let want = v[v.len() / 2] * bytes / 1e9;
+        let got = c["decode_roofline_fraction"].as_f64().unwrap();
+        assert!(
+            (got - want).abs() <= 1e-9 * want.max(1e-9),
+            "{id}: {got} vs {want}"
+        );
+    }
 }
 
 #[test]

@@ -267,6 +267,7 @@ mod tests {
             prefill_instructions_per_token: None,
             bandwidth_gbps: None,
             decode_roofline_fraction: None,
+            roofline_paired: false,
             decode_tokens_per_s_full_depth_estimate: None,
             prefill_tokens_per_s_full_depth_estimate: None,
             energy: None,
