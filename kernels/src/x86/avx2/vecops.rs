@@ -46,10 +46,65 @@ fn hsum4(a: __m256, b: __m256, c: __m256, d: __m256) -> __m128 {
     _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps::<1>(h))
 }
 
-/// Strided scores and weighted row sums for one element type (`$load` widens 8 elements,
+/// Dot, axpy, strided scores and weighted row sums for one element type (`$load` widens 8 elements,
 /// `$cvt` one).
 macro_rules! strided {
-    ($scores:ident, $mix:ident, $t:ty, $load:ident, $cvt:expr) => {
+    ($dot:ident, $axpy:ident, $scores:ident, $mix:ident, $t:ty, $load:ident, $cvt:expr) => {
+        /// `Σ row[i]·x[i]`: two accumulators, 16 columns per step, scalar tail.
+        ///
+        /// # Safety
+        /// The CPU has AVX2, FMA and F16C; `x.len() == row.len()` (checked by the caller).
+        #[target_feature(enable = "avx2,fma,f16c")]
+        unsafe fn $dot(row: &[$t], x: &[f32]) -> f32 {
+            let n = row.len().min(x.len());
+            let (r, xp) = (row.as_ptr(), x.as_ptr());
+            let (mut a0, mut a1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+            let mut i = 0;
+            // SAFETY: every load covers elements i..i+8 (or i+16) < n of both slices.
+            unsafe {
+                while i + 16 <= n {
+                    a0 = _mm256_fmadd_ps($load(r.add(i)), _mm256_loadu_ps(xp.add(i)), a0);
+                    a1 = _mm256_fmadd_ps($load(r.add(i + 8)), _mm256_loadu_ps(xp.add(i + 8)), a1);
+                    i += 16;
+                }
+                if i + 8 <= n {
+                    a0 = _mm256_fmadd_ps($load(r.add(i)), _mm256_loadu_ps(xp.add(i)), a0);
+                    i += 8;
+                }
+            }
+            let mut s = hsum(_mm256_add_ps(a0, a1));
+            for j in i..n {
+                s += $cvt(row[j]) * x[j];
+            }
+            s
+        }
+
+        /// `y += a·row`, 8 columns per step, scalar tail.
+        ///
+        /// # Safety
+        /// The CPU has AVX2, FMA and F16C; `y.len() == row.len()` (checked by the caller).
+        #[target_feature(enable = "avx2,fma,f16c")]
+        unsafe fn $axpy(a: f32, row: &[$t], y: &mut [f32]) {
+            let n = row.len().min(y.len());
+            let (r, yp) = (row.as_ptr(), y.as_mut_ptr());
+            let av = _mm256_set1_ps(a);
+            let mut i = 0;
+            // SAFETY: every access covers elements i..i+8 < n of both slices.
+            unsafe {
+                while i + 8 <= n {
+                    let w = $load(r.add(i));
+                    _mm256_storeu_ps(
+                        yp.add(i),
+                        _mm256_fmadd_ps(av, w, _mm256_loadu_ps(yp.add(i))),
+                    );
+                    i += 8;
+                }
+            }
+            for j in i..n {
+                y[j] += a * $cvt(row[j]);
+            }
+        }
+
         /// Scores of strided rows, four rows per step (four independent FMA chains sharing
         /// each load of `x`); a tail of `len % 8` columns and of `n % 4` rows in scalar/one-row
         /// form.
@@ -158,10 +213,24 @@ macro_rules! strided {
     };
 }
 
-strided!(scores_f16, mix_f16, u16, load8_f16, |b: u16| {
-    half::f16::from_bits(b).to_f32()
-});
-strided!(scores_f32, mix_f32, f32, load8_f32, |v: f32| v);
+strided!(
+    dot_f16,
+    axpy_f16,
+    scores_f16,
+    mix_f16,
+    u16,
+    load8_f16,
+    |b: u16| { half::f16::from_bits(b).to_f32() }
+);
+strided!(
+    dot_f32,
+    axpy_f32,
+    scores_f32,
+    mix_f32,
+    f32,
+    load8_f32,
+    |v: f32| v
+);
 
 /// Horizontal sum of eight lanes.
 #[inline]
@@ -171,113 +240,4 @@ fn hsum(v: __m256) -> f32 {
     let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     let s = _mm_add_ss(s, _mm_movehdup_ps(s));
     _mm_cvtss_f32(s)
-}
-
-/// # Safety
-/// The CPU has AVX2, FMA and F16C; `x.len() == row.len()` (checked by the caller).
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn dot_f16(row: &[u16], x: &[f32]) -> f32 {
-    let n = row.len().min(x.len());
-    let (r, xp) = (row.as_ptr(), x.as_ptr());
-    let (mut a0, mut a1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
-    let mut i = 0;
-    // SAFETY: every load covers elements i..i+8 (or i+16) < n of both slices.
-    unsafe {
-        while i + 16 <= n {
-            let w0 = _mm256_cvtph_ps(_mm_loadu_si128(r.add(i).cast()));
-            let w1 = _mm256_cvtph_ps(_mm_loadu_si128(r.add(i + 8).cast()));
-            a0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xp.add(i)), a0);
-            a1 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xp.add(i + 8)), a1);
-            i += 16;
-        }
-        if i + 8 <= n {
-            let w0 = _mm256_cvtph_ps(_mm_loadu_si128(r.add(i).cast()));
-            a0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xp.add(i)), a0);
-            i += 8;
-        }
-    }
-    let mut s = hsum(_mm256_add_ps(a0, a1));
-    for j in i..n {
-        s += half::f16::from_bits(row[j]).to_f32() * x[j];
-    }
-    s
-}
-
-/// # Safety
-/// As [`dot_f16`].
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn dot_f32(row: &[f32], x: &[f32]) -> f32 {
-    let n = row.len().min(x.len());
-    let (r, xp) = (row.as_ptr(), x.as_ptr());
-    let (mut a0, mut a1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
-    let mut i = 0;
-    // SAFETY: every load covers elements i..i+8 (or i+16) < n of both slices.
-    unsafe {
-        while i + 16 <= n {
-            a0 = _mm256_fmadd_ps(_mm256_loadu_ps(r.add(i)), _mm256_loadu_ps(xp.add(i)), a0);
-            a1 = _mm256_fmadd_ps(
-                _mm256_loadu_ps(r.add(i + 8)),
-                _mm256_loadu_ps(xp.add(i + 8)),
-                a1,
-            );
-            i += 16;
-        }
-        if i + 8 <= n {
-            a0 = _mm256_fmadd_ps(_mm256_loadu_ps(r.add(i)), _mm256_loadu_ps(xp.add(i)), a0);
-            i += 8;
-        }
-    }
-    let mut s = hsum(_mm256_add_ps(a0, a1));
-    for j in i..n {
-        s += row[j] * x[j];
-    }
-    s
-}
-
-/// # Safety
-/// The CPU has AVX2, FMA and F16C; `y.len() == row.len()` (checked by the caller).
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn axpy_f16(a: f32, row: &[u16], y: &mut [f32]) {
-    let n = row.len().min(y.len());
-    let (r, yp) = (row.as_ptr(), y.as_mut_ptr());
-    let av = _mm256_set1_ps(a);
-    let mut i = 0;
-    // SAFETY: every access covers elements i..i+8 < n of both slices.
-    unsafe {
-        while i + 8 <= n {
-            let w = _mm256_cvtph_ps(_mm_loadu_si128(r.add(i).cast()));
-            _mm256_storeu_ps(
-                yp.add(i),
-                _mm256_fmadd_ps(av, w, _mm256_loadu_ps(yp.add(i))),
-            );
-            i += 8;
-        }
-    }
-    for j in i..n {
-        y[j] += a * half::f16::from_bits(row[j]).to_f32();
-    }
-}
-
-/// # Safety
-/// As [`axpy_f16`].
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn axpy_f32(a: f32, row: &[f32], y: &mut [f32]) {
-    let n = row.len().min(y.len());
-    let (r, yp) = (row.as_ptr(), y.as_mut_ptr());
-    let av = _mm256_set1_ps(a);
-    let mut i = 0;
-    // SAFETY: every access covers elements i..i+8 < n of both slices.
-    unsafe {
-        while i + 8 <= n {
-            let w = _mm256_loadu_ps(r.add(i));
-            _mm256_storeu_ps(
-                yp.add(i),
-                _mm256_fmadd_ps(av, w, _mm256_loadu_ps(yp.add(i))),
-            );
-            i += 8;
-        }
-    }
-    for j in i..n {
-        y[j] += a * row[j];
-    }
 }
