@@ -112,14 +112,15 @@ pub fn read_probes() -> Vec<ReadProbe> {
         use std::arch::x86_64::{_MM_HINT_T0 as T0, _MM_HINT_T1 as T1, _MM_HINT_T2 as T2};
         use x86::*;
         add(Isa::Sse41, 1, 0, "", read_sse41);
-        // The default set of the harness is (4, 2048, t1), (4, 4096, t1), (8, 4096, t1) and
-        // (8, 0); the others document what was tried (`ternbench bandwidth --all-methods`).
+        // The default set of the harness is (4, 2048, t0), (4, 2048, t1), (4, 4096, t1),
+        // (8, 4096, t1) and (8, 0); the others document what was tried (`ternbench bandwidth --all-methods`).
         add(Isa::Avx2, 1, 0, "", read_avx2::<1, 0, T0>);
         add(Isa::Avx2, 2, 0, "", read_avx2::<2, 0, T0>);
         add(Isa::Avx2, 4, 0, "", read_avx2::<4, 0, T0>);
         add(Isa::Avx2, 8, 0, "", read_avx2::<8, 0, T0>);
         add(Isa::Avx2, 16, 0, "", read_avx2::<16, 0, T0>);
         add(Isa::Avx2, 1, 1024, "t0", read_avx2::<1, 1024, T0>);
+        add(Isa::Avx2, 4, 2048, "t0", read_avx2::<4, 2048, T0>);
         add(Isa::Avx2, 4, 2048, "t1", read_avx2::<4, 2048, T1>);
         add(Isa::Avx2, 4, 4096, "t1", read_avx2::<4, 4096, T1>);
         add(Isa::Avx2, 8, 4096, "t1", read_avx2::<8, 4096, T1>);
@@ -132,6 +133,7 @@ pub fn read_probes() -> Vec<ReadProbe> {
         add(Isa::Avx512, 1, 4096, "t1", read_avx512::<1, 4096, T1>);
         add(Isa::Avx512, 2, 4096, "t1", read_avx512::<2, 4096, T1>);
         add(Isa::Avx512, 4, 1024, "t0", read_avx512::<4, 1024, T0>);
+        add(Isa::Avx512, 4, 2048, "t0", read_avx512::<4, 2048, T0>);
         add(Isa::Avx512, 4, 2048, "t1", read_avx512::<4, 2048, T1>);
         add(Isa::Avx512, 4, 4096, "t1", read_avx512::<4, 4096, T1>);
         add(Isa::Avx512, 4, 8192, "t1", read_avx512::<4, 8192, T1>);

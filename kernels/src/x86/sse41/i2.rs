@@ -37,9 +37,11 @@ use crate::format::i2::{BLOCK, BLOCK_BYTES};
 
 /// `gemv` prefetches each of its row streams this many bytes ahead, into L2. A short distance
 /// suffices because the streams are long and sequential: it mainly keeps the hardware stream
-/// prefetchers ahead (1 KiB measured best of 0.5 to 8 KiB, on 1 and 2 threads; the L1 hint
-/// and longer distances were slower).
-pub(crate) const PREFETCH_BYTES: usize = 1 << 10;
+/// prefetchers ahead. 1 KiB measured best of 0.5 to 8 KiB on the November 2026 host; on the
+/// faster December host (same kind), 1 thread, two interleaved rounds with the bandwidth read
+/// beside each cell, 2 KiB streamed 37.6-39.5 GB/s on the out-of-cache stack against 31.0-31.6
+/// for 1 KiB (the L1 hint: within noise of L2).
+pub(crate) const PREFETCH_BYTES: usize = 2 << 10;
 
 /// `gemm` processes tokens in passes whose activation rows fit in this many bytes (L2), so
 /// each row panel of weights is read from memory once per pass and then reused from L1.
