@@ -686,8 +686,12 @@ def reference_json(ref: Reference, w: Weights, *, what: str, embed=None, act_qua
     margins = greedy_margins(ref, PROMPT, gen)
     if robust is not None:
         assert gen == robust["greedy"], f"{w.name}: reference greedy {gen} != independent {robust['greedy']}"
-    assert min(margins) >= 0.9 * MIN_MARGIN, (w.name, margins)
     bound = float(f"{max(2e-3, 4 * max(measured.values())):.1e}")
+    # W1.58A8: a greedy step must survive a flip of one activation quantum (MIN_MARGIN). Float
+    # activations (the F16/F32-linear references) have no such step: there the top-2 gap only has
+    # to dwarf float rounding (10x the logit bound, itself 4x the measured rounding).
+    need = 0.9 * MIN_MARGIN if act_quant else 10 * bound
+    assert min(margins) >= need, (w.name, margins, need)
     if act_quant:
         note = ("max |engine - reference| over all logits. The reference runs in float32 and "
                 "quantises activations per token as BitNet does (s = 127/max|x|, round half to "
@@ -1108,7 +1112,7 @@ def make_variant(name: str) -> dict:
     if name == "bitnet-autobitlinear":
         summary.update(make_ggufs(d, w, rj))
     if name == "bitnet-mha-silu":
-        summary.update(make_silu_gguf(d, w))
+        summary.update(make_ggufs(d, w, rj, arch="bitnet", files=SILU_GGUFS))
     return summary
 
 
@@ -1116,13 +1120,22 @@ def max_shift(a: dict, b: dict) -> float:
     return float(np.abs(np.array(a["logits"]) - np.array(b["logits"])).max())
 
 
-def make_ggufs(d: Path, w: Weights, main_ref: dict) -> dict:
-    """GGUF versions of bitnet-autobitlinear (arch bitnet-b1.58) and their references."""
-    arch = "bitnet-b1.58"
-    files = [("model-i2_s.gguf", "i2_s", "f16"), ("model-i2_s-q8_0.gguf", "i2_s", "q8_0"),
-             ("model-i2_s-q6k.gguf", "i2_s", "q6_k"), ("model-tq2_0.gguf", "tq2_0", "f16"),
-             ("model-tq2_0-q6k.gguf", "tq2_0", "q6_k"), ("model-tq1_0.gguf", "tq1_0", "f16"),
-             ("model-f16.gguf", "f16", "f16"), ("model-f32.gguf", "f32", "f32")]
+B158_GGUFS = [("model-i2_s.gguf", "i2_s", "f16"), ("model-i2_s-q8_0.gguf", "i2_s", "q8_0"),
+              ("model-i2_s-q6k.gguf", "i2_s", "q6_k"), ("model-tq2_0.gguf", "tq2_0", "f16"),
+              ("model-tq2_0-q6k.gguf", "tq2_0", "q6_k"), ("model-tq1_0.gguf", "tq1_0", "f16"),
+              ("model-f16.gguf", "f16", "f16"), ("model-f32.gguf", "f32", "f32")]
+# The older llama.cpp `bitnet` arch (SiLU FFN, MHA) from bitnet-mha-silu: every linear type, and
+# both quantised embeddings (on different linear types, so each pairing occurs in one family).
+SILU_GGUFS = [("model-i2_s.gguf", "i2_s", "f16"), ("model-i2_s-q6k.gguf", "i2_s", "q6_k"),
+              ("model-tq2_0.gguf", "tq2_0", "f16"), ("model-tq2_0-q8_0.gguf", "tq2_0", "q8_0"),
+              ("model-tq1_0.gguf", "tq1_0", "f16"), ("model-f16.gguf", "f16", "f16"),
+              ("model-f32.gguf", "f32", "f32")]
+
+
+def make_ggufs(d: Path, w: Weights, main_ref: dict, arch: str = "bitnet-b1.58",
+               files: list = B158_GGUFS) -> dict:
+    """GGUF versions of a variant (arch bitnet-b1.58 for bitnet-autobitlinear, bitnet for
+    bitnet-mha-silu) and their references."""
     summary: dict = {}
     embs: dict = {}
     for fname, lin_fmt, emb_fmt in files:
@@ -1165,17 +1178,7 @@ def make_ggufs(d: Path, w: Weights, main_ref: dict) -> dict:
             summary[fname] = {"reference": "reference.json"}
         summary[fname]["bytes"] = (d / fname).stat().st_size
         summary[fname]["gguf_roundtrip_max_abs"] = verr
-    return summary
-
-
-def make_silu_gguf(d: Path, w: Weights) -> dict:
-    """One GGUF of the older llama.cpp `bitnet` arch (SiLU FFN), from bitnet-mha-silu."""
-    tensors = gguf_tensors(w, "tq2_0", "f16")
-    write_gguf(d / "model-tq2_0.gguf", gguf_kvs(w, "bitnet", w.name, FILE_TYPE["tq2_0"]), tensors)
-    check_gguf(d / "model-tq2_0.gguf", tensors)
-    verr = verify_gguf(d / "model-tq2_0.gguf", w, json.loads((d / "reference.json").read_text()), True)
-    return {"bitnet-mha-silu/model-tq2_0.gguf": {"reference": "reference.json", "gguf_roundtrip_max_abs": verr,
-                                                 "bytes": (d / "model-tq2_0.gguf").stat().st_size}}
+    return {f"{d.name}/{k}": v for k, v in summary.items()}
 
 
 def main() -> None:
