@@ -16,7 +16,8 @@
 //! ## Safety contract
 //! Kernels are `unsafe fn(&M, r0, r1, &Act, Out)` ([`kernel`]). [`matmul`] is the safe entry:
 //! it asserts shapes, cuts the rows into aligned chunks that the participants of a persistent
-//! [`threads::ThreadPool`] claim one by one, so each kernel call gets a disjoint row range. Every `unsafe` block says why it is sound (`// SAFETY:`).
+//! [`threads::ThreadPool`] claim one by one, so each kernel call gets a disjoint row range.
+//! Every `unsafe` block says why it is sound (`// SAFETY:`).
 //!
 //! ## Exactness
 //! Integer formats accumulate in i32 without overflow for every int8 activation (-128 included)
@@ -123,7 +124,7 @@ packed!(F16Matrix, ActF32, Format::F16, f16, 16);
 /// `out = W · act` for every token: `out[t * rows + r]`, on `threads` participants of `pool`.
 ///
 /// Errors if `ks` has no kernel for this format. Panics if shapes disagree (`act` columns vs
-/// matrix columns, `out` length vs `batch * rows`) or `threads` exceeds the pool.
+/// matrix columns, `out` length vs `batch * rows`). A group of one [`matmul_group`].
 pub fn matmul<M: PackedMatrix>(
     ks: &KernelSet,
     pool: &ThreadPool,
@@ -133,43 +134,13 @@ pub fn matmul<M: PackedMatrix>(
     act: &M::Act,
     out: &mut [f32],
 ) -> Result<(), KernelError> {
-    let ops = ks.ops::<M>()?;
-    let kernel = match op {
-        Op::Gemv => ops.gemv,
-        Op::Gemm => ops.gemm,
-    };
-    let (batch, cols) = M::act_shape(act);
-    let rows = m.rows();
-    assert_eq!(
-        cols,
-        m.cols(),
-        "matmul: activation columns vs matrix columns"
-    );
-    assert_eq!(
-        out.len(),
-        batch * rows,
-        "matmul: output length vs batch x rows"
-    );
-    let dst = Out {
-        ptr: out.as_mut_ptr(),
-        ld: rows,
-    };
-    let threads = threads.clamp(1, pool.size());
-    let (chunk, chunks) = threads::chunking(rows, M::ROW_ALIGN, threads);
-    pool.run_chunks(threads, chunks, |c| {
-        let (r0, r1) = (c * chunk, ((c + 1) * chunk).min(rows));
-        // SAFETY: `ks` came from KernelSet::get, which checked the CPU features of its level;
-        // `out` holds batch x rows elements and each chunk (run exactly once) is a disjoint,
-        // non-empty row range.
-        unsafe { kernel(m, r0, r1, act, dst) };
-    });
-    Ok(())
+    matmul_group(ks, pool, threads, op, &[m], act, &mut [out])
 }
 
 /// `outs[g] = ms[g] · act` for a group of matrices sharing one activation batch (q/k/v, or
-/// gate/up), in a single pool dispatch: every matrix's rows are cut into chunks as [`matmul`]
-/// cuts them, and the participants claim chunks across matrix boundaries, so they synchronise
-/// once per group instead of once per matrix.
+/// gate/up), in a single pool dispatch: every matrix's rows are cut into [`threads::Chunks`] of
+/// at least [`threads::MIN_CHUNK_ROWS`] rows, and the participants claim chunks across matrix
+/// boundaries, so they synchronise once per group instead of once per matrix.
 ///
 /// Errors if `ks` has no kernel for this format. Panics if `ms` and `outs` differ in length or
 /// any matrix's shape disagrees with `act` or its output (as in [`matmul`]).
@@ -187,7 +158,7 @@ pub fn matmul_group<M: PackedMatrix>(
         Op::Gemv => ops.gemv,
         Op::Gemm => ops.gemm,
     };
-    assert_eq!(ms.len(), outs.len(), "matmul_group: matrices vs outputs");
+    assert_eq!(ms.len(), outs.len(), "matmul: matrices vs outputs");
     let (batch, cols) = M::act_shape(act);
     let threads = threads.clamp(1, pool.size());
     // Per matrix: (first chunk index, rows per chunk, destination).
@@ -198,27 +169,27 @@ pub fn matmul_group<M: PackedMatrix>(
         assert_eq!(
             cols,
             m.cols(),
-            "matmul_group: activation columns vs matrix columns"
+            "matmul: activation columns vs matrix columns"
         );
         assert_eq!(
             out.len(),
             batch * rows,
-            "matmul_group: output length vs batch x rows"
+            "matmul: output length vs batch x rows"
         );
-        let (chunk, chunks) = threads::chunking(rows, M::ROW_ALIGN, threads);
+        let chunks = threads::Chunks::new(rows, M::ROW_ALIGN, threads, threads::MIN_CHUNK_ROWS);
         let dst = Out {
             ptr: out.as_mut_ptr(),
             ld: rows,
         };
-        parts.push((total, chunk, dst));
-        total += chunks;
+        parts.push((total, chunks, dst));
+        total += chunks.count;
     }
     pool.run_chunks(threads, total, |c| {
         let g = parts.partition_point(|p| p.0 <= c) - 1;
-        let (first, chunk, dst) = parts[g];
+        let (first, chunks, dst) = parts[g];
         let m = ms[g];
-        let r0 = (c - first) * chunk;
-        let r1 = (r0 + chunk).min(m.rows());
+        let rows = chunks.range(c - first);
+        let (r0, r1) = (rows.start, rows.end);
         // SAFETY: `ks` came from KernelSet::get (CPU features checked); output `g` holds
         // batch x rows(g) elements and each chunk (run exactly once) is a disjoint, non-empty row
         // range of one matrix.

@@ -359,25 +359,47 @@ pub fn split_rows(rows: usize, align: usize, parts: usize, i: usize) -> (usize, 
     ((u0 * align).min(rows), (u1 * align).min(rows))
 }
 
-/// Rows per chunk and chunk count for a dynamic split of `0..rows` among `threads`: about
+/// A dynamic split of `0..len` among `threads` for [`ThreadPool::run_chunks`]: about
 /// [`CHUNKS_PER_THREAD`] chunks each (so a late or slow participant's share is picked up by the
-/// others), in whole `align`-row units, and none under [`MIN_CHUNK_ROWS`] rows (each claim is an
-/// atomic operation on a shared line). One thread gets one chunk.
-pub fn chunking(rows: usize, align: usize, threads: usize) -> (usize, usize) {
-    let align = align.max(1);
-    if threads <= 1 || rows == 0 {
-        return (rows.max(1), usize::from(rows > 0));
-    }
-    let target = rows
-        .div_ceil(threads * CHUNKS_PER_THREAD)
-        .max(MIN_CHUNK_ROWS);
-    let chunk = target.div_ceil(align) * align;
-    (chunk, rows.div_ceil(chunk))
+/// others), in whole `align`-item units, none under `min` items (each claim is an atomic
+/// operation on a shared line). One thread gets one chunk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Chunks {
+    /// Items per chunk (the last may hold fewer).
+    pub size: usize,
+    /// Number of chunks (0 for an empty range).
+    pub count: usize,
+    len: usize,
 }
 
-/// Chunks per thread in [`chunking`].
+impl Chunks {
+    /// The split of `0..len` (see the type's doc).
+    pub fn new(len: usize, align: usize, threads: usize, min: usize) -> Chunks {
+        let align = align.max(1);
+        let size = if threads <= 1 || len == 0 {
+            len.max(1)
+        } else {
+            len.div_ceil(threads * CHUNKS_PER_THREAD)
+                .max(min)
+                .div_ceil(align)
+                * align
+        };
+        Chunks {
+            size,
+            count: len.div_ceil(size),
+            len,
+        }
+    }
+
+    /// Chunk `c`'s items (non-empty for `c < count`).
+    pub fn range(&self, c: usize) -> std::ops::Range<usize> {
+        c * self.size..((c + 1) * self.size).min(self.len)
+    }
+}
+
+/// Chunks per thread in [`Chunks`].
 pub const CHUNKS_PER_THREAD: usize = 4;
-/// Smallest chunk of [`chunking`], in rows.
+/// Smallest chunk of a matmul, in rows ([`Chunks::new`]'s `min` for [`crate::matmul`]).
 pub const MIN_CHUNK_ROWS: usize = 32;
 
 #[cfg(test)]
@@ -467,10 +489,9 @@ mod tests {
                     sum.fetch_add((a..b).sum::<usize>(), Ordering::Relaxed);
                 });
             } else {
-                let (chunk, chunks) = chunking(rows, 1, n);
-                pool.run_chunks(n, chunks, |c| {
-                    let (a, b) = (c * chunk, ((c + 1) * chunk).min(rows));
-                    sum.fetch_add((a..b).sum::<usize>(), Ordering::Relaxed);
+                let ch = Chunks::new(rows, 1, n, MIN_CHUNK_ROWS);
+                pool.run_chunks(n, ch.count, |c| {
+                    sum.fetch_add(ch.range(c).sum::<usize>(), Ordering::Relaxed);
                 });
             }
             assert_eq!(
@@ -511,8 +532,11 @@ mod tests {
             (100, 1, 7),
             (5, 16, 1),
         ] {
-            let (chunk, chunks) = chunking(rows, align, threads);
+            let ch = Chunks::new(rows, align, threads, MIN_CHUNK_ROWS);
+            let (chunk, chunks) = (ch.size, ch.count);
             assert!(chunk > 0 && chunks > 0);
+            assert_eq!(ch.range(0).start, 0);
+            assert_eq!(ch.range(chunks - 1).end, rows);
             assert!(
                 chunk % align == 0 || threads == 1,
                 "{rows} {align} {threads}"
@@ -525,7 +549,7 @@ mod tests {
                 );
             }
         }
-        assert_eq!(chunking(0, 16, 2).1, 0);
+        assert_eq!(Chunks::new(0, 16, 2, MIN_CHUNK_ROWS).count, 0);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! Query head `h` attends with KV head `h / (heads / kv_heads)`; scores are scaled by
 //! `1/sqrt(head_dim)`, softmax in f32 over positions `0..=pos` (causal), as Hugging Face's eager
 //! attention. (token, head) items are shared out in chunks over the pool's threads; the dot
-//! products and sums run on the level's vector primitives (`KernelSet::dot_f16` and kin).
+//! products and sums run on the level's vector primitives (`KernelSet::scores_f16` and kin).
 
 use crate::kv_cache::KvCache;
 use crate::linear::Exec;
@@ -50,14 +50,13 @@ pub fn attend(
     let work = batch * heads;
     let optr = &optr;
     // Claimed chunk by chunk (a participant that is off its core leaves its share to the
-    // others); about four chunks per participant, whole (token, head) items.
+    // others); whole (token, head) items.
     let (ks, pool) = (ex.ks, ex.pool);
     let threads = ex.threads.min(work).max(1);
-    let per = work.div_ceil(threads * 4).max(1);
-    pool.run_chunks(threads, work.div_ceil(per), |c| {
-        let (a, b) = (c * per, ((c + 1) * per).min(work));
+    let chunks = ternbench_kernels::threads::Chunks::new(work, 1, threads, 1);
+    pool.run_chunks(threads, chunks.count, |c| {
         let mut scores = vec![0f32; pos0 + batch];
-        for item in a..b {
+        for item in chunks.range(c) {
             let (t, h) = (item / heads, item % heads);
             let pos = pos0 + t;
             let kvh = h / group;
