@@ -110,18 +110,6 @@ impl KvCache {
         self.len = n;
     }
 
-    /// The `len`-element slice of K at `pos` starting at element `off`.
-    #[inline]
-    pub fn k(&self, layer: usize, pos: usize, off: usize, len: usize) -> KvRow<'_> {
-        self.k[layer].row(pos * self.kv_dim + off, len)
-    }
-
-    /// As [`Self::k`], for V.
-    #[inline]
-    pub fn v(&self, layer: usize, pos: usize, off: usize, len: usize) -> KvRow<'_> {
-        self.v[layer].row(pos * self.kv_dim + off, len)
-    }
-
     /// K of `layer` from element `off` of position 0 on: position `j`'s slice starts at
     /// `j·kv_dim` (one head's keys for every position, strided).
     #[inline]
@@ -165,31 +153,11 @@ impl KvRows<'_> {
 
 /// A borrowed run of cache elements.
 #[derive(Debug, Clone, Copy)]
-pub enum KvRow<'a> {
+enum KvRow<'a> {
     /// f32 elements.
     F32(&'a [f32]),
     /// f16 bit patterns.
     F16(&'a [u16]),
-}
-
-impl KvRow<'_> {
-    /// `Σ self[i]·x[i]`, with the vector primitives of `ks`.
-    #[inline]
-    pub fn dot(self, ks: &KernelSet, x: &[f32]) -> f32 {
-        match self {
-            KvRow::F32(r) => ks.dot_f32(r, x),
-            KvRow::F16(r) => ks.dot_f16(r, x),
-        }
-    }
-
-    /// `y += a · self`, with the vector primitives of `ks`.
-    #[inline]
-    pub fn axpy(self, ks: &KernelSet, a: f32, y: &mut [f32]) {
-        match self {
-            KvRow::F32(r) => ks.axpy_f32(a, r, y),
-            KvRow::F16(r) => ks.axpy_f16(a, r, y),
-        }
-    }
 }
 
 impl Store {
@@ -200,13 +168,5 @@ impl Store {
             Store::F16(v) => KvRow::F16(&v[off..]),
         };
         KvRows { data, stride }
-    }
-
-    #[inline]
-    fn row(&self, off: usize, len: usize) -> KvRow<'_> {
-        match self {
-            Store::F32(v) => KvRow::F32(&v[off..off + len]),
-            Store::F16(v) => KvRow::F16(&v[off..off + len]),
-        }
     }
 }

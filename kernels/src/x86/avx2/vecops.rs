@@ -6,10 +6,6 @@ use std::arch::x86_64::*;
 use crate::vecops::VecOps;
 
 pub(crate) static VEC: VecOps = VecOps {
-    dot_f16,
-    dot_f32,
-    axpy_f16,
-    axpy_f32,
     scores_f16,
     scores_f32,
     mix_f16,
@@ -46,65 +42,10 @@ fn hsum4(a: __m256, b: __m256, c: __m256, d: __m256) -> __m128 {
     _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps::<1>(h))
 }
 
-/// Dot, axpy, strided scores and weighted row sums for one element type (`$load` widens 8 elements,
+/// Strided scores and weighted row sums for one element type (`$load` widens 8 elements,
 /// `$cvt` one).
 macro_rules! strided {
-    ($dot:ident, $axpy:ident, $scores:ident, $mix:ident, $t:ty, $load:ident, $cvt:expr) => {
-        /// `Σ row[i]·x[i]`: two accumulators, 16 columns per step, scalar tail.
-        ///
-        /// # Safety
-        /// The CPU has AVX2, FMA and F16C; `x.len() == row.len()` (checked by the caller).
-        #[target_feature(enable = "avx2,fma,f16c")]
-        unsafe fn $dot(row: &[$t], x: &[f32]) -> f32 {
-            let n = row.len().min(x.len());
-            let (r, xp) = (row.as_ptr(), x.as_ptr());
-            let (mut a0, mut a1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
-            let mut i = 0;
-            // SAFETY: every load covers elements i..i+8 (or i+16) < n of both slices.
-            unsafe {
-                while i + 16 <= n {
-                    a0 = _mm256_fmadd_ps($load(r.add(i)), _mm256_loadu_ps(xp.add(i)), a0);
-                    a1 = _mm256_fmadd_ps($load(r.add(i + 8)), _mm256_loadu_ps(xp.add(i + 8)), a1);
-                    i += 16;
-                }
-                if i + 8 <= n {
-                    a0 = _mm256_fmadd_ps($load(r.add(i)), _mm256_loadu_ps(xp.add(i)), a0);
-                    i += 8;
-                }
-            }
-            let mut s = hsum(_mm256_add_ps(a0, a1));
-            for j in i..n {
-                s += $cvt(row[j]) * x[j];
-            }
-            s
-        }
-
-        /// `y += a·row`, 8 columns per step, scalar tail.
-        ///
-        /// # Safety
-        /// The CPU has AVX2, FMA and F16C; `y.len() == row.len()` (checked by the caller).
-        #[target_feature(enable = "avx2,fma,f16c")]
-        unsafe fn $axpy(a: f32, row: &[$t], y: &mut [f32]) {
-            let n = row.len().min(y.len());
-            let (r, yp) = (row.as_ptr(), y.as_mut_ptr());
-            let av = _mm256_set1_ps(a);
-            let mut i = 0;
-            // SAFETY: every access covers elements i..i+8 < n of both slices.
-            unsafe {
-                while i + 8 <= n {
-                    let w = $load(r.add(i));
-                    _mm256_storeu_ps(
-                        yp.add(i),
-                        _mm256_fmadd_ps(av, w, _mm256_loadu_ps(yp.add(i))),
-                    );
-                    i += 8;
-                }
-            }
-            for j in i..n {
-                y[j] += a * $cvt(row[j]);
-            }
-        }
-
+    ($scores:ident, $mix:ident, $t:ty, $load:ident, $cvt:expr) => {
         /// Scores of strided rows, four rows per step (four independent FMA chains sharing
         /// each load of `x`); a tail of `len % 8` columns and of `n % 4` rows in scalar/one-row
         /// form.
@@ -213,24 +154,10 @@ macro_rules! strided {
     };
 }
 
-strided!(
-    dot_f16,
-    axpy_f16,
-    scores_f16,
-    mix_f16,
-    u16,
-    load8_f16,
-    |b: u16| { half::f16::from_bits(b).to_f32() }
-);
-strided!(
-    dot_f32,
-    axpy_f32,
-    scores_f32,
-    mix_f32,
-    f32,
-    load8_f32,
-    |v: f32| v
-);
+strided!(scores_f16, mix_f16, u16, load8_f16, |b: u16| {
+    half::f16::from_bits(b).to_f32()
+});
+strided!(scores_f32, mix_f32, f32, load8_f32, |v: f32| v);
 
 /// Horizontal sum of eight lanes.
 #[inline]
