@@ -117,6 +117,26 @@ pub struct ActBuffers {
 }
 
 impl ActBuffers {
+    /// The f32 activation buffer for `batch × cols`, holding `x`.
+    fn f32_act(&mut self, x: &[f32], batch: usize, cols: usize) -> &ActF32 {
+        let a = self
+            .f32
+            .entry((batch, cols))
+            .or_insert_with(|| ActF32::new(&vec![0.0; batch * cols], batch, cols));
+        a.set(x);
+        a
+    }
+
+    /// The int8 activation buffer for `batch × cols`, holding `x` quantised.
+    fn q8_act(&mut self, x: &[f32], batch: usize, cols: usize) -> &ActQ8 {
+        let a = self
+            .q8
+            .entry((batch, cols))
+            .or_insert_with(|| ActQ8::zeros(batch, cols));
+        a.requantize(x);
+        a
+    }
+
     /// [`Self::apply`] for a half matrix not wrapped in a [`Linear`] (the tied LM head, which
     /// borrows the embedding).
     pub fn apply_f16(
@@ -127,14 +147,8 @@ impl ActBuffers {
         batch: usize,
         out: &mut [f32],
     ) -> Result<(), EngineError> {
-        let cols = m.cols();
-        let op = if batch == 1 { Op::Gemv } else { Op::Gemm };
-        let a = self
-            .f32
-            .entry((batch, cols))
-            .or_insert_with(|| ActF32::new(&vec![0.0; batch * cols], batch, cols));
-        a.set(x);
-        matmul(ex.ks, ex.pool, ex.threads, op, m, a, out)?;
+        let a = self.f32_act(x, batch, m.cols());
+        matmul(ex.ks, ex.pool, ex.threads, op_for(batch), m, a, out)?;
         Ok(())
     }
 
@@ -147,33 +161,13 @@ impl ActBuffers {
         batch: usize,
         out: &mut [f32],
     ) -> Result<(), EngineError> {
-        let cols = lin.cols();
-        debug_assert_eq!(x.len(), batch * cols);
-        let op = if batch == 1 { Op::Gemv } else { Op::Gemm };
-        match lin {
-            Linear::F16(m) => self.apply_f16(ex, m, x, batch, out)?,
-            _ => {
-                let a = self
-                    .q8
-                    .entry((batch, cols))
-                    .or_insert_with(|| ActQ8::zeros(batch, cols));
-                a.requantize(x);
-                match lin {
-                    Linear::I2(m) => matmul(ex.ks, ex.pool, ex.threads, op, m, a, out)?,
-                    Linear::Tq1(m) => matmul(ex.ks, ex.pool, ex.threads, op, m, a, out)?,
-                    Linear::Tl(m) => matmul(ex.ks, ex.pool, ex.threads, op, m, a, out)?,
-                    Linear::Q8(m) => matmul(ex.ks, ex.pool, ex.threads, op, m, a, out)?,
-                    Linear::F16(_) => unreachable!("handled above"),
-                }
-            }
-        }
-        Ok(())
+        self.apply_group(ex, &[lin], x, batch, &mut [out])
     }
 
     /// [`Self::apply`] for layers sharing one input (q/k/v, gate/up): when all are in the same
     /// format the input is quantised once and the kernels run as one pool dispatch
-    /// ([`matmul_group`]); mixed formats fall back to one [`Self::apply`] each. `outs[g]` gets
-    /// layer `g`'s output.
+    /// ([`matmul_group`]); mixed formats fall back to one group each. `outs[g]` gets layer
+    /// `g`'s output.
     pub fn apply_group(
         &mut self,
         ex: Exec<'_>,
@@ -187,6 +181,7 @@ impl ActBuffers {
             return Ok(());
         };
         let cols = first.cols();
+        debug_assert_eq!(x.len(), batch * cols);
         let same = lins
             .iter()
             .all(|l| l.format() == first.format() && l.cols() == cols);
@@ -196,7 +191,7 @@ impl ActBuffers {
             }
             return Ok(());
         }
-        let op = if batch == 1 { Op::Gemv } else { Op::Gemm };
+        let op = op_for(batch);
         macro_rules! group {
             ($variant:ident, $act:expr) => {{
                 let ms: Vec<_> = lins
@@ -209,28 +204,22 @@ impl ActBuffers {
                 matmul_group(ex.ks, ex.pool, ex.threads, op, &ms, $act, outs)?
             }};
         }
-        if let Linear::F16(_) = first {
-            let a = self
-                .f32
-                .entry((batch, cols))
-                .or_insert_with(|| ActF32::new(&vec![0.0; batch * cols], batch, cols));
-            a.set(x);
-            group!(F16, a);
-            return Ok(());
-        }
-        let a = self
-            .q8
-            .entry((batch, cols))
-            .or_insert_with(|| ActQ8::zeros(batch, cols));
-        a.requantize(x);
-        let a = &*a;
         match first {
-            Linear::I2(_) => group!(I2, a),
-            Linear::Tq1(_) => group!(Tq1, a),
-            Linear::Tl(_) => group!(Tl, a),
-            Linear::Q8(_) => group!(Q8, a),
-            Linear::F16(_) => unreachable!("handled above"),
+            Linear::F16(_) => group!(F16, self.f32_act(x, batch, cols)),
+            Linear::I2(_) => group!(I2, self.q8_act(x, batch, cols)),
+            Linear::Tq1(_) => group!(Tq1, self.q8_act(x, batch, cols)),
+            Linear::Tl(_) => group!(Tl, self.q8_act(x, batch, cols)),
+            Linear::Q8(_) => group!(Q8, self.q8_act(x, batch, cols)),
         }
         Ok(())
+    }
+}
+
+/// One token at a time (decode) or tiled (prefill).
+fn op_for(batch: usize) -> Op {
+    if batch == 1 {
+        Op::Gemv
+    } else {
+        Op::Gemm
     }
 }
