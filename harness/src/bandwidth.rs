@@ -126,11 +126,13 @@ impl SendPtr {
     }
 }
 
-/// Bandwidth read beside other measurements: the array and, per thread count, the method
-/// that was fastest when it was made; [`Beside::gbps`] then takes a short reading with it.
+/// Bandwidth read beside other measurements: an array, the opening measurement at each thread
+/// count (every default method), and per thread count the method that was fastest then;
+/// [`Beside::gbps`] takes a short reading with it, [`Beside::again`] repeats the opening one.
 #[derive(Debug)]
 pub struct Beside {
     buf: ReadBuffer,
+    start: Vec<Bandwidth>,
     probes: Vec<(usize, ReadProbe)>,
 }
 
@@ -138,25 +140,63 @@ pub struct Beside {
 pub const BESIDE_PASSES: usize = 3;
 
 impl Beside {
-    /// Chooses the fastest default method at each of `threads` over a [`default_bytes`] array.
-    pub fn new(pool: &ThreadPool, threads: &[usize]) -> Beside {
-        let buf = ReadBuffer::new(pool, default_bytes());
+    /// Measures every default method at each of `threads` (`passes` timed passes) over a
+    /// [`default_bytes`] array and keeps the fastest method of each.
+    pub fn new(pool: &ThreadPool, threads: &[usize], passes: usize) -> Beside {
+        let mut me = Beside {
+            buf: ReadBuffer::new(pool, default_bytes()),
+            start: Vec::new(),
+            probes: Vec::new(),
+        };
         let all = default_probes();
-        let probes = threads
+        me.start = me.every_method(pool, threads, passes);
+        me.probes = me
+            .start
             .iter()
-            .filter_map(|&t| {
-                let b = measure(pool, &buf, t, &all, BESIDE_PASSES);
+            .filter_map(|b| {
                 let p = all.iter().copied().find(|p| p.name() == b.method)?;
-                Some((t, p))
+                Some((b.threads, p))
             })
             .collect();
-        Beside { buf, probes }
+        me
+    }
+
+    /// Every default method at each of `threads` (`passes` timed passes), over this array.
+    pub fn every_method(
+        &self,
+        pool: &ThreadPool,
+        threads: &[usize],
+        passes: usize,
+    ) -> Vec<Bandwidth> {
+        let all = default_probes();
+        threads
+            .iter()
+            .map(|&t| measure(pool, &self.buf, t, &all, passes))
+            .collect()
+    }
+
+    /// The opening measurement, one per thread count.
+    pub fn start(&self) -> &[Bandwidth] {
+        &self.start
+    }
+
+    /// Whether [`Self::gbps`] can read at `threads`.
+    pub fn covers(&self, threads: usize) -> bool {
+        self.probes.iter().any(|(t, _)| *t == threads)
     }
 
     /// A short reading (median of [`BESIDE_PASSES`] passes) at `threads`, if it was prepared.
     pub fn gbps(&self, pool: &ThreadPool, threads: usize) -> Option<f64> {
         let (_, p) = self.probes.iter().find(|(t, _)| *t == threads)?;
         Some(measure(pool, &self.buf, threads, &[*p], BESIDE_PASSES).median_gbps)
+    }
+
+    /// The opening measurement again with each thread count's chosen method (`passes` passes).
+    pub fn again(&self, pool: &ThreadPool, passes: usize) -> Vec<Bandwidth> {
+        self.probes
+            .iter()
+            .map(|&(t, p)| measure(pool, &self.buf, t, &[p], passes))
+            .collect()
     }
 }
 
@@ -320,12 +360,12 @@ pub fn default_probes() -> Vec<ReadProbe> {
 /// [`default_bytes`], 3 passes: the short measurement `run` and `sysinfo` take beside their
 /// other figures.
 pub fn quick_medians(pool: &ThreadPool, threads: &[usize]) -> Vec<(usize, f64)> {
-    let buf = ReadBuffer::new(pool, default_bytes());
-    let probes = default_probes();
-    threads
-        .iter()
-        .map(|&t| (t, measure(pool, &buf, t, &probes, 3).median_gbps))
-        .collect()
+    medians(Beside::new(pool, threads, BESIDE_PASSES).start())
+}
+
+/// `(threads, median GB/s)` of each measurement.
+pub fn medians(bw: &[Bandwidth]) -> Vec<(usize, f64)> {
+    bw.iter().map(|b| (b.threads, b.median_gbps)).collect()
 }
 
 /// What `ternbench bandwidth --json` prints.

@@ -24,13 +24,13 @@
 use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
-use ternbench_kernels::probe::{peak_probe, PeakKind, ReadProbe};
+use ternbench_kernels::probe::{peak_probe, PeakKind};
 use ternbench_kernels::{
     matmul, F16Matrix, Format, I2Matrix, Isa, KernelError, KernelSet, Op, Q8Matrix, ThreadPool,
     TlMatrix, Tq1Matrix,
 };
 
-use crate::bandwidth::{self, Bandwidth, ReadBuffer};
+use crate::bandwidth::{Bandwidth, Beside};
 use crate::cli::{IsaChoice, KernelsArgs, OpArg};
 use crate::error::usage;
 use crate::kernels_report::{ceiling_warnings, table, write_out, PeakPair, Row, Summary};
@@ -316,8 +316,7 @@ struct Ctx<'a> {
     plan: &'a Plan,
     pool: &'a ThreadPool,
     /// The bandwidth array and, per thread count, the read method chosen at the start.
-    bw_buf: &'a ReadBuffer,
-    bw_probe: BTreeMap<usize, ReadProbe>,
+    beside: &'a Beside,
     llc: u64,
     cpu: String,
 }
@@ -338,13 +337,8 @@ pub fn run(args: &KernelsArgs) -> Result<()> {
     let cpu = machine::cpu_model();
 
     eprintln!("measuring read bandwidth ...");
-    let buf = ReadBuffer::new(&pool, bandwidth::default_bytes());
-    let probes = bandwidth::default_probes();
-    let bw_start: Vec<Bandwidth> = plan
-        .threads
-        .iter()
-        .map(|&t| bandwidth::measure(&pool, &buf, t, &probes, plan.bw_passes))
-        .collect();
+    let beside = Beside::new(&pool, &plan.threads, plan.bw_passes);
+    let bw_start = beside.start().to_vec();
     for b in &bw_start {
         eprintln!(
             "  {} thread(s): {:.2} GB/s max, {:.2} median ({})",
@@ -354,18 +348,10 @@ pub fn run(args: &KernelsArgs) -> Result<()> {
 
     let peaks_start = measure_peaks(&plan, &pool);
 
-    let bw_probe = bw_start
-        .iter()
-        .filter_map(|b| {
-            let p = probes.iter().copied().find(|p| p.name() == b.method)?;
-            Some((b.threads, p))
-        })
-        .collect();
     let ctx = Ctx {
         plan: &plan,
         pool: &pool,
-        bw_buf: &buf,
-        bw_probe,
+        beside: &beside,
         llc,
         cpu: cpu.clone(),
     };
@@ -381,18 +367,8 @@ pub fn run(args: &KernelsArgs) -> Result<()> {
     }
 
     eprintln!("measuring read bandwidth again ...");
-    let bw_end: Vec<Bandwidth> = bw_start
-        .iter()
-        .map(|b| {
-            let p: Vec<ReadProbe> = probes
-                .iter()
-                .copied()
-                .filter(|p| p.name() == b.method)
-                .collect();
-            bandwidth::measure(&pool, &buf, b.threads, &p, plan.bw_passes)
-        })
-        .collect();
-    drop(buf);
+    let bw_end = beside.again(&pool, plan.bw_passes);
+    drop(beside);
     fill_bandwidth(&mut rows, &bw_start, &bw_end);
     let peaks = remeasure_peaks(&plan, &pool, peaks_start);
     fill_peaks(&mut rows, &peaks);
@@ -513,11 +489,10 @@ fn sweep<M: BenchMatrix>(ctx: &Ctx, f: Format, out_rows: &mut Vec<Row>) -> Resul
                             .expect("kernel presence checked above");
                     };
                     let mut row = blank_row(ctx, f, isa, op, shape, batch, t, &mats);
-                    match (op, ctx.bw_probe.get(&t)) {
-                        (Op::Gemv, Some(probe)) => {
+                    match op {
+                        Op::Gemv if ctx.beside.covers(t) => {
                             let bytes = row.weight_bytes.unwrap_or(0) as f64;
-                            let (samples, bws, ratios) =
-                                time_beside(ctx, t, probe, bytes, &mut call);
+                            let (samples, bws, ratios) = time_beside(ctx, t, bytes, &mut call);
                             fill_timing(&mut row, samples);
                             row.bandwidth_beside_gbps = Some(median(&bws));
                             row.bandwidth_ratio = Some(median(&ratios));
@@ -547,16 +522,12 @@ fn sweep<M: BenchMatrix>(ctx: &Ctx, f: Format, out_rows: &mut Vec<Row>) -> Resul
 
 /// Timing rounds of a gemv cell, each after its own bandwidth pass.
 pub const BESIDE_ROUNDS: usize = 5;
-/// Timed passes of the bandwidth measurement before each round.
-const BESIDE_PASSES: usize = 3;
-
 /// Times `call` in [`BESIDE_ROUNDS`] rounds (the plan's policy split among them), each right
-/// after a bandwidth pass by `probe` at `threads`: returns every sample, each round's bandwidth
-/// (median of its passes), and each round's weight GB/s over that bandwidth.
+/// after a short bandwidth reading at `threads` ([`Beside::gbps`]): returns every sample, each
+/// round's bandwidth, and each round's weight GB/s over that bandwidth.
 fn time_beside(
     ctx: &Ctx,
     threads: usize,
-    probe: &ReadProbe,
     weight_bytes: f64,
     call: &mut impl FnMut(usize),
 ) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
@@ -570,8 +541,7 @@ fn time_beside(
     let (mut samples, mut bws, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
     let mut offset = 0usize;
     for _ in 0..k {
-        let bw =
-            bandwidth::measure(ctx.pool, ctx.bw_buf, threads, &[*probe], BESIDE_PASSES).median_gbps;
+        let bw = ctx.beside.gbps(ctx.pool, threads).unwrap_or(0.0);
         let s = timing::time_calls(round, |i| call(offset + i));
         offset += s.len() + 1;
         let gbps = weight_bytes / median(&s) / 1e9;

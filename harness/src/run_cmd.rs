@@ -152,9 +152,13 @@ pub fn run(a: &RunArgs) -> Result<()> {
     });
     let mut phases = energy::phase::Phases::new(&estatus, idle.clone());
     progress.note("measuring read bandwidth (roofline denominator)…");
+    // The opening reading is also the reference for a short reading before every timed
+    // repetition, which pairs each decode rate with its own roofline denominator (the
+    // machine's bandwidth drifts within minutes).
+    let beside = bandwidth::Beside::new(&pool, &scenario.threads, bandwidth::BESIDE_PASSES);
     let mut bw: Vec<RunBandwidth> = match &prior_run {
         Some(r) if !r.bandwidth.is_empty() => r.bandwidth.clone(),
-        _ => bandwidth::quick_medians(&pool, &scenario.threads)
+        _ => bandwidth::medians(beside.start())
             .into_iter()
             .map(|(threads, g)| RunBandwidth {
                 threads,
@@ -163,9 +167,6 @@ pub fn run(a: &RunArgs) -> Result<()> {
             })
             .collect(),
     };
-    // A short bandwidth reading before every timed repetition pairs each decode rate with its
-    // own roofline denominator (the machine's bandwidth drifts within minutes).
-    let beside = bandwidth::Beside::new(&pool, &scenario.threads);
     let machine = match &prior_run {
         Some(r) => r.machine.clone(),
         None => {
@@ -239,10 +240,11 @@ pub fn run(a: &RunArgs) -> Result<()> {
     };
     let mut progress = ctx.progress;
     progress.note("measuring read bandwidth again…");
-    for (b, (_, g)) in bw
-        .iter_mut()
-        .zip(bandwidth::quick_medians(&pool, &scenario.threads))
-    {
+    for (b, (_, g)) in bw.iter_mut().zip(bandwidth::medians(&beside.every_method(
+        &pool,
+        &scenario.threads,
+        bandwidth::BESIDE_PASSES,
+    ))) {
         b.after_gbps = Some(g);
     }
     // Cells without per-repetition readings (resumed from older results) use the mean of
