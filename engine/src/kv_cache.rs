@@ -2,6 +2,7 @@
 //! stored as f32 or f16 (`half`), capacity fixed at creation (the requested context).
 
 use half::f16;
+use half::slice::{HalfBitsSliceExt, HalfFloatSliceExt};
 use ternbench_kernels::KernelSet;
 
 /// Element type of the cache.
@@ -29,11 +30,11 @@ impl Store {
     fn write(&mut self, off: usize, src: &[f32]) {
         match self {
             Store::F32(v) => v[off..off + src.len()].copy_from_slice(src),
-            Store::F16(v) => {
-                for (d, &s) in v[off..off + src.len()].iter_mut().zip(src) {
-                    *d = f16::from_f32(s).to_bits();
-                }
-            }
+            // The slice conversion runs F16C eight at a time where the CPU has it (per
+            // element it was a call each).
+            Store::F16(v) => v[off..off + src.len()]
+                .reinterpret_cast_mut::<f16>()
+                .convert_from_f32_slice(src),
         }
     }
 }

@@ -35,9 +35,18 @@ pub fn quantize_row(x: &[f32], q: &mut [i8]) -> (f32, i32) {
     let s = 127.0 / absmax(x).max(ACT_EPS);
     let mut sum = 0i32;
     for (o, &v) in q.iter_mut().zip(x) {
-        let r = round_half_even_small(v * s).clamp(-128.0, 127.0);
-        *o = r as i8;
-        sum += r as i32;
+        let r = round_half_even_small(v * s);
+        // NaN gives 0 (as `as i8` would); the rest is clamped into i8's range first, so the
+        // conversion below needs no saturation and vectorises (a saturating `as` did not).
+        let r = if r.is_nan() {
+            0.0
+        } else {
+            r.clamp(-128.0, 127.0)
+        };
+        // SAFETY: `r` is finite and within -128..=127.
+        let i = unsafe { r.to_int_unchecked::<i32>() };
+        *o = i as i8;
+        sum += i;
     }
     (s, sum)
 }
