@@ -133,21 +133,23 @@ pub struct KvRows<'a> {
 }
 
 impl KvRows<'_> {
-    /// `out[j] = scale · (row_j · x)` for the first `out.len()` positions.
+    /// `out[q·n + j] = scale · (row_j · x_q)` for the `g` query vectors held back to back in
+    /// `x` and the first `n = out.len() / g` positions (the query heads sharing this KV head).
     #[inline]
-    pub fn scores(self, ks: &KernelSet, x: &[f32], scale: f32, out: &mut [f32]) {
+    pub fn scores(self, ks: &KernelSet, x: &[f32], g: usize, scale: f32, out: &mut [f32]) {
         match self.data {
-            KvRow::F32(r) => ks.scores_f32(r, self.stride, x, scale, out),
-            KvRow::F16(r) => ks.scores_f16(r, self.stride, x, scale, out),
+            KvRow::F32(r) => ks.scores_f32(r, self.stride, x, g, scale, out),
+            KvRow::F16(r) => ks.scores_f16(r, self.stride, x, g, scale, out),
         }
     }
 
-    /// `y = Σ_j p[j] · row_j` over the first `p.len()` positions.
+    /// `y_q = Σ_j p[q·n + j] · row_j` for the `g` weight vectors held back to back in `p`
+    /// (over the first `n = p.len() / g` positions) into `g` outputs back to back in `y`.
     #[inline]
-    pub fn mix(self, ks: &KernelSet, p: &[f32], y: &mut [f32]) {
+    pub fn mix(self, ks: &KernelSet, p: &[f32], g: usize, y: &mut [f32]) {
         match self.data {
-            KvRow::F32(r) => ks.mix_f32(r, self.stride, p, y),
-            KvRow::F16(r) => ks.mix_f16(r, self.stride, p, y),
+            KvRow::F32(r) => ks.mix_f32(r, self.stride, p, g, y),
+            KvRow::F16(r) => ks.mix_f16(r, self.stride, p, g, y),
         }
     }
 }

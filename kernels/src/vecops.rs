@@ -1,8 +1,14 @@
 //! Vector primitives for attention over the KV cache, on rows stored as f16 (bit patterns) or
 //! f32 against f32 vectors, over many cached positions at once (`scores`:
-//! `out[j] = scale·(row_j·x)`; `mix`: `y = Σ_j p[j]·row_j`), where row `j` starts at element
-//! `j·stride`: one call per head instead of one per position (a call per position, each ending
-//! in a horizontal sum, made attention 35% of 700M decode at 400 positions).
+//! `out[q][j] = scale·(row_j·x_q)`; `mix`: `y_q = Σ_j p[q][j]·row_j`), where row `j` starts at
+//! element `j·stride`: one call per KV head instead of one per position (a call per position,
+//! each ending in a horizontal sum, made attention 35% of 700M decode at 400 positions).
+//!
+//! **Query groups.** Every call takes the `g` query heads that share a KV head (grouped-query
+//! attention: 4 on 2B4T, 1 where there are as many KV heads as query heads), their vectors back
+//! to back, so each cached row is loaded (and widened from f16) once for all of them instead of
+//! once per query head: at 512 positions attention was 30% of 2B4T prefill with one call per
+//! query head.
 //!
 //! Each level's [`crate::KernelSet`] carries a [`VecOps`]; the scalar reference here keeps eight
 //! independent partial sums (so the compiler can vectorise it without reassociating, and its
@@ -12,10 +18,15 @@
 
 use half::f16;
 
-/// Scores of strided rows against a vector: `out[j] = scale · Σ_i rows[j·stride + i]·x[i]`.
-pub type ScoresFn<T> = unsafe fn(rows: &[T], stride: usize, x: &[f32], scale: f32, out: &mut [f32]);
-/// A weighted sum of strided rows: `y[i] = Σ_j p[j] · rows[j·stride + i]` (overwrites `y`).
-pub type MixFn<T> = unsafe fn(rows: &[T], stride: usize, p: &[f32], y: &mut [f32]);
+/// Scores of strided rows against `g` query vectors held back to back in `x` (each
+/// `x.len() / g` long): `out[q·n + j] = scale · Σ_i rows[j·stride + i]·x[q·len + i]`, with
+/// `n = out.len() / g` rows.
+pub type ScoresFn<T> =
+    unsafe fn(rows: &[T], stride: usize, x: &[f32], g: usize, scale: f32, out: &mut [f32]);
+/// Weighted sums of strided rows for `g` weight vectors held back to back in `p` (each
+/// `n = p.len() / g` long): `y[q·len + i] = Σ_j p[q·n + j] · rows[j·stride + i]`, with
+/// `len = y.len() / g` (overwrites `y`).
+pub type MixFn<T> = unsafe fn(rows: &[T], stride: usize, p: &[f32], g: usize, y: &mut [f32]);
 
 /// The vector primitives of one level. Call them through the safe [`crate::KernelSet`] methods
 /// ([`crate::KernelSet::scores_f16`] and the rest), which check bounds.
@@ -24,9 +35,9 @@ pub struct VecOps {
     pub scores_f16: ScoresFn<u16>,
     /// Strided f32 rows' scores.
     pub scores_f32: ScoresFn<f32>,
-    /// Weighted sum of strided f16 rows.
+    /// Weighted sums of strided f16 rows.
     pub mix_f16: MixFn<u16>,
-    /// Weighted sum of strided f32 rows.
+    /// Weighted sums of strided f32 rows.
     pub mix_f32: MixFn<f32>,
 }
 
@@ -66,21 +77,36 @@ fn scores_lanes<T: Copy>(
     rows: &[T],
     stride: usize,
     x: &[f32],
+    g: usize,
     scale: f32,
     out: &mut [f32],
     cvt: impl Fn(T) -> f32,
 ) {
-    for (j, o) in out.iter_mut().enumerate() {
-        *o = scale * dot_lanes(&rows[j * stride..j * stride + x.len()], x, &cvt);
+    let (len, n) = (x.len() / g, out.len() / g);
+    for q in 0..g {
+        let xq = &x[q * len..(q + 1) * len];
+        for (j, o) in out[q * n..(q + 1) * n].iter_mut().enumerate() {
+            *o = scale * dot_lanes(&rows[j * stride..j * stride + len], xq, &cvt);
+        }
     }
 }
 
-fn mix_rows<T: Copy>(rows: &[T], stride: usize, p: &[f32], y: &mut [f32], cvt: impl Fn(T) -> f32) {
+fn mix_rows<T: Copy>(
+    rows: &[T],
+    stride: usize,
+    p: &[f32],
+    g: usize,
+    y: &mut [f32],
+    cvt: impl Fn(T) -> f32,
+) {
     y.fill(0.0);
-    let n = y.len();
-    for (j, &a) in p.iter().enumerate() {
-        for (o, &v) in y.iter_mut().zip(&rows[j * stride..j * stride + n]) {
-            *o += a * cvt(v);
+    let (len, n) = (y.len() / g, p.len() / g);
+    for q in 0..g {
+        let yq = &mut y[q * len..(q + 1) * len];
+        for (j, &a) in p[q * n..(q + 1) * n].iter().enumerate() {
+            for (o, &v) in yq.iter_mut().zip(&rows[j * stride..j * stride + len]) {
+                *o += a * cvt(v);
+            }
         }
     }
 }
@@ -91,26 +117,49 @@ fn f16_to_f32(b: u16) -> f32 {
 
 /// # Safety
 /// None beyond the signature (safe code; `unsafe fn` only to share the pointer type).
-unsafe fn scores_f16_scalar(rows: &[u16], stride: usize, x: &[f32], scale: f32, out: &mut [f32]) {
-    scores_lanes(rows, stride, x, scale, out, f16_to_f32)
+unsafe fn scores_f16_scalar(
+    rows: &[u16],
+    stride: usize,
+    x: &[f32],
+    g: usize,
+    scale: f32,
+    out: &mut [f32],
+) {
+    scores_lanes(rows, stride, x, g, scale, out, f16_to_f32)
 }
 
 /// # Safety
 /// As [`scores_f16_scalar`].
-unsafe fn scores_f32_scalar(rows: &[f32], stride: usize, x: &[f32], scale: f32, out: &mut [f32]) {
-    scores_lanes(rows, stride, x, scale, out, |v| v)
+unsafe fn scores_f32_scalar(
+    rows: &[f32],
+    stride: usize,
+    x: &[f32],
+    g: usize,
+    scale: f32,
+    out: &mut [f32],
+) {
+    scores_lanes(rows, stride, x, g, scale, out, |v| v)
 }
 
 /// # Safety
 /// As [`scores_f16_scalar`].
-unsafe fn mix_f16_scalar(rows: &[u16], stride: usize, p: &[f32], y: &mut [f32]) {
-    mix_rows(rows, stride, p, y, f16_to_f32)
+unsafe fn mix_f16_scalar(rows: &[u16], stride: usize, p: &[f32], g: usize, y: &mut [f32]) {
+    mix_rows(rows, stride, p, g, y, f16_to_f32)
 }
 
 /// # Safety
 /// As [`scores_f16_scalar`].
-unsafe fn mix_f32_scalar(rows: &[f32], stride: usize, p: &[f32], y: &mut [f32]) {
-    mix_rows(rows, stride, p, y, |v| v)
+unsafe fn mix_f32_scalar(rows: &[f32], stride: usize, p: &[f32], g: usize, y: &mut [f32]) {
+    mix_rows(rows, stride, p, g, y, |v| v)
+}
+
+/// Panics unless `g ≥ 1` divides both lengths `a` and `b`; returns `(a / g, b / g)`.
+fn split_groups(what: &str, g: usize, a: usize, b: usize) -> (usize, usize) {
+    assert!(
+        g >= 1 && a.is_multiple_of(g) && b.is_multiple_of(g),
+        "{what}: {g} query heads do not divide lengths {a} and {b}"
+    );
+    (a / g, b / g)
 }
 
 /// Panics unless `n` rows of `len` elements at `stride` fit in `have` elements.
@@ -125,35 +174,58 @@ fn check_strided(what: &str, have: usize, stride: usize, n: usize, len: usize) {
 }
 
 impl crate::KernelSet {
-    /// `out[j] = scale · (row_j · x)` for `j < out.len()`, row `j` being
-    /// `rows[j·stride .. j·stride + x.len()]` (f16 bit patterns). Panics if the rows do not fit
-    /// or overlap (`stride < x.len()`).
-    pub fn scores_f16(&self, rows: &[u16], stride: usize, x: &[f32], scale: f32, out: &mut [f32]) {
-        check_strided("scores_f16", rows.len(), stride, out.len(), x.len());
+    /// `out[q·n + j] = scale · (row_j · x_q)` for the `g` query vectors `x_q` held back to back
+    /// in `x` (each `x.len() / g` long) and `n = out.len() / g` rows, row `j` being
+    /// `rows[j·stride .. j·stride + x.len() / g]` (f16 bit patterns). Panics if `g` does not
+    /// divide the lengths, or the rows do not fit or overlap (`stride` below the row length).
+    pub fn scores_f16(
+        &self,
+        rows: &[u16],
+        stride: usize,
+        x: &[f32],
+        g: usize,
+        scale: f32,
+        out: &mut [f32],
+    ) {
+        let (len, n) = split_groups("scores_f16", g, x.len(), out.len());
+        check_strided("scores_f16", rows.len(), stride, n, len);
         // SAFETY: level checked against the CPU when the set was obtained; bounds just checked.
-        unsafe { (self.vec.scores_f16)(rows, stride, x, scale, out) }
+        unsafe { (self.vec.scores_f16)(rows, stride, x, g, scale, out) }
     }
 
     /// As [`Self::scores_f16`], f32 rows.
-    pub fn scores_f32(&self, rows: &[f32], stride: usize, x: &[f32], scale: f32, out: &mut [f32]) {
-        check_strided("scores_f32", rows.len(), stride, out.len(), x.len());
+    pub fn scores_f32(
+        &self,
+        rows: &[f32],
+        stride: usize,
+        x: &[f32],
+        g: usize,
+        scale: f32,
+        out: &mut [f32],
+    ) {
+        let (len, n) = split_groups("scores_f32", g, x.len(), out.len());
+        check_strided("scores_f32", rows.len(), stride, n, len);
         // SAFETY: as in `scores_f16`.
-        unsafe { (self.vec.scores_f32)(rows, stride, x, scale, out) }
+        unsafe { (self.vec.scores_f32)(rows, stride, x, g, scale, out) }
     }
 
-    /// `y = Σ_j p[j] · row_j` (overwriting `y`), row `j` being
-    /// `rows[j·stride .. j·stride + y.len()]` (f16 bit patterns). Panics if the rows do not fit.
-    pub fn mix_f16(&self, rows: &[u16], stride: usize, p: &[f32], y: &mut [f32]) {
-        check_strided("mix_f16", rows.len(), stride, p.len(), y.len());
+    /// `y_q = Σ_j p[q·n + j] · row_j` (overwriting `y`) for the `g` weight vectors held back to
+    /// back in `p` (each `n = p.len() / g` long) and outputs back to back in `y` (each
+    /// `y.len() / g` long), row `j` being `rows[j·stride .. j·stride + y.len() / g]` (f16 bit
+    /// patterns). Panics if `g` does not divide the lengths or the rows do not fit.
+    pub fn mix_f16(&self, rows: &[u16], stride: usize, p: &[f32], g: usize, y: &mut [f32]) {
+        let (n, len) = split_groups("mix_f16", g, p.len(), y.len());
+        check_strided("mix_f16", rows.len(), stride, n, len);
         // SAFETY: as in `scores_f16`.
-        unsafe { (self.vec.mix_f16)(rows, stride, p, y) }
+        unsafe { (self.vec.mix_f16)(rows, stride, p, g, y) }
     }
 
     /// As [`Self::mix_f16`], f32 rows.
-    pub fn mix_f32(&self, rows: &[f32], stride: usize, p: &[f32], y: &mut [f32]) {
-        check_strided("mix_f32", rows.len(), stride, p.len(), y.len());
+    pub fn mix_f32(&self, rows: &[f32], stride: usize, p: &[f32], g: usize, y: &mut [f32]) {
+        let (n, len) = split_groups("mix_f32", g, p.len(), y.len());
+        check_strided("mix_f32", rows.len(), stride, n, len);
         // SAFETY: as in `scores_f16`.
-        unsafe { (self.vec.mix_f32)(rows, stride, p, y) }
+        unsafe { (self.vec.mix_f32)(rows, stride, p, g, y) }
     }
 }
 
@@ -196,67 +268,83 @@ mod tests {
                 (256, 256, 2),
                 (1000, 1000, 1),
             ] {
-                let (r16, r32, _) = data(stride * n.max(1), (len + n) as u32);
-                let (_, _, x) = data(len, 99);
-                let scale = 0.125f32;
-                let (mut s16, mut s32) = (vec![0f32; n], vec![0f32; n]);
-                ks.scores_f16(&r16, stride, &x, scale, &mut s16);
-                ks.scores_f32(&r32, stride, &x, scale, &mut s32);
-                for j in 0..n {
-                    let row = j * stride..j * stride + len;
-                    let e16: f64 = r16[row.clone()]
-                        .iter()
-                        .zip(&x)
-                        .map(|(&a, &b)| f16::from_bits(a).to_f32() as f64 * b as f64)
-                        .sum();
-                    let e32: f64 = r32[row.clone()]
-                        .iter()
-                        .zip(&x)
-                        .map(|(&a, &b)| a as f64 * b as f64)
-                        .sum();
-                    let mag: f64 = r32[row]
-                        .iter()
-                        .zip(&x)
-                        .map(|(&a, &b)| (a * b).abs() as f64)
-                        .sum();
-                    let tol = 8.0 * (len as f64).sqrt() * f32::EPSILON as f64 * mag * 0.125 + 1e-30;
-                    assert!(
-                        (s16[j] as f64 - 0.125 * e16).abs() <= tol,
-                        "{:?} scores_f16 {len} {stride} {n} j={j}",
-                        ks.isa
-                    );
-                    assert!(
-                        (s32[j] as f64 - 0.125 * e32).abs() <= tol,
-                        "{:?} scores_f32 {len} {stride} {n} j={j}",
-                        ks.isa
-                    );
+                // Query groups: one (MHA), the 2B4T group of 4, and every tile remainder.
+                for g in [1usize, 2, 3, 4, 5, 7, 8] {
+                    check_group(ks, len, stride, n, g);
                 }
-                let p: Vec<f32> = (0..n).map(|j| 1.0 / (j as f32 + 1.5)).collect();
-                let (mut y16, mut y32) = (vec![f32::NAN; len], vec![f32::NAN; len]);
-                ks.mix_f16(&r16, stride, &p, &mut y16);
-                ks.mix_f32(&r32, stride, &p, &mut y32);
-                for i in 0..len {
-                    let e16: f64 = (0..n)
-                        .map(|j| p[j] as f64 * f16::from_bits(r16[j * stride + i]).to_f32() as f64)
-                        .sum();
-                    let e32: f64 = (0..n)
-                        .map(|j| p[j] as f64 * r32[j * stride + i] as f64)
-                        .sum();
-                    let mag: f64 = (0..n)
-                        .map(|j| (p[j] * r32[j * stride + i]).abs() as f64)
-                        .sum();
-                    let tol = 8.0 * (n.max(1) as f64).sqrt() * f32::EPSILON as f64 * mag + 1e-30;
-                    assert!(
-                        (y16[i] as f64 - e16).abs() <= tol,
-                        "{:?} mix_f16 {len} {stride} {n} i={i}",
-                        ks.isa
-                    );
-                    assert!(
-                        (y32[i] as f64 - e32).abs() <= tol,
-                        "{:?} mix_f32 {len} {stride} {n} i={i}",
-                        ks.isa
-                    );
-                }
+            }
+        }
+    }
+
+    /// `scores` and `mix` of `g` queries over `n` rows of `len` at `stride`, against f64 sums.
+    fn check_group(ks: &KernelSet, len: usize, stride: usize, n: usize, g: usize) {
+        let (r16, r32, _) = data(stride * n.max(1), (len + n) as u32);
+        let (_, _, x) = data(g * len, 99 + g as u32);
+        let scale = 0.125f32;
+        let (mut s16, mut s32) = (vec![f32::NAN; g * n], vec![f32::NAN; g * n]);
+        ks.scores_f16(&r16, stride, &x, g, scale, &mut s16);
+        ks.scores_f32(&r32, stride, &x, g, scale, &mut s32);
+        let what = |op: &str, i: usize| {
+            format!(
+                "{:?} {op} len {len} stride {stride} n {n} g {g} at {i}",
+                ks.isa
+            )
+        };
+        for q in 0..g {
+            let xq = &x[q * len..(q + 1) * len];
+            for j in 0..n {
+                let row = j * stride..j * stride + len;
+                let e16: f64 = r16[row.clone()]
+                    .iter()
+                    .zip(xq)
+                    .map(|(&a, &b)| f16::from_bits(a).to_f32() as f64 * b as f64)
+                    .sum();
+                let e32: f64 = r32[row.clone()]
+                    .iter()
+                    .zip(xq)
+                    .map(|(&a, &b)| a as f64 * b as f64)
+                    .sum();
+                let mag: f64 = r32[row]
+                    .iter()
+                    .zip(xq)
+                    .map(|(&a, &b)| (a * b).abs() as f64)
+                    .sum();
+                let tol = 8.0 * (len as f64).sqrt() * f32::EPSILON as f64 * mag * 0.125 + 1e-30;
+                let k = q * n + j;
+                assert!(
+                    (s16[k] as f64 - 0.125 * e16).abs() <= tol,
+                    "{}",
+                    what("scores_f16", k)
+                );
+                assert!(
+                    (s32[k] as f64 - 0.125 * e32).abs() <= tol,
+                    "{}",
+                    what("scores_f32", k)
+                );
+            }
+        }
+        let p: Vec<f32> = (0..g * n)
+            .map(|k| 1.0 / ((k % n.max(1)) as f32 + 1.5 + (k / n.max(1)) as f32))
+            .collect();
+        let (mut y16, mut y32) = (vec![f32::NAN; g * len], vec![f32::NAN; g * len]);
+        ks.mix_f16(&r16, stride, &p, g, &mut y16);
+        ks.mix_f32(&r32, stride, &p, g, &mut y32);
+        for q in 0..g {
+            let pq = &p[q * n..(q + 1) * n];
+            for i in 0..len {
+                let e16: f64 = (0..n)
+                    .map(|j| pq[j] as f64 * f16::from_bits(r16[j * stride + i]).to_f32() as f64)
+                    .sum();
+                let e32: f64 = (0..n)
+                    .map(|j| pq[j] as f64 * r32[j * stride + i] as f64)
+                    .sum();
+                let mag: f64 = (0..n)
+                    .map(|j| (pq[j] * r32[j * stride + i]).abs() as f64)
+                    .sum();
+                let tol = 8.0 * (n.max(1) as f64).sqrt() * f32::EPSILON as f64 * mag + 1e-30;
+                let k = q * len + i;
+                assert!((y16[k] as f64 - e16).abs() <= tol, "{}", what("mix_f16", k));
+                assert!((y32[k] as f64 - e32).abs() <= tol, "{}", what("mix_f32", k));
             }
         }
     }
@@ -266,6 +354,14 @@ mod tests {
     fn strided_rows_past_the_end_panic() {
         let rows = vec![0f32; 100];
         let mut out = vec![0f32; 3];
-        KernelSet::best().scores_f32(&rows, 40, &[0.0; 32], 1.0, &mut out);
+        KernelSet::best().scores_f32(&rows, 40, &[0.0; 32], 1, 1.0, &mut out);
+    }
+
+    #[test]
+    #[should_panic(expected = "do not divide")]
+    fn a_group_that_does_not_divide_the_queries_panics() {
+        let rows = vec![0f32; 64];
+        let mut out = vec![0f32; 4];
+        KernelSet::best().scores_f32(&rows, 8, &[0.0; 12], 3, 1.0, &mut out);
     }
 }

@@ -2,8 +2,10 @@
 //!
 //! Query head `h` attends with KV head `h / (heads / kv_heads)`; scores are scaled by
 //! `1/sqrt(head_dim)`, softmax in f32 over positions `0..=pos` (causal), as Hugging Face's eager
-//! attention. (token, head) items are shared out in chunks over the pool's threads; the dot
-//! products and sums run on the level's vector primitives (`KernelSet::scores_f16` and kin).
+//! attention. The work items are (token, KV head): the `heads / kv_heads` query heads sharing a
+//! KV head (adjacent in `q`) go through the cached rows together, so each row is read once for
+//! all of them (`KernelSet::scores_f16` and kin take the group). Items are shared out in chunks
+//! over the pool's threads.
 
 use crate::kv_cache::KvCache;
 use crate::linear::Exec;
@@ -45,36 +47,46 @@ pub fn attend(
     assert_eq!(q.len(), batch * dim);
     assert_eq!(out.len(), batch * dim);
     let group = heads / kv_heads;
+    let gd = group * hd;
     let scale = 1.0 / (hd as f32).sqrt();
     let optr = OutPtr(out.as_mut_ptr());
-    let work = batch * heads;
+    let work = batch * kv_heads;
     let optr = &optr;
     // Claimed chunk by chunk (a participant that is off its core leaves its share to the
-    // others); whole (token, head) items.
+    // others); whole (token, KV head) items.
     let (ks, pool) = (ex.ks, ex.pool);
     let threads = ex.threads.min(work).max(1);
     let chunks = ternbench_kernels::threads::Chunks::new(work, 1, threads, 1);
     pool.run_chunks(threads, chunks.count, |c| {
-        let mut scores = vec![0f32; pos0 + batch];
+        let mut scores = vec![0f32; group * (pos0 + batch)];
         for item in chunks.range(c) {
-            let (t, h) = (item / heads, item % heads);
-            let pos = pos0 + t;
-            let kvh = h / group;
-            let qh = &q[t * dim + h * hd..t * dim + (h + 1) * hd];
-            let sc = &mut scores[..pos + 1];
-            cache.k_rows(layer, kvh * hd).scores(ks, qh, scale, sc);
-            let max = sc.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-            let mut sum = 0f32;
-            for s in sc.iter_mut() {
-                *s = (*s - max).exp();
-                sum += *s;
+            let (t, kvh) = (item / kv_heads, item % kv_heads);
+            let np = pos0 + t + 1;
+            // The group's query heads kvh·group .. (kvh+1)·group, back to back.
+            let qg = &q[t * dim + kvh * gd..t * dim + (kvh + 1) * gd];
+            let sc = &mut scores[..group * np];
+            cache
+                .k_rows(layer, kvh * hd)
+                .scores(ks, qg, group, scale, sc);
+            for s in sc.chunks_exact_mut(np) {
+                softmax(s);
             }
-            let inv = 1.0 / sum;
-            sc.iter_mut().for_each(|s| *s *= inv);
-            // SAFETY: item (t, h) belongs to exactly one chunk, run once, so this head's `hd`
-            // outputs are written by one participant alone, inside `out`.
-            let o = unsafe { std::slice::from_raw_parts_mut(optr.0.add(t * dim + h * hd), hd) };
-            cache.v_rows(layer, kvh * hd).mix(ks, sc, o);
+            // SAFETY: item (t, kvh) belongs to exactly one chunk, run once, so its group's
+            // `group·hd` outputs are written by one participant alone, inside `out`.
+            let o = unsafe { std::slice::from_raw_parts_mut(optr.0.add(t * dim + kvh * gd), gd) };
+            cache.v_rows(layer, kvh * hd).mix(ks, sc, group, o);
         }
     });
+}
+
+/// In place: `s = exp(s - max) / Σ exp(s - max)`.
+fn softmax(s: &mut [f32]) {
+    let max = s.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+    let mut sum = 0f32;
+    for v in s.iter_mut() {
+        *v = (*v - max).exp();
+        sum += *v;
+    }
+    let inv = 1.0 / sum;
+    s.iter_mut().for_each(|v| *v *= inv);
 }

@@ -1,15 +1,24 @@
 //! AVX2 + FMA + F16C vector primitives (see [`crate::vecops`]); every x86 level with those
 //! features (avx2, avx512, avx512vnni) uses them.
+//!
+//! Both primitives work in register tiles over the query group (see [`crate::vecops`]):
+//! * `scores`: `R` rows × `Q` queries of accumulators; each 8-element piece of a row is loaded
+//!   (widened) once for the `Q` queries and each piece of a query once for the `R` rows. Groups
+//!   of 4 (and 8, …) run as 2 × 4 tiles, pairs as 2 × 2, a single query as 4 × 1 (four rows
+//!   share each load of `x`, and four FMA chains run side by side).
+//! * `mix`: `Q` queries × `8·K` columns of accumulators while every row passes; each piece of a
+//!   row is loaded once for the `Q` queries. 4 × 16, 2 × 32 and 1 × 32 columns; 8-column tiles
+//!   and a scalar tail after.
 
 use std::arch::x86_64::*;
 
 use crate::vecops::VecOps;
 
 pub(crate) static VEC: VecOps = VecOps {
-    scores_f16,
-    scores_f32,
-    mix_f16,
-    mix_f32,
+    scores_f16: f16_rows::scores,
+    scores_f32: f32_rows::scores,
+    mix_f16: f16_rows::mix,
+    mix_f32: f32_rows::mix,
 };
 
 /// Eight f16 (bit patterns) at `p`, widened.
@@ -42,129 +51,246 @@ fn hsum4(a: __m256, b: __m256, c: __m256, d: __m256) -> __m128 {
     _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps::<1>(h))
 }
 
+/// The lane sums of `N` vectors, four at a time.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+fn hsums<const N: usize>(v: &[__m256; N]) -> [f32; N] {
+    let mut o = [0f32; N];
+    for (o, v) in o.chunks_mut(4).zip(v.chunks(4)) {
+        let mut x = [_mm256_setzero_ps(); 4];
+        x[..v.len()].copy_from_slice(v);
+        let mut s = [0f32; 4];
+        // SAFETY: `s` holds four floats.
+        unsafe { _mm_storeu_ps(s.as_mut_ptr(), hsum4(x[0], x[1], x[2], x[3])) };
+        o.copy_from_slice(&s[..o.len()]);
+    }
+    o
+}
+
 /// Strided scores and weighted row sums for one element type (`$load` widens 8 elements,
-/// `$cvt` one).
+/// `$cvt` one), in module `$m`.
 macro_rules! strided {
-    ($scores:ident, $mix:ident, $t:ty, $load:ident, $cvt:expr) => {
-        /// Scores of strided rows, four rows per step (four independent FMA chains sharing
-        /// each load of `x`); a tail of `len % 8` columns and of `n % 4` rows in scalar/one-row
-        /// form.
-        ///
-        /// # Safety
-        /// The CPU has AVX2, FMA and F16C; the caller checked
-        /// `(out.len()-1)·stride + x.len() ≤ rows.len()` and `stride ≥ x.len()`.
-        #[target_feature(enable = "avx2,fma,f16c")]
-        unsafe fn $scores(rows: &[$t], stride: usize, x: &[f32], scale: f32, out: &mut [f32]) {
-            let (n, len) = (out.len(), x.len());
-            let body = len / 8 * 8;
-            let (r, xp) = (rows.as_ptr(), x.as_ptr());
-            let tail = |j: usize| -> f32 {
-                (body..len)
-                    .map(|i| $cvt(rows[j * stride + i]) * x[i])
-                    .sum::<f32>()
-            };
-            let mut j = 0;
-            while j + 4 <= n {
-                let mut acc = [_mm256_setzero_ps(); 4];
+    ($m:ident, $t:ty, $load:ident, $cvt:expr) => {
+        pub(crate) mod $m {
+            use super::*;
+
+            /// Rows `j..j+R` × queries `q0..q0+Q` of `scores` (the module doc).
+            ///
+            /// # Safety
+            /// The CPU has AVX2, FMA and F16C; the rows and queries exist (the `scores` contract).
+            #[inline]
+            #[target_feature(enable = "avx2,fma,f16c")]
+            #[allow(clippy::too_many_arguments)]
+            unsafe fn scores_tile<const R: usize, const Q: usize>(
+                rows: &[$t],
+                stride: usize,
+                x: &[f32],
+                len: usize,
+                n: usize,
+                scale: f32,
+                out: &mut [f32],
+                (j, q0): (usize, usize),
+            ) {
+                let body = len / 8 * 8;
+                let (r, xp) = (rows.as_ptr(), x.as_ptr());
+                let mut acc = [[_mm256_setzero_ps(); Q]; R];
                 let mut i = 0;
                 while i < body {
-                    // SAFETY: i + 8 <= body <= len; rows j..j+4 fit (caller).
+                    // SAFETY: i + 8 <= body <= len: inside query q0 + q's `len` elements and
+                    // inside row j + k (caller: the rows fit).
                     unsafe {
-                        let xv = _mm256_loadu_ps(xp.add(i));
+                        let mut xv = [_mm256_setzero_ps(); Q];
+                        for (q, v) in xv.iter_mut().enumerate() {
+                            *v = _mm256_loadu_ps(xp.add((q0 + q) * len + i));
+                        }
                         for (k, a) in acc.iter_mut().enumerate() {
-                            *a = _mm256_fmadd_ps($load(r.add((j + k) * stride + i)), xv, *a);
+                            let w = $load(r.add((j + k) * stride + i));
+                            for (a, &v) in a.iter_mut().zip(&xv) {
+                                *a = _mm256_fmadd_ps(w, v, *a);
+                            }
                         }
                     }
                     i += 8;
                 }
-                let mut s = [0f32; 4];
-                // SAFETY: `s` holds four floats.
-                unsafe { _mm_storeu_ps(s.as_mut_ptr(), hsum4(acc[0], acc[1], acc[2], acc[3])) };
-                for k in 0..4 {
-                    out[j + k] = scale * (s[k] + tail(j + k));
-                }
-                j += 4;
-            }
-            while j < n {
-                let mut a = _mm256_setzero_ps();
-                let mut i = 0;
-                while i < body {
-                    // SAFETY: as above, one row.
-                    unsafe {
-                        a = _mm256_fmadd_ps(
-                            $load(r.add(j * stride + i)),
-                            _mm256_loadu_ps(xp.add(i)),
-                            a,
-                        )
-                    };
-                    i += 8;
-                }
-                out[j] = scale * (hsum(a) + tail(j));
-                j += 1;
-            }
-        }
-
-        /// `y = Σ_j p[j]·row_j`: 32 columns of `y` held in four registers while every row
-        /// passes, then the next 32; 8-column blocks and a scalar tail after.
-        ///
-        /// # Safety
-        /// The CPU has AVX2, FMA and F16C; the caller checked
-        /// `(p.len()-1)·stride + y.len() ≤ rows.len()` and `stride ≥ y.len()`.
-        #[target_feature(enable = "avx2,fma,f16c")]
-        unsafe fn $mix(rows: &[$t], stride: usize, p: &[f32], y: &mut [f32]) {
-            let len = y.len();
-            let r = rows.as_ptr();
-            let yp = y.as_mut_ptr();
-            let mut c = 0;
-            while c + 32 <= len {
-                let mut acc = [_mm256_setzero_ps(); 4];
-                for (j, &pj) in p.iter().enumerate() {
-                    let pv = _mm256_set1_ps(pj);
-                    for (k, a) in acc.iter_mut().enumerate() {
-                        // SAFETY: c + 8k + 8 <= len; row j fits (caller).
-                        let w = unsafe { $load(r.add(j * stride + c + 8 * k)) };
-                        *a = _mm256_fmadd_ps(pv, w, *a);
+                for (k, a) in acc.iter().enumerate() {
+                    let s = hsums(a);
+                    for (q, s) in s.iter().enumerate() {
+                        let (row, xq) = ((j + k) * stride, (q0 + q) * len);
+                        let tail: f32 = (body..len).map(|i| $cvt(rows[row + i]) * x[xq + i]).sum();
+                        out[(q0 + q) * n + j + k] = scale * (s + tail);
                     }
                 }
-                for (k, a) in acc.iter().enumerate() {
-                    // SAFETY: c + 8k + 8 <= len = y.len().
-                    unsafe { _mm256_storeu_ps(yp.add(c + 8 * k), *a) };
-                }
-                c += 32;
             }
-            while c + 8 <= len {
-                let mut a = _mm256_setzero_ps();
-                for (j, &pj) in p.iter().enumerate() {
-                    // SAFETY: c + 8 <= len; row j fits (caller).
-                    let w = unsafe { $load(r.add(j * stride + c)) };
-                    a = _mm256_fmadd_ps(_mm256_set1_ps(pj), w, a);
+
+            /// Every row for queries `q0..q0+Q`: tiles of `R` rows, then single rows.
+            ///
+            /// # Safety
+            /// As [`scores_tile`].
+            #[inline]
+            #[target_feature(enable = "avx2,fma,f16c")]
+            #[allow(clippy::too_many_arguments)]
+            unsafe fn scores_queries<const R: usize, const Q: usize>(
+                rows: &[$t],
+                stride: usize,
+                x: &[f32],
+                len: usize,
+                n: usize,
+                scale: f32,
+                out: &mut [f32],
+                q0: usize,
+            ) {
+                let mut j = 0;
+                while j + R <= n {
+                    // SAFETY: rows j..j+R < n and queries q0..q0+Q exist (caller).
+                    unsafe { scores_tile::<R, Q>(rows, stride, x, len, n, scale, out, (j, q0)) };
+                    j += R;
                 }
-                // SAFETY: c + 8 <= len.
-                unsafe { _mm256_storeu_ps(yp.add(c), a) };
-                c += 8;
+                while j < n {
+                    // SAFETY: as above, one row.
+                    unsafe { scores_tile::<1, Q>(rows, stride, x, len, n, scale, out, (j, q0)) };
+                    j += 1;
+                }
             }
-            for (i, yi) in y.iter_mut().enumerate().skip(c) {
-                *yi = p
-                    .iter()
-                    .enumerate()
-                    .map(|(j, &pj)| pj * $cvt(rows[j * stride + i]))
-                    .sum();
+
+            /// [`crate::vecops::ScoresFn`].
+            ///
+            /// # Safety
+            /// The CPU has AVX2, FMA and F16C; the caller checked that `g` divides the lengths,
+            /// `(n-1)·stride + len ≤ rows.len()` and `stride ≥ len`.
+            #[target_feature(enable = "avx2,fma,f16c")]
+            pub(crate) unsafe fn scores(
+                rows: &[$t],
+                stride: usize,
+                x: &[f32],
+                g: usize,
+                scale: f32,
+                out: &mut [f32],
+            ) {
+                let (len, n) = (x.len() / g, out.len() / g);
+                let mut q0 = 0;
+                while q0 + 4 <= g {
+                    // SAFETY: queries q0..q0+4 < g; the rest is the caller's contract.
+                    unsafe { scores_queries::<2, 4>(rows, stride, x, len, n, scale, out, q0) };
+                    q0 += 4;
+                }
+                if q0 + 2 <= g {
+                    // SAFETY: queries q0..q0+2 < g; as above.
+                    unsafe { scores_queries::<2, 2>(rows, stride, x, len, n, scale, out, q0) };
+                    q0 += 2;
+                }
+                if q0 < g {
+                    // SAFETY: query q0 < g; as above.
+                    unsafe { scores_queries::<4, 1>(rows, stride, x, len, n, scale, out, q0) };
+                }
+            }
+
+            /// Queries `q0..q0+Q` × columns `c..c+8K` of `mix` (the module doc).
+            ///
+            /// # Safety
+            /// The CPU has AVX2, FMA and F16C; `c + 8K ≤ len`; the `mix` contract.
+            #[inline]
+            #[target_feature(enable = "avx2,fma,f16c")]
+            unsafe fn mix_tile<const Q: usize, const K: usize>(
+                rows: &[$t],
+                stride: usize,
+                p: &[f32],
+                (len, n): (usize, usize),
+                y: &mut [f32],
+                (q0, c): (usize, usize),
+            ) {
+                let (r, yp) = (rows.as_ptr(), y.as_mut_ptr());
+                let mut acc = [[_mm256_setzero_ps(); K]; Q];
+                for j in 0..n {
+                    let mut w = [_mm256_setzero_ps(); K];
+                    for (k, w) in w.iter_mut().enumerate() {
+                        // SAFETY: c + 8k + 8 <= len; row j < n fits (caller).
+                        *w = unsafe { $load(r.add(j * stride + c + 8 * k)) };
+                    }
+                    for (q, a) in acc.iter_mut().enumerate() {
+                        let pv = _mm256_set1_ps(p[(q0 + q) * n + j]);
+                        for (a, &w) in a.iter_mut().zip(&w) {
+                            *a = _mm256_fmadd_ps(pv, w, *a);
+                        }
+                    }
+                }
+                for (q, a) in acc.iter().enumerate() {
+                    for (k, a) in a.iter().enumerate() {
+                        // SAFETY: query q0 + q < g, c + 8k + 8 <= len: inside `y`.
+                        unsafe { _mm256_storeu_ps(yp.add((q0 + q) * len + c + 8 * k), *a) };
+                    }
+                }
+            }
+
+            /// Every column for queries `q0..q0+Q`: tiles of `8·K` columns, 8-column tiles,
+            /// then a scalar tail.
+            ///
+            /// # Safety
+            /// As [`mix_tile`], without the column bound.
+            #[inline]
+            #[target_feature(enable = "avx2,fma,f16c")]
+            unsafe fn mix_queries<const Q: usize, const K: usize>(
+                rows: &[$t],
+                stride: usize,
+                p: &[f32],
+                (len, n): (usize, usize),
+                y: &mut [f32],
+                q0: usize,
+            ) {
+                let mut c = 0;
+                while c + 8 * K <= len {
+                    // SAFETY: c + 8K <= len.
+                    unsafe { mix_tile::<Q, K>(rows, stride, p, (len, n), y, (q0, c)) };
+                    c += 8 * K;
+                }
+                while c + 8 <= len {
+                    // SAFETY: c + 8 <= len.
+                    unsafe { mix_tile::<Q, 1>(rows, stride, p, (len, n), y, (q0, c)) };
+                    c += 8;
+                }
+                for q in q0..q0 + Q {
+                    for i in c..len {
+                        y[q * len + i] = (0..n)
+                            .map(|j| p[q * n + j] * $cvt(rows[j * stride + i]))
+                            .sum();
+                    }
+                }
+            }
+
+            /// [`crate::vecops::MixFn`].
+            ///
+            /// # Safety
+            /// The CPU has AVX2, FMA and F16C; the caller checked that `g` divides the lengths,
+            /// `(n-1)·stride + len ≤ rows.len()` and `stride ≥ len`.
+            #[target_feature(enable = "avx2,fma,f16c")]
+            pub(crate) unsafe fn mix(
+                rows: &[$t],
+                stride: usize,
+                p: &[f32],
+                g: usize,
+                y: &mut [f32],
+            ) {
+                let ln = (y.len() / g, p.len() / g);
+                let mut q0 = 0;
+                while q0 + 4 <= g {
+                    // SAFETY: queries q0..q0+4 < g; the rest is the caller's contract.
+                    unsafe { mix_queries::<4, 2>(rows, stride, p, ln, y, q0) };
+                    q0 += 4;
+                }
+                if q0 + 2 <= g {
+                    // SAFETY: queries q0..q0+2 < g; as above.
+                    unsafe { mix_queries::<2, 4>(rows, stride, p, ln, y, q0) };
+                    q0 += 2;
+                }
+                if q0 < g {
+                    // SAFETY: query q0 < g; as above.
+                    unsafe { mix_queries::<1, 4>(rows, stride, p, ln, y, q0) };
+                }
             }
         }
     };
 }
 
-strided!(scores_f16, mix_f16, u16, load8_f16, |b: u16| {
+strided!(f16_rows, u16, load8_f16, |b: u16| {
     half::f16::from_bits(b).to_f32()
 });
-strided!(scores_f32, mix_f32, f32, load8_f32, |v: f32| v);
-
-/// Horizontal sum of eight lanes.
-#[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
-fn hsum(v: __m256) -> f32 {
-    let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
-    let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    let s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    _mm_cvtss_f32(s)
-}
+strided!(f32_rows, f32, load8_f32, |v: f32| v);
