@@ -7,6 +7,7 @@
 //! all of them (`KernelSet::scores_f16` and kin take the group). Items are shared out in chunks
 //! over the pool's threads.
 
+use super::softmax::softmax;
 use crate::kv_cache::KvCache;
 use crate::linear::Exec;
 
@@ -77,16 +78,4 @@ pub fn attend(
             cache.v_rows(layer, kvh * hd).mix(ks, sc, group, o);
         }
     });
-}
-
-/// In place: `s = exp(s - max) / Σ exp(s - max)`.
-fn softmax(s: &mut [f32]) {
-    let max = s.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
-    let mut sum = 0f32;
-    for v in s.iter_mut() {
-        *v = (*v - max).exp();
-        sum += *v;
-    }
-    let inv = 1.0 / sum;
-    s.iter_mut().for_each(|v| *v *= inv);
 }

@@ -14,6 +14,7 @@
 pub mod attention;
 pub mod norm;
 pub mod rope;
+pub mod softmax;
 
 use ternbench_kernels::ThreadPool;
 
