@@ -74,23 +74,37 @@ macro_rules! strided {
         pub(crate) mod $m {
             use super::*;
 
+            /// The operands of one `scores` call: `n` rows of `len` at `stride`, the queries
+            /// back to back in `x`, the scale.
+            #[derive(Clone, Copy)]
+            struct Scores<'a> {
+                rows: &'a [$t],
+                stride: usize,
+                x: &'a [f32],
+                len: usize,
+                n: usize,
+                scale: f32,
+            }
+
             /// Rows `j..j+R` × queries `q0..q0+Q` of `scores` (the module doc).
             ///
             /// # Safety
             /// The CPU has AVX2, FMA and F16C; the rows and queries exist (the `scores` contract).
             #[inline]
             #[target_feature(enable = "avx2,fma,f16c")]
-            #[allow(clippy::too_many_arguments)]
             unsafe fn scores_tile<const R: usize, const Q: usize>(
-                rows: &[$t],
-                stride: usize,
-                x: &[f32],
-                len: usize,
-                n: usize,
-                scale: f32,
+                sc: &Scores<'_>,
                 out: &mut [f32],
                 (j, q0): (usize, usize),
             ) {
+                let Scores {
+                    rows,
+                    stride,
+                    x,
+                    len,
+                    n,
+                    scale,
+                } = *sc;
                 let body = len / 8 * 8;
                 let (r, xp) = (rows.as_ptr(), x.as_ptr());
                 let mut acc = [[_mm256_setzero_ps(); Q]; R];
@@ -128,26 +142,20 @@ macro_rules! strided {
             /// As [`scores_tile`].
             #[inline]
             #[target_feature(enable = "avx2,fma,f16c")]
-            #[allow(clippy::too_many_arguments)]
             unsafe fn scores_queries<const R: usize, const Q: usize>(
-                rows: &[$t],
-                stride: usize,
-                x: &[f32],
-                len: usize,
-                n: usize,
-                scale: f32,
+                sc: &Scores<'_>,
                 out: &mut [f32],
                 q0: usize,
             ) {
                 let mut j = 0;
-                while j + R <= n {
+                while j + R <= sc.n {
                     // SAFETY: rows j..j+R < n and queries q0..q0+Q exist (caller).
-                    unsafe { scores_tile::<R, Q>(rows, stride, x, len, n, scale, out, (j, q0)) };
+                    unsafe { scores_tile::<R, Q>(sc, out, (j, q0)) };
                     j += R;
                 }
-                while j < n {
+                while j < sc.n {
                     // SAFETY: as above, one row.
-                    unsafe { scores_tile::<1, Q>(rows, stride, x, len, n, scale, out, (j, q0)) };
+                    unsafe { scores_tile::<1, Q>(sc, out, (j, q0)) };
                     j += 1;
                 }
             }
@@ -167,20 +175,28 @@ macro_rules! strided {
                 out: &mut [f32],
             ) {
                 let (len, n) = (x.len() / g, out.len() / g);
+                let sc = Scores {
+                    rows,
+                    stride,
+                    x,
+                    len,
+                    n,
+                    scale,
+                };
                 let mut q0 = 0;
                 while q0 + 4 <= g {
                     // SAFETY: queries q0..q0+4 < g; the rest is the caller's contract.
-                    unsafe { scores_queries::<2, 4>(rows, stride, x, len, n, scale, out, q0) };
+                    unsafe { scores_queries::<2, 4>(&sc, out, q0) };
                     q0 += 4;
                 }
                 if q0 + 2 <= g {
                     // SAFETY: queries q0..q0+2 < g; as above.
-                    unsafe { scores_queries::<2, 2>(rows, stride, x, len, n, scale, out, q0) };
+                    unsafe { scores_queries::<2, 2>(&sc, out, q0) };
                     q0 += 2;
                 }
                 if q0 < g {
                     // SAFETY: query q0 < g; as above.
-                    unsafe { scores_queries::<4, 1>(rows, stride, x, len, n, scale, out, q0) };
+                    unsafe { scores_queries::<4, 1>(&sc, out, q0) };
                 }
             }
 
