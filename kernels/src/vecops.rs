@@ -173,6 +173,46 @@ fn check_strided(what: &str, have: usize, stride: usize, n: usize, len: usize) {
     }
 }
 
+/// Checks a `scores` call (as [`crate::KernelSet::scores_f16`] documents) and runs `f`.
+///
+/// # Safety
+/// `f` is a primitive of a level this CPU runs.
+#[allow(clippy::too_many_arguments)]
+unsafe fn checked_scores<T>(
+    what: &str,
+    f: ScoresFn<T>,
+    rows: &[T],
+    stride: usize,
+    x: &[f32],
+    g: usize,
+    scale: f32,
+    out: &mut [f32],
+) {
+    let (len, n) = split_groups(what, g, x.len(), out.len());
+    check_strided(what, rows.len(), stride, n, len);
+    // SAFETY: `f` runs on this CPU (caller); bounds just checked.
+    unsafe { f(rows, stride, x, g, scale, out) }
+}
+
+/// Checks a `mix` call (as [`crate::KernelSet::mix_f16`] documents) and runs `f`.
+///
+/// # Safety
+/// `f` is a primitive of a level this CPU runs.
+unsafe fn checked_mix<T>(
+    what: &str,
+    f: MixFn<T>,
+    rows: &[T],
+    stride: usize,
+    p: &[f32],
+    g: usize,
+    y: &mut [f32],
+) {
+    let (n, len) = split_groups(what, g, p.len(), y.len());
+    check_strided(what, rows.len(), stride, n, len);
+    // SAFETY: `f` runs on this CPU (caller); bounds just checked.
+    unsafe { f(rows, stride, p, g, y) }
+}
+
 impl crate::KernelSet {
     /// `out[q·n + j] = scale · (row_j · x_q)` for the `g` query vectors `x_q` held back to back
     /// in `x` (each `x.len() / g` long) and `n = out.len() / g` rows, row `j` being
@@ -187,10 +227,9 @@ impl crate::KernelSet {
         scale: f32,
         out: &mut [f32],
     ) {
-        let (len, n) = split_groups("scores_f16", g, x.len(), out.len());
-        check_strided("scores_f16", rows.len(), stride, n, len);
-        // SAFETY: level checked against the CPU when the set was obtained; bounds just checked.
-        unsafe { (self.vec.scores_f16)(rows, stride, x, g, scale, out) }
+        let f = self.vec.scores_f16;
+        // SAFETY: the set's level was checked against the CPU when it was obtained.
+        unsafe { checked_scores("scores_f16", f, rows, stride, x, g, scale, out) }
     }
 
     /// As [`Self::scores_f16`], f32 rows.
@@ -203,10 +242,9 @@ impl crate::KernelSet {
         scale: f32,
         out: &mut [f32],
     ) {
-        let (len, n) = split_groups("scores_f32", g, x.len(), out.len());
-        check_strided("scores_f32", rows.len(), stride, n, len);
+        let f = self.vec.scores_f32;
         // SAFETY: as in `scores_f16`.
-        unsafe { (self.vec.scores_f32)(rows, stride, x, g, scale, out) }
+        unsafe { checked_scores("scores_f32", f, rows, stride, x, g, scale, out) }
     }
 
     /// `y_q = Σ_j p[q·n + j] · row_j` (overwriting `y`) for the `g` weight vectors held back to
@@ -214,18 +252,14 @@ impl crate::KernelSet {
     /// `y.len() / g` long), row `j` being `rows[j·stride .. j·stride + y.len() / g]` (f16 bit
     /// patterns). Panics if `g` does not divide the lengths or the rows do not fit.
     pub fn mix_f16(&self, rows: &[u16], stride: usize, p: &[f32], g: usize, y: &mut [f32]) {
-        let (n, len) = split_groups("mix_f16", g, p.len(), y.len());
-        check_strided("mix_f16", rows.len(), stride, n, len);
         // SAFETY: as in `scores_f16`.
-        unsafe { (self.vec.mix_f16)(rows, stride, p, g, y) }
+        unsafe { checked_mix("mix_f16", self.vec.mix_f16, rows, stride, p, g, y) }
     }
 
     /// As [`Self::mix_f16`], f32 rows.
     pub fn mix_f32(&self, rows: &[f32], stride: usize, p: &[f32], g: usize, y: &mut [f32]) {
-        let (n, len) = split_groups("mix_f32", g, p.len(), y.len());
-        check_strided("mix_f32", rows.len(), stride, n, len);
         // SAFETY: as in `scores_f16`.
-        unsafe { (self.vec.mix_f32)(rows, stride, p, g, y) }
+        unsafe { checked_mix("mix_f32", self.vec.mix_f32, rows, stride, p, g, y) }
     }
 }
 
