@@ -200,6 +200,17 @@ macro_rules! strided {
                 }
             }
 
+            /// The operands of one `mix` call: `n` rows of `len` at `stride`, the weight vectors
+            /// back to back in `p`.
+            #[derive(Clone, Copy)]
+            struct Mix<'a> {
+                rows: &'a [$t],
+                stride: usize,
+                p: &'a [f32],
+                len: usize,
+                n: usize,
+            }
+
             /// Queries `q0..q0+Q` × columns `c..c+8K` of `mix` (the module doc).
             ///
             /// # Safety
@@ -207,13 +218,17 @@ macro_rules! strided {
             #[inline]
             #[target_feature(enable = "avx2,fma,f16c")]
             unsafe fn mix_tile<const Q: usize, const K: usize>(
-                rows: &[$t],
-                stride: usize,
-                p: &[f32],
-                (len, n): (usize, usize),
+                mx: &Mix<'_>,
                 y: &mut [f32],
                 (q0, c): (usize, usize),
             ) {
+                let Mix {
+                    rows,
+                    stride,
+                    p,
+                    len,
+                    n,
+                } = *mx;
                 let (r, yp) = (rows.as_ptr(), y.as_mut_ptr());
                 let mut acc = [[_mm256_setzero_ps(); K]; Q];
                 for j in 0..n {
@@ -245,22 +260,26 @@ macro_rules! strided {
             #[inline]
             #[target_feature(enable = "avx2,fma,f16c")]
             unsafe fn mix_queries<const Q: usize, const K: usize>(
-                rows: &[$t],
-                stride: usize,
-                p: &[f32],
-                (len, n): (usize, usize),
+                mx: &Mix<'_>,
                 y: &mut [f32],
                 q0: usize,
             ) {
+                let Mix {
+                    rows,
+                    stride,
+                    p,
+                    len,
+                    n,
+                } = *mx;
                 let mut c = 0;
                 while c + 8 * K <= len {
                     // SAFETY: c + 8K <= len.
-                    unsafe { mix_tile::<Q, K>(rows, stride, p, (len, n), y, (q0, c)) };
+                    unsafe { mix_tile::<Q, K>(mx, y, (q0, c)) };
                     c += 8 * K;
                 }
                 while c + 8 <= len {
                     // SAFETY: c + 8 <= len.
-                    unsafe { mix_tile::<Q, 1>(rows, stride, p, (len, n), y, (q0, c)) };
+                    unsafe { mix_tile::<Q, 1>(mx, y, (q0, c)) };
                     c += 8;
                 }
                 for q in q0..q0 + Q {
@@ -285,21 +304,28 @@ macro_rules! strided {
                 g: usize,
                 y: &mut [f32],
             ) {
-                let ln = (y.len() / g, p.len() / g);
+                let (len, n) = (y.len() / g, p.len() / g);
+                let mx = Mix {
+                    rows,
+                    stride,
+                    p,
+                    len,
+                    n,
+                };
                 let mut q0 = 0;
                 while q0 + 4 <= g {
                     // SAFETY: queries q0..q0+4 < g; the rest is the caller's contract.
-                    unsafe { mix_queries::<4, 2>(rows, stride, p, ln, y, q0) };
+                    unsafe { mix_queries::<4, 2>(&mx, y, q0) };
                     q0 += 4;
                 }
                 if q0 + 2 <= g {
                     // SAFETY: queries q0..q0+2 < g; as above.
-                    unsafe { mix_queries::<2, 4>(rows, stride, p, ln, y, q0) };
+                    unsafe { mix_queries::<2, 4>(&mx, y, q0) };
                     q0 += 2;
                 }
                 if q0 < g {
                     // SAFETY: query q0 < g; as above.
-                    unsafe { mix_queries::<1, 4>(rows, stride, p, ln, y, q0) };
+                    unsafe { mix_queries::<1, 4>(&mx, y, q0) };
                 }
             }
         }
