@@ -3,7 +3,8 @@
 //! whose matrices differ in rows (q/k/v) and a matrix with fewer rows than one chunk.
 
 use ternbench_kernels::{
-    matmul, matmul_group, ActF32, ActQ8, F16Matrix, I2Matrix, KernelSet, Op, Pinning, ThreadPool,
+    matmul, matmul_group, ActF32, ActQ8, F16Matrix, I2Matrix, KernelSet, Op, PackedMatrix, Pinning,
+    ThreadPool,
 };
 
 fn tern(n: usize, seed: u64) -> Vec<i8> {
@@ -50,29 +51,33 @@ fn group_equals_one_matmul_per_matrix() {
                 .collect();
             for op in [Op::Gemv, Op::Gemm] {
                 for threads in 1..=3 {
-                    let mut want: Vec<Vec<f32>> =
-                        shapes.iter().map(|&r| vec![0f32; batch * r]).collect();
-                    let mut got = want.clone();
-                    for (m, w) in i2.iter().zip(want.iter_mut()) {
-                        matmul(ks, &pool, threads, op, m, &aq, w).unwrap();
-                    }
-                    let refs: Vec<&I2Matrix> = i2.iter().collect();
-                    let mut outs: Vec<&mut [f32]> = got.iter_mut().map(|v| &mut v[..]).collect();
-                    matmul_group(ks, &pool, threads, op, &refs, &aq, &mut outs).unwrap();
-                    assert_eq!(got, want, "i2 {:?} {op:?} t{threads} b{batch}", ks.isa);
-
-                    let mut want: Vec<Vec<f32>> =
-                        shapes.iter().map(|&r| vec![0f32; batch * r]).collect();
-                    let mut got = want.clone();
-                    for (m, w) in f16.iter().zip(want.iter_mut()) {
-                        matmul(ks, &pool, threads, op, m, &af, w).unwrap();
-                    }
-                    let refs: Vec<&F16Matrix> = f16.iter().collect();
-                    let mut outs: Vec<&mut [f32]> = got.iter_mut().map(|v| &mut v[..]).collect();
-                    matmul_group(ks, &pool, threads, op, &refs, &af, &mut outs).unwrap();
-                    assert_eq!(got, want, "f16 {:?} {op:?} t{threads} b{batch}", ks.isa);
+                    let what = format!("{:?} {op:?} t{threads} b{batch}", ks.isa);
+                    check(ks, &pool, threads, op, &i2, &aq, &format!("i2 {what}"));
+                    check(ks, &pool, threads, op, &f16, &af, &format!("f16 {what}"));
                 }
             }
         }
     }
+}
+
+/// `matmul_group` over `ms` against one `matmul` per matrix, bit for bit.
+fn check<M: PackedMatrix>(
+    ks: &KernelSet,
+    pool: &ThreadPool,
+    threads: usize,
+    op: Op,
+    ms: &[M],
+    act: &M::Act,
+    what: &str,
+) {
+    let (batch, _) = M::act_shape(act);
+    let mut want: Vec<Vec<f32>> = ms.iter().map(|m| vec![0f32; batch * m.rows()]).collect();
+    let mut got = want.clone();
+    for (m, w) in ms.iter().zip(want.iter_mut()) {
+        matmul(ks, pool, threads, op, m, act, w).unwrap();
+    }
+    let refs: Vec<&M> = ms.iter().collect();
+    let mut outs: Vec<&mut [f32]> = got.iter_mut().map(|v| &mut v[..]).collect();
+    matmul_group(ks, pool, threads, op, &refs, act, &mut outs).unwrap();
+    assert_eq!(got, want, "{what}");
 }
