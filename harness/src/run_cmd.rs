@@ -3,8 +3,9 @@
 //! Reads a scenario (default: the embedded `scenarios/quick.toml`), describes the machine,
 //! opens counters and energy sources (or records why they are unavailable), measures the read
 //! bandwidth at each thread count before and after the sweep and, briefly, before every timed
-//! repetition (the roofline's denominator, paired with each repetition), runs every cell through [`crate::runner`], and leaves `results/<run-id>/` with
-//! `cells.jsonl`, `run.json`, `cells.csv` and a Markdown `summary.md`.
+//! repetition (the roofline's denominator, paired with each repetition), runs every cell
+//! through [`crate::runner`], and leaves `results/<run-id>/` with `cells.jsonl`, `run.json`,
+//! `cells.csv` and a Markdown `summary.md`.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
