@@ -301,6 +301,9 @@ mod tests {
                 (100, 100, 2),
                 (256, 256, 2),
                 (1000, 1000, 1),
+                // A KV head's contiguous rows over a long context: `mix` runs several row
+                // blocks (32 f16 or 16 f32 rows each) and a partial one.
+                (128, 128, 300),
             ] {
                 // Query groups: one (MHA), the 2B4T group of 4, and every tile remainder.
                 for g in [1usize, 2, 3, 4, 5, 7, 8] {

@@ -66,16 +66,14 @@ pub fn attend(
             // The group's query heads kvh·group .. (kvh+1)·group, back to back.
             let qg = &q[t * dim + kvh * gd..t * dim + (kvh + 1) * gd];
             let sc = &mut scores[..group * np];
-            cache
-                .k_rows(layer, kvh * hd)
-                .scores(ks, qg, group, scale, sc);
+            cache.k_rows(layer, kvh).scores(ks, qg, group, scale, sc);
             for s in sc.chunks_exact_mut(np) {
                 softmax(s);
             }
             // SAFETY: item (t, kvh) belongs to exactly one chunk, run once, so its group's
             // `group·hd` outputs are written by one participant alone, inside `out`.
             let o = unsafe { std::slice::from_raw_parts_mut(optr.0.add(t * dim + kvh * gd), gd) };
-            cache.v_rows(layer, kvh * hd).mix(ks, sc, group, o);
+            cache.v_rows(layer, kvh).mix(ks, sc, group, o);
         }
     });
 }

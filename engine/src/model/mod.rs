@@ -72,7 +72,13 @@ impl Model {
             });
         }
         Ok(Session {
-            cache: KvCache::new(kv, self.weights.layers.len(), c.kv_dim(), context),
+            cache: KvCache::new(
+                kv,
+                self.weights.layers.len(),
+                c.kv_heads,
+                c.head_dim(),
+                context,
+            ),
             bufs: ActBuffers::default(),
         })
     }
