@@ -46,6 +46,10 @@ pub struct ModelRecord {
     pub decode_bytes_per_token: u64,
     /// The same scaled to the full depth (equal unless sampled).
     pub decode_bytes_per_token_full_depth: u64,
+    /// Bytes of K and V one cached position holds over the built layers: a decode step that
+    /// attends over `c` positions reads `c` times this from the KV cache besides the weights.
+    #[serde(default)]
+    pub kv_bytes_per_position: u64,
     /// Seconds to build or load it.
     pub load_seconds: f64,
     /// The FFN activation the model uses (`relu2`, `silu`).
@@ -172,8 +176,13 @@ pub struct CellResult {
     pub repetitions: usize,
     /// Seconds to build/load the model (this engine).
     pub load_seconds: Option<f64>,
-    /// Bytes one decode step reads.
+    /// Bytes of weights one decode step reads.
     pub decode_bytes_per_token: Option<u64>,
+    /// Bytes of KV cache one decode step of this test reads, averaged over its steps (step `s`
+    /// of `n_gen` attends over `n_prompt + s + 1` positions, see [`kv_bytes_per_step`]). The
+    /// roofline counts them beside the weights.
+    #[serde(default)]
+    pub decode_kv_bytes_per_token: Option<u64>,
     /// Prompt tokens/s.
     pub prefill_tokens_per_s: Option<Summary>,
     /// Decode tokens/s.
@@ -228,14 +237,28 @@ impl CellResult {
             return;
         }
         self.bandwidth_gbps = Some(gbps);
-        self.decode_roofline_fraction =
-            match (&self.decode_tokens_per_s, self.decode_bytes_per_token) {
-                (Some(t), Some(bytes)) if gbps > 0.0 => {
-                    Some(t.median * bytes as f64 / (gbps * 1e9))
-                }
-                _ => None,
-            };
+        self.decode_roofline_fraction = match (&self.decode_tokens_per_s, self.decode_read_bytes())
+        {
+            (Some(t), Some(bytes)) if gbps > 0.0 => Some(t.median * bytes as f64 / (gbps * 1e9)),
+            _ => None,
+        };
     }
+
+    /// Bytes one decode step reads: the weights plus the step's mean KV cache bytes.
+    pub fn decode_read_bytes(&self) -> Option<u64> {
+        self.decode_bytes_per_token
+            .map(|w| w + self.decode_kv_bytes_per_token.unwrap_or(0))
+    }
+}
+
+/// Mean KV cache bytes a decode step reads over the `n_gen` steps that follow an `n_prompt`
+/// prefill, `per_position` bytes per cached position: step `s` attends over `n_prompt + s + 1`
+/// positions, so the mean is `n_prompt + (n_gen + 1) / 2` positions (rounded down to a byte).
+pub fn kv_bytes_per_step(per_position: u64, n_prompt: usize, n_gen: usize) -> u64 {
+    if n_gen == 0 {
+        return 0;
+    }
+    per_position * (2 * n_prompt as u64 + n_gen as u64 + 1) / 2
 }
 
 /// The scenario as run.
@@ -496,6 +519,7 @@ pub const CSV_COLUMNS: &[&str] = &[
     "peak_rss_bytes",
     "load_s",
     "decode_bytes_per_token",
+    "decode_kv_bytes_per_token",
     "bandwidth_gbps",
     "decode_roofline_fraction",
     "decode_tps_full_depth_estimate",
@@ -551,6 +575,9 @@ fn cells_csv(run: &RunFile) -> String {
                 c.peak_rss_bytes.map(|b| b.to_string()).unwrap_or_default(),
                 f(c.load_seconds),
                 c.decode_bytes_per_token
+                    .map(|b| b.to_string())
+                    .unwrap_or_default(),
+                c.decode_kv_bytes_per_token
                     .map(|b| b.to_string())
                     .unwrap_or_default(),
                 f(c.bandwidth_gbps),
@@ -611,6 +638,17 @@ mod tests {
             energy_decode: None,
             bandwidth_before_gbps: Some(30.0),
         }))
+    }
+
+    #[test]
+    fn kv_bytes_per_step_is_the_mean_over_the_steps() {
+        // tg64 from an empty cache: steps attend over 1..=64 positions, mean 32.5.
+        assert_eq!(kv_bytes_per_step(100, 0, 64), 3250);
+        // After a 1024-token prompt, 32 steps: 1025..=1056, mean 1040.5.
+        assert_eq!(kv_bytes_per_step(100, 1024, 32), 104_050);
+        assert_eq!(kv_bytes_per_step(100, 128, 0), 0);
+        let brute: u64 = (0..7u64).map(|s| 6 * (5 + s + 1)).sum::<u64>() / 7;
+        assert_eq!(kv_bytes_per_step(6, 5, 7), brute);
     }
 
     #[test]

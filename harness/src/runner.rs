@@ -406,6 +406,12 @@ pub fn run(
                     + w.head.as_ref().map_or(0, |h| h.weight_bytes() as u64),
                 decode_bytes_per_token: w.decode_bytes(),
                 decode_bytes_per_token_full_depth: w.decode_bytes_full_depth(),
+                kv_bytes_per_position: ternbench_engine::kv_cache::KvCache::bytes_for(
+                    kv,
+                    w.layers.len(),
+                    w.cfg.kv_dim(),
+                    1,
+                ),
                 load_seconds: t0.elapsed().as_secs_f64(),
                 activation: w.cfg.act.name().into(),
             };
@@ -580,7 +586,11 @@ fn summarise(s: &Scenario, c: &Cell, model: Option<&ModelRecord>) -> CellResult 
     let scale = sampled
         .as_ref()
         .map(|x| x.layers_built as f64 / x.layers_total as f64);
-    let bytes = model.map(|m| m.decode_bytes_per_token);
+    let kv_bytes = model.map(|m| {
+        crate::results::kv_bytes_per_step(m.kv_bytes_per_position, c.test.n_prompt, c.test.n_gen)
+    });
+    // Weights plus the KV cache a step reads.
+    let bytes = model.map(|m| m.decode_bytes_per_token + kv_bytes.unwrap_or(0));
     let headline = tg_s.as_ref().or(pp_s.as_ref());
     // The paired roofline: every repetition's decode rate against the bandwidth read just
     // before it, when every repetition has such a reading.
@@ -617,7 +627,8 @@ fn summarise(s: &Scenario, c: &Cell, model: Option<&ModelRecord>) -> CellResult 
         sampled,
         repetitions: c.samples.len(),
         load_seconds: model.map(|m| m.load_seconds),
-        decode_bytes_per_token: bytes,
+        decode_bytes_per_token: model.map(|m| m.decode_bytes_per_token),
+        decode_kv_bytes_per_token: kv_bytes,
         // Paired here; otherwise set by the caller from the run's start and end readings
         // (`set_bandwidth`).
         decode_roofline_fraction: paired.map(|p| p.0),

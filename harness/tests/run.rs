@@ -203,7 +203,23 @@ fn run_writes_three_files_and_says_energy_status() {
             key["engine"], key["threads"], key["test"], key["isa"]
         );
         assert_eq!(c["roofline_paired"], true, "{c}");
-        let bytes = c["decode_bytes_per_token"].as_f64().unwrap();
+        // The roofline's bytes: the weights plus the KV cache a step reads, the mean over the
+        // test's steps of (prompt + step + 1) cached positions.
+        let model = run["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["engine"] == key["engine"])
+            .expect("model record");
+        let per_pos = model["kv_bytes_per_position"].as_u64().unwrap();
+        assert!(per_pos > 0 && per_pos % (2 * model["layers_built"].as_u64().unwrap()) == 0);
+        let (np, ng) = (
+            c["n_prompt"].as_u64().unwrap(),
+            c["n_gen"].as_u64().unwrap(),
+        );
+        let kv = c["decode_kv_bytes_per_token"].as_u64().unwrap();
+        assert_eq!(kv, per_pos * (2 * np + ng + 1) / 2, "{id}");
+        let bytes = c["decode_bytes_per_token"].as_f64().unwrap() + kv as f64;
         let mut v = ratios[&id].clone();
         v.sort_by(f64::total_cmp);
         let want = v[v.len() / 2] * bytes / 1e9;

@@ -256,6 +256,7 @@ mod tests {
             repetitions: 3,
             load_seconds: None,
             decode_bytes_per_token: None,
+            decode_kv_bytes_per_token: None,
             prefill_tokens_per_s: Summary::of(&[prefill]),
             decode_tokens_per_s: Summary::of(&[decode]),
             ttft_seconds: None,
