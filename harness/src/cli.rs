@@ -292,6 +292,16 @@ pub struct BenchArgs {
     /// Generated tokens of the decode test (0 = skip).
     #[arg(short = 'n', long = "n-gen", default_value_t = 64)]
     pub n_gen: usize,
+
+    /// Depths, comma separated: each test also runs with this many tokens already in the
+    /// cache (prefilled untimed before every repetition), as llama-bench's `-d` (0: empty).
+    #[arg(
+        short = 'd',
+        long = "n-depth",
+        value_delimiter = ',',
+        default_value = "0"
+    )]
+    pub n_depth: Vec<usize>,
     /// Thread counts, comma separated.
     #[arg(short = 't', long, value_delimiter = ',', default_value = "1")]
     pub threads: Vec<u32>,

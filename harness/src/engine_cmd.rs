@@ -383,6 +383,7 @@ pub struct BenchRow {
     test: String,
     n_prompt: usize,
     n_gen: usize,
+    n_depth: usize,
     sampled_layers: Option<usize>,
     model_layers: Option<usize>,
     /// The FFN activation of the model (`relu2` for 2B4T, `silu` for the 1bitLLM family).
@@ -428,18 +429,22 @@ pub fn run_bench(a: &BenchArgs) -> Result<()> {
             a.opts.format
         )));
     }
+    let mut depths = a.n_depth.clone();
+    depths.dedup();
     let mut tests = Vec::new();
-    if a.n_prompt > 0 {
-        tests.push(TestSpec {
-            n_prompt: a.n_prompt,
-            n_gen: 0,
-        });
-    }
-    if a.n_gen > 0 {
-        tests.push(TestSpec {
-            n_prompt: 0,
-            n_gen: a.n_gen,
-        });
+    for &n_depth in &depths {
+        if a.n_prompt > 0 {
+            tests.push(TestSpec {
+                n_depth,
+                ..TestSpec::new(a.n_prompt, 0)
+            });
+        }
+        if a.n_gen > 0 {
+            tests.push(TestSpec {
+                n_depth,
+                ..TestSpec::new(0, a.n_gen)
+            });
+        }
     }
     let mut threads: Vec<usize> = a.threads.iter().map(|&t| t as usize).collect();
     threads.dedup();
@@ -526,6 +531,7 @@ pub fn run_bench(a: &BenchArgs) -> Result<()> {
                 test: c.key.test.clone(),
                 n_prompt: c.n_prompt,
                 n_gen: c.n_gen,
+                n_depth: c.n_depth,
                 sampled_layers: c.sampled.as_ref().map(|x| x.layers_built),
                 model_layers: out
                     .models
@@ -550,10 +556,10 @@ pub fn run_bench(a: &BenchArgs) -> Result<()> {
     match a.output {
         OutFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
         OutFormat::Csv => {
-            println!("model,activation,engine,format,head,isa,threads,test,n_prompt,n_gen,sampled_layers,model_layers,avg_ts,stddev_ts,median_ts,noisy");
+            println!("model,activation,engine,format,head,isa,threads,test,n_prompt,n_gen,n_depth,sampled_layers,model_layers,avg_ts,stddev_ts,median_ts,noisy");
             for r in &rows {
                 println!(
-                    "{},{},{},{},{},{},{},{},{},{},{},{},{:.4},{:.4},{:.4},{}",
+                    "{},{},{},{},{},{},{},{},{},{},{},{},{},{:.4},{:.4},{:.4},{}",
                     r.model,
                     r.activation.as_deref().unwrap_or(""),
                     r.engine,
@@ -564,6 +570,7 @@ pub fn run_bench(a: &BenchArgs) -> Result<()> {
                     r.test,
                     r.n_prompt,
                     r.n_gen,
+                    r.n_depth,
                     r.sampled_layers.map(|v| v.to_string()).unwrap_or_default(),
                     r.model_layers.map(|v| v.to_string()).unwrap_or_default(),
                     r.avg_ts,

@@ -86,6 +86,9 @@ pub struct SampleRecord {
     pub n_prompt: usize,
     /// Decode steps.
     pub n_gen: usize,
+    /// Tokens in the cache before the test (prefilled untimed).
+    #[serde(default)]
+    pub n_depth: usize,
     /// Seconds of the prefill, first token chosen (`null` without prefill).
     pub prefill_seconds: Option<f64>,
     /// Seconds of each decode step.
@@ -169,6 +172,9 @@ pub struct CellResult {
     pub n_prompt: usize,
     /// Decode steps.
     pub n_gen: usize,
+    /// Tokens in the cache before the test (prefilled untimed).
+    #[serde(default)]
+    pub n_depth: usize,
     /// Set when only some layers were built: every figure is for those layers, and the
     /// `*_full_depth_estimate` fields scale them.
     pub sampled: Option<Sampled>,
@@ -497,6 +503,7 @@ pub const CSV_COLUMNS: &[&str] = &[
     "threads",
     "test",
     "n_prompt",
+    "n_depth",
     "n_gen",
     "sampled_layers",
     "model_layers",
@@ -547,6 +554,7 @@ fn cells_csv(run: &RunFile) -> String {
                 c.key.threads.to_string(),
                 c.key.test.clone(),
                 c.n_prompt.to_string(),
+                c.n_depth.to_string(),
                 c.n_gen.to_string(),
                 c.sampled
                     .as_ref()
@@ -629,6 +637,7 @@ mod tests {
             time_utc: now_utc(),
             n_prompt: 4,
             n_gen: 2,
+            n_depth: 0,
             prefill_seconds: Some(0.5),
             decode_step_seconds: vec![0.1, 0.3],
             peak_rss_bytes: Some(1 << 20),

@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use ternbench_engine::kernels::{Isa, KernelSet, ThreadPool};
-use ternbench_engine::{model::exec, sampler::argmax, KvType, Logits, Model};
+use ternbench_engine::{model::exec, sampler::argmax, Exec, KvType, Logits, Model, Session};
 
 use crate::counters::Counters;
 use crate::engine_cmd::{build, ModelPlan};
@@ -212,6 +212,27 @@ fn prompt_tokens(n: usize, vocab: usize) -> Vec<u32> {
     (0..n).map(|i| ((i * 7919 + 13) % vocab) as u32).collect()
 }
 
+/// Tokens per forward call of the untimed depth fill (bounds its activation buffers).
+const DEPTH_CHUNK: usize = 512;
+
+/// Prefills `n` tokens (untimed, in [`DEPTH_CHUNK`]s) into an empty session: the context a
+/// test at depth `n` starts from. Returns the greedy token after them.
+fn fill_depth(model: &Model, ex: Exec<'_>, session: &mut Session, n: usize) -> Result<u32> {
+    let vocab = model.weights.cfg.vocab;
+    // Another sequence than the timed prompt's (an offset into the same generator).
+    let toks: Vec<u32> = prompt_tokens(n + 1, vocab)[1..].to_vec();
+    let mut tok = 0;
+    for (i, chunk) in toks.chunks(DEPTH_CHUNK).enumerate() {
+        let last = (i + 1) * DEPTH_CHUNK >= n;
+        let want = if last { Logits::Last } else { Logits::None };
+        let logits = model.forward(ex, session, chunk, want)?;
+        if last {
+            tok = argmax(&logits);
+        }
+    }
+    Ok(tok)
+}
+
 struct Cell {
     spec: EngineSpec,
     key: CellKey,
@@ -243,8 +264,7 @@ fn run_rep(
 ) -> Result<SampleRecord> {
     let cfg = &model.weights.cfg;
     let ex = exec(ks, ctx.pool, threads);
-    let context = test.n_prompt + test.n_gen + 1;
-    let mut session = model.session(context, kv)?;
+    let mut session = model.session(test.context(), kv)?;
     let prompt = prompt_tokens(test.n_prompt, cfg.vocab);
     let mut rec = SampleRecord {
         key: CellKey {
@@ -260,6 +280,7 @@ fn run_rep(
         time_utc: String::new(),
         n_prompt: test.n_prompt,
         n_gen: test.n_gen,
+        n_depth: test.n_depth,
         prefill_seconds: None,
         decode_step_seconds: Vec::with_capacity(test.n_gen),
         peak_rss_bytes: None,
@@ -270,6 +291,9 @@ fn run_rep(
         bandwidth_before_gbps: None,
     };
     let mut tok = cfg.bos;
+    if test.n_depth > 0 {
+        tok = fill_depth(model, ex, &mut session, test.n_depth)?;
+    }
     if test.n_prompt > 0 {
         if let Some(m) = ctx.energy.as_deref_mut() {
             m.start();
@@ -363,12 +387,7 @@ pub fn run(
             SampleLayers::Fixed(k) => Some(k),
             SampleLayers::Auto => auto_layers(s, &mspec.name),
         };
-        let context = s
-            .tests
-            .iter()
-            .map(|t| t.n_prompt + t.n_gen + 1)
-            .max()
-            .unwrap_or(1);
+        let context = s.tests.iter().map(|t| t.context()).max().unwrap_or(1);
         reset_peak_rss();
         let mut built: Vec<(EngineSpec, Model, ModelRecord)> = Vec::new();
         for spec in &s.engines {
@@ -587,7 +606,11 @@ fn summarise(s: &Scenario, c: &Cell, model: Option<&ModelRecord>) -> CellResult 
         .as_ref()
         .map(|x| x.layers_built as f64 / x.layers_total as f64);
     let kv_bytes = model.map(|m| {
-        crate::results::kv_bytes_per_step(m.kv_bytes_per_position, c.test.n_prompt, c.test.n_gen)
+        crate::results::kv_bytes_per_step(
+            m.kv_bytes_per_position,
+            c.test.n_depth + c.test.n_prompt,
+            c.test.n_gen,
+        )
     });
     // Weights plus the KV cache a step reads.
     let bytes = model.map(|m| m.decode_bytes_per_token + kv_bytes.unwrap_or(0));
@@ -624,6 +647,7 @@ fn summarise(s: &Scenario, c: &Cell, model: Option<&ModelRecord>) -> CellResult 
         key: c.key.clone(),
         n_prompt: c.test.n_prompt,
         n_gen: c.test.n_gen,
+        n_depth: c.test.n_depth,
         sampled,
         repetitions: c.samples.len(),
         load_seconds: model.map(|m| m.load_seconds),

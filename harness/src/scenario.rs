@@ -125,48 +125,74 @@ pub enum IsaSel {
     List(Vec<Isa>),
 }
 
-/// One test: prefill of `n_prompt` tokens, decode of `n_gen`, or a request (prefill then decode).
+/// One test: prefill of `n_prompt` tokens, decode of `n_gen`, or a request (prefill then decode),
+/// each from a cache already holding `n_depth` tokens (llama-bench's depth, `-d`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TestSpec {
-    /// Prompt tokens (0: no prefill; decode starts from an empty cache).
+    /// Prompt tokens (0: no prefill; decode starts from the cache as the depth left it).
     pub n_prompt: usize,
     /// Generated tokens (0: prefill only).
     pub n_gen: usize,
+    /// Tokens in the cache before the test: prefilled, untimed, at the start of every
+    /// repetition (0: an empty cache).
+    #[serde(default)]
+    pub n_depth: usize,
 }
 
 impl TestSpec {
-    /// llama-bench style name: `pp128`, `tg64`, `pp128+tg64`.
-    pub fn name(&self) -> String {
-        match (self.n_prompt, self.n_gen) {
-            (p, 0) => format!("pp{p}"),
-            (0, g) => format!("tg{g}"),
-            (p, g) => format!("pp{p}+tg{g}"),
+    /// Prefill of `n_prompt` tokens and decode of `n_gen` from an empty cache.
+    pub fn new(n_prompt: usize, n_gen: usize) -> TestSpec {
+        TestSpec {
+            n_prompt,
+            n_gen,
+            n_depth: 0,
         }
     }
 
-    fn parse(s: &str) -> Option<TestSpec> {
+    /// llama-bench style name: `pp128`, `tg64`, `pp128+tg64`, and ` @ d512` after any of them
+    /// at a depth.
+    pub fn name(&self) -> String {
+        let base = match (self.n_prompt, self.n_gen) {
+            (p, 0) => format!("pp{p}"),
+            (0, g) => format!("tg{g}"),
+            (p, g) => format!("pp{p}+tg{g}"),
+        };
+        match self.n_depth {
+            0 => base,
+            d => format!("{base} @ d{d}"),
+        }
+    }
+
+    /// Cache positions a repetition needs (depth, prompt, generated tokens and one spare).
+    pub fn context(&self) -> usize {
+        self.n_depth + self.n_prompt + self.n_gen + 1
+    }
+
+    /// `ppN`, `tgN` or `ppN+tgN`, optionally followed by `@ dN` (spaces optional).
+    pub(crate) fn parse(s: &str) -> Option<TestSpec> {
         let num = |p: &str, pre: &str| {
-            p.strip_prefix(pre)?
+            p.trim()
+                .strip_prefix(pre)?
                 .parse::<usize>()
                 .ok()
                 .filter(|&n| n > 0)
         };
+        let (s, n_depth) = match s.split_once('@') {
+            Some((t, d)) => (t, num(d, "d")?),
+            None => (s, 0),
+        };
         let s = s.trim();
-        if let Some((a, b)) = s.split_once('+') {
-            return Some(TestSpec {
-                n_prompt: num(a.trim(), "pp")?,
-                n_gen: num(b.trim(), "tg")?,
-            });
-        }
-        if let Some(p) = num(s, "pp") {
-            return Some(TestSpec {
-                n_prompt: p,
-                n_gen: 0,
-            });
-        }
-        num(s, "tg").map(|g| TestSpec {
-            n_prompt: 0,
-            n_gen: g,
+        let (n_prompt, n_gen) = if let Some((a, b)) = s.split_once('+') {
+            (num(a, "pp")?, num(b, "tg")?)
+        } else if let Some(p) = num(s, "pp") {
+            (p, 0)
+        } else {
+            (0, num(s, "tg")?)
+        };
+        Some(TestSpec {
+            n_prompt,
+            n_gen,
+            n_depth,
         })
     }
 }
@@ -614,12 +640,9 @@ impl Scenario {
         };
 
         let tests = match &raw.tests {
-            None => vec![TestSpec {
-                n_prompt: 128,
-                n_gen: 64,
-            }],
+            None => vec![TestSpec::new(128, 64)],
             Some(t) if t.get_ref().is_empty() => {
-                return Err(src.err(Some(t.span()), "tests", "empty; allowed: \"ppN\", \"tgN\", \"ppN+tgN\""))
+                return Err(src.err(Some(t.span()), "tests", "empty; allowed: \"ppN\", \"tgN\", \"ppN+tgN\", each optionally \"@ dN\""))
             }
             Some(t) => t
                 .get_ref()
@@ -631,7 +654,7 @@ impl Scenario {
                             Some(s.span()),
                             &format!("tests[{i}]"),
                             format!(
-                                "\"{}\" is not a test; allowed: \"ppN\" (prefill N tokens), \"tgN\" (decode N tokens from an empty cache), \"ppN+tgN\" (a request: prefill then decode), N ≥ 1",
+                                "\"{}\" is not a test; allowed: \"ppN\" (prefill N tokens), \"tgN\" (decode N tokens from an empty cache), \"ppN+tgN\" (a request: prefill then decode), each optionally followed by \"@ dN\" (N tokens already in the cache, prefilled untimed first), N ≥ 1",
                                 s.get_ref()
                             ),
                         )
@@ -969,6 +992,10 @@ mod tests {
         let e = parse("models = [\"bitnet-125m\"]\ntests = [\"pp0\"]").unwrap_err();
         assert_eq!(e.key, "tests[0]");
 
+        let e = parse("models = [\"bitnet-125m\"]\ntests = [\"tg8\", \"tg8 @ 512\"]").unwrap_err();
+        assert_eq!(e.key, "tests[1]");
+        assert!(e.msg.contains("@ dN"), "{e}");
+
         let e = parse("models = [\"bitnet-125m\"]\nrepetitions = 0").unwrap_err();
         assert_eq!(e.key, "repetitions");
 
@@ -1010,5 +1037,50 @@ mod tests {
             }
         }
         assert!(n >= 6, "expected the shipped scenarios, found {n}");
+    }
+
+    #[test]
+    fn tests_at_a_depth_parse_and_name_like_llama_bench() {
+        for (text, want, name) in [
+            ("pp128", TestSpec::new(128, 0), "pp128"),
+            ("tg64", TestSpec::new(0, 64), "tg64"),
+            ("pp8+tg4", TestSpec::new(8, 4), "pp8+tg4"),
+            (
+                "tg64 @ d512",
+                TestSpec {
+                    n_depth: 512,
+                    ..TestSpec::new(0, 64)
+                },
+                "tg64 @ d512",
+            ),
+            (
+                " pp8 + tg4@d16 ",
+                TestSpec {
+                    n_depth: 16,
+                    ..TestSpec::new(8, 4)
+                },
+                "pp8+tg4 @ d16",
+            ),
+        ] {
+            let t = TestSpec::parse(text).unwrap_or_else(|| panic!("{text}"));
+            assert_eq!(t, want, "{text}");
+            assert_eq!(t.name(), name);
+            // The name parses back to the same test.
+            assert_eq!(TestSpec::parse(&t.name()), Some(t));
+        }
+        assert_eq!(
+            TestSpec::parse("pp8+tg4 @ d16").unwrap().context(),
+            16 + 8 + 4 + 1
+        );
+        for bad in [
+            "tg8 @ d0",
+            "tg8 @ 16",
+            "tg8 @ d",
+            "tg8 @",
+            "@ d4",
+            "tg8 @ d4 @ d4",
+        ] {
+            assert_eq!(TestSpec::parse(bad), None, "{bad}");
+        }
     }
 }

@@ -415,6 +415,45 @@ fn bench_json_rows_and_engine_errors() {
                 || r["test"].as_str().unwrap().starts_with("tg")
         );
     }
+    // llama-bench's depth: every test again with the cache already holding d tokens.
+    let o = ternbench(&[
+        "bench",
+        "-m",
+        "bitnet-125m",
+        "--engine",
+        "ternary",
+        "-p",
+        "8",
+        "-n",
+        "4",
+        "-d",
+        "0,6",
+        "-r",
+        "1",
+        "-o",
+        "json",
+        "--quiet-progress",
+    ]);
+    let v = stdout_json(&o);
+    let tests: Vec<(String, u64)> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            assert!(r["avg_ts"].as_f64().unwrap() > 0.0, "{r}");
+            (
+                r["test"].as_str().unwrap().to_string(),
+                r["n_depth"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    for want in [("pp8", 0), ("tg4", 0), ("pp8 @ d6", 6), ("tg4 @ d6", 6)] {
+        assert!(
+            tests.iter().any(|(t, d)| t == want.0 && *d == want.1),
+            "{want:?} not in {tests:?}"
+        );
+    }
+    assert_eq!(tests.len(), 4, "{tests:?}");
     let err = usage_error(&["bench", "-m", "gpt-9", "-r", "1"]);
     assert!(
         err.contains("unknown model") && err.contains("bitnet-2b4t"),

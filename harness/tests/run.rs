@@ -213,10 +213,8 @@ fn run_writes_three_files_and_says_energy_status() {
             .expect("model record");
         let per_pos = model["kv_bytes_per_position"].as_u64().unwrap();
         assert!(per_pos > 0 && per_pos % (2 * model["layers_built"].as_u64().unwrap()) == 0);
-        let (np, ng) = (
-            c["n_prompt"].as_u64().unwrap(),
-            c["n_gen"].as_u64().unwrap(),
-        );
+        let np = c["n_depth"].as_u64().unwrap() + c["n_prompt"].as_u64().unwrap();
+        let ng = c["n_gen"].as_u64().unwrap();
         let kv = c["decode_kv_bytes_per_token"].as_u64().unwrap();
         assert_eq!(kv, per_pos * (2 * np + ng + 1) / 2, "{id}");
         let bytes = c["decode_bytes_per_token"].as_f64().unwrap() + kv as f64;
@@ -423,4 +421,72 @@ fn run_measures_real_checkpoints_hf_and_gguf() {
         "2 models x 2 engines"
     );
     assert_eq!(models.len(), 2);
+}
+
+#[test]
+fn tests_at_a_depth_fill_the_cache_first_and_count_its_bytes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scen = tmp.path().join("depth.toml");
+    std::fs::write(
+        &scen,
+        r#"
+models = [{ name = "bitnet-125m", sample_layers = 1 }]
+engines = ["ternary"]
+formats = ["i2"]
+threads = [1]
+tests = ["tg3", "tg3 @ d600", "pp4+tg2 @ d5"]
+repetitions = 1
+warmup = 0
+[energy]
+source = "none"
+"#,
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let o = ternbench(&[
+        "run",
+        scen.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let d = &run_dirs(&out)[0];
+    let run: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("run.json")).unwrap()).unwrap();
+    let per_pos = run["models"][0]["kv_bytes_per_position"].as_u64().unwrap();
+    let cells = run["cells"].as_array().unwrap();
+    let by_test = |t: &str| {
+        cells
+            .iter()
+            .find(|c| c["key"]["test"] == t)
+            .unwrap_or_else(|| panic!("no cell {t}: {cells:?}"))
+    };
+    // (test, depth, prompt, generated); 600 is more than one 512-token fill chunk.
+    for (t, depth, np, ng) in [
+        ("tg3", 0u64, 0u64, 3u64),
+        ("tg3 @ d600", 600, 0, 3),
+        ("pp4+tg2 @ d5", 5, 4, 2),
+    ] {
+        let c = by_test(t);
+        assert_eq!(c["n_depth"], depth, "{c}");
+        assert_eq!(c["n_prompt"], np, "{c}");
+        assert_eq!(c["n_gen"], ng, "{c}");
+        assert_eq!(
+            c["decode_kv_bytes_per_token"].as_u64().unwrap(),
+            per_pos * (2 * (depth + np) + ng + 1) / 2,
+            "{t}"
+        );
+        assert!(c["decode_tokens_per_s"]["median"].as_f64().unwrap() > 0.0);
+    }
+    assert!(
+        by_test("pp4+tg2 @ d5")["prefill_tokens_per_s"]["median"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+    let jsonl = std::fs::read_to_string(d.join("cells.jsonl")).unwrap();
+    assert!(jsonl.contains("\"n_depth\":600"), "{jsonl}");
+    let csv = std::fs::read_to_string(d.join("cells.csv")).unwrap();
+    assert!(csv.lines().next().unwrap().contains("n_depth"));
 }

@@ -252,6 +252,7 @@ mod tests {
             },
             n_prompt: 64,
             n_gen: 32,
+            n_depth: 0,
             sampled: None,
             repetitions: 3,
             load_seconds: None,

@@ -514,12 +514,14 @@ pub fn evaluate_run(c: &Claim, run: &Loaded, tag_run: bool) -> Vec<Row> {
                     model_absent = true;
                     continue;
                 }
+                // Published figures are from an empty cache: cells at a depth never match.
                 let len_ok = |x: &Cell| {
-                    if decode {
-                        c.n_gen.is_none_or(|n| x.cell.n_gen == n)
-                    } else {
-                        c.n_prompt.is_none_or(|n| x.cell.n_prompt == n)
-                    }
+                    x.cell.n_depth == 0
+                        && if decode {
+                            c.n_gen.is_none_or(|n| x.cell.n_gen == n)
+                        } else {
+                            c.n_prompt.is_none_or(|n| x.cell.n_prompt == n)
+                        }
                 };
                 let Some(x) = of_model
                     .iter()
