@@ -193,6 +193,15 @@ pub enum OutFormat {
     Csv,
 }
 
+/// KV cache element type of `ternbench bench`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum KvArg {
+    /// 2 bytes per element (llama-bench's default cache type).
+    F16,
+    /// 4 bytes per element.
+    F32,
+}
+
 /// Model options shared by the engine commands.
 #[derive(Debug, Args)]
 pub struct ModelOpts {
@@ -302,6 +311,10 @@ pub struct BenchArgs {
         default_value = "0"
     )]
     pub n_depth: Vec<usize>,
+
+    /// KV cache element type (f16, as llama-bench's default `-ctk f16 -ctv f16`).
+    #[arg(long, value_enum, default_value = "f16")]
+    pub kv: KvArg,
     /// Thread counts, comma separated.
     #[arg(short = 't', long, value_delimiter = ',', default_value = "1")]
     pub threads: Vec<u32>,

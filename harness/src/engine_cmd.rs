@@ -384,6 +384,8 @@ pub struct BenchRow {
     n_prompt: usize,
     n_gen: usize,
     n_depth: usize,
+    /// KV cache element type (`f16`, `f32`).
+    kv: &'static str,
     sampled_layers: Option<usize>,
     model_layers: Option<usize>,
     /// The FFN activation of the model (`relu2` for 2B4T, `silu` for the 1bitLLM family).
@@ -488,7 +490,7 @@ pub fn run_bench(a: &BenchArgs) -> Result<()> {
         pin: a.pin,
         order: Order::Interleaved,
         seed: a.opts.seed,
-        kv_f16: false,
+        kv_f16: a.kv == crate::cli::KvArg::F16,
         max_cv: 0.05,
         energy: EnergySpec {
             source: "none".into(),
@@ -532,6 +534,7 @@ pub fn run_bench(a: &BenchArgs) -> Result<()> {
                 n_prompt: c.n_prompt,
                 n_gen: c.n_gen,
                 n_depth: c.n_depth,
+                kv: if scenario.kv_f16 { "f16" } else { "f32" },
                 sampled_layers: c.sampled.as_ref().map(|x| x.layers_built),
                 model_layers: out
                     .models
@@ -556,10 +559,10 @@ pub fn run_bench(a: &BenchArgs) -> Result<()> {
     match a.output {
         OutFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
         OutFormat::Csv => {
-            println!("model,activation,engine,format,head,isa,threads,test,n_prompt,n_gen,n_depth,sampled_layers,model_layers,avg_ts,stddev_ts,median_ts,noisy");
+            println!("model,activation,engine,format,head,isa,threads,test,n_prompt,n_gen,n_depth,kv,sampled_layers,model_layers,avg_ts,stddev_ts,median_ts,noisy");
             for r in &rows {
                 println!(
-                    "{},{},{},{},{},{},{},{},{},{},{},{},{},{:.4},{:.4},{:.4},{}",
+                    "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.4},{:.4},{:.4},{}",
                     r.model,
                     r.activation.as_deref().unwrap_or(""),
                     r.engine,
@@ -571,6 +574,7 @@ pub fn run_bench(a: &BenchArgs) -> Result<()> {
                     r.n_prompt,
                     r.n_gen,
                     r.n_depth,
+                    r.kv,
                     r.sampled_layers.map(|v| v.to_string()).unwrap_or_default(),
                     r.model_layers.map(|v| v.to_string()).unwrap_or_default(),
                     r.avg_ts,

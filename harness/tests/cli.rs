@@ -441,6 +441,8 @@ fn bench_json_rows_and_engine_errors() {
         .iter()
         .map(|r| {
             assert!(r["avg_ts"].as_f64().unwrap() > 0.0, "{r}");
+            // llama-bench's default cache type.
+            assert_eq!(r["kv"], "f16", "{r}");
             (
                 r["test"].as_str().unwrap().to_string(),
                 r["n_depth"].as_u64().unwrap(),
