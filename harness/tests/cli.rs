@@ -387,9 +387,9 @@ fn generate_reports_speeds_and_sampling_is_labelled() {
     assert!(err.contains("SAMPLED"), "{err}");
 }
 
-#[test]
-fn bench_json_rows_and_engine_errors() {
-    let o = ternbench(&[
+/// `bench` on bitnet-125m, pp8 and tg4, one repetition, JSON rows; `extra` arguments after.
+fn bench_rows(extra: &[&str]) -> Value {
+    let mut args = vec![
         "bench",
         "-m",
         "bitnet-125m",
@@ -402,8 +402,14 @@ fn bench_json_rows_and_engine_errors() {
         "-o",
         "json",
         "--quiet-progress",
-    ]);
-    let v = stdout_json(&o);
+    ];
+    args.extend_from_slice(extra);
+    stdout_json(&ternbench(&args))
+}
+
+#[test]
+fn bench_json_rows_and_engine_errors() {
+    let v = bench_rows(&[]);
     let rows = v.as_array().unwrap();
     assert_eq!(rows.len(), 4, "ternary and fp16 x pp and tg");
     for r in rows {
@@ -416,25 +422,7 @@ fn bench_json_rows_and_engine_errors() {
         );
     }
     // llama-bench's depth: every test again with the cache already holding d tokens.
-    let o = ternbench(&[
-        "bench",
-        "-m",
-        "bitnet-125m",
-        "--engine",
-        "ternary",
-        "-p",
-        "8",
-        "-n",
-        "4",
-        "-d",
-        "0,6",
-        "-r",
-        "1",
-        "-o",
-        "json",
-        "--quiet-progress",
-    ]);
-    let v = stdout_json(&o);
+    let v = bench_rows(&["--engine", "ternary", "-d", "0,6"]);
     let tests: Vec<(String, u64)> = v
         .as_array()
         .unwrap()

@@ -44,9 +44,26 @@ fn run_dirs(root: &Path) -> Vec<std::path::PathBuf> {
     v
 }
 
+/// `ternbench run SCENARIO --out OUT --quiet`, which must succeed; returns its run folder.
+fn run_quiet(scenario: &Path, out: &Path) -> std::path::PathBuf {
+    let o = ternbench(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    run_dirs(out).remove(0)
+}
+
+/// A run folder's `run.json`.
+fn run_json(dir: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap()
+}
+
 fn cells(dir: &Path) -> BTreeSet<(String, String, u64, String, u64)> {
-    let run: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
+    let run = run_json(dir);
     assert_eq!(run["schema_version"], 1);
     assert_eq!(run["status"], "complete");
     run["cells"]
@@ -129,8 +146,7 @@ fn run_writes_three_files_and_says_energy_status() {
     // 2 engines x 2 threads x 2 tests, 3 repetitions each.
     assert_eq!(c.len(), 8, "{c:?}");
     assert!(c.iter().all(|x| x.4 == 3));
-    let run: Value =
-        serde_json::from_str(&std::fs::read_to_string(d.join("run.json")).unwrap()).unwrap();
+    let run = run_json(d);
     // Energy is either measured or says why not; never a bare zero.
     let e = &run["energy"];
     assert!(e["status"].is_string(), "{e}");
@@ -235,16 +251,7 @@ fn killed_run_resumes_to_the_same_cells() {
     let scen = tmp.path().join("tiny.toml");
     std::fs::write(&scen, TINY).unwrap();
     // Uninterrupted.
-    let full = tmp.path().join("full");
-    let o = ternbench(&[
-        "run",
-        scen.to_str().unwrap(),
-        "--out",
-        full.to_str().unwrap(),
-        "--quiet",
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let want = cells(&run_dirs(&full)[0]);
+    let want = cells(&run_quiet(&scen, &tmp.path().join("full")));
 
     // Killed once a few repetitions are on disk.
     let part = tmp.path().join("part");
@@ -396,19 +403,9 @@ fn run_measures_real_checkpoints_hf_and_gguf() {
         ),
     )
     .unwrap();
-    let out = tmp.path().join("r");
-    let o = ternbench(&[
-        "run",
-        scen.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--quiet",
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let d = &run_dirs(&out)[0];
+    let d = &run_quiet(&scen, &tmp.path().join("r"));
     assert_eq!(cells(d).len(), 2, "ternary and fp16 for each model");
-    let run: Value =
-        serde_json::from_str(&std::fs::read_to_string(d.join("run.json")).unwrap()).unwrap();
+    let run = run_json(d);
     let models: BTreeSet<&str> = run["cells"]
         .as_array()
         .unwrap()
@@ -442,18 +439,8 @@ source = "none"
 "#,
     )
     .unwrap();
-    let out = tmp.path().join("out");
-    let o = ternbench(&[
-        "run",
-        scen.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--quiet",
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let d = &run_dirs(&out)[0];
-    let run: Value =
-        serde_json::from_str(&std::fs::read_to_string(d.join("run.json")).unwrap()).unwrap();
+    let d = &run_quiet(&scen, &tmp.path().join("out"));
+    let run = run_json(d);
     let per_pos = run["models"][0]["kv_bytes_per_position"].as_u64().unwrap();
     let cells = run["cells"].as_array().unwrap();
     let by_test = |t: &str| {
