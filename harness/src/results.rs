@@ -697,6 +697,31 @@ mod tests {
     }
 
     #[test]
+    #[cfg(target_os = "linux")]
+    fn a_full_disk_says_what_is_saved_and_how_to_resume() {
+        let root = tempfile::tempdir().unwrap();
+        let mut d = RunDir::create(root.path(), "r", "models = [\"m\"]\n").unwrap();
+        d.append(&sample(1, 0)).unwrap();
+        // /dev/full fails every write with ENOSPC, as a full disk does.
+        let Ok(full) = OpenOptions::new().write(true).open("/dev/full") else {
+            eprintln!("no /dev/full on this machine: the full-disk test did not run");
+            return;
+        };
+        d.jsonl = full;
+        let e = format!("{:#}", d.append(&sample(1, 1)).unwrap_err());
+        assert!(e.contains("cells.jsonl"), "{e}");
+        assert!(e.contains("free space"), "{e}");
+        assert!(
+            e.contains(&format!("--resume {}", d.path().display())),
+            "{e}"
+        );
+        assert!(e.to_lowercase().contains("no space"), "{e}");
+        // What was saved before stays readable.
+        let (_d, _, recs, _) = RunDir::open(d.path()).unwrap();
+        assert_eq!(recs.len(), 1);
+    }
+
+    #[test]
     fn corrupt_middle_line_is_an_error() {
         let root = tempfile::tempdir().unwrap();
         let p = root.path().join("cells.jsonl");
