@@ -306,7 +306,9 @@ mod tests {
                 (128, 128, 300),
             ] {
                 // Query groups: one (MHA), the 2B4T group of 4, and every tile remainder.
-                for g in [1usize, 2, 3, 4, 5, 7, 8] {
+                // 16 and more take the AVX2 wide path (prefill blocks), with query and row
+                // remainders.
+                for g in [1usize, 2, 3, 4, 5, 7, 8, 16, 17, 38] {
                     check_group(ks, len, stride, n, g);
                 }
             }
