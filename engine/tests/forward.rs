@@ -73,6 +73,14 @@ fn rope(x: &mut [f64], pos: usize, hd: usize, theta: f64) {
 }
 
 /// Logits of every position, computed naively.
+/// Softmax in f64.
+fn softmax64(s: &[f64]) -> Vec<f64> {
+    let m = s.iter().cloned().fold(f64::MIN, f64::max);
+    let e: Vec<f64> = s.iter().map(|v| (v - m).exp()).collect();
+    let z: f64 = e.iter().sum();
+    e.iter().map(|v| v / z).collect()
+}
+
 fn reference(model: &Model, tokens: &[u32]) -> Vec<Vec<f64>> {
     let w = &model.weights;
     let c = &w.cfg;
@@ -116,12 +124,9 @@ fn reference(model: &Model, tokens: &[u32]) -> Vec<Vec<f64>> {
                             / (hd as f64).sqrt()
                     })
                     .collect();
-                let m = sc.iter().cloned().fold(f64::MIN, f64::max);
-                let e: Vec<f64> = sc.iter().map(|s| (s - m).exp()).collect();
-                let z: f64 = e.iter().sum();
-                for (j, ej) in e.iter().enumerate() {
+                for (j, pj) in softmax64(&sc).iter().enumerate() {
                     for d in 0..hd {
-                        a[head * hd + d] += ej / z * vs[j][kvh * hd + d];
+                        a[head * hd + d] += pj * vs[j][kvh * hd + d];
                     }
                 }
             }
@@ -262,14 +267,12 @@ fn blocked_prefill_attention_matches_f64_attention() {
                                     / (hd as f64).sqrt()
                             })
                             .collect();
-                        let m = sc.iter().cloned().fold(f64::MIN, f64::max);
-                        let e: Vec<f64> = sc.iter().map(|s| (s - m).exp()).collect();
-                        let z: f64 = e.iter().sum();
+                        let pr = softmax64(&sc);
                         for d in 0..hd {
-                            let want: f64 = e
+                            let want: f64 = pr
                                 .iter()
                                 .enumerate()
-                                .map(|(j, ej)| ej / z * vr[j][kvh * hd + d] as f64)
+                                .map(|(j, pj)| pj * vr[j][kvh * hd + d] as f64)
                                 .sum();
                             let got = out[(t * heads + h) * hd + d] as f64;
                             assert!(
