@@ -185,8 +185,8 @@ pub struct CellResult {
     /// Bytes of weights one decode step reads.
     pub decode_bytes_per_token: Option<u64>,
     /// Bytes of KV cache one decode step of this test reads, averaged over its steps (step `s`
-    /// of `n_gen` attends over `n_prompt + s + 1` positions, see [`kv_bytes_per_step`]). The
-    /// roofline counts them beside the weights.
+    /// of `n_gen` attends over `n_depth + n_prompt + s + 1` positions, see
+    /// [`kv_bytes_per_step`]). The roofline counts them beside the weights.
     #[serde(default)]
     pub decode_kv_bytes_per_token: Option<u64>,
     /// Prompt tokens/s.
@@ -250,21 +250,27 @@ impl CellResult {
         };
     }
 
-    /// Bytes one decode step reads: the weights plus the step's mean KV cache bytes.
+    /// Bytes one decode step reads (see [`decode_read_bytes`]).
     pub fn decode_read_bytes(&self) -> Option<u64> {
-        self.decode_bytes_per_token
-            .map(|w| w + self.decode_kv_bytes_per_token.unwrap_or(0))
+        decode_read_bytes(self.decode_bytes_per_token, self.decode_kv_bytes_per_token)
     }
 }
 
-/// Mean KV cache bytes a decode step reads over the `n_gen` steps that follow an `n_prompt`
-/// prefill, `per_position` bytes per cached position: step `s` attends over `n_prompt + s + 1`
-/// positions, so the mean is `n_prompt + (n_gen + 1) / 2` positions (rounded down to a byte).
-pub fn kv_bytes_per_step(per_position: u64, n_prompt: usize, n_gen: usize) -> u64 {
+/// Bytes one decode step reads, the roofline's numerator: the weights plus the step's mean KV
+/// cache bytes (none when unknown).
+pub fn decode_read_bytes(weights: Option<u64>, kv: Option<u64>) -> Option<u64> {
+    weights.map(|w| w + kv.unwrap_or(0))
+}
+
+/// Mean KV cache bytes a decode step reads over the `n_gen` steps that follow `cached`
+/// positions (depth plus prompt), `per_position` bytes per cached position: step `s` attends
+/// over `cached + s + 1` positions, so the mean is `cached + (n_gen + 1) / 2` positions
+/// (rounded down to a byte).
+pub fn kv_bytes_per_step(per_position: u64, cached: usize, n_gen: usize) -> u64 {
     if n_gen == 0 {
         return 0;
     }
-    per_position * (2 * n_prompt as u64 + n_gen as u64 + 1) / 2
+    per_position * (2 * cached as u64 + n_gen as u64 + 1) / 2
 }
 
 /// The scenario as run.

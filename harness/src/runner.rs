@@ -605,6 +605,7 @@ fn summarise(s: &Scenario, c: &Cell, model: Option<&ModelRecord>) -> CellResult 
     let scale = sampled
         .as_ref()
         .map(|x| x.layers_built as f64 / x.layers_total as f64);
+    let weight_bytes = model.map(|m| m.decode_bytes_per_token);
     let kv_bytes = model.map(|m| {
         crate::results::kv_bytes_per_step(
             m.kv_bytes_per_position,
@@ -612,8 +613,7 @@ fn summarise(s: &Scenario, c: &Cell, model: Option<&ModelRecord>) -> CellResult 
             c.test.n_gen,
         )
     });
-    // Weights plus the KV cache a step reads.
-    let bytes = model.map(|m| m.decode_bytes_per_token + kv_bytes.unwrap_or(0));
+    let bytes = crate::results::decode_read_bytes(weight_bytes, kv_bytes);
     let headline = tg_s.as_ref().or(pp_s.as_ref());
     // The paired roofline: every repetition's decode rate against the bandwidth read just
     // before it, when every repetition has such a reading.
@@ -651,7 +651,7 @@ fn summarise(s: &Scenario, c: &Cell, model: Option<&ModelRecord>) -> CellResult 
         sampled,
         repetitions: c.samples.len(),
         load_seconds: model.map(|m| m.load_seconds),
-        decode_bytes_per_token: model.map(|m| m.decode_bytes_per_token),
+        decode_bytes_per_token: weight_bytes,
         decode_kv_bytes_per_token: kv_bytes,
         // Paired here; otherwise set by the caller from the run's start and end readings
         // (`set_bandwidth`).
