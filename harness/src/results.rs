@@ -107,6 +107,10 @@ pub struct SampleRecord {
     /// absent in results written before it was recorded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bandwidth_before_gbps: Option<f64>,
+    /// The same reading just after this repetition (GB/s; absent in results written before it
+    /// was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bandwidth_after_gbps: Option<f64>,
 }
 
 impl SampleRecord {
@@ -121,6 +125,18 @@ impl SampleRecord {
     pub fn decode_tps(&self) -> Option<f64> {
         let s: f64 = self.decode_step_seconds.iter().sum();
         (s > 0.0).then(|| self.decode_step_seconds.len() as f64 / s)
+    }
+
+    /// The bandwidth this repetition's decode is paired with (GB/s): the mean of the readings
+    /// just before and just after it, which bracket the timed span so drift during it counts
+    /// from both sides; the reading before alone in results written without the one after.
+    /// `None` without a positive reading before.
+    pub fn paired_bandwidth_gbps(&self) -> Option<f64> {
+        let before = self.bandwidth_before_gbps.filter(|&g| g > 0.0)?;
+        Some(match self.bandwidth_after_gbps.filter(|&g| g > 0.0) {
+            Some(after) => (before + after) / 2.0,
+            None => before,
+        })
     }
 
     /// Seconds of timed work in this repetition.
@@ -209,11 +225,12 @@ pub struct CellResult {
     /// Instructions per prompt token.
     pub prefill_instructions_per_token: Option<Summary>,
     /// Read bandwidth used as the roofline's denominator (GB/s, this run, same threads): the
-    /// median of the readings taken before each repetition when they exist, else the mean of
-    /// the run's start and end readings.
+    /// median of the repetitions' paired readings (before and after each) when they exist, else
+    /// the mean of the run's start and end readings.
     pub bandwidth_gbps: Option<f64>,
     /// Decode tokens/s × bytes per token over the bandwidth: the median over repetitions, each
-    /// against the bandwidth read just before it (`roofline_paired`), else the cell's median
+    /// against the mean of the bandwidth read just before and just after it
+    /// ([`SampleRecord::paired_bandwidth_gbps`], `roofline_paired`), else the cell's median
     /// tokens/s over `bandwidth_gbps`.
     pub decode_roofline_fraction: Option<f64>,
     /// Whether the roofline pairs each repetition with its own bandwidth reading.
@@ -652,7 +669,28 @@ mod tests {
             energy_prefill: None,
             energy_decode: None,
             bandwidth_before_gbps: Some(30.0),
+            bandwidth_after_gbps: Some(34.0),
         }))
+    }
+
+    #[test]
+    fn paired_bandwidth_is_the_mean_of_the_bracketing_readings() {
+        let Record::Sample(mut r) = sample(1, 0) else {
+            unreachable!()
+        };
+        assert_eq!(r.paired_bandwidth_gbps(), Some(32.0));
+        // Results written before the reading after: the one before alone.
+        r.bandwidth_after_gbps = None;
+        assert_eq!(r.paired_bandwidth_gbps(), Some(30.0));
+        // A failed reading after (0) is not averaged in.
+        r.bandwidth_after_gbps = Some(0.0);
+        assert_eq!(r.paired_bandwidth_gbps(), Some(30.0));
+        // No usable reading before: no pairing.
+        r.bandwidth_before_gbps = Some(0.0);
+        r.bandwidth_after_gbps = Some(34.0);
+        assert_eq!(r.paired_bandwidth_gbps(), None);
+        r.bandwidth_before_gbps = None;
+        assert_eq!(r.paired_bandwidth_gbps(), None);
     }
 
     #[test]

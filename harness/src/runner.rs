@@ -148,7 +148,7 @@ pub struct RunContext<'a> {
     pub prior_models: Vec<ModelRecord>,
     /// Progress display.
     pub progress: Progress,
-    /// Bandwidth read before each timed repetition (the paired roofline), when set.
+    /// Bandwidth read before and after each timed repetition (the paired roofline), when set.
     pub beside: Option<&'a crate::bandwidth::Beside>,
 }
 
@@ -289,6 +289,7 @@ fn run_rep(
         energy_prefill: None,
         energy_decode: None,
         bandwidth_before_gbps: None,
+        bandwidth_after_gbps: None,
     };
     let mut tok = cfg.bos;
     if test.n_depth > 0 {
@@ -481,6 +482,7 @@ pub fn run(
                 let bw = ctx.beside.and_then(|b| b.gbps(ctx.pool, c.key.threads));
                 let mut rec = run_rep(model, ks, ctx, c.key.threads, c.test, kv)?;
                 rec.bandwidth_before_gbps = bw;
+                rec.bandwidth_after_gbps = ctx.beside.and_then(|b| b.gbps(ctx.pool, c.key.threads));
                 rec.key = c.key.clone();
                 rec.rep = rep;
                 sink.record(&Record::Sample(Box::new(rec.clone())))?;
@@ -615,18 +617,13 @@ fn summarise(s: &Scenario, c: &Cell, model: Option<&ModelRecord>) -> CellResult 
     });
     let bytes = crate::results::decode_read_bytes(weight_bytes, kv_bytes);
     let headline = tg_s.as_ref().or(pp_s.as_ref());
-    // The paired roofline: every repetition's decode rate against the bandwidth read just
-    // before it, when every repetition has such a reading.
+    // The paired roofline: every repetition's decode rate against the bandwidth read around it
+    // (`SampleRecord::paired_bandwidth_gbps`), when every repetition has such a reading.
     let paired: Option<(f64, f64)> = bytes.and_then(|b| {
         let pairs: Vec<(f64, f64)> = c
             .samples
             .iter()
-            .filter_map(|r| {
-                Some((
-                    r.decode_tps()?,
-                    r.bandwidth_before_gbps.filter(|&g| g > 0.0)?,
-                ))
-            })
+            .filter_map(|r| Some((r.decode_tps()?, r.paired_bandwidth_gbps()?)))
             .collect();
         let complete = !pairs.is_empty()
             && pairs.len()

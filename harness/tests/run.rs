@@ -186,18 +186,22 @@ fn run_writes_three_files_and_says_energy_status() {
     // cells.jsonl: one model record per engine and one line per timed repetition.
     let jsonl = std::fs::read_to_string(d.join("cells.jsonl")).unwrap();
     assert_eq!(jsonl.lines().count(), 2 + 8 * 3);
-    // Every repetition carries the bandwidth read just before it, and every decode cell's
-    // roofline is the median of its repetitions' paired ratios.
+    // Every repetition carries the bandwidth read just before and just after it, and every
+    // decode cell's roofline is the median of its repetitions' ratios to their mean.
     let mut ratios: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
     for line in jsonl.lines() {
         let r: Value = serde_json::from_str(line).unwrap();
         if r["record"] != "sample" {
             continue;
         }
-        let bw = r["bandwidth_before_gbps"]
+        let before = r["bandwidth_before_gbps"]
             .as_f64()
             .expect("bandwidth before each repetition");
-        assert!(bw > 0.0, "{r}");
+        let after = r["bandwidth_after_gbps"]
+            .as_f64()
+            .expect("bandwidth after each repetition");
+        assert!(before > 0.0 && after > 0.0, "{r}");
+        let bw = (before + after) / 2.0;
         let steps: Vec<f64> = r["decode_step_seconds"]
             .as_array()
             .unwrap()
