@@ -256,7 +256,7 @@ pub struct Scenario {
     pub order: Order,
     /// Seed of synthetic weights.
     pub seed: u64,
-    /// KV cache element type: `f32` or `f16`.
+    /// KV cache element type: `f16` (the default, as llama-bench) or `f32`.
     pub kv_f16: bool,
     /// A cell whose decode (else prefill) tokens/s CV exceeds this is marked noisy.
     pub max_cv: f64,
@@ -703,7 +703,7 @@ impl Scenario {
                 return Err(src.err(Some(s.span()), "seed", "negative; allowed: an integer ≥ 0"))
             }
         };
-        let kv_f16 = one_of(&src, &raw.kv, "kv", &["f32", "f16"], "f32")? == "f16";
+        let kv_f16 = one_of(&src, &raw.kv, "kv", &["f32", "f16"], "f16")? == "f16";
         let max_cv = float_in(&src, &raw.max_cv, "max_cv", 0.0, 10.0, 0.05)?;
         let energy = match &raw.energy {
             None => EnergySpec {
@@ -947,6 +947,8 @@ mod tests {
         assert_eq!(s.engines.len(), 3);
         assert_eq!(s.repetitions, 5);
         assert_eq!(s.order, Order::Interleaved);
+        // llama-bench's cache type, as `ternbench bench`.
+        assert!(s.kv_f16);
         let names: Vec<String> = s.tests.iter().map(|t| t.name()).collect();
         assert_eq!(names, ["pp16", "tg8", "pp4+tg4"]);
         let cells = s.cells(&[Isa::Scalar]);
