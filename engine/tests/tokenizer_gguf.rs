@@ -1,7 +1,9 @@
-//! The tokenizer rebuilt from a GGUF file's embedded vocabulary against Hugging Face
-//! `tokenizers` (Python) on the same vocabulary: fixtures from
-//! `scripts/golden/make_tokenizer_fixtures.py` (Llama 3 and GPT-2 pre-tokenizers, byte-level
-//! BPE, special tokens, BOS), ids and decodings compared exactly.
+//! The tokenizer rebuilt from a GGUF file's embedded vocabulary against the reference
+//! implementations on the same vocabulary: fixtures from
+//! `scripts/golden/make_tokenizer_fixtures.py` — Hugging Face `tokenizers` (Python) for
+//! byte-level BPE (Llama 3 and GPT-2 pre-tokenizers, special tokens, BOS), Google's
+//! `sentencepiece` for a SentencePiece BPE vocabulary (scores only, byte fallback, space
+//! prefix) — ids and decodings compared exactly.
 
 use std::path::{Path, PathBuf};
 
@@ -18,7 +20,7 @@ fn gguf_vocabularies_encode_and_decode_as_the_reference() {
         serde_json::from_str(&std::fs::read_to_string(dir().join("expected.json")).unwrap())
             .unwrap();
     let cases = expected["cases"].as_object().unwrap();
-    assert_eq!(cases.len(), 2);
+    assert_eq!(cases.len(), 3);
     for (name, case) in cases {
         let gguf = dir().join(case["gguf"].as_str().unwrap());
         // No tokenizer.json beside the fixtures: this is the embedded vocabulary.
@@ -81,8 +83,60 @@ fn unsupported_or_broken_vocabularies_name_the_key() {
         }
     };
     let mut kv = base();
-    kv[0].1 = Value::Str("llama".into());
+    kv[0].1 = Value::Str("bert".into());
     check(kv, "tokenizer.ggml.model", &["tokenizer.json", "--tokens"]);
+    // SentencePiece: the merge order comes from the scores.
+    let mut kv = base();
+    kv[0].1 = Value::Str("llama".into());
+    check(kv, "tokenizer.ggml.scores", &["missing"]);
+    let spm = |scores: Value| {
+        let mut kv = base();
+        kv[0].1 = Value::Str("llama".into());
+        kv.push(("tokenizer.ggml.scores", scores));
+        kv
+    };
+    check(
+        spm(Value::Array(vec![Value::F32(0.0)])),
+        "tokenizer.ggml.scores",
+        &["1 entries for 3 tokens"],
+    );
+    check(
+        spm(Value::Array(vec![
+            Value::F32(0.0),
+            Value::F32(f32::NAN),
+            Value::F32(0.0),
+        ])),
+        "tokenizer.ggml.scores",
+        &["entry 1"],
+    );
+    let mut kv = spm(Value::Array(vec![Value::F32(-1.0); 3]));
+    kv.push(("tokenizer.ggml.remove_extra_whitespaces", Value::Bool(true)));
+    check(kv, "tokenizer.ggml.remove_extra_whitespaces", &["--tokens"]);
+    // A minimal SentencePiece vocabulary: the space prefix; "ab" (score -1) merges before
+    // "▁ab" (-0.5) can, which then beats the second "ab"; an uncovered character is unknown.
+    let f32s = |v: &[f32]| Value::Array(v.iter().map(|&x| Value::F32(x)).collect());
+    write(
+        &p,
+        vec![
+            ("tokenizer.ggml.model", Value::Str("llama".into())),
+            (
+                "tokenizer.ggml.tokens",
+                strs(&["<unk>", "\u{2581}", "a", "b", "ab", "\u{2581}ab"]),
+            ),
+            (
+                "tokenizer.ggml.scores",
+                f32s(&[0.0, -5.0, -3.0, -4.0, -1.0, -0.5]),
+            ),
+            (
+                "tokenizer.ggml.token_type",
+                Value::Array([2, 1, 1, 1, 1, 1].map(Value::I32).to_vec()),
+            ),
+        ],
+    );
+    let t = Tokenizer::for_checkpoint(&p).unwrap();
+    assert_eq!(t.encode("abab").unwrap(), vec![5, 4]);
+    assert_eq!(t.encode("x").unwrap(), vec![1, 0]);
+    assert_eq!(t.decode(&[5, 4]).unwrap(), "abab");
     let mut kv = base();
     kv[1].1 = Value::Str("qwen2".into());
     check(kv, "tokenizer.ggml.pre", &["llama-bpe", "--tokens"]);
