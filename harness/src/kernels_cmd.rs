@@ -11,9 +11,10 @@
 //!    distinct 6912x2560 matrices totalling over 4x the last-level cache, cycled through so
 //!    every call reads from DRAM), then times every level × op × thread count on them: one
 //!    warm-up call, then samples until a minimum count and time ([`crate::timing`]).
-//!    A gemv cell's timing is cut into [`BESIDE_ROUNDS`] rounds, each right after a short
-//!    bandwidth pass at the same thread count (the method chosen at the start): its ratio is the
-//!    median of the per-round ratios, so drift of the machine's bandwidth between the start and
+//!    A gemv cell's timing is cut into [`BESIDE_ROUNDS`] rounds, each between two short
+//!    bandwidth passes at the same thread count (the method chosen at the start; one before the
+//!    first round and one after each): its ratio is the median of the per-round ratios, each
+//!    against the mean of the passes on either side of its round, so drift of the machine's bandwidth between the start and
 //!    the end of a long sweep (±20% within minutes on a shared VM) cancels.
 //! 4. Measures the bandwidth again, with the method chosen at the start, and sets each other cell
 //!    against the mean of the two; measures the peaks again and holds each gemm cell to the
@@ -520,11 +521,13 @@ fn sweep<M: BenchMatrix>(ctx: &Ctx, f: Format, out_rows: &mut Vec<Row>) -> Resul
     Ok(())
 }
 
-/// Timing rounds of a gemv cell, each after its own bandwidth pass.
+/// Timing rounds of a gemv cell, each between two bandwidth passes.
 pub const BESIDE_ROUNDS: usize = 5;
-/// Times `call` in [`BESIDE_ROUNDS`] rounds (the plan's policy split among them), each right
-/// after a short bandwidth reading at `threads` ([`Beside::gbps`]): returns every sample, each
-/// round's bandwidth, and each round's weight GB/s over that bandwidth.
+/// Times `call` in [`BESIDE_ROUNDS`] rounds (the plan's policy split among them) with a short
+/// bandwidth reading at `threads` ([`Beside::gbps`]) before the first and after every round,
+/// so each round lies between two readings: returns every sample, the `BESIDE_ROUNDS + 1`
+/// readings in order, and each round's weight GB/s over the mean of the readings on either
+/// side of it.
 fn time_beside(
     ctx: &Ctx,
     threads: usize,
@@ -538,16 +541,18 @@ fn time_beside(
         min_time: p.min_time / k as f64,
         max_time: p.max_time / k as f64,
     };
-    let (mut samples, mut bws, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    let read = || ctx.beside.gbps(ctx.pool, threads).unwrap_or(0.0);
+    let (mut samples, mut bws, mut ratios) = (Vec::new(), vec![read()], Vec::new());
     let mut offset = 0usize;
     for _ in 0..k {
-        let bw = ctx.beside.gbps(ctx.pool, threads).unwrap_or(0.0);
         let s = timing::time_calls(round, |i| call(offset + i));
         offset += s.len() + 1;
         let gbps = weight_bytes / median(&s) / 1e9;
-        bws.push(bw);
-        if bw > 0.0 {
-            ratios.push(gbps / bw);
+        let before = bws[bws.len() - 1];
+        let after = read();
+        bws.push(after);
+        if before > 0.0 && after > 0.0 {
+            ratios.push(gbps / ((before + after) / 2.0));
         }
         samples.extend(s);
     }

@@ -16,9 +16,9 @@
 //! | `weight_gbps` | `weight_bytes / median_s / 1e9` |
 //! | `bandwidth_start_gbps`, `bandwidth_end_gbps` | read bandwidth at this thread count before and after the sweep (fastest pass of the fastest method) |
 //! | `bandwidth_gbps` | their mean; `bandwidth_method` says how it was read |
-//! | `bandwidth_beside_gbps` | gemv: median of the read-bandwidth passes interleaved with this cell's timing rounds (`bandwidth_beside_samples_gbps`, one per round) |
-//! | `bandwidth_ratio_rounds` | gemv: each round's weight GB/s over the bandwidth read just before it |
-//! | `bandwidth_ratio` | gemv: median over the rounds of (this round's `weight_gbps` / the bandwidth read just before it), the drift-proof figure; other ops: `weight_gbps / bandwidth_gbps` (above 1 only when the weights fit in cache) |
+//! | `bandwidth_beside_gbps` | gemv: median of the read-bandwidth passes interleaved with this cell's timing rounds (`bandwidth_beside_samples_gbps`: one before the first round and one after each) |
+//! | `bandwidth_ratio_rounds` | gemv: each round's weight GB/s over the mean of the bandwidth read just before and just after it |
+//! | `bandwidth_ratio` | gemv: median over the rounds of (this round's `weight_gbps` / the mean of the bandwidth read just before and just after it), the drift-proof figure; other ops: `weight_gbps / bandwidth_gbps` (above 1 only when the weights fit in cache) |
 //! | `gops` | `rows * cols * batch / median_s / 1e9`: weight·activation products per second |
 //! | `peak_gops`, `peak_instr` | gemm only: fastest run of this level's int8 (ternary, q8) or f32 FMA (f16) peak loop at this thread count, before or after the sweep |
 //! | `peak_ratio` | gemm only: `gops / peak_gops` |
@@ -232,8 +232,8 @@ pub fn write_out(dir: &Path, rows: &[Row], summary: &Summary) -> Result<()> {
     md += &table(rows).markdown();
     md += "\n`time/call`: median seconds per call. `GB/s`: packed weight bytes per second. \
            `bw ratio`: that over the read bandwidth at the same thread count; for gemv the \
-           median over timing rounds each paired with a bandwidth pass just before it (the \
-           machine's bandwidth drifts within minutes), otherwise over the mean of the start and \
+           median over timing rounds each paired with the mean of the bandwidth passes just \
+           before and just after it (the machine's bandwidth drifts within minutes), otherwise over the mean of the start and \
            end measurements; above 1 only when the weights stay in cache (the `stack` shape \
            reads from DRAM). `Gprod/s`: weight x activation products per second. `peak ratio` (gemm): \
            that over the level's int8 (ternary, q8) or f32 FMA (f16) peak at the same thread \

@@ -85,7 +85,8 @@ fn check_row(r: &Value) {
         assert!((gops - rows * cols * batch / med / 1e9).abs() <= 1e-9 * gops.max(1.0));
         let got = r["bandwidth_ratio"].as_f64().unwrap();
         if r["op"] == "gemv" {
-            // The median of per-round ratios, each against a bandwidth pass just before it.
+            // The median of per-round ratios, each against the mean of the bandwidth passes
+            // just before and just after its round.
             let f = |k: &str| -> Vec<f64> {
                 r[k].as_array()
                     .unwrap()
@@ -98,7 +99,7 @@ fn check_row(r: &Value) {
                 f("bandwidth_beside_samples_gbps"),
             );
             assert_eq!(rounds.len(), 5, "{r}");
-            assert_eq!(bws.len(), 5, "{r}");
+            assert_eq!(bws.len(), 6, "{r}");
             assert!(
                 bws.iter().all(|&b| b > 0.0) && rounds.iter().all(|&x| x > 0.0),
                 "{r}"
