@@ -386,6 +386,26 @@ fn generate_reports_speeds_and_sampling_is_labelled() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("SAMPLED"), "{err}");
+    // --prompt through a GGUF's embedded SentencePiece vocabulary (the golden fixture's dummy
+    // one: `<tokN>` pieces, no byte pieces): BOS, then the unknown piece for the whole text
+    // (no piece covers its characters; consecutive unknowns fuse, as in SentencePiece).
+    let gguf = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../engine/tests/fixtures/bitnet-autobitlinear/model-i2_s.gguf"
+    );
+    let o = ternbench(&[
+        "generate",
+        "--model",
+        gguf,
+        "--prompt",
+        "hello world",
+        "--max-tokens",
+        "2",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("prefill: 2 tokens"), "{err}");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("<tok"));
 }
 
 /// `bench` on bitnet-125m, pp8 and tg4, one repetition, JSON rows; `extra` arguments after.
