@@ -128,12 +128,12 @@ impl ActBuffers {
     }
 
     /// The int8 activation buffer for `batch × cols`, holding `x` quantised.
-    fn q8_act(&mut self, x: &[f32], batch: usize, cols: usize) -> &ActQ8 {
+    fn q8_act(&mut self, ks: &KernelSet, x: &[f32], batch: usize, cols: usize) -> &ActQ8 {
         let a = self
             .q8
             .entry((batch, cols))
             .or_insert_with(|| ActQ8::zeros(batch, cols));
-        a.requantize(x);
+        a.requantize_with(ks, x);
         a
     }
 
@@ -206,10 +206,10 @@ impl ActBuffers {
         }
         match first {
             Linear::F16(_) => group!(F16, self.f32_act(x, batch, cols)),
-            Linear::I2(_) => group!(I2, self.q8_act(x, batch, cols)),
-            Linear::Tq1(_) => group!(Tq1, self.q8_act(x, batch, cols)),
-            Linear::Tl(_) => group!(Tl, self.q8_act(x, batch, cols)),
-            Linear::Q8(_) => group!(Q8, self.q8_act(x, batch, cols)),
+            Linear::I2(_) => group!(I2, self.q8_act(ex.ks, x, batch, cols)),
+            Linear::Tq1(_) => group!(Tq1, self.q8_act(ex.ks, x, batch, cols)),
+            Linear::Tl(_) => group!(Tl, self.q8_act(ex.ks, x, batch, cols)),
+            Linear::Q8(_) => group!(Q8, self.q8_act(ex.ks, x, batch, cols)),
         }
         Ok(())
     }

@@ -30,8 +30,18 @@ pub const fn round_up(n: usize, m: usize) -> usize {
 /// compiler vectorises it at any target level: a lane-wise absmax, and round-half-to-even by the
 /// `1.5·2²³` shift ([`round_half_even_small`]), which equals [`f32::round_ties_even`] here because
 /// `|x·s| ≤ 127·(1 + ε)` (a library call per element before: 6% of 2B4T decode).
+///
+/// [`crate::KernelSet::quantize_row`] runs the same code compiled for a SIMD level.
 pub fn quantize_row(x: &[f32], q: &mut [i8]) -> (f32, i32) {
     assert_eq!(x.len(), q.len());
+    quantize_row_body(x, q)
+}
+
+/// [`quantize_row`] without the length check, inlined into each level's compiled copy (the
+/// `vecops` `quantize` primitives): the same operations in the same order, so every copy gives
+/// the same bits.
+#[inline(always)]
+pub(crate) fn quantize_row_body(x: &[f32], q: &mut [i8]) -> (f32, i32) {
     let s = 127.0 / absmax(x).max(ACT_EPS);
     let mut sum = 0i32;
     for (o, &v) in q.iter_mut().zip(x) {
@@ -52,6 +62,7 @@ pub fn quantize_row(x: &[f32], q: &mut [i8]) -> (f32, i32) {
 }
 
 /// `max |x|` (NaN ignored, as [`f32::max`] does), in 16 independent lanes.
+#[inline(always)]
 fn absmax(x: &[f32]) -> f32 {
     const L: usize = 16;
     let mut m = [0f32; L];
@@ -112,10 +123,19 @@ impl ActQ8 {
 
     /// Re-quantises into the existing buffers (same shape), for decode loops.
     pub fn requantize(&mut self, x: &[f32]) {
+        self.requantize_by(x, quantize_row);
+    }
+
+    /// [`Self::requantize`] with `ks`'s compiled copy of the quantiser (the same bits, faster).
+    pub fn requantize_with(&mut self, ks: &crate::KernelSet, x: &[f32]) {
+        self.requantize_by(x, |x, q| ks.quantize_row(x, q));
+    }
+
+    fn requantize_by(&mut self, x: &[f32], f: impl Fn(&[f32], &mut [i8]) -> (f32, i32)) {
         assert_eq!(x.len(), self.batch * self.cols, "ActQ8::requantize: shape");
         for t in 0..self.batch {
             let row = &mut self.data[t * self.stride..t * self.stride + self.cols];
-            let (s, sum) = quantize_row(&x[t * self.cols..(t + 1) * self.cols], row);
+            let (s, sum) = f(&x[t * self.cols..(t + 1) * self.cols], row);
             self.scale[t] = s;
             self.sum[t] = sum;
         }
@@ -296,7 +316,44 @@ mod tests {
             let (sb, ub) = quantize_naive(&x, &mut b);
             proptest::prop_assert_eq!(sa.to_bits(), sb.to_bits());
             proptest::prop_assert_eq!(ua, ub);
-            proptest::prop_assert_eq!(a, b);
+            proptest::prop_assert_eq!(&a, &b);
+            // Every level's compiled copy gives the same bits.
+            for ks in crate::KernelSet::available() {
+                let mut c = vec![0i8; x.len()];
+                let (sc, uc) = ks.quantize_row(&x, &mut c);
+                proptest::prop_assert_eq!(sc.to_bits(), sb.to_bits(), "{}", ks.isa);
+                proptest::prop_assert_eq!(uc, ub, "{}", ks.isa);
+                proptest::prop_assert_eq!(&c, &b, "{}", ks.isa);
+            }
         }
+    }
+
+    #[test]
+    fn every_level_quantises_model_rows_as_the_reference() {
+        // 2B4T's hidden and FFN widths and a ragged length; ActQ8 through a level equals the
+        // reference's.
+        for n in [2560, 6912, 2563] {
+            let x: Vec<f32> = (0..n)
+                .map(|i| ((i * 7919 % 1000) as f32 - 500.0) * 0.013)
+                .collect();
+            let want = ActQ8::quantize(&x, 1, n);
+            for ks in crate::KernelSet::available() {
+                let mut got = ActQ8::zeros(1, n);
+                got.requantize_with(ks, &x);
+                assert_eq!(got.row(0), want.row(0), "{} n={n}", ks.isa);
+                assert_eq!(
+                    got.scale(0).to_bits(),
+                    want.scale(0).to_bits(),
+                    "{}",
+                    ks.isa
+                );
+                assert_eq!(got.sum(0), want.sum(0), "{}", ks.isa);
+            }
+        }
+        let mut q = [0i8; 2];
+        let r = std::panic::catch_unwind(move || {
+            crate::KernelSet::available()[0].quantize_row(&[1.0; 3], &mut q)
+        });
+        assert!(r.is_err(), "a length mismatch must panic");
     }
 }

@@ -28,6 +28,13 @@ pub type ScoresFn<T> =
 /// `len = y.len() / g` (overwrites `y`).
 pub type MixFn<T> = unsafe fn(rows: &[T], stride: usize, p: &[f32], g: usize, y: &mut [f32]);
 
+/// [`crate::act::quantize_row`] compiled for a level: one token's int8 quantisation, `q` as long
+/// as `x`.
+pub type QuantizeFn = unsafe fn(x: &[f32], q: &mut [i8]) -> (f32, i32);
+
+/// [`crate::softmax::softmax`] compiled for a level, in place.
+pub type SoftmaxFn = unsafe fn(s: &mut [f32]);
+
 /// The vector primitives of one level. Call them through the safe [`crate::KernelSet`] methods
 /// ([`crate::KernelSet::scores_f16`] and the rest), which check bounds.
 pub struct VecOps {
@@ -39,11 +46,15 @@ pub struct VecOps {
     pub mix_f16: MixFn<u16>,
     /// Weighted sums of strided f32 rows.
     pub mix_f32: MixFn<f32>,
+    /// Activation quantisation ([`crate::act::quantize_row`], compiled for the level).
+    pub quantize: QuantizeFn,
+    /// Softmax ([`crate::softmax::softmax`], compiled for the level).
+    pub softmax: SoftmaxFn,
 }
 
 impl std::fmt::Debug for VecOps {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("VecOps { scores, mix (f16, f32) }")
+        f.write_str("VecOps { scores, mix (f16, f32), quantize, softmax }")
     }
 }
 
@@ -53,7 +64,21 @@ pub(crate) static SCALAR: VecOps = VecOps {
     scores_f32: scores_f32_scalar,
     mix_f16: mix_f16_scalar,
     mix_f32: mix_f32_scalar,
+    quantize: quantize_scalar,
+    softmax: softmax_scalar,
 };
+
+/// # Safety
+/// None beyond the type's (a plain function behind the table's `unsafe fn` type).
+unsafe fn softmax_scalar(s: &mut [f32]) {
+    crate::softmax::softmax_body(s)
+}
+
+/// # Safety
+/// `q` as long as `x` (checked by [`crate::KernelSet::quantize_row`]).
+unsafe fn quantize_scalar(x: &[f32], q: &mut [i8]) -> (f32, i32) {
+    crate::act::quantize_row_body(x, q)
+}
 
 const LANES: usize = 8;
 
@@ -260,6 +285,22 @@ impl crate::KernelSet {
     pub fn mix_f32(&self, rows: &[f32], stride: usize, p: &[f32], g: usize, y: &mut [f32]) {
         // SAFETY: as in `scores_f16`.
         unsafe { checked_mix("mix_f32", self.vec.mix_f32, rows, stride, p, g, y) }
+    }
+
+    /// [`crate::softmax::softmax`] compiled for this level, in place: the same result, bit for
+    /// bit.
+    pub fn softmax(&self, s: &mut [f32]) {
+        // SAFETY: the set's level was checked against the CPU when it was obtained.
+        unsafe { (self.vec.softmax)(s) }
+    }
+
+    /// [`crate::act::quantize_row`] compiled for this level: the same result, bit for bit.
+    /// Panics unless `q` is as long as `x`.
+    pub fn quantize_row(&self, x: &[f32], q: &mut [i8]) -> (f32, i32) {
+        assert_eq!(x.len(), q.len(), "quantize_row: input vs output length");
+        // SAFETY: the set's level was checked against the CPU when it was obtained; lengths
+        // just checked.
+        unsafe { (self.vec.quantize)(x, q) }
     }
 }
 

@@ -8,7 +8,6 @@
 //! all of them (`KernelSet::scores_f16` and kin take the group; 16 queries and more take their
 //! outer-product tiles). Items are shared out in chunks over the pool's threads.
 
-use super::softmax::softmax;
 use crate::kv_cache::KvCache;
 use crate::linear::Exec;
 
@@ -90,7 +89,7 @@ pub fn attend(
                 .scores(ks, &qbuf[..gq * hd], gq, scale, sc);
             for (r, s) in sc.chunks_exact_mut(np).enumerate() {
                 let own = pos0 + t0 + r / group + 1;
-                softmax(&mut s[..own]);
+                ks.softmax(&mut s[..own]);
                 s[own..].fill(0.0);
             }
             let y = &mut ybuf[..gq * hd];

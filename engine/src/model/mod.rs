@@ -14,7 +14,6 @@
 pub mod attention;
 pub mod norm;
 pub mod rope;
-pub mod softmax;
 
 use ternbench_kernels::ThreadPool;
 

@@ -8,6 +8,8 @@ pub(crate) mod tq1;
 
 use crate::isa::Isa;
 use crate::table::KernelSet;
+use crate::vecops::VecOps;
+use crate::x86::avx2::vecops;
 
 pub(crate) static KERNELS: KernelSet = KernelSet {
     isa: Isa::Avx512,
@@ -16,6 +18,35 @@ pub(crate) static KERNELS: KernelSet = KernelSet {
     tl: tl::OPS,
     q8: q8::OPS,
     f16: f16::OPS,
-    // AVX2 + FMA + F16C, which this level requires too.
-    vec: &crate::x86::avx2::vecops::VEC,
+    vec: &VEC,
 };
+
+/// The AVX2 + FMA + F16C attention primitives (this level requires those features too), with
+/// the activation quantiser and the softmax compiled for AVX-512 (16 lanes). Also the
+/// `avx512vnni` level's.
+pub(crate) static VEC: VecOps = VecOps {
+    scores_f16: vecops::f16_rows::scores,
+    scores_f32: vecops::f32_rows::scores,
+    mix_f16: vecops::f16_rows::mix,
+    mix_f32: vecops::f32_rows::mix,
+    quantize,
+    softmax,
+};
+
+/// [`crate::softmax::softmax`] compiled for AVX-512: the same operations, so the same bits.
+///
+/// # Safety
+/// The CPU has this level's features.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
+unsafe fn softmax(s: &mut [f32]) {
+    crate::softmax::softmax_body(s)
+}
+
+/// [`crate::act::quantize_row`] compiled for AVX-512: the same operations, so the same bits.
+///
+/// # Safety
+/// `q` as long as `x`; the CPU has this level's features.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
+unsafe fn quantize(x: &[f32], q: &mut [i8]) -> (f32, i32) {
+    crate::act::quantize_row_body(x, q)
+}

@@ -16,6 +16,6 @@ pub(crate) static KERNELS: KernelSet = KernelSet {
     tl: tl::OPS,
     q8: q8::OPS,
     f16: f16::OPS,
-    // AVX2 + FMA + F16C, which this level requires too.
-    vec: &crate::x86::avx2::vecops::VEC,
+    // The avx512 level's (AVX2 attention primitives, AVX-512 quantiser).
+    vec: &crate::x86::avx512::VEC,
 };
