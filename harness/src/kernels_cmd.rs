@@ -14,8 +14,9 @@
 //!    A gemv cell's timing is cut into [`BESIDE_ROUNDS`] rounds, each between two short
 //!    bandwidth passes at the same thread count (the method chosen at the start; one before the
 //!    first round and one after each): its ratio is the median of the per-round ratios, each
-//!    against the mean of the passes on either side of its round, so drift of the machine's bandwidth between the start and
-//!    the end of a long sweep (±20% within minutes on a shared VM) cancels.
+//!    against the mean of the passes on either side of its round, so drift of the machine's
+//!    bandwidth between the start and the end of a long sweep (±20% within minutes on a shared
+//!    VM) cancels.
 //! 4. Measures the bandwidth again, with the method chosen at the start, and sets each other cell
 //!    against the mean of the two; measures the peaks again and holds each gemm cell to the
 //!    fastest run of either (a ceiling disturbed once by a busy neighbour is not kept).

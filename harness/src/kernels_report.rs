@@ -233,8 +233,8 @@ pub fn write_out(dir: &Path, rows: &[Row], summary: &Summary) -> Result<()> {
     md += "\n`time/call`: median seconds per call. `GB/s`: packed weight bytes per second. \
            `bw ratio`: that over the read bandwidth at the same thread count; for gemv the \
            median over timing rounds each paired with the mean of the bandwidth passes just \
-           before and just after it (the machine's bandwidth drifts within minutes), otherwise over the mean of the start and \
-           end measurements; above 1 only when the weights stay in cache (the `stack` shape \
+           before and just after it (the machine's bandwidth drifts within minutes), otherwise \
+           over the mean of the start and end measurements; above 1 only when the weights stay in cache (the `stack` shape \
            reads from DRAM). `Gprod/s`: weight x activation products per second. `peak ratio` (gemm): \
            that over the level's int8 (ternary, q8) or f32 FMA (f16) peak at the same thread \
            count. `stackxN`: N distinct matrices cycled.\n";

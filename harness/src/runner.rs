@@ -479,10 +479,13 @@ pub fn run(
                 }
                 let rep = c.samples.len();
                 ctx.progress.start(&id, &format!("rep {}", rep + 1));
-                let bw = ctx.beside.and_then(|b| b.gbps(ctx.pool, c.key.threads));
-                let mut rec = run_rep(model, ks, ctx, c.key.threads, c.test, kv)?;
-                rec.bandwidth_before_gbps = bw;
-                rec.bandwidth_after_gbps = ctx.beside.and_then(|b| b.gbps(ctx.pool, c.key.threads));
+                let threads = c.key.threads;
+                let (beside, pool) = (ctx.beside, ctx.pool);
+                let read_bw = || beside.and_then(|b| b.gbps(pool, threads));
+                let before = read_bw();
+                let mut rec = run_rep(model, ks, ctx, threads, c.test, kv)?;
+                rec.bandwidth_before_gbps = before;
+                rec.bandwidth_after_gbps = read_bw();
                 rec.key = c.key.clone();
                 rec.rep = rep;
                 sink.record(&Record::Sample(Box::new(rec.clone())))?;

@@ -64,21 +64,36 @@ pub(crate) static SCALAR: VecOps = VecOps {
     scores_f32: scores_f32_scalar,
     mix_f16: mix_f16_scalar,
     mix_f32: mix_f32_scalar,
-    quantize: quantize_scalar,
-    softmax: softmax_scalar,
+    quantize: crate::act::quantize_row,
+    softmax: crate::softmax::softmax,
 };
 
-/// # Safety
-/// None beyond the type's (a plain function behind the table's `unsafe fn` type).
-unsafe fn softmax_scalar(s: &mut [f32]) {
-    crate::softmax::softmax_body(s)
-}
+/// Defines a level's `quantize` ([`QuantizeFn`]) and `softmax` ([`SoftmaxFn`]): the portable
+/// code of [`crate::act::quantize_row`] and [`crate::softmax::softmax`] compiled with the target
+/// features `$features`, so the compiler vectorises it at the level's width. The operations and
+/// their order are the portable code's (no contraction into FMA), so every copy gives its bits.
+macro_rules! compiled_copies {
+    ($features:literal) => {
+        /// [`crate::act::quantize_row`] compiled for this level.
+        ///
+        /// # Safety
+        /// `q` as long as `x`; the CPU has the level's features.
+        #[target_feature(enable = $features)]
+        unsafe fn quantize(x: &[f32], q: &mut [i8]) -> (f32, i32) {
+            crate::act::quantize_row_body(x, q)
+        }
 
-/// # Safety
-/// `q` as long as `x` (checked by [`crate::KernelSet::quantize_row`]).
-unsafe fn quantize_scalar(x: &[f32], q: &mut [i8]) -> (f32, i32) {
-    crate::act::quantize_row_body(x, q)
+        /// [`crate::softmax::softmax`] compiled for this level.
+        ///
+        /// # Safety
+        /// The CPU has the level's features.
+        #[target_feature(enable = $features)]
+        unsafe fn softmax(s: &mut [f32]) {
+            crate::softmax::softmax_body(s)
+        }
+    };
 }
+pub(crate) use compiled_copies;
 
 const LANES: usize = 8;
 

@@ -52,21 +52,14 @@ const TOKEN_BYTE: i64 = 6;
 /// The `tokenizer.json` equivalent of `header`'s vocabulary.
 pub fn tokenizer_json(path: &Path, header: &Header) -> Result<String, LoadError> {
     let v = Vocab { path, header };
-    let model =
-        match header.get("tokenizer.ggml.model") {
-            None => return Err(LoadError::unsupported(
-                path,
-                "--prompt without a tokenizer",
-                "the file embeds no vocabulary (no tokenizer.ggml.model) and no tokenizer.json is \
-                 beside it; put the model's tokenizer.json there or pass token ids with --tokens",
-            )),
-            Some(x) => x.as_str().ok_or_else(|| {
-                v.err(
-                    "tokenizer.ggml.model",
-                    format!("a {}, not a string", x.type_name()),
-                )
-            })?,
-        };
+    let Some(model) = v.opt_str("tokenizer.ggml.model")? else {
+        return Err(LoadError::unsupported(
+            path,
+            "--prompt without a tokenizer",
+            "the file embeds no vocabulary (no tokenizer.ggml.model) and no tokenizer.json is \
+             beside it; put the model's tokenizer.json there or pass token ids with --tokens",
+        ));
+    };
     match model {
         "gpt2" => byte_level_bpe(&v),
         "llama" => sentencepiece_bpe(&v),
@@ -92,15 +85,30 @@ impl Vocab<'_> {
         LoadError::key(self.path, key, reason)
     }
 
+    /// An optional string.
+    fn opt_str(&self, key: &str) -> Result<Option<&str>, LoadError> {
+        self.header
+            .get(key)
+            .map(|x| {
+                x.as_str()
+                    .ok_or_else(|| self.err(key, format!("a {}, not a string", x.type_name())))
+            })
+            .transpose()
+    }
+
+    /// A required array; `missing` says why it is needed.
+    fn array(&self, key: &str, missing: &str) -> Result<&[Value], LoadError> {
+        self.header
+            .get(key)
+            .ok_or_else(|| self.err(key, format!("missing: {missing}")))?
+            .as_array()
+            .ok_or_else(|| self.err(key, "not an array".into()))
+    }
+
     /// A required array of strings.
     fn strings(&self, key: &str, what: &str) -> Result<Vec<&str>, LoadError> {
-        let arr = self
-            .header
-            .get(key)
-            .ok_or_else(|| self.err(key, format!("missing: a {what} vocabulary needs it")))?
-            .as_array()
-            .ok_or_else(|| self.err(key, "not an array".into()))?;
-        arr.iter()
+        self.array(key, &format!("a {what} vocabulary needs it"))?
+            .iter()
             .enumerate()
             .map(|(i, v)| {
                 v.as_str().ok_or_else(|| {
@@ -210,15 +218,7 @@ impl Vocab<'_> {
 
 /// `tokenizer.ggml.model = "gpt2"`: byte-level BPE with stored merges.
 fn byte_level_bpe(v: &Vocab<'_>) -> Result<String, LoadError> {
-    let pre = match v.header.get("tokenizer.ggml.pre") {
-        None => "default",
-        Some(x) => x.as_str().ok_or_else(|| {
-            v.err(
-                "tokenizer.ggml.pre",
-                format!("a {}, not a string", x.type_name()),
-            )
-        })?,
-    };
+    let pre = v.opt_str("tokenizer.ggml.pre")?.unwrap_or("default");
     let (split, ignore_merges) = match pre {
         "llama-bpe" | "llama3" => (LLAMA3_SPLIT, true),
         "gpt2" | "gpt-2" | "default" => (GPT2_SPLIT, false),
@@ -276,18 +276,10 @@ fn sentencepiece_bpe(v: &Vocab<'_>) -> Result<String, LoadError> {
     let n = tokens.len();
     let types = v.token_types(n)?;
     let scores: Vec<f64> = {
-        let arr = v
-            .header
-            .get(SCORES)
-            .ok_or_else(|| {
-                v.err(
-                    SCORES,
-                    "missing: a SentencePiece vocabulary's merge order comes from its scores"
-                        .into(),
-                )
-            })?
-            .as_array()
-            .ok_or_else(|| v.err(SCORES, "not an array".into()))?;
+        let arr = v.array(
+            SCORES,
+            "a SentencePiece vocabulary's merge order comes from its scores",
+        )?;
         if arr.len() != n {
             return Err(v.err(SCORES, format!("{} entries for {n} tokens", arr.len())));
         }

@@ -118,24 +118,8 @@ pub(crate) static VEC: VecOps = VecOps {
     softmax,
 };
 
-/// [`crate::softmax::softmax`] compiled for AVX2: the same operations, so the same bits.
-///
-/// # Safety
-/// The CPU has AVX2.
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn softmax(s: &mut [f32]) {
-    crate::softmax::softmax_body(s)
-}
-
-/// [`crate::act::quantize_row`] compiled for AVX2 (8-lane absmax and rounding; the same
-/// operations, so the same bits).
-///
-/// # Safety
-/// `q` as long as `x`; the CPU has AVX2.
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn quantize(x: &[f32], q: &mut [i8]) -> (f32, i32) {
-    crate::act::quantize_row_body(x, q)
-}
+// The quantiser and the softmax at 8 lanes.
+crate::vecops::compiled_copies!("avx2,fma,f16c");
 
 /// Eight f16 (bit patterns) at `p`, widened.
 ///

@@ -33,20 +33,4 @@ pub(crate) static VEC: VecOps = VecOps {
     softmax,
 };
 
-/// [`crate::softmax::softmax`] compiled for AVX-512: the same operations, so the same bits.
-///
-/// # Safety
-/// The CPU has this level's features.
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
-unsafe fn softmax(s: &mut [f32]) {
-    crate::softmax::softmax_body(s)
-}
-
-/// [`crate::act::quantize_row`] compiled for AVX-512: the same operations, so the same bits.
-///
-/// # Safety
-/// `q` as long as `x`; the CPU has this level's features.
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
-unsafe fn quantize(x: &[f32], q: &mut [i8]) -> (f32, i32) {
-    crate::act::quantize_row_body(x, q)
-}
+crate::vecops::compiled_copies!("avx512f,avx512bw,avx512vl,avx2,fma,f16c");
