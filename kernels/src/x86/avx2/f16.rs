@@ -1,306 +1,101 @@
-//! `f16` kernels at the `avx2` level: half weights widened with F16C `vcvtph2ps` (8 halves, 16
-//! bytes, to one `ymm`), f32 activations, f32 FMA accumulation.
+//! `f16` kernels at the `avx2` level: the [`crate::x86::drive::f16`] driver with halves widened
+//! by F16C `vcvtph2ps` (8 halves, 16 bytes, to one `ymm`) and f32 FMA accumulation.
 //!
-//! **gemv** (decode, memory-bound). One token at a time. The thread's row range is cut into
-//! [`GEMV_ROWS`] contiguous parts walked in step: each step takes one row of every part, so the
-//! rows share each activation load while their weight streams stay far apart. Groups of *adjacent*
-//! rows (streams one row, a few KB, apart) measured at half the bandwidth of a single sequential
-//! stream on Zen 4, far-apart streams at full bandwidth. Each stream is prefetched
-//! [`GEMV_PREFETCH`] halves (2 KiB) ahead, as at the `avx512` level: on the December 2026 Zen 4
-//! host (`ternbench kernels --isa avx2 --format f16 --op gemv --shapes lm_head,stack`, two
-//! interleaved rounds, bandwidth read beside each cell) 1 thread went from 0.83-0.85 of the read
-//! bandwidth to 0.89-0.93 on the LM head and from 0.93 to 0.97-0.98 on the stack; 2 threads
-//! within noise (0.93-0.98 on the head either way). (On the November host no prefetch had
-//! measured faster.) Each step reads a whole 64-byte line (32 weights)
-//! of every row into two accumulators per row. The group's sums are reduced with one `hadd` tree;
-//! leftover rows run alone.
+//! **gemv**: [`GEMV_ROWS`] row streams, each step a whole 64-byte line (32 weights) per row,
+//! each stream prefetched [`GEMV_PREFETCH`] halves (2 KiB) ahead, as at the `avx512` level: on
+//! the December 2026 Zen 4 host (`ternbench kernels --isa avx2 --format f16 --op gemv --shapes
+//! lm_head,stack`, two interleaved rounds, bandwidth read beside each cell) 1 thread went from
+//! 0.83-0.85 of the read bandwidth to 0.89-0.93 on the LM head and from 0.93 to 0.97-0.98 on the
+//! stack; 2 threads within noise (0.93-0.98 on the head either way). (On the November host no
+//! prefetch had measured faster.)
 //!
-//! **gemm** (prefill, compute-bound). A register tile of [`TILE_R`] rows × [`TILE_T`] tokens of
-//! `ymm` accumulators (dot-product form: lane `l` of `acc[i][j]` sums `w[r+i][k+l]·x[t+j][k+l]`
-//! over all `k`), 12 of the 16 registers: each step converts one 8-weight vector per row once
-//! and reuses it for every token of the tile, and loads each activation vector once for all
-//! rows. Loop order: row blocks of about [`ROW_BLOCK_BYTES`] of weights (kept in L2) × token
-//! tiles × row groups, so a tile's activation rows stay in L1 while the block's weights stream
-//! from L2 as halves (the narrower operand: with the other order the f32 activations streaming
-//! from L2 limit the FMA rate). Token remainders use narrower tiles, row remainders single-row
-//! tiles; every tile runs over all columns, so each output is written once.
+//! **gemm**: register tiles of [`TILE_R`] rows × [`TILE_T`] tokens, 12 of the 16 registers.
 //!
-//! Exactness: within the crate's f16 bound (8-lane partial sums, then a pairwise tree); F16C
-//! converts every half exactly (subnormals, ±inf, NaN included).
+//! Exactness: 8-lane partial sums, then a pairwise `hadd` tree; F16C converts every half exactly
+//! (subnormals, ±inf, NaN included).
 
 use std::arch::x86_64::*;
 
 use crate::act::ActF32;
 use crate::format::f16::F16Matrix;
-use crate::kernel::{Ops, Out};
-
-pub(crate) const OPS: Option<Ops<F16Matrix, ActF32>> = Some(Ops { gemv, gemm });
+use crate::x86::avx2::Avx2;
+use crate::x86::drive::f16::{F16Gemm, F16};
+use crate::x86::drive::{self, entries};
 
 /// Rows sharing each activation load in gemv.
 const GEMV_ROWS: usize = 4;
-/// How far ahead of each row stream gemv prefetches, in halves (2 KiB), as at the `avx512`
-/// level (see its module doc for the measurements that chose it).
+/// How far ahead of each row stream gemv prefetches, in halves (2 KiB).
 const GEMV_PREFETCH: usize = 1024;
 /// Rows of the gemm register tile.
 const TILE_R: usize = 3;
 /// Tokens of the gemm register tile.
 const TILE_T: usize = 4;
-/// Weight bytes of one gemm row block (kept in L2 while every token tile passes over it).
-const ROW_BLOCK_BYTES: usize = 256 << 10;
 
-/// `[Σa, Σb, Σc, Σd]`.
-#[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
-fn hsum4(a: __m256, b: __m256, c: __m256, d: __m256) -> __m128 {
-    let abcd = _mm256_hadd_ps(_mm256_hadd_ps(a, b), _mm256_hadd_ps(c, d));
-    _mm_add_ps(
-        _mm256_castps256_ps128(abcd),
-        _mm256_extractf128_ps::<1>(abcd),
-    )
+entries! {
+    features: "avx2,fma,f16c",
+    token: Avx2,
+    matrix: F16Matrix,
+    act: ActF32,
+    gemv: drive::f16::gemv::<_, GEMV_ROWS>,
+    gemm: drive::f16::gemm::<_, TILE_R, TILE_T>,
 }
 
-/// Eight halves at `p`, widened.
-///
-/// # Safety
-/// `p` must be valid for reading 8 `u16`.
-#[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn load_w(p: *const u16) -> __m256 {
-    // SAFETY: forwarded to the caller.
-    _mm256_cvtph_ps(unsafe { _mm_loadu_si128(p as *const __m128i) })
-}
+impl F16 for Avx2 {
+    type F = __m256;
+    const LANES: usize = 8;
+    const PAIRS: usize = 2;
+    const GEMV_PREFETCH: usize = GEMV_PREFETCH;
 
-/// Reduces accumulators `acc[i][j]` (row `i`, token `j`) four at a time and writes them to
-/// outputs (t+j, r+i).
-///
-/// # Safety
-/// The outputs must be valid.
-#[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn store_tile<const R: usize, const T: usize>(
-    acc: &[[__m256; T]; R],
-    out: Out,
-    r: usize,
-    t: usize,
-) {
-    let z = _mm256_setzero_ps();
-    let mut sums = [[0f32; R]; T];
-    let mut quad = [z; 4];
-    let mut n = 0;
-    let mut flush = |quad: &[__m256; 4], n: usize| {
-        let mut s = [0f32; 4];
-        // SAFETY: `s` holds four floats.
-        unsafe { _mm_storeu_ps(s.as_mut_ptr(), hsum4(quad[0], quad[1], quad[2], quad[3])) };
-        for (q, v) in s.iter().enumerate() {
-            let idx = n - 4 + q;
-            if idx < R * T {
-                sums[idx / R][idx % R] = *v;
-            }
-        }
-    };
-    for j in 0..T {
-        for row in acc.iter() {
-            quad[n % 4] = row[j];
-            n += 1;
-            if n % 4 == 0 {
-                flush(&quad, n);
-            }
-        }
+    #[inline(always)]
+    fn fzero(self) -> __m256 {
+        // SAFETY: the token proves the features.
+        unsafe { _mm256_setzero_ps() }
     }
-    if n % 4 != 0 {
-        for q in quad.iter_mut().skip(n % 4) {
-            *q = z;
-        }
-        flush(&quad, n.next_multiple_of(4));
-    }
-    for (j, s) in sums.iter().enumerate() {
-        for (i, v) in s.iter().enumerate() {
-            // SAFETY: output (t+j, r+i) is valid (caller).
-            unsafe { out.write(t + j, r + i, *v) };
-        }
-    }
-}
 
-/// gemv: every token in turn. The row range is cut into [`GEMV_ROWS`] contiguous parts that are
-/// walked in step, one row of each at a time (see the module doc); leftover rows run alone.
-///
-/// # Safety
-/// Kernel contract ([`crate::kernel`]); the CPU has this level's features.
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn gemv(m: &F16Matrix, r0: usize, r1: usize, act: &ActF32, out: Out) {
-    let h = (r1 - r0) / GEMV_ROWS;
-    for t in 0..act.batch() {
-        for r in r0..r0 + h {
-            // SAFETY: rows r + i·h (i < GEMV_ROWS) lie in r0..r1, inside the matrix; token t is
-            // in the batch; the caller owns outputs (t, r0..r1).
-            unsafe { gemv_rows::<GEMV_ROWS>(m, act, out, t, r, h) };
-        }
-        for r in r0 + GEMV_ROWS * h..r1 {
-            // SAFETY: as above, one row.
-            unsafe { gemv_rows::<1>(m, act, out, t, r, 0) };
-        }
+    #[inline(always)]
+    fn fadd(self, a: __m256, b: __m256) -> __m256 {
+        // SAFETY: the token proves the features.
+        unsafe { _mm256_add_ps(a, b) }
     }
-}
 
-/// Rows r + i·h (i < R ≤ 4) against token `t`: 32 weights (one 64-byte line) per row per step
-/// into two accumulators per row; writes outputs (t, r + i·h).
-///
-/// # Safety
-/// The rows inside the matrix, the token inside the batch, the outputs valid.
-#[inline]
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn gemv_rows<const R: usize>(
-    m: &F16Matrix,
-    act: &ActF32,
-    out: Out,
-    t: usize,
-    r: usize,
-    h: usize,
-) {
-    let kp = m.padded_cols();
-    let x = act.row(t).as_ptr();
-    let mut w = [m.data().as_ptr(); R];
-    for (i, p) in w.iter_mut().enumerate() {
-        *p = p.wrapping_add((r + i * h) * kp);
+    #[inline(always)]
+    fn mac(self, acc: __m256, w: __m256, x: __m256) -> __m256 {
+        // SAFETY: the token proves the features.
+        unsafe { _mm256_fmadd_ps(w, x, acc) }
     }
-    let z = _mm256_setzero_ps();
-    let mut acc = [[z; 2]; R];
-    let mut k = 0;
-    while k < kp {
-        for p in w.iter() {
-            // A hint, never a fault: addresses past the row (or the matrix) are harmless.
-            _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(k + GEMV_PREFETCH) as *const i8);
-        }
-        // SAFETY: k + 32 <= kp (a multiple of 64) <= the activation stride: inside every row
-        // (w[i] points at a row of the matrix) and the activation row.
+
+    #[inline(always)]
+    unsafe fn load_x(self, p: *const f32) -> __m256 {
+        // SAFETY: readable (caller); the token proves the features.
+        unsafe { _mm256_loadu_ps(p) }
+    }
+
+    #[inline(always)]
+    unsafe fn load_w2(self, p: *const u16) -> (__m256, __m256) {
+        // SAFETY: readable (caller).
+        unsafe { (self.load_w(p), self.load_w(p.add(8))) }
+    }
+
+    #[inline(always)]
+    fn hsum4(self, [a, b, c, d]: [__m256; 4]) -> [f32; 4] {
+        // SAFETY: the token proves the features; `s` holds four floats.
         unsafe {
-            let xv = [
-                _mm256_loadu_ps(x.add(k)),
-                _mm256_loadu_ps(x.add(k + 8)),
-                _mm256_loadu_ps(x.add(k + 16)),
-                _mm256_loadu_ps(x.add(k + 24)),
-            ];
-            for (a, p) in acc.iter_mut().zip(&w) {
-                for (c, xc) in xv.iter().enumerate() {
-                    a[c % 2] = _mm256_fmadd_ps(load_w(p.add(k + 8 * c)), *xc, a[c % 2]);
-                }
-            }
+            let abcd = _mm256_hadd_ps(_mm256_hadd_ps(a, b), _mm256_hadd_ps(c, d));
+            let v = _mm_add_ps(
+                _mm256_castps256_ps128(abcd),
+                _mm256_extractf128_ps::<1>(abcd),
+            );
+            let mut s = [0f32; 4];
+            _mm_storeu_ps(s.as_mut_ptr(), v);
+            s
         }
-        k += 32;
-    }
-    let mut f = [z; 4];
-    for (fi, a) in f.iter_mut().zip(&acc) {
-        *fi = _mm256_add_ps(a[0], a[1]);
-    }
-    let mut s = [0f32; 4];
-    // SAFETY: `s` holds four floats.
-    unsafe { _mm_storeu_ps(s.as_mut_ptr(), hsum4(f[0], f[1], f[2], f[3])) };
-    for (i, v) in s.iter().enumerate().take(R) {
-        // SAFETY: output (t, r + i·h) is valid (caller).
-        unsafe { out.write(t, r + i * h, *v) };
     }
 }
 
-/// gemm: row blocks × token tiles × row groups (see the module doc).
-///
-/// # Safety
-/// Kernel contract ([`crate::kernel`]); the CPU has this level's features.
-#[target_feature(enable = "avx2,fma,f16c")]
-unsafe fn gemm(m: &F16Matrix, r0: usize, r1: usize, act: &ActF32, out: Out) {
-    let kp = m.padded_cols();
-    let g = Gemm {
-        w: m.data().as_ptr(),
-        kp,
-        x: act.data().as_ptr(),
-        xs: act.stride(),
-        out,
-    };
-    let batch = act.batch();
-    let mc = (ROW_BLOCK_BYTES / (2 * kp) / TILE_R).max(1) * TILE_R;
-    let mut rb = r0;
-    while rb < r1 {
-        let rb1 = (rb + mc).min(r1);
-        let mut t = 0;
-        while t + TILE_T <= batch {
-            // SAFETY: rows rb..rb1 inside the matrix, tokens t..t+TILE_T inside the batch.
-            unsafe { g.block::<TILE_T>(rb, rb1, t) };
-            t += TILE_T;
-        }
-        // SAFETY: the remaining tokens t..batch (fewer than TILE_T); rows as above.
-        unsafe {
-            match batch - t {
-                0 => {}
-                1 => g.block::<1>(rb, rb1, t),
-                2 => g.block::<2>(rb, rb1, t),
-                3 => g.block::<3>(rb, rb1, t),
-                4 => g.block::<4>(rb, rb1, t),
-                5 => g.block::<5>(rb, rb1, t),
-                6 => g.block::<6>(rb, rb1, t),
-                _ => g.block::<7>(rb, rb1, t),
-            }
-        }
-        rb = rb1;
-    }
-}
-
-/// Operands of one gemm call.
-struct Gemm {
-    w: *const u16,
-    kp: usize,
-    x: *const f32,
-    xs: usize,
-    out: Out,
-}
-
-const _: () = assert!(TILE_T <= 8, "gemm dispatches remainders up to 7 tokens");
-
-impl Gemm {
-    /// Rows rb..rb1 (groups of `TILE_R`, then single rows) × tokens t..t+T.
-    ///
-    /// # Safety
-    /// Rows inside the matrix, tokens inside the batch, outputs valid.
-    #[inline]
-    #[target_feature(enable = "avx2,fma,f16c")]
-    unsafe fn block<const T: usize>(&self, rb: usize, rb1: usize, t: usize) {
-        let mut r = rb;
-        while r + TILE_R <= rb1 {
-            // SAFETY: rows r..r+TILE_R inside rb..rb1; tokens from the caller.
-            unsafe { self.tile::<TILE_R, T>(r, t) };
-            r += TILE_R;
-        }
-        while r < rb1 {
-            // SAFETY: as above, one row.
-            unsafe { self.tile::<1, T>(r, t) };
-            r += 1;
-        }
-    }
-
-    /// One register tile: rows r..r+R × tokens t..t+T over every column.
-    ///
-    /// # Safety
-    /// As [`Self::block`].
-    #[inline]
-    #[target_feature(enable = "avx2,fma,f16c")]
-    unsafe fn tile<const R: usize, const T: usize>(&self, r: usize, t: usize) {
-        let mut acc = [[_mm256_setzero_ps(); T]; R];
-        let mut k = 0;
-        while k < self.kp {
-            // SAFETY: k + 8 <= kp <= stride: inside every row of W and of x.
-            unsafe {
-                let mut wv = [_mm256_setzero_ps(); R];
-                for (i, v) in wv.iter_mut().enumerate() {
-                    *v = load_w(self.w.add((r + i) * self.kp + k));
-                }
-                for j in 0..T {
-                    let xv = _mm256_loadu_ps(self.x.add((t + j) * self.xs + k));
-                    for (a, wi) in acc.iter_mut().zip(&wv) {
-                        a[j] = _mm256_fmadd_ps(*wi, xv, a[j]);
-                    }
-                }
-            }
-            k += 8;
-        }
-        // SAFETY: outputs (t.., r..) valid (caller).
-        unsafe { store_tile(&acc, self.out, r, t) };
+impl F16Gemm for Avx2 {
+    #[inline(always)]
+    unsafe fn load_w(self, p: *const u16) -> __m256 {
+        // SAFETY: readable (caller); the token proves the features.
+        unsafe { _mm256_cvtph_ps(_mm_loadu_si128(p.cast())) }
     }
 }

@@ -9,15 +9,10 @@
 //! sign is or-ed back last. Exact for every half. (It relies on the default MXCSR: no
 //! denormals-are-zero.)
 //!
-//! **gemv** (decode). One token at a time. The thread's row range is cut into [`GEMV_ROWS`]
-//! contiguous parts walked in step: each step takes one row of every part, so the rows share each
-//! activation load while their weight streams stay far apart. Groups of *adjacent* rows (streams
-//! one row, a few KB, apart) measured at half the bandwidth of a single sequential stream on Zen 4,
-//! far-apart streams at full bandwidth; software prefetch measured slower than the hardware
-//! prefetchers alone, so there is none. Each step widens 8 weights (16 bytes) per row into two
-//! accumulators per row; the widening costs ~9 operations per 4 weights, so at this level gemv is
-//! compute-bound rather than memory-bound. The group's sums are reduced with one `hadd` tree;
-//! leftover rows run alone.
+//! **gemv** (decode): the [`crate::x86::drive::f16`] driver on [`GEMV_ROWS`] row streams;
+//! software prefetch measured slower than the hardware prefetchers alone, so there is none. Each
+//! step widens 8 weights (16 bytes) per row into two accumulators per row; the widening costs ~9
+//! operations per 4 weights, so at this level gemv is compute-bound rather than memory-bound.
 //!
 //! **gemm** (prefill). The widening is done once per weight, not once per token tile: for each
 //! column block and group of [`TILE_R`] rows, the rows' halves are widened into an aligned f32
@@ -30,6 +25,8 @@ use std::arch::x86_64::*;
 use crate::act::ActF32;
 use crate::format::f16::F16Matrix;
 use crate::kernel::{Ops, Out};
+use crate::x86::drive::{self, f16::F16};
+use crate::x86::sse41::Sse41;
 
 pub(crate) const OPS: Option<Ops<F16Matrix, ActF32>> = Some(Ops { gemv, gemm });
 
@@ -102,76 +99,60 @@ unsafe fn store4(a: [__m128; 4], n: usize, o: *mut f32, first: bool) {
     }
 }
 
-/// gemv: every token in turn. The row range is cut into [`GEMV_ROWS`] contiguous parts that are
-/// walked in step, one row of each at a time (see the module doc); leftover rows run alone.
+/// gemv entry point: the [`crate::x86::drive::f16`] driver with this level's token.
 ///
 /// # Safety
 /// Kernel contract ([`crate::kernel`]); the CPU has this level's features.
 #[target_feature(enable = "sse4.1,ssse3")]
 unsafe fn gemv(m: &F16Matrix, r0: usize, r1: usize, act: &ActF32, out: Out) {
-    let h = (r1 - r0) / GEMV_ROWS;
-    for t in 0..act.batch() {
-        for r in r0..r0 + h {
-            // SAFETY: rows r + i·h (i < GEMV_ROWS) lie in r0..r1, inside the matrix; token t is
-            // in the batch; the caller owns outputs (t, r0..r1).
-            unsafe { gemv_rows::<GEMV_ROWS>(m, act, out, t, r, h) };
-        }
-        for r in r0 + GEMV_ROWS * h..r1 {
-            // SAFETY: as above, one row.
-            unsafe { gemv_rows::<1>(m, act, out, t, r, 0) };
-        }
-    }
+    // SAFETY: the CPU has the level's features (contract above).
+    let l = unsafe { Sse41::new() };
+    // SAFETY: forwarded kernel contract.
+    unsafe { drive::f16::gemv::<_, GEMV_ROWS>(l, m, r0, r1, act, out) }
 }
 
-/// Rows r + i·h (i < R ≤ 4) against token `t`, 8 weights per row per step into two
-/// accumulators per row; writes outputs (t, r + i·h).
-///
-/// # Safety
-/// The rows inside the matrix, the token inside the batch, the outputs valid.
-#[inline]
-#[target_feature(enable = "sse4.1,ssse3")]
-unsafe fn gemv_rows<const R: usize>(
-    m: &F16Matrix,
-    act: &ActF32,
-    out: Out,
-    t: usize,
-    r: usize,
-    h: usize,
-) {
-    let kp = m.padded_cols();
-    let x = act.row(t).as_ptr();
-    let mut w = [m.data().as_ptr(); R];
-    for (i, p) in w.iter_mut().enumerate() {
-        *p = p.wrapping_add((r + i * h) * kp);
+impl F16 for Sse41 {
+    type F = __m128;
+    const LANES: usize = 4;
+    const PAIRS: usize = 1;
+    const GEMV_PREFETCH: usize = 0;
+
+    #[inline(always)]
+    fn fzero(self) -> __m128 {
+        // SAFETY: the token proves the features.
+        unsafe { _mm_setzero_ps() }
     }
-    let z = _mm_setzero_ps();
-    let mut acc = [[z; 2]; R];
-    let mut k = 0;
-    while k < kp {
-        // SAFETY: k + 8 <= kp <= the activation stride: inside every row (w[i] points at a row
-        // of the matrix) and the activation row; both 16-byte aligned (64-byte aligned buffers,
-        // row lengths and k multiples of 8 elements).
-        unsafe {
-            let x0 = _mm_load_ps(x.add(k));
-            let x1 = _mm_load_ps(x.add(k + 4));
-            for (a, p) in acc.iter_mut().zip(&w) {
-                let (w0, w1) = load_w(p.add(k));
-                a[0] = _mm_add_ps(a[0], _mm_mul_ps(w0, x0));
-                a[1] = _mm_add_ps(a[1], _mm_mul_ps(w1, x1));
-            }
-        }
-        k += 8;
+
+    #[inline(always)]
+    fn fadd(self, a: __m128, b: __m128) -> __m128 {
+        // SAFETY: the token proves the features.
+        unsafe { _mm_add_ps(a, b) }
     }
-    let mut f = [z; 4];
-    for (fi, a) in f.iter_mut().zip(&acc) {
-        *fi = _mm_add_ps(a[0], a[1]);
+
+    #[inline(always)]
+    fn mac(self, acc: __m128, w: __m128, x: __m128) -> __m128 {
+        // SAFETY: the token proves the features.
+        unsafe { _mm_add_ps(acc, _mm_mul_ps(w, x)) }
     }
-    let mut s = [0f32; 4];
-    // SAFETY: `s` holds four floats.
-    unsafe { _mm_storeu_ps(s.as_mut_ptr(), hsum4(f[0], f[1], f[2], f[3])) };
-    for (i, v) in s.iter().enumerate().take(R) {
-        // SAFETY: output (t, r + i·h) is valid (caller).
-        unsafe { out.write(t, r + i * h, *v) };
+
+    #[inline(always)]
+    unsafe fn load_x(self, p: *const f32) -> __m128 {
+        // SAFETY: readable and 16-byte aligned (caller); the token proves the features.
+        unsafe { _mm_load_ps(p) }
+    }
+
+    #[inline(always)]
+    unsafe fn load_w2(self, p: *const u16) -> (__m128, __m128) {
+        // SAFETY: readable and aligned (caller); the token proves the features.
+        unsafe { load_w(p) }
+    }
+
+    #[inline(always)]
+    fn hsum4(self, [a, b, c, d]: [__m128; 4]) -> [f32; 4] {
+        let mut s = [0f32; 4];
+        // SAFETY: the token proves the features; `s` holds four floats.
+        unsafe { _mm_storeu_ps(s.as_mut_ptr(), hsum4(a, b, c, d)) };
+        s
     }
 }
 

@@ -1,36 +1,16 @@
-//! `q8` kernels at the `sse41` level: exact int8 × int8 dot products in i32, then the shared
-//! epilogue [`q8_out`].
+//! `q8` kernels at the `sse41` level: the [`crate::x86::drive::q8`] driver on 16-byte vectors,
+//! products as `madd(maddubs(|a|, sign(w, a)), 1)` (SSSE3; four i32 lanes).
 //!
-//! **Products** ([`dot16`]): `maddubs(|a|, sign(w, a))` (SSSE3) multiplies 16 unsigned `|a|` (≤ 128,
-//! -128 included: `abs` leaves 0x80, read as unsigned 128) by `w·sgn(a)` and adds adjacent
-//! pairs into i16; since weights lie in [-127, 127] a pair is at most 2·128·127 = 32512, so it
-//! never saturates. `madd(·, 1)` widens the pairs into four i32 lanes. Exact for every int8
-//! activation; the i32 sums cannot overflow (see [`crate::scalar`]).
-//!
-//! **gemv** (decode, memory-bound). One token at a time. The thread's row range is cut into
-//! [`GEMV_ROWS`] contiguous parts walked in step: each step takes one row of every part, so the
-//! rows share each activation load and its `abs` while their weight streams stay far apart. Groups
-//! of *adjacent* rows (streams one row, a few KB, apart) measured at half the bandwidth of a single
-//! sequential stream on Zen 4, far-apart streams at full bandwidth; software prefetch measured
-//! slower than the hardware prefetchers alone, so there is none. Each step reads a whole 64-byte
-//! line of every row. The group's sums are reduced with one `hadd` tree; leftover rows run alone.
-//!
-//! **gemm** (prefill). Register tiles of [`TILE_R`] rows × [`TILE_T`] tokens of i32 accumulators
-//! (dot-product form): each step loads one 16-byte weight vector per row and one activation vector
-//! (with its `abs`) per token, reused across the tile. The sign transfer and the two multiplies are
-//! per (row, token) pair and dominate, so the tile mostly saves loads. Loop order: row blocks of
-//! about [`ROW_BLOCK_BYTES`] of weights (kept in L2) × token tiles × row groups, so a tile's
-//! activation rows stay in L1 while the block's weights stream from L2; every tile runs over all
-//! columns, so each output is written once. Token remainders use narrower tiles, row remainders
-//! single-row tiles.
+//! gemv walks [`GEMV_ROWS`] row streams (each step: four 16-byte loads per row); gemm register
+//! tiles are [`TILE_R`] rows × [`TILE_T`] tokens.
 
 use std::arch::x86_64::*;
 
 use crate::act::ActQ8;
 use crate::format::q8::Q8Matrix;
-use crate::kernel::{q8_out, Ops, Out};
-
-pub(crate) const OPS: Option<Ops<Q8Matrix, ActQ8>> = Some(Ops { gemv, gemm });
+use crate::x86::drive::{self, entries, q8::Q8};
+use crate::x86::simd::Simd;
+use crate::x86::sse41::Sse41;
 
 /// Rows sharing each activation load in gemv.
 const GEMV_ROWS: usize = 4;
@@ -38,280 +18,30 @@ const GEMV_ROWS: usize = 4;
 const TILE_R: usize = 2;
 /// Tokens of the gemm register tile.
 const TILE_T: usize = 4;
-/// Weight bytes of one gemm row block (kept in L2 while every token tile passes over it).
-const ROW_BLOCK_BYTES: usize = 128 << 10;
 
-/// `Σ a·w` over 16 int8 pairs, as four i32 partial sums (see the module doc).
-#[inline]
-#[target_feature(enable = "sse4.1,ssse3")]
-fn dot16(abs_a: __m128i, a: __m128i, w: __m128i) -> __m128i {
-    let pairs = _mm_maddubs_epi16(abs_a, _mm_sign_epi8(w, a));
-    _mm_madd_epi16(pairs, _mm_set1_epi16(1))
+entries! {
+    features: "sse4.1,ssse3",
+    token: Sse41,
+    matrix: Q8Matrix,
+    act: ActQ8,
+    gemv: drive::q8::gemv::<_, GEMV_ROWS>,
+    gemm: drive::q8::gemm::<_, TILE_R, TILE_T>,
 }
 
-/// `[Σa, Σb, Σc, Σd]` of i32 lanes.
-#[inline]
-#[target_feature(enable = "sse4.1,ssse3")]
-fn hsum4(a: __m128i, b: __m128i, c: __m128i, d: __m128i) -> __m128i {
-    _mm_hadd_epi32(_mm_hadd_epi32(a, b), _mm_hadd_epi32(c, d))
-}
+impl Q8 for Sse41 {
+    /// `(|a|, a)`.
+    type A = (__m128i, __m128i);
+    const BIASED: bool = false;
 
-/// 16 bytes at `p`.
-///
-/// # Safety
-/// `p` valid for 16 bytes.
-#[inline]
-#[target_feature(enable = "sse4.1,ssse3")]
-unsafe fn load(p: *const i8) -> __m128i {
-    // SAFETY: forwarded to the caller.
-    unsafe { _mm_loadu_si128(p as *const __m128i) }
-}
+    #[inline(always)]
+    fn prep(self, a: __m128i) -> Self::A {
+        (self.abs8(a), a)
+    }
 
-/// Reduces `acc[i][j]` (row r+i, token t+j) four at a time and writes
-/// `q8_out(Σ, row_scale(r+i), scale(t+j))` to output (t+j, r+i).
-///
-/// # Safety
-/// The outputs must be valid.
-#[inline]
-#[target_feature(enable = "sse4.1,ssse3")]
-unsafe fn store_tile<const R: usize, const T: usize>(
-    acc: &[[__m128i; T]; R],
-    m: &Q8Matrix,
-    act: &ActQ8,
-    out: Out,
-    r: usize,
-    t: usize,
-) {
-    let z = _mm_setzero_si128();
-    let mut sums = [[0i32; R]; T];
-    let mut quad = [z; 4];
-    let mut n = 0;
-    let mut flush = |quad: &[__m128i; 4], n: usize| {
-        let mut s = [0i32; 4];
-        // SAFETY: `s` holds four i32.
-        unsafe {
-            _mm_storeu_si128(
-                s.as_mut_ptr() as *mut __m128i,
-                hsum4(quad[0], quad[1], quad[2], quad[3]),
-            )
-        };
-        for (q, v) in s.iter().enumerate() {
-            let idx = n - 4 + q;
-            if idx < R * T {
-                sums[idx / R][idx % R] = *v;
-            }
-        }
-    };
-    for j in 0..T {
-        for row in acc.iter() {
-            quad[n % 4] = row[j];
-            n += 1;
-            if n % 4 == 0 {
-                flush(&quad, n);
-            }
-        }
+    #[inline(always)]
+    fn dot(self, (abs, a): Self::A, w: __m128i) -> __m128i {
+        // SAFETY: the token proves the features.
+        let ws = unsafe { _mm_sign_epi8(w, a) };
+        self.madd16(self.maddubs(abs, ws), self.splat16(1))
     }
-    if n % 4 != 0 {
-        for q in quad.iter_mut().skip(n % 4) {
-            *q = z;
-        }
-        flush(&quad, n.next_multiple_of(4));
-    }
-    for (j, s) in sums.iter().enumerate() {
-        for (i, &d) in s.iter().enumerate() {
-            let y = q8_out(d, m.row_scale(r + i), act.scale(t + j));
-            // SAFETY: output (t+j, r+i) is valid (caller).
-            unsafe { out.write(t + j, r + i, y) };
-        }
-    }
-}
-
-/// gemv: every token in turn. The row range is cut into [`GEMV_ROWS`] contiguous parts that are
-/// walked in step, one row of each at a time (see the module doc); leftover rows run alone.
-///
-/// # Safety
-/// Kernel contract ([`crate::kernel`]); the CPU has this level's features.
-#[target_feature(enable = "sse4.1,ssse3")]
-unsafe fn gemv(m: &Q8Matrix, r0: usize, r1: usize, act: &ActQ8, out: Out) {
-    let h = (r1 - r0) / GEMV_ROWS;
-    for t in 0..act.batch() {
-        for r in r0..r0 + h {
-            // SAFETY: rows r + i·h (i < GEMV_ROWS) lie in r0..r1, inside the matrix; token t is
-            // in the batch; the caller owns outputs (t, r0..r1).
-            unsafe { gemv_rows::<GEMV_ROWS>(m, act, out, t, r, h) };
-        }
-        for r in r0 + GEMV_ROWS * h..r1 {
-            // SAFETY: as above, one row.
-            unsafe { gemv_rows::<1>(m, act, out, t, r, 0) };
-        }
-    }
-}
-
-/// Rows r + i·h (i < R ≤ 4) against token `t`, one 64-byte line per row per step; writes
-/// outputs (t, r + i·h).
-///
-/// # Safety
-/// The rows inside the matrix, the token inside the batch, the outputs valid.
-#[inline]
-#[target_feature(enable = "sse4.1,ssse3")]
-unsafe fn gemv_rows<const R: usize>(
-    m: &Q8Matrix,
-    act: &ActQ8,
-    out: Out,
-    t: usize,
-    r: usize,
-    h: usize,
-) {
-    let kp = m.padded_cols();
-    let w = m.data().as_ptr();
-    let a = act.row(t).as_ptr();
-    let mut acc = [[_mm_setzero_si128(); 1]; R];
-    let mut k = 0;
-    while k < kp {
-        // SAFETY: k + 64 <= kp (a multiple of 64) <= activation stride: inside every row
-        // r + i·h (in the matrix, caller) and the activation row.
-        unsafe {
-            let av = [
-                load(a.add(k)),
-                load(a.add(k + 16)),
-                load(a.add(k + 32)),
-                load(a.add(k + 48)),
-            ];
-            let ab = av.map(|v| _mm_abs_epi8(v));
-            for (i, c) in acc.iter_mut().enumerate() {
-                let p = w.add((r + i * h) * kp + k);
-                let d01 = _mm_add_epi32(
-                    dot16(ab[0], av[0], load(p)),
-                    dot16(ab[1], av[1], load(p.add(16))),
-                );
-                let d23 = _mm_add_epi32(
-                    dot16(ab[2], av[2], load(p.add(32))),
-                    dot16(ab[3], av[3], load(p.add(48))),
-                );
-                c[0] = _mm_add_epi32(c[0], _mm_add_epi32(d01, d23));
-            }
-        }
-        k += 64;
-    }
-    let z = _mm_setzero_si128();
-    let mut f = [z; 4];
-    for (fi, a) in f.iter_mut().zip(&acc) {
-        *fi = a[0];
-    }
-    let mut s = [0i32; 4];
-    // SAFETY: `s` holds four i32.
-    unsafe {
-        _mm_storeu_si128(
-            s.as_mut_ptr() as *mut __m128i,
-            hsum4(f[0], f[1], f[2], f[3]),
-        )
-    };
-    for (i, &d) in s.iter().enumerate().take(R) {
-        let y = q8_out(d, m.row_scale(r + i * h), act.scale(t));
-        // SAFETY: output (t, r + i·h) is valid (caller).
-        unsafe { out.write(t, r + i * h, y) };
-    }
-}
-
-/// gemm: row blocks × token tiles × row groups (see the module doc).
-///
-/// # Safety
-/// Kernel contract ([`crate::kernel`]); the CPU has this level's features.
-#[target_feature(enable = "sse4.1,ssse3")]
-unsafe fn gemm(m: &Q8Matrix, r0: usize, r1: usize, act: &ActQ8, out: Out) {
-    let batch = act.batch();
-    let mc = (ROW_BLOCK_BYTES / m.padded_cols() / TILE_R).max(1) * TILE_R;
-    let mut rb = r0;
-    while rb < r1 {
-        let rb1 = (rb + mc).min(r1);
-        let mut t = 0;
-        while t + TILE_T <= batch {
-            // SAFETY: rows rb..rb1 inside the matrix, tokens t..t+TILE_T inside the batch.
-            unsafe { block::<TILE_T>(m, act, out, rb, rb1, t) };
-            t += TILE_T;
-        }
-        // SAFETY: the remaining tokens t..batch (fewer than TILE_T); rows as above.
-        unsafe {
-            match batch - t {
-                0 => {}
-                1 => block::<1>(m, act, out, rb, rb1, t),
-                2 => block::<2>(m, act, out, rb, rb1, t),
-                3 => block::<3>(m, act, out, rb, rb1, t),
-                4 => block::<4>(m, act, out, rb, rb1, t),
-                5 => block::<5>(m, act, out, rb, rb1, t),
-                6 => block::<6>(m, act, out, rb, rb1, t),
-                _ => block::<7>(m, act, out, rb, rb1, t),
-            }
-        }
-        rb = rb1;
-    }
-}
-
-const _: () = assert!(TILE_T <= 8, "gemm dispatches remainders up to 7 tokens");
-
-/// Rows rb..rb1 (groups of `TILE_R`, then single rows) × tokens t..t+T.
-///
-/// # Safety
-/// Rows inside the matrix, tokens inside the batch, outputs valid.
-#[inline]
-#[target_feature(enable = "sse4.1,ssse3")]
-unsafe fn block<const T: usize>(
-    m: &Q8Matrix,
-    act: &ActQ8,
-    out: Out,
-    rb: usize,
-    rb1: usize,
-    t: usize,
-) {
-    let mut r = rb;
-    while r + TILE_R <= rb1 {
-        // SAFETY: rows r..r+TILE_R inside rb..rb1; tokens from the caller.
-        unsafe { tile::<TILE_R, T>(m, act, out, r, t) };
-        r += TILE_R;
-    }
-    while r < rb1 {
-        // SAFETY: as above, one row.
-        unsafe { tile::<1, T>(m, act, out, r, t) };
-        r += 1;
-    }
-}
-
-/// One register tile: rows r..r+R × tokens t..t+T over every column.
-///
-/// # Safety
-/// Rows inside the matrix, tokens inside the batch, outputs valid.
-#[inline]
-#[target_feature(enable = "sse4.1,ssse3")]
-unsafe fn tile<const R: usize, const T: usize>(
-    m: &Q8Matrix,
-    act: &ActQ8,
-    out: Out,
-    r: usize,
-    t: usize,
-) {
-    let kp = m.padded_cols();
-    let w = m.data().as_ptr();
-    let (a, xs) = (act.data().as_ptr(), act.stride());
-    let mut acc = [[_mm_setzero_si128(); T]; R];
-    let mut k = 0;
-    while k < kp {
-        // SAFETY: k + 16 <= kp <= stride: inside every row of W (r + R <= rows) and of the
-        // activations (t + T <= batch).
-        unsafe {
-            let mut wv = [_mm_setzero_si128(); R];
-            for (i, v) in wv.iter_mut().enumerate() {
-                *v = load(w.add((r + i) * kp + k));
-            }
-            for j in 0..T {
-                let av = load(a.add((t + j) * xs + k));
-                let ab = _mm_abs_epi8(av);
-                for (c, wi) in acc.iter_mut().zip(&wv) {
-                    c[j] = _mm_add_epi32(c[j], dot16(ab, av, *wi));
-                }
-            }
-        }
-        k += 16;
-    }
-    // SAFETY: outputs (t.., r..) valid (caller).
-    unsafe { store_tile(&acc, m, act, out, r, t) };
 }
