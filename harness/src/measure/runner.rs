@@ -24,7 +24,8 @@ use ternbench_engine::{model::exec, sampler::argmax, Exec, KvType, Logits, Model
 
 use crate::measure::counters::Counters;
 use crate::plan::model::{build, ModelPlan};
-use crate::plan::scenario::{CellKey, EngineSpec, Order, SampleLayers, Scenario, TestSpec};
+use crate::plan::scenario::{EngineSpec, Order, SampleLayers, Scenario, TestSpec};
+use crate::records::results::CellKey;
 use crate::records::results::{
     now_utc, CellEnergy, CellResult, ModelRecord, PhaseEnergy, Record, SampleRecord, Sampled,
 };

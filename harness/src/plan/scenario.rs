@@ -14,6 +14,7 @@ use ternbench_kernels::{Format, Isa, KernelSet};
 use toml::{Spanned, Value};
 
 use crate::cli::EngineArg;
+use crate::records::results::CellKey;
 
 /// The scenario the README's main job runs when no file is given (`scenarios/quick.toml`).
 pub const EMBEDDED_QUICK: &str = include_str!("../../../scenarios/quick.toml");
@@ -262,45 +263,6 @@ pub struct Scenario {
     pub max_cv: f64,
     /// Energy settings.
     pub energy: EnergySpec,
-}
-
-/// One cell: a model × engine × level × threads × test.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct CellKey {
-    /// Model name as given.
-    pub model: String,
-    /// `ternary` or `fp16`.
-    pub engine: String,
-    /// Linear-layer format.
-    pub format: String,
-    /// LM head format.
-    pub head: String,
-    /// SIMD level actually used.
-    pub isa: String,
-    /// Threads.
-    pub threads: usize,
-    /// Test name (`pp128`, `tg64`, `pp128+tg64`).
-    pub test: String,
-}
-
-impl CellKey {
-    /// A stable one-line id.
-    pub fn id(&self) -> String {
-        format!(
-            "{} {}{} head={} {} t{} {}",
-            self.model,
-            self.engine,
-            if self.engine == "ternary" {
-                format!("/{}", self.format)
-            } else {
-                String::new()
-            },
-            self.head,
-            self.isa,
-            self.threads,
-            self.test
-        )
-    }
 }
 
 /// Where a key's value sits in the text.

@@ -16,7 +16,6 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::output::csv;
-use crate::plan::scenario::CellKey;
 use crate::records::counters::{CounterStatus, Reading};
 use crate::records::stats::{Percentiles, Summary};
 
@@ -635,6 +634,45 @@ fn cells_csv(run: &RunFile) -> String {
 /// RFC 3339 UTC timestamp of now, to the second.
 pub fn now_utc() -> String {
     crate::records::fingerprint::os::rfc3339(std::time::SystemTime::now())
+}
+
+/// One cell: a model × engine × level × threads × test.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct CellKey {
+    /// Model name as given.
+    pub model: String,
+    /// `ternary` or `fp16`.
+    pub engine: String,
+    /// Linear-layer format.
+    pub format: String,
+    /// LM head format.
+    pub head: String,
+    /// SIMD level actually used.
+    pub isa: String,
+    /// Threads.
+    pub threads: usize,
+    /// Test name (`pp128`, `tg64`, `pp128+tg64`).
+    pub test: String,
+}
+
+impl CellKey {
+    /// A stable one-line id.
+    pub fn id(&self) -> String {
+        format!(
+            "{} {}{} head={} {} t{} {}",
+            self.model,
+            self.engine,
+            if self.engine == "ternary" {
+                format!("/{}", self.format)
+            } else {
+                String::new()
+            },
+            self.head,
+            self.isa,
+            self.threads,
+            self.test
+        )
+    }
 }
 
 #[cfg(test)]

@@ -36,8 +36,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::usage;
-use crate::plan::scenario::CellKey;
 use crate::records::counters::CounterStatus;
+use crate::records::results::CellKey;
 use crate::records::results::{CellResult, SampleRecord};
 use load::Loaded;
 use stats::Moments;

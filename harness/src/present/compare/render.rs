@@ -4,7 +4,7 @@
 
 use super::{Report, Row, Side};
 use crate::output::Table;
-use crate::plan::scenario::CellKey;
+use crate::records::results::CellKey;
 
 /// A number with about four significant digits, no exponent.
 fn num(v: f64) -> String {

@@ -235,7 +235,7 @@ pub fn pick(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::scenario::CellKey;
+    use crate::records::results::CellKey;
     use crate::records::results::{CellEnergy, Sampled};
     use crate::records::stats::Summary;
 
