@@ -2,13 +2,13 @@
 //!
 //! Ternary layers (BitLinear, W1.58A8) quantise their input per token to int8 (`ActQ8`, exactly
 //! BitNet's absmax rule) and run an `i2`/`tq1`/`tl` kernel, which applies `β/s`. The FP16 twin's
-//! layers run the `f16` kernel on f32 activations. `q8` serves the LM head.
+//! layers run the `f16` kernel on f32 activations. `q8` and `q4` serve the LM head.
 
 use std::collections::HashMap;
 
 use ternbench_kernels::{
-    matmul, matmul_group, ActF32, ActQ8, F16Matrix, Format, I2Matrix, KernelSet, Op, Q8Matrix,
-    ThreadPool, TlMatrix, Tq1Matrix,
+    matmul, matmul_group, ActF32, ActQ8, F16Matrix, Format, I2Matrix, KernelSet, Op, Q4Matrix,
+    Q8Matrix, ThreadPool, TlMatrix, Tq1Matrix,
 };
 
 use crate::error::EngineError;
@@ -24,6 +24,8 @@ pub enum Linear {
     Tl(TlMatrix),
     /// int8 with row scales.
     Q8(Q8Matrix),
+    /// 4-bit with block scales (the compact LM head).
+    Q4(Q4Matrix),
     /// IEEE half.
     F16(F16Matrix),
 }
@@ -50,6 +52,10 @@ impl Linear {
                 let f: Vec<f32> = w.iter().map(|&v| v as f32 * beta).collect();
                 Linear::Q8(Q8Matrix::from_f32(rows, cols, &f)?)
             }
+            Format::Q4 => {
+                let f: Vec<f32> = w.iter().map(|&v| v as f32 * beta).collect();
+                Linear::Q4(Q4Matrix::from_f32(rows, cols, &f)?)
+            }
         })
     }
 
@@ -60,6 +66,7 @@ impl Linear {
             Linear::Tq1(_) => Format::Tq1,
             Linear::Tl(_) => Format::Tl,
             Linear::Q8(_) => Format::Q8,
+            Linear::Q4(_) => Format::Q4,
             Linear::F16(_) => Format::F16,
         }
     }
@@ -71,6 +78,7 @@ impl Linear {
             Linear::Tq1(m) => m.rows(),
             Linear::Tl(m) => m.rows(),
             Linear::Q8(m) => m.rows(),
+            Linear::Q4(m) => m.rows(),
             Linear::F16(m) => m.rows(),
         }
     }
@@ -82,6 +90,7 @@ impl Linear {
             Linear::Tq1(m) => m.cols(),
             Linear::Tl(m) => m.cols(),
             Linear::Q8(m) => m.cols(),
+            Linear::Q4(m) => m.cols(),
             Linear::F16(m) => m.cols(),
         }
     }
@@ -93,6 +102,7 @@ impl Linear {
             Linear::Tq1(m) => m.weight_bytes(),
             Linear::Tl(m) => m.weight_bytes(),
             Linear::Q8(m) => m.weight_bytes(),
+            Linear::Q4(m) => m.weight_bytes(),
             Linear::F16(m) => m.weight_bytes(),
         }
     }
@@ -210,6 +220,7 @@ impl ActBuffers {
             Linear::Tq1(_) => group!(Tq1, self.q8_act(ex.ks, x, batch, cols)),
             Linear::Tl(_) => group!(Tl, self.q8_act(ex.ks, x, batch, cols)),
             Linear::Q8(_) => group!(Q8, self.q8_act(ex.ks, x, batch, cols)),
+            Linear::Q4(_) => group!(Q4, self.q8_act(ex.ks, x, batch, cols)),
         }
         Ok(())
     }

@@ -173,6 +173,8 @@ pub fn estimate_bytes(cfg: &ModelConfig, linear: Format, head: Format, layers: u
             Format::I2 | Format::Tl => 0.25,
             Format::Tq1 => 0.2,
             Format::Q8 => 1.0,
+            // 4 bits, one f16 scale per 64 weights.
+            Format::Q4 => 0.5 + 2.0 / 64.0,
             Format::F16 => 2.0,
         }
     };
@@ -191,7 +193,7 @@ pub fn estimate_bytes(cfg: &ModelConfig, linear: Format, head: Format, layers: u
 pub struct SynthOptions {
     /// Format of the seven linear layers (`f16` for the FP16 twin).
     pub linear: Format,
-    /// LM head format: `f16` (tied to the embedding) or `q8`.
+    /// LM head format: `f16` (tied to the embedding), `q8` or `q4`.
     pub head: Format,
     /// Seed of every stream.
     pub seed: u64,
@@ -325,18 +327,20 @@ pub fn synthetic(
     let embed = F16Matrix::from_bits(cfg.vocab, h, &emb)?;
     let head = match opts.head {
         Format::F16 => None,
-        Format::Q8 => {
+        Format::Q8 | Format::Q4 => {
             let f: Vec<f32> = emb.iter().map(|&b| f16::from_bits(b).to_f32()).collect();
-            Some(Linear::Q8(ternbench_kernels::Q8Matrix::from_f32(
-                cfg.vocab, h, &f,
-            )?))
+            Some(if opts.head == Format::Q8 {
+                Linear::Q8(ternbench_kernels::Q8Matrix::from_f32(cfg.vocab, h, &f)?)
+            } else {
+                Linear::Q4(ternbench_kernels::Q4Matrix::from_f32(cfg.vocab, h, &f)?)
+            })
         }
         other => {
             return Err(EngineError::BadConfig {
                 model: cfg.name.clone(),
                 key: "head format",
                 value: other.name().to_string(),
-                reason: "the LM head can be f16 (tied embedding) or q8".to_string(),
+                reason: "the LM head can be f16 (tied embedding), q8 or q4".to_string(),
             })
         }
     };

@@ -140,10 +140,11 @@ pub struct KernelsArgs {
     #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub threads: Option<Vec<u32>>,
     /// Shapes: `2b4t` (the BitNet b1.58 2B4T projections and LM head), `stack` (distinct
-    /// 6912x2560 matrices totalling over 4x the last-level cache, cycled), `all`, or shape
-    /// names (qo, kv, gate_up, down, lm_head, stack), comma separated. gemm skips lm_head
-    /// unless it is named (one token per step reaches the LM head, even in prefill).
-    /// Default: all; with --quick: gemv on stack, gemm on kv.
+    /// 6912x2560 matrices totalling over 4x the last-level cache, cycled), `l2` (a x2560 matrix
+    /// filling half of each participating core's L2: the gemv's compute headroom), `all`, or
+    /// shape names (qo, kv, gate_up, down, lm_head, stack, l2), comma separated. gemm skips
+    /// lm_head unless it is named (one token per step reaches the LM head, even in prefill)
+    /// and always skips l2. Default: all; with --quick: gemv on stack and l2, gemm on kv.
     #[arg(long, value_delimiter = ',')]
     pub shapes: Option<Vec<String>>,
     /// Tokens per gemm call (gemv always uses 1).
@@ -208,7 +209,7 @@ pub struct ModelOpts {
     /// Linear-layer format of the ternary engine: i2, tq1 or tl.
     #[arg(long, default_value = "i2", value_parser = parse_format)]
     pub format: Format,
-    /// LM head format: f16 (tied embedding, faithful) or q8.
+    /// LM head format: f16 (tied embedding, faithful), q8 or q4 (4-bit, one f16 scale per 64).
     #[arg(long, default_value = "f16", value_parser = parse_format)]
     pub head: Format,
     /// SIMD level (default: the widest this CPU runs).

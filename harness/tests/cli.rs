@@ -166,16 +166,21 @@ fn peak_json_lists_every_level() {
 fn kernels_quick_json() {
     let v = stdout_json(&ternbench(&["kernels", "--quick", "--json"]));
     let rows = v.as_array().unwrap();
-    // i2, tq1, f16 at their best level; gemv on the stack, gemm on kv; 1 thread and all cores.
+    // i2, tq1, f16 at their best level; gemv on the stack and the L2-resident matrix, gemm on
+    // kv; 1 thread and all cores.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let per_thread_counts = if threads > 1 { 2 } else { 1 };
-    assert_eq!(rows.len(), 3 * 2 * per_thread_counts, "{v}");
+    assert_eq!(rows.len(), 3 * 3 * per_thread_counts, "{v}");
     for r in rows {
         check_row(r);
         assert_eq!(r["status"], "ok", "best level always has a kernel: {r}");
-        if r["op"] == "gemv" {
-            assert_eq!(r["shape"], "stack");
+        if r["op"] == "gemv" && r["shape"] == "stack" {
             assert!(r["stack_matrices"].as_u64().unwrap() > 1);
+        } else if r["op"] == "gemv" {
+            // Sized to half of each participating core's L2, whole 32-row groups.
+            assert_eq!(r["shape"], "l2");
+            assert_eq!(r["stack_matrices"], 1);
+            assert_eq!(r["rows"].as_u64().unwrap() % 32, 0, "{r}");
         } else {
             assert_eq!(r["shape"], "kv");
             assert_eq!(r["batch"], 128);

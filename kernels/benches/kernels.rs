@@ -25,7 +25,7 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 use ternbench_kernels::{
     matmul, ActF32, ActQ8, F16Matrix, Format, I2Matrix, KernelSet, Op, PackedMatrix, Pinning,
-    Q8Matrix, ThreadPool, TlMatrix, Tq1Matrix,
+    Q4Matrix, Q8Matrix, ThreadPool, TlMatrix, Tq1Matrix,
 };
 
 /// Tokens per gemm call.
@@ -110,6 +110,26 @@ impl Bench for Q8Matrix {
             .map(|&b| (b as i8).max(-127))
             .collect();
         Q8Matrix::from_quantized(rows, cols, &q, &vec![0.01; rows]).expect("valid q8 matrix")
+    }
+    fn act(batch: usize, cols: usize) -> ActQ8 {
+        act_q8(batch, cols)
+    }
+}
+
+impl Bench for Q4Matrix {
+    fn make(rows: usize, cols: usize, pool: &[u8], off: usize) -> Self {
+        let kp = cols.div_ceil(128) * 128;
+        let mut codes = vec![8u8; rows * kp];
+        for r in 0..rows {
+            for (o, &b) in codes[r * kp..r * kp + cols]
+                .iter_mut()
+                .zip(&pool[off + r * cols..off + (r + 1) * cols])
+            {
+                *o = b & 15;
+            }
+        }
+        Q4Matrix::from_codes(rows, cols, &codes, &vec![0.01; rows * kp / 64])
+            .expect("valid q4 matrix")
     }
     fn act(batch: usize, cols: usize) -> ActQ8 {
         act_q8(batch, cols)
@@ -238,6 +258,7 @@ fn main() {
             Format::Tq1 => bench_format::<Tq1Matrix>(&mut c, &pool, threads),
             Format::Tl => bench_format::<TlMatrix>(&mut c, &pool, threads),
             Format::Q8 => bench_format::<Q8Matrix>(&mut c, &pool, threads),
+            Format::Q4 => bench_format::<Q4Matrix>(&mut c, &pool, threads),
             Format::F16 => bench_format::<F16Matrix>(&mut c, &pool, threads),
         }
     }

@@ -73,3 +73,9 @@ pub fn out_factor(beta: f32, s: f32) -> f32 {
 pub fn q8_out(d: i32, row_scale: f32, s: f32) -> f32 {
     d as f32 * out_factor(row_scale, s)
 }
+
+/// q4 epilogue: `y = v / s` (`v` the f32 sum `Σ_b d_b·(S_b − 8·A_b)`).
+#[inline(always)]
+pub fn q4_out(v: f32, s: f32) -> f32 {
+    v * out_factor(1.0, s)
+}

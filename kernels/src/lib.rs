@@ -2,7 +2,8 @@
 //!
 //! Matrix kernels for BitNet b1.58 inference and its FP16 baseline: ternary weights packed as
 //! [`format::i2`] (2 bits), [`format::tq1`] (base 3, 1.6 bits) and [`format::tl`] (lookup
-//! tables), int8 [`format::q8`] weights with row scales, and IEEE half [`format::f16`] weights.
+//! tables), int8 [`format::q8`] weights with row scales, 4-bit [`format::q4`] weights with block
+//! scales (the compact LM head), and IEEE half [`format::f16`] weights.
 //! Ternary and q8 kernels take int8 activations quantised per token exactly as BitNet does
 //! ([`act::ActQ8`]); f16 kernels take f32 activations ([`act::ActF32`]).
 //!
@@ -42,7 +43,7 @@ mod x86;
 pub use act::{ActF32, ActQ8};
 pub use error::KernelError;
 pub use format::{
-    f16::F16Matrix, i2::I2Matrix, q8::Q8Matrix, tl::TlMatrix, tq1::Tq1Matrix, Format,
+    f16::F16Matrix, i2::I2Matrix, q4::Q4Matrix, q8::Q8Matrix, tl::TlMatrix, tq1::Tq1Matrix, Format,
 };
 pub use isa::Isa;
 pub use kernel::{Kernel, Ops, Out};
@@ -120,6 +121,7 @@ packed!(I2Matrix, ActQ8, Format::I2, i2, 16);
 packed!(Tq1Matrix, ActQ8, Format::Tq1, tq1, 16);
 packed!(TlMatrix, ActQ8, Format::Tl, tl, 32);
 packed!(Q8Matrix, ActQ8, Format::Q8, q8, 16);
+packed!(Q4Matrix, ActQ8, Format::Q4, q4, 16);
 packed!(F16Matrix, ActF32, Format::F16, f16, 16);
 
 /// `out = W · act` for every token: `out[t * rows + r]`, on `threads` participants of `pool`.

@@ -8,7 +8,7 @@
 use crate::act::{ActF32, ActQ8};
 use crate::error::KernelError;
 use crate::format::{
-    f16::F16Matrix, i2::I2Matrix, q8::Q8Matrix, tl::TlMatrix, tq1::Tq1Matrix, Format,
+    f16::F16Matrix, i2::I2Matrix, q4::Q4Matrix, q8::Q8Matrix, tl::TlMatrix, tq1::Tq1Matrix, Format,
 };
 use crate::isa::Isa;
 use crate::kernel::Ops;
@@ -26,6 +26,8 @@ pub struct KernelSet {
     pub tl: Option<Ops<TlMatrix, ActQ8>>,
     /// int8 with row scales.
     pub q8: Option<Ops<Q8Matrix, ActQ8>>,
+    /// 4-bit with block scales.
+    pub q4: Option<Ops<Q4Matrix, ActQ8>>,
     /// half weights, f32 activations.
     pub f16: Option<Ops<F16Matrix, ActF32>>,
     /// Vector primitives (attention over the KV cache).
@@ -38,6 +40,7 @@ static SCALAR: KernelSet = KernelSet {
     tq1: Some(crate::scalar::TQ1),
     tl: Some(crate::scalar::TL),
     q8: Some(crate::scalar::Q8),
+    q4: Some(crate::scalar::Q4),
     f16: Some(crate::scalar::F16),
     vec: &crate::vecops::SCALAR,
 };
@@ -80,6 +83,7 @@ impl KernelSet {
             Format::Tq1 => self.tq1.is_some(),
             Format::Tl => self.tl.is_some(),
             Format::Q8 => self.q8.is_some(),
+            Format::Q4 => self.q4.is_some(),
             Format::F16 => self.f16.is_some(),
         }
     }

@@ -11,8 +11,8 @@ use std::io::Write;
 
 use proptest::prelude::*;
 use ternbench_kernels::{
-    matmul, ActF32, ActQ8, F16Matrix, Format, I2Matrix, Isa, KernelSet, Op, PackedMatrix, Pinning,
-    Q8Matrix, ThreadPool, TlMatrix, Tq1Matrix, F16_TOL_FACTOR,
+    format::q4::Q4_TOL_FACTOR, matmul, ActF32, ActQ8, F16Matrix, Format, I2Matrix, Isa, KernelSet,
+    Op, PackedMatrix, Pinning, Q4Matrix, Q8Matrix, ThreadPool, TlMatrix, Tq1Matrix, F16_TOL_FACTOR,
 };
 
 /// splitmix64: a tiny deterministic generator, so failures reproduce.
@@ -113,6 +113,55 @@ impl Case for Q8Matrix {
             Q8Matrix::from_quantized(rows, cols, &q, &scales).unwrap(),
             a,
         )
+    }
+}
+impl Case for Q4Matrix {
+    fn build(rows: usize, cols: usize, batch: usize, fill: Fill, rng: &mut Rng) -> (Self, ActQ8) {
+        let (_, a) = ternary_input(rows, cols, batch, fill, rng);
+        let kp = cols.div_ceil(128) * 128;
+        let nb = kp / 64;
+        let mut codes = vec![8u8; rows * kp];
+        for r in 0..rows {
+            for k in 0..cols {
+                codes[r * kp + k] = match fill {
+                    Fill::Random => (rng.next() % 16) as u8,
+                    Fill::ExtremeNeg => 0,
+                    Fill::ExtremePos => 15,
+                };
+            }
+        }
+        let scales: Vec<f32> = (0..rows * nb).map(|_| rng.f32() * 0.05).collect();
+        (
+            Q4Matrix::from_codes(rows, cols, &codes, &scales).unwrap(),
+            a,
+        )
+    }
+    fn f64_check(m: &Self, a: &ActQ8) -> Option<(Vec<f64>, Vec<f64>)> {
+        let rows = m.rows();
+        let nb = m.blocks();
+        let tol = f32::EPSILON as f64 * Q4_TOL_FACTOR as f64 * (nb as f64).sqrt();
+        let mut exact = Vec::with_capacity(a.batch() * rows);
+        let mut bound = Vec::with_capacity(a.batch() * rows);
+        for t in 0..a.batch() {
+            let x = a.row(t);
+            let inv = 1.0 / a.scale(t) as f64;
+            for r in 0..rows {
+                let (mut e, mut mag) = (0f64, 0f64);
+                for b in 0..nb {
+                    let (mut sb, mut ab) = (0i64, 0i64);
+                    for (k, &q) in x.iter().enumerate().skip(b * 64).take(64) {
+                        sb += m.code(r, k) as i64 * q as i64;
+                        ab += q as i64;
+                    }
+                    let d = m.scale(r, b) as f64;
+                    e += d * (sb - 8 * ab) as f64;
+                    mag += d.abs() * (sb.abs() + 8 * ab.abs()) as f64;
+                }
+                exact.push(e * inv);
+                bound.push(tol * mag * inv + 1e-30);
+            }
+        }
+        Some((exact, bound))
     }
 }
 impl Case for F16Matrix {
@@ -332,6 +381,10 @@ fn agreement_q8() {
     check_format::<Q8Matrix>();
 }
 #[test]
+fn agreement_q4() {
+    check_format::<Q4Matrix>();
+}
+#[test]
 fn agreement_f16() {
     check_format::<F16Matrix>();
 }
@@ -376,6 +429,7 @@ proptest! {
         check_case::<Tq1Matrix>(&sets.iter().copied().filter(|k| k.has(Format::Tq1)).collect::<Vec<_>>(), &pool, rows, cols, batch, Fill::Random, seed);
         check_case::<TlMatrix>(&sets.iter().copied().filter(|k| k.has(Format::Tl)).collect::<Vec<_>>(), &pool, rows, cols, batch, Fill::Random, seed);
         check_case::<Q8Matrix>(&sets.iter().copied().filter(|k| k.has(Format::Q8)).collect::<Vec<_>>(), &pool, rows, cols, batch, Fill::Random, seed);
+        check_case::<Q4Matrix>(&sets.iter().copied().filter(|k| k.has(Format::Q4)).collect::<Vec<_>>(), &pool, rows, cols, batch, Fill::Random, seed);
         check_case::<F16Matrix>(&sets.iter().copied().filter(|k| k.has(Format::F16)).collect::<Vec<_>>(), &pool, rows, cols, batch, Fill::Random, seed);
     }
 }

@@ -12,7 +12,7 @@
 use std::path::Path;
 
 use half::f16;
-use ternbench_kernels::{F16Matrix, Format, I2Matrix, Q8Matrix};
+use ternbench_kernels::{F16Matrix, Format, I2Matrix, Q4Matrix, Q8Matrix};
 
 use super::error::LoadError;
 use super::ternary::{check_codes, check_scale, unpack_hf};
@@ -25,7 +25,7 @@ use crate::weights::{EmbedRows, Layer, Weights};
 pub struct LoadOptions {
     /// Format of the seven linear layers (`i2`, `tq1`, `tl`; `f16` for the FP16 twin).
     pub linear: Format,
-    /// LM head format: `f16` (tied embedding, or the checkpoint's own head in f16) or `q8`.
+    /// LM head format: `f16` (tied embedding, or the checkpoint's own head in f16), `q8` or `q4`.
     pub head: Format,
     /// Load only the first K layers (sampled model).
     pub sample_layers: Option<usize>,
@@ -166,21 +166,23 @@ pub fn head(
             F16Matrix::from_bits(cfg.vocab, cfg.hidden, &to_f16_bits(path, &name, &v)?)
                 .map_err(kerr)?,
         ))),
-        (Format::Q8, v) => {
+        (Format::Q8 | Format::Q4, v) => {
             let v = v.unwrap_or_else(|| {
                 (0..cfg.vocab)
                     .flat_map(|r| (0..cfg.hidden).map(move |k| (r, k)))
                     .map(|(r, k)| embed.get(r, k))
                     .collect()
             });
-            Ok(Some(Linear::Q8(
-                Q8Matrix::from_f32(cfg.vocab, cfg.hidden, &v).map_err(kerr)?,
-            )))
+            Ok(Some(if format == Format::Q8 {
+                Linear::Q8(Q8Matrix::from_f32(cfg.vocab, cfg.hidden, &v).map_err(kerr)?)
+            } else {
+                Linear::Q4(Q4Matrix::from_f32(cfg.vocab, cfg.hidden, &v).map_err(kerr)?)
+            }))
         }
         (other, _) => Err(LoadError::unsupported(
             path,
             format!("head format `{other}`"),
-            "the LM head can be f16 or q8",
+            "the LM head can be f16, q8 or q4",
         )),
     }
 }

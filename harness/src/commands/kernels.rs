@@ -28,8 +28,8 @@ use std::collections::BTreeMap;
 use anyhow::{Context, Result};
 use ternbench_kernels::probe::{peak_probe, PeakKind};
 use ternbench_kernels::{
-    matmul, F16Matrix, Format, I2Matrix, Isa, KernelError, KernelSet, Op, Q8Matrix, ThreadPool,
-    TlMatrix, Tq1Matrix,
+    matmul, F16Matrix, Format, I2Matrix, Isa, KernelError, KernelSet, Op, Q4Matrix, Q8Matrix,
+    ThreadPool, TlMatrix, Tq1Matrix,
 };
 
 use crate::cli::{IsaChoice, KernelsArgs, OpArg};
@@ -39,7 +39,9 @@ use crate::measure::peak::{self, Peak};
 use crate::measure::synth::{self, BenchMatrix};
 use crate::measure::timing::{self, median, min, Policy};
 use crate::output::{fmt_opt, fmt_secs};
-use crate::present::kernels_report::{ceiling_warnings, table, write_out, PeakPair, Row, Summary};
+use crate::present::kernels_report::{
+    ceiling_warnings, headroom_lines, table, write_out, PeakPair, Row, Summary,
+};
 use crate::records::machine;
 
 /// A matrix shape of the sweep.
@@ -53,45 +55,63 @@ pub struct Shape {
     pub cols: usize,
     /// A stack of distinct matrices larger than the cache, cycled through.
     pub stack: bool,
+    /// Resident in L2: `rows` is set per format and thread count so the matrix fills half of
+    /// each participating core's L2 ([`l2_rows`]); gemv only. Its `bw ratio` is the kernel's
+    /// compute headroom.
+    pub l2: bool,
 }
 
-/// BitNet b1.58 2B4T's linear layers and tied LM head, then the out-of-cache stack.
-pub const SHAPES: [Shape; 6] = [
+/// BitNet b1.58 2B4T's linear layers and tied LM head, then the out-of-cache stack and the
+/// L2-resident matrix (compute headroom).
+pub const SHAPES: [Shape; 7] = [
     Shape {
         name: "qo",
         rows: 2560,
         cols: 2560,
         stack: false,
+        l2: false,
     },
     Shape {
         name: "kv",
         rows: 640,
         cols: 2560,
         stack: false,
+        l2: false,
     },
     Shape {
         name: "gate_up",
         rows: 6912,
         cols: 2560,
         stack: false,
+        l2: false,
     },
     Shape {
         name: "down",
         rows: 2560,
         cols: 6912,
         stack: false,
+        l2: false,
     },
     Shape {
         name: "lm_head",
         rows: 128256,
         cols: 2560,
         stack: false,
+        l2: false,
     },
     Shape {
         name: "stack",
         rows: 6912,
         cols: 2560,
         stack: true,
+        l2: false,
+    },
+    Shape {
+        name: "l2",
+        rows: 0,
+        cols: 2560,
+        stack: false,
+        l2: true,
     },
 ];
 
@@ -109,12 +129,15 @@ pub fn parse_shapes(names: &[String]) -> Result<Vec<Shape>> {
     for n in names {
         match n.trim().to_ascii_lowercase().as_str() {
             "all" => SHAPES.iter().for_each(|&s| push(s)),
-            "2b4t" => SHAPES.iter().filter(|s| !s.stack).for_each(|&s| push(s)),
+            "2b4t" => SHAPES
+                .iter()
+                .filter(|s| !s.stack && !s.l2)
+                .for_each(|&s| push(s)),
             other => match SHAPES.iter().find(|s| s.name == other) {
                 Some(&s) => push(s),
                 None => {
                     return Err(usage(format!(
-                        "unknown shape `{n}`; known: 2b4t, stack, all, {}",
+                        "unknown shape `{n}`; known: 2b4t, all, {}",
                         SHAPES.map(|s| s.name).join(", ")
                     )))
                 }
@@ -208,22 +231,31 @@ impl Plan {
                 let named_head = names
                     .iter()
                     .any(|n| n.trim().eq_ignore_ascii_case("lm_head"));
+                // The L2-resident matrix measures decode kernels' headroom: gemv only.
                 ops.iter()
                     .flat_map(|&o| shapes.iter().map(move |&s| (o, s)))
-                    .filter(|&(o, s)| o == Op::Gemv || s.name != "lm_head" || named_head)
+                    .filter(|&(o, s)| {
+                        o == Op::Gemv || (!s.l2 && (s.name != "lm_head" || named_head))
+                    })
                     .collect()
             }
             (None, true) => ops
                 .iter()
-                .map(|&o| {
-                    let name = if o == Op::Gemv { "stack" } else { "kv" };
-                    (o, *SHAPES.iter().find(|s| s.name == name).expect("known"))
+                .flat_map(|&o| {
+                    let names: &[&str] = if o == Op::Gemv {
+                        &["stack", "l2"]
+                    } else {
+                        &["kv"]
+                    };
+                    names.iter().map(move |&name| {
+                        (o, *SHAPES.iter().find(|s| s.name == name).expect("known"))
+                    })
                 })
                 .collect(),
             (None, false) => ops
                 .iter()
                 .flat_map(|&o| SHAPES.iter().map(move |&s| (o, s)))
-                .filter(|&(o, s)| o == Op::Gemv || s.name != "lm_head")
+                .filter(|&(o, s)| o == Op::Gemv || (s.name != "lm_head" && !s.l2))
                 .collect(),
         };
         let mut cells_dedup: Vec<(Op, Shape)> = Vec::new();
@@ -320,6 +352,8 @@ struct Ctx<'a> {
     /// The bandwidth array and, per thread count, the read method chosen at the start.
     beside: &'a Beside,
     llc: u64,
+    /// One core's L2 (bytes), for the L2-resident shape.
+    l2: u64,
     cpu: String,
 }
 
@@ -355,6 +389,7 @@ pub fn run(args: &KernelsArgs) -> Result<()> {
         pool: &pool,
         beside: &beside,
         llc,
+        l2: machine::l2_bytes().0,
         cpu: cpu.clone(),
     };
     let mut rows = Vec::new();
@@ -364,6 +399,7 @@ pub fn run(args: &KernelsArgs) -> Result<()> {
             Format::Tq1 => sweep::<Tq1Matrix>(&ctx, f, &mut rows)?,
             Format::Tl => sweep::<TlMatrix>(&ctx, f, &mut rows)?,
             Format::Q8 => sweep::<Q8Matrix>(&ctx, f, &mut rows)?,
+            Format::Q4 => sweep::<Q4Matrix>(&ctx, f, &mut rows)?,
             Format::F16 => sweep::<F16Matrix>(&ctx, f, &mut rows)?,
         }
     }
@@ -385,6 +421,7 @@ pub fn run(args: &KernelsArgs) -> Result<()> {
         bw_start,
         bw_end,
         peaks: peaks.into_values().collect(),
+        headroom: headroom_lines(&rows),
         warnings,
     };
     if args.json {
@@ -466,23 +503,64 @@ fn sweep<M: BenchMatrix>(ctx: &Ctx, f: Format, out_rows: &mut Vec<Row>) -> Resul
             .map(|(o, _)| *o)
             .collect();
         let any_kernel = levels.iter().any(|(_, ks)| ks.is_some());
+        // The L2-resident shape is sized per thread count; the others serve every count.
+        let variants: Vec<(Shape, Vec<usize>)> = if shape.l2 {
+            let mut v = Vec::new();
+            for &t in &plan.threads {
+                let rows = l2_rows::<M>(ctx, shape.cols, t)?;
+                v.push((Shape { rows, ..shape }, vec![t]));
+            }
+            v
+        } else {
+            vec![(shape, plan.threads.clone())]
+        };
+        for (shape, threads) in variants {
+            sweep_shape::<M>(ctx, f, &levels, &ops, shape, &threads, any_kernel, out_rows)?;
+        }
+    }
+    Ok(())
+}
+
+/// Rows of the L2-resident matrix at `threads`: half of each participating core's L2 in packed
+/// weights, in whole 32-row groups (at least one).
+fn l2_rows<M: BenchMatrix>(ctx: &Ctx, cols: usize, threads: usize) -> Result<usize> {
+    let probe: M = synth::random(32, cols, 1)?;
+    let per_group = probe.weight_bytes() as u64;
+    let groups = (ctx.l2 / 2 * threads as u64 / per_group).max(1);
+    Ok(groups as usize * 32)
+}
+
+/// Times every level × op × thread count of format `f` on one shape.
+#[allow(clippy::too_many_arguments)]
+fn sweep_shape<M: BenchMatrix>(
+    ctx: &Ctx,
+    f: Format,
+    levels: &[(Isa, Option<&'static KernelSet>)],
+    ops: &[Op],
+    shape: Shape,
+    threads: &[usize],
+    any_kernel: bool,
+    out_rows: &mut Vec<Row>,
+) -> Result<()> {
+    let plan = ctx.plan;
+    {
         let mats: Vec<M> = if any_kernel {
             build::<M>(ctx, f, shape)?
         } else {
             Vec::new()
         };
-        for &(isa, ks) in &levels {
-            for &op in &ops {
+        for &(isa, ks) in levels {
+            for &op in ops {
                 let batch = if op == Op::Gemv { 1 } else { plan.batch };
                 let Some(ks) = ks else {
-                    for &t in &plan.threads {
+                    for &t in threads {
                         out_rows.push(blank_row(ctx, f, isa, op, shape, batch, t, &mats));
                     }
                     continue;
                 };
                 let act = M::random_act(batch, shape.cols, 0xAC7);
                 let mut out = vec![0f32; batch * shape.rows];
-                for &t in &plan.threads {
+                for &t in threads {
                     // Validates once (the set has this format's kernel), outside the timing.
                     matmul(ks, ctx.pool, t, op, &mats[0], &act, &mut out)
                         .with_context(|| format!("running {f} {op:?} at {isa}"))?;
@@ -689,7 +767,8 @@ mod tests {
             s.iter().map(|s| s.name).collect::<Vec<_>>(),
             ["stack", "qo"]
         );
-        assert_eq!(parse_shapes(&["all".into()]).unwrap().len(), 6);
+        assert_eq!(parse_shapes(&["all".into()]).unwrap().len(), 7);
+        assert!(parse_shapes(&["l2".into()]).unwrap()[0].l2);
         assert!(parse_shapes(&["huge".into()]).is_err());
     }
 

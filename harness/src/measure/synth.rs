@@ -6,7 +6,7 @@
 
 use anyhow::{Context, Result};
 use ternbench_kernels::{
-    ActF32, ActQ8, F16Matrix, I2Matrix, PackedMatrix, Q8Matrix, TlMatrix, Tq1Matrix,
+    ActF32, ActQ8, F16Matrix, I2Matrix, PackedMatrix, Q4Matrix, Q8Matrix, TlMatrix, Tq1Matrix,
 };
 
 /// xorshift64: fast, deterministic, good enough for benchmark inputs.
@@ -100,6 +100,34 @@ impl BenchMatrix for Q8Matrix {
     fn pack(rows: usize, cols: usize, w: &[i8]) -> Result<Self> {
         Q8Matrix::from_quantized(rows, cols, w, &vec![0.01; rows])
             .with_context(|| format!("building a random {rows}x{cols} q8 matrix"))
+    }
+    fn random_act(batch: usize, cols: usize, seed: u64) -> ActQ8 {
+        act_q8(batch, cols, seed)
+    }
+}
+
+impl BenchMatrix for Q4Matrix {
+    type Elem = u8;
+    fn pool(n: usize, seed: u64) -> Vec<u8> {
+        let mut q = vec![0u8; n];
+        let mut g = XorShift::new(seed);
+        for c in q.chunks_mut(8) {
+            for (o, b) in c.iter_mut().zip(g.next_u64().to_le_bytes()) {
+                *o = b & 15;
+            }
+        }
+        q
+    }
+    fn pack(rows: usize, cols: usize, w: &[u8]) -> Result<Self> {
+        // Codes are laid out over the padded width; the padding columns are weight 0 (code 8).
+        let kp = cols.div_ceil(128) * 128;
+        let mut codes = vec![8u8; rows * kp];
+        for r in 0..rows {
+            codes[r * kp..r * kp + cols].copy_from_slice(&w[r * cols..(r + 1) * cols]);
+        }
+        let scales = vec![0.01; rows * kp / 64];
+        Q4Matrix::from_codes(rows, cols, &codes, &scales)
+            .with_context(|| format!("building a random {rows}x{cols} q4 matrix"))
     }
     fn random_act(batch: usize, cols: usize, seed: u64) -> ActQ8 {
         act_q8(batch, cols, seed)

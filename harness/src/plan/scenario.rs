@@ -567,8 +567,9 @@ impl Scenario {
         }
         engines.dedup();
 
-        let head = match one_of(&src, &raw.head, "head", &["f16", "q8"], "f16")? {
+        let head = match one_of(&src, &raw.head, "head", &["f16", "q8", "q4"], "f16")? {
             "q8" => Format::Q8,
+            "q4" => Format::Q4,
             _ => Format::F16,
         };
 

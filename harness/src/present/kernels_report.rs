@@ -6,7 +6,7 @@
 //!
 //! | field | meaning |
 //! |---|---|
-//! | `format`, `isa`, `op`, `shape` | the cell (`shape`: qo, kv, gate_up, down, lm_head, stack) |
+//! | `format`, `isa`, `op`, `shape` | the cell (`shape`: qo, kv, gate_up, down, lm_head, stack, l2) |
 //! | `status` | `ok`, or `no kernel` (the level lacks this format; figures null) |
 //! | `rows`, `cols`, `batch`, `threads` | logical matrix shape, tokens per call, threads |
 //! | `stack_matrices` | distinct matrices cycled through (1 unless `shape` is `stack`) |
@@ -18,7 +18,7 @@
 //! | `bandwidth_gbps` | their mean; `bandwidth_method` says how it was read |
 //! | `bandwidth_beside_gbps` | gemv: median of the read-bandwidth passes interleaved with this cell's timing rounds (`bandwidth_beside_samples_gbps`: one before the first round and one after each) |
 //! | `bandwidth_ratio_rounds` | gemv: each round's weight GB/s over the mean of the bandwidth read just before and just after it |
-//! | `bandwidth_ratio` | gemv: median over the rounds of (this round's `weight_gbps` / the mean of the bandwidth read just before and just after it), the drift-proof figure; other ops: `weight_gbps / bandwidth_gbps` (above 1 only when the weights fit in cache) |
+//! | `bandwidth_ratio` | gemv: median over the rounds of (this round's `weight_gbps` / the mean of the bandwidth read just before and just after it), the drift-proof figure; other ops: `weight_gbps / bandwidth_gbps` (above 1 only when the weights fit in cache). On the `l2` shape (a matrix sized to half of each participating core's L2, rows set per thread count) this is the decode kernel's **compute headroom**: how far its arithmetic could outrun the memory (≥ 2 keeps the memory busy on a core half as fast) |
 //! | `gops` | `rows * cols * batch / median_s / 1e9`: weight·activation products per second |
 //! | `peak_gops`, `peak_instr` | gemm only: fastest run of this level's int8 (ternary, q8) or f32 FMA (f16) peak loop at this thread count, before or after the sweep |
 //! | `peak_ratio` | gemm only: `gops / peak_gops` |
@@ -117,7 +117,38 @@ pub struct Summary {
     pub bw_start: Vec<Bandwidth>,
     pub bw_end: Vec<Bandwidth>,
     pub peaks: Vec<PeakPair>,
+    /// [`headroom_lines`] of the rows.
+    pub headroom: Vec<String>,
     pub warnings: Vec<String>,
+}
+
+/// Headroom below which a decode kernel is flagged: on a core with half this one's arithmetic
+/// it would no longer keep the memory busy.
+pub const HEADROOM_AIM: f64 = 2.0;
+
+/// One line per gemv cell on the L2-resident shape: its compute headroom (GB/s with the matrix
+/// resident in L2 over the read bandwidth at the same thread count).
+pub fn headroom_lines(rows: &[Row]) -> Vec<String> {
+    rows.iter()
+        .filter(|r| r.op == "gemv" && r.shape == "l2")
+        .filter_map(|r| {
+            let h = r.bandwidth_ratio?;
+            Some(format!(
+                "Compute headroom {} {} gemv, {} thread(s): {h:.2} ({:.2} GB/s with {} KB resident \
+                 in L2 over the read bandwidth){}",
+                r.format,
+                r.isa,
+                r.threads,
+                r.weight_gbps.unwrap_or(f64::NAN),
+                r.weight_bytes.unwrap_or(0) / 1000,
+                if h < HEADROOM_AIM {
+                    format!("; below {HEADROOM_AIM}: compute-bound on a slower core")
+                } else {
+                    String::new()
+                }
+            ))
+        })
+        .collect()
 }
 
 impl Summary {
@@ -159,6 +190,7 @@ impl Summary {
                 s.instr
             ));
         }
+        v.extend(self.headroom.iter().cloned());
         v.extend(self.warnings.iter().map(|w| format!("Warning: {w}")));
         v
     }
@@ -237,7 +269,9 @@ pub fn write_out(dir: &Path, rows: &[Row], summary: &Summary) -> Result<()> {
            over the mean of the start and end measurements; above 1 only when the weights stay in cache (the `stack` shape \
            reads from DRAM). `Gprod/s`: weight x activation products per second. `peak ratio` (gemm): \
            that over the level's int8 (ternary, q8) or f32 FMA (f16) peak at the same thread \
-           count. `stackxN`: N distinct matrices cycled.\n";
+           count. `stackxN`: N distinct matrices cycled. `l2`: a matrix sized to half of each \
+           participating core's L2 (rows per thread count); its gemv `bw ratio` is the compute \
+           headroom.\n";
     write_atomic(&dir.join("kernels.md"), &md)?;
     eprintln!("wrote {}/kernels.json and kernels.md", dir.display());
     Ok(())

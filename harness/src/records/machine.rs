@@ -32,6 +32,20 @@ fn read_llc(dir: &Path) -> Option<u64> {
     crate::records::fingerprint::sysfs::last_level(&crate::records::fingerprint::sysfs::caches(dir))
 }
 
+/// L2 size assumed when sysfs does not say (bytes): Zen 4's and recent Intel cores' 1 MiB.
+pub const DEFAULT_L2_BYTES: u64 = 1 << 20;
+
+/// The level-2 data (or unified) cache of cpu0 (bytes) and whether it was read (`false`: the
+/// default).
+pub fn l2_bytes() -> (u64, bool) {
+    let caches =
+        crate::records::fingerprint::sysfs::caches(Path::new("/sys/devices/system/cpu/cpu0/cache"));
+    match crate::records::fingerprint::sysfs::cache_size(&caches, 2, false) {
+        Some(b) if b > 0 => (b, true),
+        _ => (DEFAULT_L2_BYTES, false),
+    }
+}
+
 /// Logical CPUs this process may use.
 pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())

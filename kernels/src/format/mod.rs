@@ -7,6 +7,7 @@
 //! | [`tq1`] | 1.6   | 320 weights in 64 bytes (5 trits/byte) | int8 per token | one f32 per tensor |
 //! | [`tl`]  | 2     | 32 rows x 2 columns per 16 bytes (4-bit table index) | int8, via tables | one f32 per tensor |
 //! | [`q8`]  | 8     | row of int8 in [-127, 127] | int8 per token | one f32 per row |
+//! | [`q4`]  | 4.25  | 64 weights, codes in nibbles | int8 per token | one f16 per 64 weights |
 //! | [`f16`] | 16    | row of IEEE half | f32 | none |
 //!
 //! To add a format: a module here with the matrix type and its layout doc, a scalar reference in
@@ -15,6 +16,7 @@
 
 pub mod f16;
 pub mod i2;
+pub mod q4;
 pub mod q8;
 pub mod tl;
 pub mod tq1;
@@ -35,13 +37,22 @@ pub enum Format {
     Tl,
     /// int8 weights with per-row scales.
     Q8,
+    /// 4-bit weights with one scale per 64 (the compact LM head).
+    Q4,
     /// IEEE half weights, f32 activations.
     F16,
 }
 
 impl Format {
     /// Every format.
-    pub const ALL: [Format; 5] = [Format::I2, Format::Tq1, Format::Tl, Format::Q8, Format::F16];
+    pub const ALL: [Format; 6] = [
+        Format::I2,
+        Format::Tq1,
+        Format::Tl,
+        Format::Q8,
+        Format::Q4,
+        Format::F16,
+    ];
 
     /// Name in results and on the command line.
     pub fn name(self) -> &'static str {
@@ -50,6 +61,7 @@ impl Format {
             Format::Tq1 => "tq1",
             Format::Tl => "tl",
             Format::Q8 => "q8",
+            Format::Q4 => "q4",
             Format::F16 => "f16",
         }
     }

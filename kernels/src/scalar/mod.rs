@@ -7,9 +7,10 @@
 
 use crate::act::{ActF32, ActQ8};
 use crate::format::{
-    f16::F16Matrix, i2::I2Matrix, q8::Q8Matrix, tl, tl::TlMatrix, tq1, tq1::Tq1Matrix,
+    f16::F16Matrix, i2::I2Matrix, q4, q4::Q4Matrix, q8::Q8Matrix, tl, tl::TlMatrix, tq1,
+    tq1::Tq1Matrix,
 };
-use crate::kernel::{out_factor, q8_out, ternary_out, Ops, Out};
+use crate::kernel::{out_factor, q4_out, q8_out, ternary_out, Ops, Out};
 
 /// Integer dot product of row `r` of an `i2` matrix with a padded activation row.
 pub fn dot_i2(m: &I2Matrix, r: usize, a: &[i8]) -> i32 {
@@ -59,6 +60,23 @@ pub fn dot_q8(m: &Q8Matrix, r: usize, a: &[i8]) -> i32 {
         .sum()
 }
 
+/// `Σ_b d_b·(S_b − 8·A_b)` of row `r` of a `q4` matrix with a padded activation row: the exact
+/// integer block sums `S_b = Σ u·q` and `A_b = Σ q`, scaled and summed in f32 in block order.
+pub fn dot_q4(m: &Q4Matrix, r: usize, a: &[i8]) -> f32 {
+    let (mut acc, mut corr) = (0f32, 0f32);
+    for b in 0..m.blocks() {
+        let (mut s, mut sa) = (0i32, 0i32);
+        for (k, &q) in a.iter().enumerate().skip(b * q4::BLOCK).take(q4::BLOCK) {
+            s += m.code(r, k) as i32 * q as i32;
+            sa += q as i32;
+        }
+        let d = m.scale(r, b);
+        acc += d * s as f32;
+        corr += d * sa as f32;
+    }
+    acc - 8.0 * corr
+}
+
 /// f32 dot product of row `r` of an `f16` matrix with a padded activation row, in order.
 pub fn dot_f16(m: &F16Matrix, r: usize, x: &[f32]) -> f32 {
     m.row(r)
@@ -105,6 +123,20 @@ pub unsafe fn q8(m: &Q8Matrix, r0: usize, r1: usize, act: &ActQ8, out: Out) {
     }
 }
 
+/// Scalar `q4` kernel.
+///
+/// # Safety
+/// See [`crate::kernel`].
+pub unsafe fn q4(m: &Q4Matrix, r0: usize, r1: usize, act: &ActQ8, out: Out) {
+    for t in 0..act.batch() {
+        let a = act.row(t);
+        for r in r0..r1 {
+            // SAFETY: kernel contract.
+            unsafe { out.write(t, r, q4_out(dot_q4(m, r, a), act.scale(t))) };
+        }
+    }
+}
+
 /// Scalar `f16` kernel.
 ///
 /// # Safety
@@ -127,6 +159,7 @@ pub(crate) const TQ1: Ops<Tq1Matrix, ActQ8> = Ops {
 };
 pub(crate) const TL: Ops<TlMatrix, ActQ8> = Ops { gemv: tl, gemm: tl };
 pub(crate) const Q8: Ops<Q8Matrix, ActQ8> = Ops { gemv: q8, gemm: q8 };
+pub(crate) const Q4: Ops<Q4Matrix, ActQ8> = Ops { gemv: q4, gemm: q4 };
 pub(crate) const F16: Ops<F16Matrix, ActF32> = Ops {
     gemv: f16,
     gemm: f16,

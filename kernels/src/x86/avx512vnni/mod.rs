@@ -4,6 +4,7 @@
 
 pub(crate) mod f16;
 pub(crate) mod i2;
+pub(crate) mod q4;
 pub(crate) mod q8;
 pub(crate) mod tl;
 pub(crate) mod tq1;
@@ -19,6 +20,7 @@ pub(crate) static KERNELS: KernelSet = KernelSet {
     tq1: tq1::OPS,
     tl: tl::OPS,
     q8: q8::OPS,
+    q4: q4::OPS,
     f16: f16::OPS,
     // The avx512 level's (AVX2 attention primitives, AVX-512 quantiser).
     vec: &crate::x86::avx512::VEC,

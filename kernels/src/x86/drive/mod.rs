@@ -12,10 +12,12 @@
 //! | `tq1` | [`tq1`] | code decoding; the gemv identity (F or x) |
 //! | `tl`  | [`tl`]  | table builder |
 //! | `q8`  | [`q8`]  | how an int8 × int8 product is formed |
+//! | `q4`  | [`q4`]  | f32 block-scale arithmetic |
 //! | `f16` | [`f16`] | half widening, float multiply-add, loads |
 
 pub(crate) mod f16;
 pub(crate) mod i2;
+pub(crate) mod q4;
 pub(crate) mod q8;
 pub(crate) mod tl;
 pub(crate) mod tq1;

@@ -4,6 +4,7 @@
 
 pub(crate) mod f16;
 pub(crate) mod i2;
+pub(crate) mod q4;
 pub(crate) mod q8;
 pub(crate) mod tl;
 pub(crate) mod tq1;
@@ -20,6 +21,7 @@ pub(crate) static KERNELS: KernelSet = KernelSet {
     tq1: tq1::OPS,
     tl: tl::OPS,
     q8: q8::OPS,
+    q4: q4::OPS,
     f16: f16::OPS,
     // No F16C at this level: the portable reference.
     vec: &crate::vecops::SCALAR,
