@@ -147,6 +147,11 @@ pub struct KernelsArgs {
     /// and always skips l2. Default: all; with --quick: gemv on stack and l2, gemm on kv.
     #[arg(long, value_delimiter = ',')]
     pub shapes: Option<Vec<String>>,
+    /// Software prefetch distances of the gemv weight streams to time every gemv cell at,
+    /// bytes, comma separated (multiples of 64 up to 65536; 0: none): a calibration for this
+    /// host, summarised per cell (default: only the distance in force, 2048).
+    #[arg(long, value_delimiter = ',')]
+    pub prefetch: Option<Vec<u32>>,
     /// Tokens per gemm call (gemv always uses 1).
     #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..=65536))]
     pub batch: u32,
@@ -218,6 +223,10 @@ pub struct ModelOpts {
     /// Seed of the synthetic weights.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Software prefetch distance of the decode kernels' weight streams, bytes (a multiple of
+    /// 64 up to 65536; default 2048); calibrate it with `ternbench kernels --prefetch`.
+    #[arg(long)]
+    pub prefetch: Option<u32>,
 }
 
 /// `ternbench generate`.

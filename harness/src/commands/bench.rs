@@ -50,6 +50,7 @@ impl crate::measure::runner::Sink for NoSink {
 /// `ternbench bench`: a llama-bench-style sweep through the scenario runner (pp and tg as
 /// separate tests, one warm-up, repetitions interleaved across engines and thread counts).
 pub fn run(a: &BenchArgs) -> Result<()> {
+    super::apply_tuning(&a.opts)?;
     use crate::plan::scenario::{
         EnergySpec, EngineKind, EngineSpec, IsaSel, ModelSpec, Order, SampleLayers, Scenario,
         TestSpec,

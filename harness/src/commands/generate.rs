@@ -17,6 +17,7 @@ use crate::plan::model::{build, engine_label, is_checkpoint, kernel_set, model_c
 
 /// `ternbench generate`.
 pub fn run(a: &GenerateArgs) -> Result<()> {
+    super::apply_tuning(&a.opts)?;
     let checkpoint = is_checkpoint(&a.model);
     if a.prompt.is_some() && !checkpoint {
         return Err(usage(

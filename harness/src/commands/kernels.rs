@@ -27,6 +27,9 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
 use ternbench_kernels::probe::{peak_probe, PeakKind};
+use ternbench_kernels::tune::{
+    gemv_prefetch, set_gemv_prefetch, DEFAULT_GEMV_PREFETCH, MAX_GEMV_PREFETCH,
+};
 use ternbench_kernels::{
     matmul, F16Matrix, Format, I2Matrix, Isa, KernelError, KernelSet, Op, Q4Matrix, Q8Matrix,
     ThreadPool, TlMatrix, Tq1Matrix,
@@ -40,7 +43,7 @@ use crate::measure::synth::{self, BenchMatrix};
 use crate::measure::timing::{self, median, min, Policy};
 use crate::output::{fmt_opt, fmt_secs};
 use crate::present::kernels_report::{
-    ceiling_warnings, headroom_lines, table, write_out, PeakPair, Row, Summary,
+    ceiling_warnings, headroom_lines, prefetch_lines, table, write_out, PeakPair, Row, Summary,
 };
 use crate::records::machine;
 
@@ -174,6 +177,8 @@ struct Plan {
     /// Every (op, shape) pair to time.
     cells: Vec<(Op, Shape)>,
     threads: Vec<usize>,
+    /// gemv prefetch distances to time each gemv cell at (empty: the one in force).
+    prefetch: Vec<usize>,
     batch: usize,
     policy: Policy,
     bw_passes: usize,
@@ -275,6 +280,20 @@ impl Plan {
             isa,
             cells: cells_dedup,
             threads: machine::thread_list(a.threads.as_deref()),
+            prefetch: {
+                let mut p: Vec<usize> = a.prefetch.iter().flatten().map(|&d| d as usize).collect();
+                unique(&mut p);
+                for &d in &p {
+                    // The same check the kernels apply, reported before anything is measured.
+                    if d % 64 != 0 || d > MAX_GEMV_PREFETCH {
+                        return Err(usage(format!(
+                            "--prefetch {d}: a distance is a multiple of 64 bytes from 0 to \
+                             {MAX_GEMV_PREFETCH}"
+                        )));
+                    }
+                }
+                p
+            },
             batch: a.batch as usize,
             policy: Policy {
                 min_reps: a
@@ -422,6 +441,7 @@ pub fn run(args: &KernelsArgs) -> Result<()> {
         bw_end,
         peaks: peaks.into_values().collect(),
         headroom: headroom_lines(&rows),
+        prefetch: prefetch_lines(&rows),
         warnings,
     };
     if args.json {
@@ -560,7 +580,19 @@ fn sweep_shape<M: BenchMatrix>(
                 };
                 let act = M::random_act(batch, shape.cols, 0xAC7);
                 let mut out = vec![0f32; batch * shape.rows];
-                for &t in threads {
+                // gemv at every distance of `--prefetch` (else at the one in force).
+                let distances: Vec<Option<usize>> = if op == Op::Gemv && !plan.prefetch.is_empty() {
+                    plan.prefetch.iter().map(|&d| Some(d)).collect()
+                } else {
+                    vec![None]
+                };
+                for (&t, pf) in threads
+                    .iter()
+                    .flat_map(|t| distances.iter().map(move |d| (t, *d)))
+                {
+                    if let Some(d) = pf {
+                        set_gemv_prefetch(d).map_err(|e| usage(e.to_string()))?;
+                    }
                     // Validates once (the set has this format's kernel), outside the timing.
                     matmul(ks, ctx.pool, t, op, &mats[0], &act, &mut out)
                         .with_context(|| format!("running {f} {op:?} at {isa}"))?;
@@ -569,6 +601,9 @@ fn sweep_shape<M: BenchMatrix>(
                             .expect("kernel presence checked above");
                     };
                     let mut row = blank_row(ctx, f, isa, op, shape, batch, t, &mats);
+                    if op == Op::Gemv {
+                        row.prefetch_bytes = Some(gemv_prefetch());
+                    }
                     match op {
                         Op::Gemv if ctx.beside.covers(t) => {
                             let bytes = row.weight_bytes.unwrap_or(0) as f64;
@@ -582,17 +617,21 @@ fn sweep_shape<M: BenchMatrix>(
                         _ => fill_timing(&mut row, timing::time_calls(plan.policy, call)),
                     }
                     eprintln!(
-                        "  {:<4} {:<10} {} {:<7} {}t: {:>10}/call {:>8} GB/s {:>9} Gprod/s",
+                        "  {:<4} {:<10} {} {:<7} {}t{}: {:>10}/call {:>8} GB/s {:>9} Gprod/s",
                         row.format,
                         row.isa,
                         row.op,
                         row.shape,
                         t,
+                        pf.map_or(String::new(), |d| format!(" prefetch {d} B")),
                         fmt_secs(row.median_s.unwrap_or(f64::NAN)),
                         fmt_opt(row.weight_gbps, 2),
                         fmt_opt(row.gops, 2)
                     );
                     out_rows.push(row);
+                    if pf.is_some() {
+                        set_gemv_prefetch(DEFAULT_GEMV_PREFETCH).expect("the default is valid");
+                    }
                 }
             }
         }
@@ -702,6 +741,7 @@ fn blank_row<M: BenchMatrix>(
         peak_instr: None,
         peak_ratio: None,
         samples_s: Vec::new(),
+        prefetch_bytes: None,
         cpu: ctx.cpu.clone(),
     }
 }

@@ -12,6 +12,7 @@ use crate::plan::model::{build, kernel_set, model_config, ModelPlan};
 
 /// `ternbench logits`.
 pub fn run(a: &LogitsArgs) -> Result<()> {
+    super::apply_tuning(&a.opts)?;
     let threads = a.threads.max(1);
     let pool = ThreadPool::new(threads, Pinning::None);
     let ks = kernel_set(a.opts.isa)?;

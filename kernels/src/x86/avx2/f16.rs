@@ -2,7 +2,7 @@
 //! by F16C `vcvtph2ps` (8 halves, 16 bytes, to one `ymm`) and f32 FMA accumulation.
 //!
 //! **gemv**: [`GEMV_ROWS`] row streams, each step a whole 64-byte line (32 weights) per row,
-//! each stream prefetched [`GEMV_PREFETCH`] halves (2 KiB) ahead, as at the `avx512` level: on
+//! each stream prefetched [`crate::tune::gemv_prefetch`] bytes (2 KiB by default) ahead, as at the `avx512` level: on
 //! the December 2026 Zen 4 host (`ternbench kernels --isa avx2 --format f16 --op gemv --shapes
 //! lm_head,stack`, two interleaved rounds, bandwidth read beside each cell) 1 thread went from
 //! 0.83-0.85 of the read bandwidth to 0.89-0.93 on the LM head and from 0.93 to 0.97-0.98 on the
@@ -24,8 +24,6 @@ use crate::x86::drive::{self, entries};
 
 /// Rows sharing each activation load in gemv.
 const GEMV_ROWS: usize = 4;
-/// How far ahead of each row stream gemv prefetches, in halves (2 KiB).
-const GEMV_PREFETCH: usize = 1024;
 /// Rows of the gemm register tile.
 const TILE_R: usize = 3;
 /// Tokens of the gemm register tile.
@@ -44,7 +42,7 @@ impl F16 for Avx2 {
     type F = __m256;
     const LANES: usize = 8;
     const PAIRS: usize = 2;
-    const GEMV_PREFETCH: usize = GEMV_PREFETCH;
+    const GEMV_PREFETCH: bool = true;
 
     #[inline(always)]
     fn fzero(self) -> __m256 {

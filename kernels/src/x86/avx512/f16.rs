@@ -2,7 +2,7 @@
 //! widened by F16C `vcvtph2ps` (16 halves, 32 bytes, to one `zmm`) and f32 FMA accumulation.
 //!
 //! **gemv**: [`GEMV_ROWS`] row streams, each step a whole 64-byte line (32 weights) per row,
-//! each stream prefetched [`GEMV_PREFETCH`] halves (2 KiB) ahead: on the December 2026 Zen 4
+//! each stream prefetched [`crate::tune::gemv_prefetch`] bytes (2 KiB by default) ahead: on the December 2026 Zen 4
 //! host, 1 thread, three interleaved rounds of `ternbench kernels` (bandwidth read beside each
 //! cell), the 0.66 GB LM head went from 0.65-0.75 of the read bandwidth without prefetch to
 //! 0.89-1.09 (1 KiB ahead: 0.80-0.84; 4 KiB: 0.78-0.82), the out-of-cache stack from 0.71-0.84
@@ -23,8 +23,6 @@ use crate::x86::drive::{self, entries};
 
 /// Rows sharing each activation load in gemv.
 const GEMV_ROWS: usize = 4;
-/// How far ahead of each row stream gemv prefetches, in halves (2 KiB).
-const GEMV_PREFETCH: usize = 1024;
 /// Rows of the gemm register tile.
 const TILE_R: usize = 4;
 /// Tokens of the gemm register tile.
@@ -53,7 +51,7 @@ impl F16 for Avx512 {
     type F = __m512;
     const LANES: usize = 16;
     const PAIRS: usize = 1;
-    const GEMV_PREFETCH: usize = GEMV_PREFETCH;
+    const GEMV_PREFETCH: bool = true;
 
     #[inline(always)]
     fn fzero(self) -> __m512 {

@@ -49,11 +49,12 @@ impl I2 for Avx512Vnni {
         rs: usize,
         a: *const u8,
         nblk: usize,
+        pf: usize,
     ) -> [i32; R] {
         let masks = [0x03u8, 0x0C, 0x30, 0xC0].map(|m| self.splat8(m as i8));
         let mut acc = [[self.zero(); 4]; R];
         for b in 0..nblk {
-            prefetch_ahead::<R>(w, rs, b);
+            prefetch_ahead::<R>(w, rs, b, pf);
             let mut av = [self.zero(); 4];
             for (d, v) in av.iter_mut().enumerate() {
                 // SAFETY: b < nblk: inside the activation row's nblk*256 bytes.

@@ -46,7 +46,7 @@ use crate::format::tq1::{Tq1Matrix, BLOCK, BLOCK_BYTES, TRITS};
 use crate::x86::avx512::tq1::decode_mask;
 use crate::x86::avx512::Avx512;
 use crate::x86::avx512vnni::Avx512Vnni;
-use crate::x86::drive::tq1::{Tq1, PREFETCH};
+use crate::x86::drive::tq1::Tq1;
 use crate::x86::drive::{self, entries};
 use crate::x86::simd::{prefetch_t0, Simd};
 
@@ -81,6 +81,7 @@ impl Tq1 for Avx512Vnni {
         a: *const u8,
         _e: *const u8,
         nb: usize,
+        pf: usize,
     ) -> [i32; R] {
         let mut tot = [0i32; R];
         let mut b0 = 0;
@@ -95,7 +96,7 @@ impl Tq1 for Avx512Vnni {
                     *v = unsafe { self.load(a.add(b * BLOCK + d * 64)) };
                 }
                 for ((p, n), &wi) in p.iter_mut().zip(n.iter_mut()).zip(&w) {
-                    prefetch_t0(wi.wrapping_add(b * BLOCK_BYTES + PREFETCH));
+                    prefetch_t0(wi.wrapping_add(b * BLOCK_BYTES + pf));
                     // SAFETY: block b < nb of row i.
                     let x0 = unsafe { self.load(wi.add(b * BLOCK_BYTES)) };
                     let x1 = triple(self, x0);

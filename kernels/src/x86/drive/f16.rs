@@ -8,8 +8,9 @@
 //! rows (streams one row, a few KB, apart) measured at half the bandwidth of a single sequential
 //! stream on Zen 4, far-apart streams at full bandwidth. A step reads [`F16::PAIRS`] pairs of
 //! weight vectors per row into two accumulators per row (the first of each pair into one, the
-//! second into the other), each stream prefetched [`F16::GEMV_PREFETCH`] halves ahead where the
-//! level does. The group's sums are reduced together; leftover rows run alone.
+//! second into the other), each stream prefetched [`crate::tune::gemv_prefetch`] bytes ahead
+//! where the level does ([`F16::GEMV_PREFETCH`]). The group's sums are reduced together;
+//! leftover rows run alone.
 //!
 //! **gemm** (prefill, compute-bound; [`F16Gemm`]). A register tile of `TR` rows × `TT` tokens
 //! of vector accumulators (dot-product form: lane `l` of `acc[i][j]` sums
@@ -40,8 +41,9 @@ pub(crate) trait F16: Copy {
     const LANES: usize;
     /// Pairs of weight vectors per row and gemv step (a step is `2·PAIRS·LANES` halves).
     const PAIRS: usize;
-    /// How far ahead of each row stream gemv prefetches, in halves (0: no software prefetch).
-    const GEMV_PREFETCH: usize;
+    /// Whether gemv prefetches each row stream in software ([`crate::tune::gemv_prefetch`]
+    /// bytes ahead).
+    const GEMV_PREFETCH: bool;
     /// All zeros.
     fn fzero(self) -> Self::F;
     /// `a + b`.
@@ -122,12 +124,13 @@ unsafe fn gemv_rows<L: F16, const R: usize>(
         *p = p.wrapping_add((r + i * h) * kp);
     }
     let mut acc = [[l.fzero(); 2]; R];
+    let pf = crate::tune::gemv_prefetch() / 2;
     let mut k = 0;
     while k < kp {
-        if L::GEMV_PREFETCH > 0 {
+        if L::GEMV_PREFETCH {
             for p in &w {
                 // A hint, never a fault: addresses past the row (or the matrix) are harmless.
-                prefetch_t0(p.wrapping_add(k + L::GEMV_PREFETCH).cast());
+                prefetch_t0(p.wrapping_add(k + pf).cast());
             }
         }
         // SAFETY: k + step <= kp (a multiple of 64, and of step) <= the activation stride:

@@ -28,7 +28,7 @@
 //! **Tiling.** gemv (decode, memory-bound) runs `GR` rows at a time so the activation loads
 //! of a part are shared; the rows lie `1/GR` of the row range apart, so the weights are read as
 //! `GR` sequential streams, which the hardware prefetchers follow (with a little help from
-//! [`prefetch_ahead`]), while consecutive rows read together would be many short streams that
+//! [`prefetch_ahead`], [`crate::tune::gemv_prefetch`] bytes ahead), while consecutive rows read together would be many short streams that
 //! they do not follow. gemm (prefill) walks the tokens in L2-sized passes; in a pass, row
 //! panels of `MR` rows (then single rows), and in a panel the tokens `MT` at a time (then the
 //! remainder), each unpacked code vector feeding a whole tile. Both apply the shared epilogue
@@ -40,13 +40,12 @@ use crate::kernel::{out_factor, ternary_out, Out};
 use crate::x86::drive::by_width;
 use crate::x86::simd::{prefetch_t1, Simd};
 
-/// gemv prefetches each of its row streams this many bytes ahead, into L2. A short distance
-/// suffices because the streams are long and sequential: it mainly keeps the hardware stream
-/// prefetchers ahead. 1 KiB measured best of 0.5 to 8 KiB on the November 2026 host; on the
-/// faster December host (same kind), 1 thread, two interleaved rounds with the bandwidth read
-/// beside each cell, 2 KiB streamed 37.6-39.5 GB/s on the out-of-cache stack against 31.0-31.6
-/// for 1 KiB (the L1 hint: within noise of L2).
-pub(crate) const PREFETCH_BYTES: usize = 2 << 10;
+// gemv prefetches each of its row streams [`crate::tune::gemv_prefetch`] bytes ahead, into
+// L2. A short distance suffices because the streams are long and sequential: it mainly keeps
+// the hardware stream prefetchers ahead. 1 KiB measured best of 0.5 to 8 KiB on the November
+// 2026 host; on the faster December host (same kind), 1 thread, two interleaved rounds with the
+// bandwidth read beside each cell, 2 KiB (the default) streamed 37.6-39.5 GB/s on the
+// out-of-cache stack against 31.0-31.6 for 1 KiB (the L1 hint: within noise of L2).
 
 /// gemm processes tokens in passes whose activation rows fit in this many bytes (L2), so
 /// each row panel of weights is read from memory once per pass and then reused from L1.
@@ -60,8 +59,8 @@ pub(crate) trait I2: Simd {
     /// where [`Simd::dot_codes`] sums into dwords.
     const GEMM_WIDEN: usize;
 
-    /// `Σ code·q` of `R` rows (at `w`, `rs` bytes apart) with one padded activation row `a`
-    /// (by default [`gemv_rows_lohi`]).
+    /// `Σ code·q` of `R` rows (at `w`, `rs` bytes apart) with one padded activation row `a`,
+    /// each row stream prefetched `pf` bytes ahead (by default [`gemv_rows_lohi`]).
     ///
     /// # Safety
     /// `R` rows of `nblk` blocks at `w`, `rs` bytes apart, and `nblk * 256` bytes at `a`.
@@ -72,18 +71,19 @@ pub(crate) trait I2: Simd {
         rs: usize,
         a: *const u8,
         nblk: usize,
+        pf: usize,
     ) -> [i32; R] {
         // SAFETY: forwarded.
-        unsafe { gemv_rows_lohi::<Self, R>(self, w, rs, a, nblk) }
+        unsafe { gemv_rows_lohi::<Self, R>(self, w, rs, a, nblk, pf) }
     }
 }
 
-/// Prefetches into L2, for each of the `R` rows at `w` (`rs` bytes apart), the line
-/// [`PREFETCH_BYTES`] past block `b`.
+/// Prefetches into L2, for each of the `R` rows at `w` (`rs` bytes apart), the line `pf` bytes
+/// past block `b`.
 #[inline(always)]
-pub(crate) fn prefetch_ahead<const R: usize>(w: *const u8, rs: usize, b: usize) {
+pub(crate) fn prefetch_ahead<const R: usize>(w: *const u8, rs: usize, b: usize, pf: usize) {
     for k in 0..R {
-        prefetch_t1(w.wrapping_add(k * rs + b * BLOCK_BYTES + PREFETCH_BYTES));
+        prefetch_t1(w.wrapping_add(k * rs + b * BLOCK_BYTES + pf));
     }
 }
 
@@ -111,6 +111,7 @@ pub(crate) unsafe fn gemv_rows_lohi<L: I2, const R: usize>(
     rs: usize,
     a: *const u8,
     nblk: usize,
+    pf: usize,
 ) -> [i32; R] {
     let (m03, m0c) = (l.splat8(0x03), l.splat8(0x0C));
     let (ones, fours) = (l.splat16(1), l.splat16(4));
@@ -120,7 +121,7 @@ pub(crate) unsafe fn gemv_rows_lohi<L: I2, const R: usize>(
         let end = b + L::GEMV_WIDEN.min(nblk - b);
         let (mut lo, mut hi) = ([l.zero(); R], [l.zero(); R]);
         while b < end {
-            prefetch_ahead::<R>(w, rs, b);
+            prefetch_ahead::<R>(w, rs, b, pf);
             for h in (0..BLOCK_BYTES).step_by(L::VW) {
                 let mut av = [l.zero(); 4];
                 for (d, v) in av.iter_mut().enumerate() {
@@ -231,6 +232,7 @@ pub(crate) unsafe fn gemv<L: I2, const GR: usize>(
     // Stream k reads rows r0 + k*q .. r0 + (k+1)*q; the rest go one by one.
     let q = (r1 - r0) / GR;
     let w = m.data().as_ptr();
+    let pf = crate::tune::gemv_prefetch();
     for t in 0..act.batch() {
         // SAFETY: t < batch, so the token's row starts inside the activation buffer.
         let a = unsafe { act.data().as_ptr().add(t * act.stride()) }.cast::<u8>();
@@ -239,7 +241,7 @@ pub(crate) unsafe fn gemv<L: I2, const GR: usize>(
             let r = r0 + i;
             // SAFETY: rows r + k*q (k < GR) are below r1 <= rows() and hold rb = nblk*64 bytes
             // each; the activation row holds stride >= padded_cols = nblk*256 bytes.
-            let d = unsafe { l.gemv_rows::<GR>(w.add(r * rb), q * rb, a, nblk) };
+            let d = unsafe { l.gemv_rows::<GR>(w.add(r * rb), q * rb, a, nblk, pf) };
             for (k, &d) in d.iter().enumerate() {
                 let y = ternary_out(d - sum, f);
                 // SAFETY: kernel contract: (t, r + k*q) is in the caller's region.
@@ -248,7 +250,7 @@ pub(crate) unsafe fn gemv<L: I2, const GR: usize>(
         }
         for r in r0 + GR * q..r1 {
             // SAFETY: row r is below r1 <= rows(); as above.
-            let d = unsafe { l.gemv_rows::<1>(w.add(r * rb), rb, a, nblk) };
+            let d = unsafe { l.gemv_rows::<1>(w.add(r * rb), rb, a, nblk, pf) };
             let y = ternary_out(d[0] - sum, f);
             // SAFETY: kernel contract: (t, r) is in the caller's region.
             unsafe { out.write(t, r, y) };

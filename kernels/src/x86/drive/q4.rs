@@ -11,8 +11,8 @@
 //! which are widened to f32 once per row ([`Q4::widen_scales`]).
 //!
 //! **gemv** runs `GR` rows at a time, one from each of `GR` contiguous parts of the row range
-//! (long sequential streams the hardware prefetchers follow, each also prefetched [`PREFETCH`]
-//! bytes ahead), sharing each chunk's activation loads. **gemm** runs tiles of `MR` rows × `MT`
+//! (long sequential streams the hardware prefetchers follow, each also prefetched
+//! [`crate::tune::gemv_prefetch`] bytes ahead), sharing each chunk's activation loads. **gemm** runs tiles of `MR` rows × `MT`
 //! tokens over every column, so each unpacked chunk serves the whole tile.
 
 use crate::act::ActQ8;
@@ -20,9 +20,6 @@ use crate::format::q4::{Q4Matrix, BLOCK, CHUNK_BYTES, COL_BLOCK};
 use crate::kernel::{q4_out, Out};
 use crate::x86::drive::by_width;
 use crate::x86::simd::{prefetch_t0, Simd};
-
-/// Software prefetch distance of each gemv row stream, bytes.
-pub(crate) const PREFETCH: usize = 2048;
 
 /// A level's f32 arithmetic for the block scales.
 pub(crate) trait Q4: Simd {
@@ -173,6 +170,7 @@ unsafe fn tile<L: Q4, const R: usize, const T: usize>(
         }
     }
     let m0f = l.splat8(0x0F);
+    let pf = crate::tune::gemv_prefetch();
     let w = m.data().as_ptr();
     let xs = act.stride();
     let x = act.data().as_ptr().cast::<u8>();
@@ -192,7 +190,7 @@ unsafe fn tile<L: Q4, const R: usize, const T: usize>(
         }
         for i in 0..R {
             let wr = w.wrapping_add((r + i * h) * rb + p * CHUNK_BYTES);
-            prefetch_t0(wr.wrapping_add(PREFETCH));
+            prefetch_t0(wr.wrapping_add(pf));
             let mut lo = [l.zero(); 4];
             let mut hi = [l.zero(); 4];
             for (q, (lo, hi)) in lo.iter_mut().zip(hi.iter_mut()).enumerate().take(parts) {

@@ -25,7 +25,9 @@
 //!
 //! **Streaming.** gemv takes `GR` rows at a time, one from each of `GR` contiguous sub-ranges of
 //! `r0..r1`, so each row pointer walks a long sequential stream the hardware prefetcher follows,
-//! with a software prefetch [`PREFETCH`] bytes ahead; a block's `e` (or activation) vectors are
+//! with a software prefetch [`crate::tune::gemv_prefetch`] bytes ahead (with 2 KiB two threads
+//! reached the read bandwidth on Zen 4 at the `avx512vnni` level, 34.3 GB/s vs 31.5 without;
+//! 1 KiB and 4 KiB did about as well, 512 B less); a block's `e` (or activation) vectors are
 //! loaded once for the `GR` rows. Interleaving *neighbouring* rows block by block instead makes
 //! one-row streams (512 bytes at 2560 columns) that it does not follow: on Zen 4 that ran 3×
 //! slower out of cache (6.2 vs 18.4 GB/s at one thread) at the same in-cache speed.
@@ -45,10 +47,6 @@ use crate::kernel::{out_factor, ternary_out, Out};
 use crate::x86::drive::{by_width, reduce_tile};
 use crate::x86::simd::{prefetch_t0, Simd};
 
-/// Software prefetch distance of each gemv stream, bytes (one 64-byte line per block): with it
-/// two threads reached the read bandwidth on Zen 4 at the `avx512vnni` level (34.3 GB/s, vs 31.5
-/// without; 1 KiB and 4 KiB did about as well, 512 B less).
-pub(crate) const PREFETCH: usize = 2048;
 /// Rows of one gemm tile (decoded together).
 pub(crate) const GEMM_ROWS: usize = 4;
 
@@ -59,7 +57,8 @@ pub(crate) trait Tq1: Simd {
     const USES_E: bool = true;
 
     /// `Σ c·a` of the `R` rows starting at `w[i]` with one activation row `a` (its `e` scratch
-    /// at `e` when [`Tq1::USES_E`]); by default [`dot_rows_f`].
+    /// at `e` when [`Tq1::USES_E`]), each row prefetched `pf` bytes ahead; by default
+    /// [`dot_rows_f`].
     ///
     /// # Safety
     /// Each `w[i]` must hold `nb` readable blocks, `a` `nb·320` readable bytes, `e` (when used)
@@ -71,10 +70,11 @@ pub(crate) trait Tq1: Simd {
         a: *const u8,
         e: *const u8,
         nb: usize,
+        pf: usize,
     ) -> [i32; R] {
         let _ = a;
         // SAFETY: forwarded.
-        unsafe { dot_rows_f(self, w, e, nb) }
+        unsafe { dot_rows_f(self, w, e, nb, pf) }
     }
 
     /// Decodes `nblocks` packed blocks at `src` into `nblocks·320` codes (0, 1, 2) at `dst`, in
@@ -135,6 +135,7 @@ pub(crate) unsafe fn dot_rows_f<L: Simd, const R: usize>(
     w: [*const u8; R],
     e: *const u8,
     nb: usize,
+    pf: usize,
 ) -> [i32; R] {
     let hi = l.splat16(0xFF00u16 as i16);
     let pow3 = [3, 9, 27, 81, 243].map(|p| l.splat16(p));
@@ -151,7 +152,7 @@ pub(crate) unsafe fn dot_rows_f<L: Simd, const R: usize>(
             }
             for ((se, so), &wi) in se.iter_mut().zip(so.iter_mut()).zip(&w) {
                 if h == 0 {
-                    prefetch_t0(wi.wrapping_add(b * BLOCK_BYTES + PREFETCH));
+                    prefetch_t0(wi.wrapping_add(b * BLOCK_BYTES + pf));
                 }
                 // SAFETY: block b < nb of row i.
                 let q = unsafe { l.load(wi.add(b * BLOCK_BYTES + h)) };
@@ -222,6 +223,7 @@ pub(crate) unsafe fn gemv<L: Tq1, const GR: usize>(
     let w = m.data();
     assert!(r1 <= m.rows() && act.stride() >= m.padded_cols());
     let mut e = ABuf::<i16>::zeroed(if L::USES_E { nb * BLOCK * 2 } else { 0 });
+    let pf = crate::tune::gemv_prefetch();
     for t in 0..act.batch() {
         let a = act.row(t).as_ptr().cast::<u8>();
         let f = out_factor(m.scale(), act.scale(t));
@@ -238,7 +240,7 @@ pub(crate) unsafe fn gemv<L: Tq1, const GR: usize>(
             let ptrs = rr.map(|r| w[r * rb..(r + 1) * rb].as_ptr());
             // SAFETY: each row holds rb = nb*64 bytes; the activation row nb*320 bytes; `e`
             // nb*640 i16 when used.
-            let d = unsafe { l.dot_rows::<GR>(ptrs, a, ep, nb) };
+            let d = unsafe { l.dot_rows::<GR>(ptrs, a, ep, nb, pf) };
             for (&r, &di) in rr.iter().zip(&d) {
                 // SAFETY: (t, r) is inside the caller's output region (kernel contract).
                 unsafe { out.write(t, r, ternary_out(di.wrapping_sub(sa), f)) };
@@ -247,7 +249,7 @@ pub(crate) unsafe fn gemv<L: Tq1, const GR: usize>(
         for r in r0 + GR * per..r1 {
             let ptr = w[r * rb..(r + 1) * rb].as_ptr();
             // SAFETY: as above, one row.
-            let [d] = unsafe { l.dot_rows::<1>([ptr], a, ep, nb) };
+            let [d] = unsafe { l.dot_rows::<1>([ptr], a, ep, nb, pf) };
             // SAFETY: (t, r) is inside the caller's output region (kernel contract).
             unsafe { out.write(t, r, ternary_out(d.wrapping_sub(sa), f)) };
         }

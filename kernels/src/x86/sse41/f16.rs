@@ -115,7 +115,7 @@ impl F16 for Sse41 {
     type F = __m128;
     const LANES: usize = 4;
     const PAIRS: usize = 1;
-    const GEMV_PREFETCH: usize = 0;
+    const GEMV_PREFETCH: bool = false;
 
     #[inline(always)]
     fn fzero(self) -> __m128 {
