@@ -11,8 +11,9 @@
 # as not reached.
 #
 # Writes DIR/status.tsv and DIR/status.md (host, label, $/h, state, run, note), then, unless
-# --status-only, `ternbench report` over the complete runs into DIR/report/ (index.html,
-# summary.md, cpus.csv ...), with each machine's price. Exit status: 0 every host complete,
+# --status-only, `ternbench report DIR/hosts` (every complete run, grouped by the label and
+# priced by the price its run.json recorded) into DIR/report/ (index.html, summary.md,
+# cpus.csv ...). Exit status: 0 every host complete,
 # 1 some host unfinished (the report covers the others; rerun the fleet to resume), 2 bad
 # usage or nothing to report.
 set -u
@@ -50,7 +51,7 @@ hosts=$(
 
 tsv="$fleet/status.tsv.tmp"
 printf 'host\tlabel\tusd_per_hour\tstate\trun\tnote\n' >"$tsv"
-complete="" prices="" unfinished=0 n_complete=0 n=0
+unfinished=0 n_complete=0 n=0
 for h in $hosts; do
   n=$((n + 1))
   hd="$fleet/hosts/$h"
@@ -74,12 +75,6 @@ for h in $hosts; do
   fi
   if [ "$state" = complete ]; then
     n_complete=$((n_complete + 1))
-    complete="$complete
-$run"
-    rid=$(basename "$run")
-    [ -n "$price" ] && prices="$prices
---price
-$rid=$price"
     note=""
   else
     unfinished=$((unfinished + 1))
@@ -107,16 +102,10 @@ if [ "$n_complete" -eq 0 ]; then
   echo "fleet-report.sh: no host has a complete run yet: nothing to report" >&2
   exit 2
 fi
-# Runs and prices as arguments, one per line (run folders hold no newlines: ternbench names them).
-set --
-old_ifs=$IFS
-IFS='
-'
-for r in $complete; do set -- "$@" "$r"; done
-for p in $prices; do set -- "$@" "$p"; done
-IFS=$old_ifs
 rm -rf "$fleet/report.tmp"
-if ! "$bin" report "$@" -o "$fleet/report.tmp" >"$fleet/report.log" 2>&1; then
+# Every complete run under hosts/, each with the label and price its run.json recorded
+# (`ternbench run --label --price-per-hour`); unfinished ones are left out with a note.
+if ! "$bin" report "$fleet/hosts" -o "$fleet/report.tmp" >"$fleet/report.log" 2>&1; then
   echo "fleet-report.sh: ternbench report failed (see $fleet/report.log):" >&2
   tail -n 20 "$fleet/report.log" >&2
   exit 2
