@@ -45,7 +45,7 @@ pub fn load(path: &Path, index: usize) -> Result<Loaded> {
 }
 
 /// How deep [`expand`] looks under a folder for run folders (a fleet folder holds
-/// `hosts/<host>/<run-id>/`). A run folder is a folder holding run.json or scenario.toml.
+/// `hosts/<host>/<run-id>/`).
 const FLEET_DEPTH: usize = 4;
 
 /// The runs named on the command line: a results folder or run.json is itself; any other
@@ -55,7 +55,7 @@ pub fn expand(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<String>)> {
     let mut runs = Vec::new();
     let mut skipped = Vec::new();
     for p in paths {
-        if !p.is_dir() || p.join("run.json").is_file() || p.join("scenario.toml").is_file() {
+        if !p.is_dir() || is_run_folder(p) {
             runs.push(p.clone());
             continue;
         }
@@ -98,6 +98,12 @@ pub fn expand(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<String>)> {
     Ok((runs, skipped))
 }
 
+/// A folder `ternbench run` made: it holds run.json, or cells.jsonl (created with the folder,
+/// before run.json's first write).
+fn is_run_folder(p: &Path) -> bool {
+    p.join("run.json").is_file() || p.join("cells.jsonl").is_file()
+}
+
 fn find_runs(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     for e in std::fs::read_dir(dir)? {
         let e = e?;
@@ -105,7 +111,7 @@ fn find_runs(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> std::io::Resul
             continue;
         }
         let p = e.path();
-        if p.join("run.json").is_file() || p.join("scenario.toml").is_file() {
+        if is_run_folder(&p) {
             out.push(p);
         } else if depth > 1 {
             find_runs(&p, depth - 1, out)?;
