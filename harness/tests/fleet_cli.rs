@@ -259,7 +259,7 @@ fn report_over_a_fleet_folder_groups_by_label_and_prices_from_the_runs() {
     // One label over two CPU generations is called out, where a person reads the comparison.
     let md = std::fs::read_to_string(out.join("summary.md")).unwrap();
     assert!(
-        md.contains("`c7i.xlarge` covers different machines"),
+        md.contains("\"c7i.xlarge\" covers different machines"),
         "{md}"
     );
     let html = std::fs::read_to_string(out.join("index.html")).unwrap();
@@ -333,7 +333,7 @@ fn per_core_divides_by_the_cores_a_cell_used_and_same_machine_labels_are_noted()
     assert_eq!(t[col(&head, "decode_tps_per_core")], "30");
     let md = std::fs::read_to_string(out.join("summary.md")).unwrap();
     assert!(
-        md.contains("`loopback A`, `loopback B`") && md.contains("same kind of machine"),
+        md.contains("\"loopback A\", \"loopback B\"") && md.contains("same kind of machine"),
         "{md}"
     );
     assert!(md.contains("1 of 4"), "{md}");

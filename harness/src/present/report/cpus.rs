@@ -185,12 +185,12 @@ pub fn machine_notes(runs: &[Loaded]) -> Vec<String> {
                 })
                 .collect();
             out.push(format!(
-                "label `{label}` covers different machines: {}; its rows are not one machine's figures (an instance type can be served by several CPU generations: label them apart)",
+                "label \"{label}\" covers different machines: {}; its rows are not one machine's figures (an instance type can be served by several CPU generations: label them apart)",
                 each.join("; ")
             ));
         } else if rs.len() > 1 {
             out.push(format!(
-                "label `{label}`: {} runs ({}), grouped together",
+                "label \"{label}\": {} runs ({}), grouped together",
                 rs.len(),
                 ids(rs)
             ));
@@ -205,7 +205,7 @@ pub fn machine_notes(runs: &[Loaded]) -> Vec<String> {
                 "{} ({}) report the same kind of machine ({}, {} CPUs, same ISA): one host or identical instances; runs made at the same time on one host share its cores and memory bandwidth",
                 labels
                     .iter()
-                    .map(|l| format!("`{l}`"))
+                    .map(|l| format!("\"{l}\""))
                     .collect::<Vec<_>>()
                     .join(", "),
                 ids(rs),
