@@ -25,7 +25,7 @@ while [ $# -gt 0 ]; do
     --bin) bin="$2"; shift 2 ;;
     --expect) expect="$2"; shift 2 ;;
     --status-only) status_only=1; shift ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "fleet-report.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done

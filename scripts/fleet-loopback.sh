@@ -13,7 +13,9 @@
 # machine: their figures compare the machine with itself, which is the point of a check.
 # --parallel runs both at once: on one machine they then share the cores and memory
 # bandwidth, and each measures the other's load (docs/fleet.md). Rerunning the same command
-# resumes a host that did not finish and skips the finished one.
+# resumes a host that did not finish and skips the finished one. After a new commit the
+# rebuilt binary differs from the one the fleet started with and the playbook refuses to mix
+# them: give a new --fleet NAME (or remove results/fleets/<fleet>).
 set -euo pipefail
 here=$(pwd)
 cd "$(dirname "$0")/.."
@@ -24,7 +26,7 @@ while [ $# -gt 0 ]; do
     --scenario) scenario="$2"; shift 2 ;;
     --fleet) fleet="$2"; shift 2 ;;
     --parallel) serial=100%; shift ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "fleet-loopback.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done

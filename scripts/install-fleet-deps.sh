@@ -15,7 +15,7 @@ slurm=0
 for a in "$@"; do
   case "$a" in
     --slurm) slurm=1 ;;
-    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "install-fleet-deps.sh: unknown option $a (see --help)" >&2; exit 2 ;;
   esac
 done

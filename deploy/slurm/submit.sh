@@ -37,7 +37,7 @@ while [ $# -gt 0 ]; do
     --no-report) report=0; shift ;;
     --test-only) test_only=1; shift ;;
     --) shift; break ;;
-    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "submit.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
