@@ -236,7 +236,7 @@ fn ten_percent_slowdown_is_regressed() {
         assert!((-14.0..-6.0).contains(&c), "{row}");
         assert!(row["ci95_low_pct"].as_f64().unwrap() < c);
         assert!(row["ci95_high_pct"].as_f64().unwrap() > c);
-        assert_eq!(row["ci_method"], "bootstrap");
+        assert_eq!(row["ci_method"], "ratio_of_medians_mann_whitney");
         assert!(row["p_value"].as_f64().unwrap() < 0.05);
     }
     // The Markdown says what gates and why, with plain verdict words.
@@ -382,7 +382,7 @@ fn counters_gate_on_instructions_and_energy_is_lower_better() {
     assert_eq!(code, 1);
     assert_eq!(r["metrics"][0]["better"], "lower");
     assert_eq!(verdicts(&r, "j_per_token"), vec!["regressed"; 4]);
-    assert_eq!(r["metrics"][0]["rows"][0]["ci_method"], "delta");
+    assert_eq!(r["metrics"][0]["rows"][0]["ci_method"], "delta_of_means");
     // Fewer instructions: improved, exit 0.
     let (code, r) = compare_json(&[s(&b), s(&a)]);
     assert_eq!(code, 0);

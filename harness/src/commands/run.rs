@@ -313,13 +313,29 @@ pub fn run(a: &RunArgs) -> Result<()> {
 }
 
 fn fmt_summary(s: &Option<crate::records::stats::Summary>) -> String {
-    match s {
-        Some(s) => match s.ci95_rel() {
-            Some(r) => format!("{:.2} ±{:.1}%", s.median, r * 100.0),
-            None => format!("{:.2}", s.median),
-        },
-        None => "-".into(),
+    s.as_ref().map_or_else(|| "-".into(), |s| s.show())
+}
+
+/// The reasons some figures have no interval, once each (a table shows `(n=5, no CI)`).
+fn no_ci_notes(run: &RunFile) -> Vec<String> {
+    let mut v: Vec<String> = Vec::new();
+    for c in &run.cells {
+        for s in [&c.prefill_tokens_per_s, &c.decode_tokens_per_s]
+            .into_iter()
+            .flatten()
+        {
+            if let Some(r) = s.no_ci_reason() {
+                if !v.contains(&r) {
+                    v.push(r);
+                }
+            }
+        }
+        if let Some(r) = c.roofline().and_then(|e| e.clipped) {
+            let r = format!("roofline {} t{}: {r}", c.key.engine, c.key.threads);
+            v.push(r);
+        }
     }
+    v
 }
 
 fn cell_table(run: &RunFile) -> Table {
@@ -329,8 +345,8 @@ fn cell_table(run: &RunFile) -> Table {
         "isa",
         "threads",
         "test",
-        "pp t/s (median ±ci95)",
-        "tg t/s (median ±ci95)",
+        "pp t/s median [95% CI]",
+        "tg t/s median [95% CI]",
         "TTFT ms",
         "tg p50/p90/p99 ms",
         "roofline",
@@ -381,13 +397,13 @@ fn cell_table(run: &RunFile) -> Table {
                 .as_ref()
                 .map(|p| format!("{:.1}/{:.1}/{:.1}", p.p50, p.p90, p.p99))
                 .unwrap_or_else(|| "-".into()),
-            c.decode_roofline_fraction
-                .map(|r| format!("{:.0}%", r * 100.0))
+            c.roofline()
+                .map(|r| r.show(0, "%", true))
                 .unwrap_or_else(|| "-".into()),
             match &c.energy {
                 Some(e) => match e.decode_joules_per_token.as_ref() {
-                    Some(j) if e.method == "estimated" => format!("{:.3} (ESTIMATED)", j.median),
-                    Some(j) => format!("{:.3}", j.median),
+                    Some(j) if e.method == "estimated" => format!("{} (ESTIMATED)", j.show()),
+                    Some(j) => j.show(),
                     None => "-".into(),
                 },
                 None => "unavailable".into(),
@@ -419,32 +435,32 @@ fn energy_line(run: &RunFile) -> String {
 }
 
 fn ratio_lines(run: &RunFile) -> Vec<String> {
-    // Ternary over FP16 decode speed, like for like (same model, level, threads, test).
+    // Ternary over FP16, like for like (same model, level, threads, test), decode and prefill,
+    // each with the interval of the ratio from both cells' repetitions.
     let mut out = Vec::new();
     for c in run.cells.iter().filter(|c| c.key.engine == "ternary") {
-        let f = run.cells.iter().find(|f| {
-            f.key.engine == "fp16"
-                && f.key.model == c.key.model
-                && f.key.isa == c.key.isa
-                && f.key.threads == c.key.threads
-                && f.key.test == c.key.test
-        });
-        if let (Some(f), Some(t), Some(b)) = (
-            f,
-            c.decode_tokens_per_s.as_ref(),
-            f.and_then(|f| f.decode_tokens_per_s.as_ref()),
-        ) {
-            let _ = f;
+        let Some(f) = run
+            .cells
+            .iter()
+            .find(|f| f.key.engine == "fp16" && f.same_setup(c))
+        else {
+            continue;
+        };
+        let mut parts = Vec::new();
+        for (what, decode) in [("decode", true), ("prefill", false)] {
+            if let Some(r) = c.tps_ratio(f, decode) {
+                parts.push(format!("{what} {}", r.show(2, "x", false)));
+            }
+        }
+        if !parts.is_empty() {
             out.push(format!(
-                "{} {} t{} {}: ternary/{} decode is {:.2}x the FP16 twin's (medians {:.2} vs {:.2} t/s)",
+                "{} {} t{} {}: ternary/{} ÷ FP16 twin: {}",
                 c.key.model,
                 c.key.isa,
                 c.key.threads,
                 c.key.test,
                 c.key.format,
-                t.median / b.median,
-                t.median,
-                b.median
+                parts.join(", ")
             ));
         }
     }
@@ -464,6 +480,9 @@ pub fn summary_text(run: &RunFile) -> String {
             .unwrap_or("unknown machine")
     ));
     s.push_str(&cell_table(run).render());
+    for l in no_ci_notes(run) {
+        s.push_str(&format!("  {l}\n"));
+    }
     for l in ratio_lines(run) {
         s.push_str(&l);
         s.push('\n');
@@ -508,6 +527,9 @@ pub fn summary_markdown(run: &RunFile) -> String {
     );
     s.push_str(&cell_table(run).markdown());
     s.push('\n');
+    for l in no_ci_notes(run) {
+        s.push_str(&format!("_{l}_\n\n"));
+    }
     for l in ratio_lines(run) {
         s.push_str(&format!("- {l}\n"));
     }

@@ -564,7 +564,17 @@ fn energy_summary(samples: &[SampleRecord]) -> Option<CellEnergy> {
             .collect();
         Summary::of(&v)
     };
+    let samples_decode_joules_per_token: Vec<f64> = dec
+        .as_ref()
+        .map(|d| {
+            d.iter()
+                .zip(&decode_samples)
+                .map(|(e, s)| e.cpu_total_joules / s.n_gen as f64)
+                .collect()
+        })
+        .unwrap_or_default();
     Some(CellEnergy {
+        samples_decode_joules_per_token,
         method,
         prefill_joules_per_token: pre
             .as_ref()
@@ -623,7 +633,7 @@ fn summarise(s: &Scenario, c: &Cell, model: Option<&ModelRecord>) -> CellResult 
     let headline = tg_s.as_ref().or(pp_s.as_ref());
     // The paired roofline: every repetition's decode rate against the bandwidth read around it
     // (`SampleRecord::paired_bandwidth_gbps`), when every repetition has such a reading.
-    let paired: Option<(f64, f64)> = bytes.and_then(|b| {
+    let paired: Option<(Vec<f64>, f64)> = bytes.and_then(|b| {
         let pairs: Vec<(f64, f64)> = c
             .samples
             .iter()
@@ -641,10 +651,7 @@ fn summarise(s: &Scenario, c: &Cell, model: Option<&ModelRecord>) -> CellResult 
                 .map(|(t, g)| t * b as f64 / (g * 1e9))
                 .collect();
             let bws: Vec<f64> = pairs.iter().map(|p| p.1).collect();
-            (
-                crate::measure::timing::median(&ratios),
-                crate::measure::timing::median(&bws),
-            )
+            (ratios, crate::measure::timing::median(&bws))
         })
     });
     CellResult {
@@ -659,9 +666,15 @@ fn summarise(s: &Scenario, c: &Cell, model: Option<&ModelRecord>) -> CellResult 
         decode_kv_bytes_per_token: kv_bytes,
         // Paired here; otherwise set by the caller from the run's start and end readings
         // (`set_bandwidth`).
-        decode_roofline_fraction: paired.map(|p| p.0),
-        bandwidth_gbps: paired.map(|p| p.1),
+        decode_roofline_fraction: paired
+            .as_ref()
+            .map(|p| crate::measure::timing::median(&p.0)),
+        decode_roofline: paired
+            .as_ref()
+            .and_then(|p| crate::records::stats::roofline_fraction(&p.0)),
+        bandwidth_gbps: paired.as_ref().map(|p| p.1),
         roofline_paired: paired.is_some(),
+        samples_decode_roofline_fraction: paired.map(|p| p.0).unwrap_or_default(),
         decode_tokens_per_s_full_depth_estimate: scale
             .zip(tg_s.as_ref())
             .map(|(k, t)| t.median * k),

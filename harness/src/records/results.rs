@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::output::csv;
 use crate::records::counters::{CounterStatus, Reading};
-use crate::records::stats::{Percentiles, Summary};
+use crate::records::stats::{self, Estimate, Percentiles, Summary};
 
 /// Version of `run.json`'s schema; bumped on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -176,6 +176,10 @@ pub struct CellEnergy {
     pub decode_net_joules_per_token: Option<Summary>,
     /// Average watts over the decode windows.
     pub decode_watts: Option<Summary>,
+    /// Gross J per generated token of each repetition (for ratios with an interval; absent in
+    /// results written before it was kept).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub samples_decode_joules_per_token: Vec<f64>,
 }
 
 /// One cell's results: what `run.json` and `cells.csv` carry.
@@ -229,9 +233,16 @@ pub struct CellResult {
     pub bandwidth_gbps: Option<f64>,
     /// Decode tokens/s × bytes per token over the bandwidth: the median over repetitions, each
     /// against the mean of the bandwidth read just before and just after it
-    /// ([`SampleRecord::paired_bandwidth_gbps`], `roofline_paired`), else the cell's median
+    /// ([`SampleRecord::paired_bandwidth_gbps`], `roofline_paired`), else each repetition's
     /// tokens/s over `bandwidth_gbps`.
     pub decode_roofline_fraction: Option<f64>,
+    /// The same with its 95% interval, clipped at 100% with the reason when a repetition went
+    /// past it ([`stats::roofline_fraction`]).
+    #[serde(default)]
+    pub decode_roofline: Option<Estimate>,
+    /// Each repetition's roofline fraction.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub samples_decode_roofline_fraction: Vec<f64>,
     /// Whether the roofline pairs each repetition with its own bandwidth reading.
     #[serde(default)]
     pub roofline_paired: bool,
@@ -259,11 +270,106 @@ impl CellResult {
             return;
         }
         self.bandwidth_gbps = Some(gbps);
+        self.samples_decode_roofline_fraction = match self.decode_read_bytes() {
+            Some(bytes) if gbps > 0.0 => self
+                .samples_decode_tokens_per_s
+                .iter()
+                .map(|t| t * bytes as f64 / (gbps * 1e9))
+                .collect(),
+            _ => Vec::new(),
+        };
+        self.decode_roofline = stats::roofline_fraction(&self.samples_decode_roofline_fraction);
         self.decode_roofline_fraction = match (&self.decode_tokens_per_s, self.decode_read_bytes())
         {
             (Some(t), Some(bytes)) if gbps > 0.0 => Some(t.median * bytes as f64 / (gbps * 1e9)),
             _ => None,
         };
+    }
+
+    /// This cell's tokens/s over `other`'s (decode or prefill), with the interval of the ratio
+    /// from both cells' repetitions: [`stats::ratio`], the one ratio every command prints.
+    pub fn tps_ratio(&self, other: &CellResult, decode: bool) -> Option<Estimate> {
+        fn pick(c: &CellResult, decode: bool) -> (&Vec<f64>, &Option<Summary>) {
+            if decode {
+                (&c.samples_decode_tokens_per_s, &c.decode_tokens_per_s)
+            } else {
+                (&c.samples_prefill_tokens_per_s, &c.prefill_tokens_per_s)
+            }
+        }
+        let ((ra, sa), (rb, sb)) = (pick(self, decode), pick(other, decode));
+        if !ra.is_empty() && !rb.is_empty() {
+            return stats::ratio(ra, rb);
+        }
+        // An older file without repetitions: the ratio of the medians, no interval.
+        let (a, b) = (sa.as_ref()?, sb.as_ref()?);
+        (b.median > 0.0).then(|| Estimate {
+            value: a.median / b.median,
+            ci95_low: None,
+            ci95_high: None,
+            ci_level: None,
+            method: stats::RATIO_CI.into(),
+            n: a.n,
+            n_den: Some(b.n),
+            no_ci: Some("the repetitions are not in the results file: no interval".into()),
+            clipped: None,
+        })
+    }
+
+    /// Whether `other` is this cell's twin on another engine: same model, SIMD level,
+    /// threads and test.
+    pub fn same_setup(&self, other: &CellResult) -> bool {
+        self.key.model == other.key.model
+            && self.key.isa == other.key.isa
+            && self.key.threads == other.key.threads
+            && self.key.test == other.key.test
+    }
+
+    /// The roofline fraction with its interval (or why none), as every command shows it.
+    pub fn roofline(&self) -> Option<Estimate> {
+        if let Some(e) = &self.decode_roofline {
+            return Some(e.clone());
+        }
+        let v = self.decode_roofline_fraction?;
+        stats::roofline_fraction(&self.samples_decode_roofline_fraction).or_else(|| {
+            let mut e = Summary::of(&[v])?.estimate();
+            e.no_ci = Some("an older results file: per-repetition fractions not kept".into());
+            Some(e)
+        })
+    }
+
+    /// Re-derives what older results files computed another way: the tokens/s summaries from
+    /// the repetitions they keep (their intervals were of the mean), the roofline interval.
+    pub fn restat(&mut self) {
+        let redo = |s: &mut Option<Summary>, raw: &[f64]| {
+            if s.as_ref().is_some_and(|s| s.ci_method != stats::MEDIAN_CI) && !raw.is_empty() {
+                *s = Summary::of(raw);
+            }
+        };
+        redo(
+            &mut self.prefill_tokens_per_s,
+            &self.samples_prefill_tokens_per_s,
+        );
+        redo(
+            &mut self.decode_tokens_per_s,
+            &self.samples_decode_tokens_per_s,
+        );
+        if self.decode_roofline.is_none() && self.samples_decode_roofline_fraction.is_empty() {
+            if let (Some(f), Some(t)) = (self.decode_roofline_fraction, &self.decode_tokens_per_s) {
+                if t.median > 0.0 {
+                    // Each repetition against the cell's one denominator.
+                    self.samples_decode_roofline_fraction = self
+                        .samples_decode_tokens_per_s
+                        .iter()
+                        .map(|x| f * x / t.median)
+                        .collect();
+                }
+            }
+            self.decode_roofline = stats::roofline_fraction(&self.samples_decode_roofline_fraction)
+                .map(|mut e| {
+                    e.value = self.decode_roofline_fraction.unwrap_or(e.value);
+                    e
+                });
+        }
     }
 
     /// Bytes one decode step reads (see [`decode_read_bytes`]).
@@ -358,6 +464,18 @@ pub struct RunFile {
     pub notes: Vec<String>,
 }
 
+impl RunFile {
+    /// Parses a `run.json` and re-derives what older versions computed another way
+    /// ([`CellResult::restat`]), so every command reads the same figures from it.
+    pub fn parse(text: &str) -> serde_json::Result<RunFile> {
+        let mut r: RunFile = serde_json::from_str(text)?;
+        for c in &mut r.cells {
+            c.restat();
+        }
+        Ok(r)
+    }
+}
+
 /// A results folder.
 #[derive(Debug)]
 pub struct RunDir {
@@ -402,7 +520,7 @@ impl RunDir {
             Vec::new()
         };
         let run = match std::fs::read_to_string(path.join("run.json")) {
-            Ok(s) => Some(serde_json::from_str::<RunFile>(&s).with_context(|| {
+            Ok(s) => Some(RunFile::parse(&s).with_context(|| {
                 format!(
                     "{}: unreadable run.json (schema {SCHEMA_VERSION} expected)",
                     path.display()
@@ -551,6 +669,8 @@ pub const CSV_COLUMNS: &[&str] = &[
     "decode_kv_bytes_per_token",
     "bandwidth_gbps",
     "decode_roofline_fraction",
+    "decode_roofline_ci95_low",
+    "decode_roofline_ci95_high",
     "decode_tps_full_depth_estimate",
     "decode_instructions_per_token",
     "energy_method",
@@ -612,6 +732,8 @@ fn cells_csv(run: &RunFile) -> String {
                     .unwrap_or_default(),
                 f(c.bandwidth_gbps),
                 f(c.decode_roofline_fraction),
+                f(c.roofline().and_then(|e| e.ci95_low)),
+                f(c.roofline().and_then(|e| e.ci95_high)),
                 f(c.decode_tokens_per_s_full_depth_estimate),
                 f(med(&c.decode_instructions_per_token)),
                 c.energy

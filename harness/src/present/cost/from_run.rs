@@ -44,7 +44,7 @@ pub fn load_run(path: &Path) -> Result<RunFile, String> {
             file.display()
         )
     })?;
-    serde_json::from_str(&text).map_err(|e| {
+    RunFile::parse(&text).map_err(|e| {
         format!(
             "--run {}: {} is not a ternbench run.json (schema {}): {e}",
             path.display(),
@@ -81,10 +81,15 @@ fn depth_scale(c: &CellResult) -> Option<(usize, usize)> {
 }
 
 fn decode_of(run: &RunFile, c: &CellResult) -> Option<Figure> {
-    let med = c.decode_tokens_per_s.as_ref()?.median;
+    let s = c.decode_tokens_per_s.as_ref()?;
+    let med = s.median;
     let id = c.key.id();
     Some(match depth_scale(c) {
-        None => Figure::new(med, format!("measured (run {}, cell {id})", run.run_id)),
+        // The cell as every command shows it: median [95% CI].
+        None => Figure::new(
+            med,
+            format!("measured (run {}, cell {id}: {})", run.run_id, s.show()),
+        ),
         Some((b, t)) => Figure::new(
             c.decode_tokens_per_s_full_depth_estimate
                 .unwrap_or(med * b as f64 / t as f64),
@@ -97,10 +102,14 @@ fn decode_of(run: &RunFile, c: &CellResult) -> Option<Figure> {
 }
 
 fn prefill_of(run: &RunFile, c: &CellResult) -> Option<Figure> {
-    let med = c.prefill_tokens_per_s.as_ref()?.median;
+    let s = c.prefill_tokens_per_s.as_ref()?;
+    let med = s.median;
     let id = c.key.id();
     Some(match depth_scale(c) {
-        None => Figure::new(med, format!("measured (run {}, cell {id})", run.run_id)),
+        None => Figure::new(
+            med,
+            format!("measured (run {}, cell {id}: {})", run.run_id, s.show()),
+        ),
         Some((b, t)) => Figure::new(
             c.prefill_tokens_per_s_full_depth_estimate
                 .unwrap_or(med * b as f64 / t as f64),
@@ -269,6 +278,8 @@ mod tests {
             prefill_instructions_per_token: None,
             bandwidth_gbps: None,
             decode_roofline_fraction: None,
+            decode_roofline: None,
+            samples_decode_roofline_fraction: vec![],
             roofline_paired: false,
             decode_tokens_per_s_full_depth_estimate: None,
             prefill_tokens_per_s_full_depth_estimate: None,
@@ -377,6 +388,7 @@ mod tests {
             decode_joules_per_token: Summary::of(&[0.5]),
             decode_net_joules_per_token: None,
             decode_watts: None,
+            samples_decode_joules_per_token: vec![],
         });
         let f = pick(&run(vec![c]), "m", "ternary", None).unwrap();
         assert_eq!(f.decode_tps.value, 3.5);

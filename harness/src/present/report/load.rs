@@ -35,7 +35,7 @@ pub fn load(path: &Path, index: usize) -> Result<Loaded> {
             file.display()
         )
     })?;
-    let run: RunFile = serde_json::from_str(&text)
+    let run = RunFile::parse(&text)
         .with_context(|| format!("{}: not a ternbench run.json", file.display()))?;
     Ok(Loaded {
         path: file,

@@ -45,8 +45,8 @@ pub fn speedup(runs: &[Loaded], claims: &[Claim]) -> Figure {
         groups.entry(k).or_default().push(Point {
             x,
             y: r.value,
-            lo: r.lo,
-            hi: r.hi,
+            lo: r.ci95_low,
+            hi: r.ci95_high,
             mark: if p.sampled() {
                 Mark::Sampled
             } else {
