@@ -31,7 +31,8 @@ figure{margin:1.2em 0;page-break-inside:avoid;break-inside:avoid}
 figure svg{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{font-size:.88em;color:#444}
 .v-reproduced{color:#006d2c;font-weight:bold}.v-not-reproduced{color:#b30000;font-weight:bold}
-.v-not-measurable-here{color:#666}
+.v-inconclusive{color:#8a4b00;font-weight:bold}
+.v-not-measurable-here,.v-different-hardware{color:#666}
 .wide{overflow-x:auto}.wide td{white-space:nowrap}
 pre{background:#f6f6f6;padding:.8em;overflow-x:auto;font-size:.82em}
 @media print{
@@ -190,20 +191,22 @@ pub fn render(r: &Report, svgs: &BTreeMap<String, String>) -> String {
     }
     s.push_str("</ul>\n");
 
-    s.push_str("<h2 id=\"claims\">Published claims beside our measurements</h2>\n<p>Our machine is not theirs: ratios (speedups, energy reductions) are compared across machines; absolute speeds and latencies only on the claim's own hardware. Sources are listed in <code>claims.csv</code> and <code>data/claims.toml</code>.</p>\n");
+    s.push_str("<h2 id=\"claims\">Published claims beside our measurements</h2>\n<p>A claim is <b>reproduced</b> only when the whole 95% CI of our figure meets it, <b>not reproduced</b> when the whole CI contradicts it, and <b>inconclusive</b> otherwise (the verdict says about how many repetitions would decide it); a NOISY cell is never reproduced. Our machine is not theirs: ratios (speedups, energy reductions) are compared across machines; an absolute speed or latency from other hardware is marked <b>different hardware</b> and not judged. Sources are listed in <code>claims.csv</code> and <code>data/claims.toml</code>.</p>\n");
     s.push_str(&table(
         tables::CLAIM_HEADER,
         &tables::claim_rows(r),
         |i, c| {
             if i == 5 {
-                let w = if c.starts_with("reproduced") {
-                    "reproduced"
-                } else if c.starts_with("not reproduced") {
-                    "not-reproduced"
-                } else {
-                    "not-measurable-here"
-                };
-                format!("v-{w}")
+                let w = [
+                    "reproduced",
+                    "not reproduced",
+                    "inconclusive",
+                    "different hardware",
+                ]
+                .into_iter()
+                .find(|w| c.starts_with(w))
+                .unwrap_or("not measurable here");
+                format!("v-{}", w.replace(' ', "-"))
             } else {
                 flag_class(i, c)
             }

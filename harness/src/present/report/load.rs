@@ -153,6 +153,19 @@ impl Loaded {
             .to_string()
     }
 
+    /// One short line on the energy, for every place but the one that gives the reason in full
+    /// (the verdict card): `energy unavailable on this machine (the reason is under the run's
+    /// verdict)`.
+    pub fn energy_short(&self) -> String {
+        match self.energy_status().as_str() {
+            "unavailable" => {
+                "energy unavailable on this machine (why: the run's verdict card)".into()
+            }
+            "estimated" => "energy ESTIMATED from a model, not measured".into(),
+            s => format!("energy {s}"),
+        }
+    }
+
     /// Why energy is missing (or how it was obtained), with the fix when one was recorded.
     pub fn energy_text(&self) -> String {
         let e = &self.run.energy;

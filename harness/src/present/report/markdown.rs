@@ -92,7 +92,7 @@ pub fn render(r: &Report) -> String {
         s.push_str(&format!("- {}: {}\n", l.label(), l.energy_text()));
     }
     s.push_str("\n## Published claims beside our measurements\n\n");
-    s.push_str("Our machine is not theirs: ratios (speedups, energy reductions) are compared across machines; absolute speeds only on the claim's own hardware.\n\n");
+    s.push_str("A claim is **reproduced** only when the whole 95% CI of our figure meets it, **not reproduced** when the whole CI contradicts it, **inconclusive** otherwise (with about how many repetitions would decide it); a NOISY cell is never reproduced. Ratios (speedups, energy reductions) are compared across machines; an absolute figure from other hardware is **different hardware**, not judged.\n\n");
     s.push_str(&table(tables::CLAIM_HEADER, &tables::claim_rows(r)));
     if !r.cpu_rows.is_empty() {
         s.push_str("\n## CPU comparison\n\n");

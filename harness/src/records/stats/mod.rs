@@ -268,25 +268,11 @@ impl Estimate {
         }
     }
 
-    /// Where the interval lies against `threshold`: above it, below it, or across it.
-    #[allow(dead_code)] // used by the claims verdicts (next commit)
-    pub fn side_of(&self, threshold: f64) -> Option<std::cmp::Ordering> {
-        let (l, h) = self.ci()?;
-        Some(if l > threshold {
-            std::cmp::Ordering::Greater
-        } else if h < threshold {
-            std::cmp::Ordering::Less
-        } else {
-            std::cmp::Ordering::Equal
-        })
-    }
-
     /// About how many repetitions per cell would move the interval clear of `threshold`, if
     /// the spread stays as it is (an interval's width shrinks as 1/√n): `n·(h/d)²` with `h` the
     /// interval's reach towards the threshold and `d` the distance to it, on a log scale (every
     /// figure here is positive). `None` when the figure sits on the threshold or has no
     /// interval.
-    #[allow(dead_code)] // used by the claims verdicts (next commit)
     pub fn reps_to_decide(&self, threshold: f64) -> Option<usize> {
         let (l, h) = self.ci()?;
         if threshold <= 0.0 || self.value <= 0.0 || l <= 0.0 {
@@ -590,8 +576,6 @@ mod tests {
             no_ci: None,
             clipped: None,
         };
-        assert_eq!(e.side_of(3.5), Some(std::cmp::Ordering::Equal));
-        assert_eq!(e.side_of(2.0), Some(std::cmp::Ordering::Greater));
         // ln(4/3) = 0.288 reach, ln(4/3.5) = 0.134 distance: 5·(0.288/0.134)² ≈ 23.2.
         assert_eq!(e.reps_to_decide(3.5), Some(24));
         assert_eq!(e.reps_to_decide(4.0), None);
