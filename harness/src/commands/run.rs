@@ -259,7 +259,7 @@ pub fn run(a: &RunArgs) -> Result<()> {
         .into_iter()
         .map(|mut c| {
             if let Some(b) = bw.iter().find(|b| b.threads == c.key.threads) {
-                c.set_bandwidth(b.gbps());
+                c.set_bandwidth(b.gbps(), Some(crate::records::machine::llc_bytes().0));
             }
             c
         })

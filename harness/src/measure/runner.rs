@@ -669,9 +669,12 @@ fn summarise(s: &Scenario, c: &Cell, model: Option<&ModelRecord>) -> CellResult 
         decode_roofline_fraction: paired
             .as_ref()
             .map(|p| crate::measure::timing::median(&p.0)),
-        decode_roofline: paired
-            .as_ref()
-            .and_then(|p| crate::records::stats::roofline_fraction(&p.0)),
+        decode_roofline: paired.as_ref().and_then(|p| {
+            // The roofline bounds the cell only when its bytes exceed the cache.
+            let (llc, _) = crate::records::machine::llc_bytes();
+            let streamed = bytes.is_none_or(|b| llc == 0 || b > llc);
+            crate::records::stats::roofline_fraction(&p.0, streamed)
+        }),
         bandwidth_gbps: paired.as_ref().map(|p| p.1),
         roofline_paired: paired.is_some(),
         samples_decode_roofline_fraction: paired.map(|p| p.0).unwrap_or_default(),

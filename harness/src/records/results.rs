@@ -262,10 +262,20 @@ pub struct CellResult {
 }
 
 impl CellResult {
+    /// Whether a decode step's bytes must stream from memory: they exceed the last-level cache
+    /// (`llc_bytes`; unknown counts as streamed), so the memory roofline bounds the step.
+    pub fn streams_from_memory(&self, llc_bytes: Option<u64>) -> bool {
+        match (self.decode_read_bytes(), llc_bytes) {
+            (Some(b), Some(l)) if l > 0 => b > l,
+            _ => true,
+        }
+    }
+
     /// Sets the roofline's denominator for this cell (GB/s at its thread count) and the
     /// fraction of it reached: median decode tokens/s × bytes per token over the bandwidth.
     /// A cell whose repetitions carry their own readings keeps its paired figures.
-    pub fn set_bandwidth(&mut self, gbps: f64) {
+    /// `llc_bytes`: the last-level cache, which decides whether the roofline bounds the cell.
+    pub fn set_bandwidth(&mut self, gbps: f64, llc_bytes: Option<u64>) {
         if self.roofline_paired {
             return;
         }
@@ -278,7 +288,10 @@ impl CellResult {
                 .collect(),
             _ => Vec::new(),
         };
-        self.decode_roofline = stats::roofline_fraction(&self.samples_decode_roofline_fraction);
+        self.decode_roofline = stats::roofline_fraction(
+            &self.samples_decode_roofline_fraction,
+            self.streams_from_memory(llc_bytes),
+        );
         self.decode_roofline_fraction = match (&self.decode_tokens_per_s, self.decode_read_bytes())
         {
             (Some(t), Some(bytes)) if gbps > 0.0 => Some(t.median * bytes as f64 / (gbps * 1e9)),
@@ -312,6 +325,7 @@ impl CellResult {
             n_den: Some(b.n),
             no_ci: Some("the repetitions are not in the results file: no interval".into()),
             clipped: None,
+            note: None,
         })
     }
 
@@ -330,7 +344,7 @@ impl CellResult {
             return Some(e.clone());
         }
         let v = self.decode_roofline_fraction?;
-        stats::roofline_fraction(&self.samples_decode_roofline_fraction).or_else(|| {
+        stats::roofline_fraction(&self.samples_decode_roofline_fraction, true).or_else(|| {
             let mut e = Summary::of(&[v])?.estimate();
             e.no_ci = Some("an older results file: per-repetition fractions not kept".into());
             Some(e)
@@ -338,8 +352,9 @@ impl CellResult {
     }
 
     /// Re-derives what older results files computed another way: the tokens/s summaries from
-    /// the repetitions they keep (their intervals were of the mean), the roofline interval.
-    pub fn restat(&mut self) {
+    /// the repetitions they keep (their intervals were of the mean), the roofline interval
+    /// (`llc_bytes`: the machine's last-level cache, from the run's machine block).
+    pub fn restat(&mut self, llc_bytes: Option<u64>) {
         let redo = |s: &mut Option<Summary>, raw: &[f64]| {
             if s.as_ref().is_some_and(|s| s.ci_method != stats::MEDIAN_CI) && !raw.is_empty() {
                 *s = Summary::of(raw);
@@ -364,11 +379,14 @@ impl CellResult {
                         .collect();
                 }
             }
-            self.decode_roofline = stats::roofline_fraction(&self.samples_decode_roofline_fraction)
-                .map(|mut e| {
-                    e.value = self.decode_roofline_fraction.unwrap_or(e.value);
-                    e
-                });
+            let streamed = self.streams_from_memory(llc_bytes);
+            self.decode_roofline =
+                stats::roofline_fraction(&self.samples_decode_roofline_fraction, streamed).map(
+                    |mut e| {
+                        e.value = self.decode_roofline_fraction.unwrap_or(e.value);
+                        e
+                    },
+                );
         }
     }
 
@@ -469,8 +487,12 @@ impl RunFile {
     /// ([`CellResult::restat`]), so every command reads the same figures from it.
     pub fn parse(text: &str) -> serde_json::Result<RunFile> {
         let mut r: RunFile = serde_json::from_str(text)?;
+        let llc = r
+            .machine
+            .get("l3_bytes")
+            .and_then(serde_json::Value::as_u64);
         for c in &mut r.cells {
-            c.restat();
+            c.restat(llc);
         }
         Ok(r)
     }

@@ -164,12 +164,8 @@ impl Pair<'_> {
             n_den: None,
             no_ci: Some("per-repetition energy is not in the results file: no interval".into()),
             clipped: None,
+            note: None,
         })
-    }
-
-    /// Percent less decode energy per token than FP16, `1 − tern ÷ fp16`.
-    pub fn energy_reduction_pct(&self) -> Option<f64> {
-        self.energy_ratio().map(|r| (1.0 - r.value) * 100.0)
     }
 
     /// Either side sampled.

@@ -321,6 +321,7 @@ fn exact(v: f64) -> Estimate {
         n_den: None,
         no_ci: None,
         clipped: None,
+        note: None,
     }
 }
 
@@ -874,6 +875,7 @@ mod tests {
             n_den: Some(5),
             no_ci: None,
             clipped: None,
+            note: None,
         }
     }
 

@@ -478,7 +478,7 @@ pub fn machine_fields(r: &Loaded) -> Vec<(&'static str, String)> {
                 )
             }),
         ),
-        ("energy", Some(r.energy_text())),
+        ("energy", Some(r.energy_short())),
         (
             "counters",
             Some(match &r.run.counters {

@@ -167,6 +167,7 @@ impl Summary {
             n_den: None,
             no_ci: self.no_ci_reason(),
             clipped: None,
+            note: None,
         }
     }
 }
@@ -217,6 +218,9 @@ pub struct Estimate {
     pub no_ci: Option<String>,
     /// Set when the interval was clipped at a physical limit: which, and why.
     pub clipped: Option<String>,
+    /// Anything else a reader must know to read the figure (why no limit applies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 impl Estimate {
@@ -252,6 +256,12 @@ impl Estimate {
     pub fn show(&self, digits: usize, suffix: &str, percent: bool) -> String {
         let k = if percent { 100.0 } else { 1.0 };
         let f = |v: f64| format!("{:.d$}{suffix}", v * k, d = digits);
+        if let (Some((l, h)), Some(_)) = (self.ci(), &self.clipped) {
+            if self.value > h || self.value < l {
+                // The figure itself lies past the limit: no interval to draw around it.
+                return format!("{} (past the limit; CI clipped)", f(self.value));
+            }
+        }
         match self.ci() {
             Some((l, h)) => format!(
                 "{} [{}, {}{}]",
@@ -320,6 +330,7 @@ pub fn ratio_at(num: &[f64], den: &[f64], level: f64) -> Option<Estimate> {
         n_den: Some(den.len()),
         no_ci: None,
         clipped: None,
+        note: None,
     };
     if num.iter().chain(den).any(|&x| x <= 0.0) {
         e.no_ci = Some("a repetition is zero or negative: no interval of the ratio".into());
@@ -352,11 +363,20 @@ pub fn too_few_for_ratio(n: usize, m: usize, level: f64) -> String {
 /// Why a fraction of the memory roofline cannot pass 100%.
 pub const ROOFLINE_LIMIT_WHY: &str = "a decode step cannot read its weights faster than memory delivers them, so a repetition above 100% means the bandwidth read beside it was low (other load on the machine) or part of the weights stayed in cache";
 
+/// Why a fraction of the memory roofline may pass 100%: the weights fit in the cache.
+pub const ROOFLINE_CACHED_WHY: &str = "the bytes one decode step reads fit in the last-level cache, so the step need not stream them from memory and the memory roofline does not bound it (a fraction above 100% is possible)";
+
 /// The fraction of the memory roofline from its per-repetition values: their median with the
-/// order-statistics interval, the interval clipped to `[0, 1]` with the reason when a
-/// repetition went past 100%.
-pub fn roofline_fraction(per_rep: &[f64]) -> Option<Estimate> {
+/// order-statistics interval. When the step's bytes must stream from memory (`streamed`: they
+/// exceed the last-level cache) the interval is clipped to `[0, 1]`, with the reason, where a
+/// repetition went past 100%; otherwise the figure carries a note that no limit applies.
+pub fn roofline_fraction(per_rep: &[f64], streamed: bool) -> Option<Estimate> {
     let mut e = Summary::of(per_rep)?.estimate();
+    if !streamed {
+        e.clip(0.0, f64::INFINITY, "a fraction cannot be negative");
+        e.note = Some(ROOFLINE_CACHED_WHY.into());
+        return Some(e);
+    }
     e.clip(0.0, 1.0, ROOFLINE_LIMIT_WHY);
     if e.value > 1.0 && e.clipped.is_none() {
         e.clipped = Some(format!(
@@ -547,7 +567,7 @@ mod tests {
 
     #[test]
     fn roofline_interval_is_clipped_at_100_percent_and_says_why() {
-        let e = roofline_fraction(&[0.80, 0.85, 0.9, 0.95, 1.2, 0.88]).unwrap();
+        let e = roofline_fraction(&[0.80, 0.85, 0.9, 0.95, 1.2, 0.88], true).unwrap();
         assert_eq!(e.ci(), Some((0.8, 1.0)));
         assert!(e
             .clipped
@@ -559,8 +579,13 @@ mod tests {
             "{}",
             e.show(0, "%", true)
         );
-        let ok = roofline_fraction(&[0.5, 0.6, 0.55, 0.52, 0.58, 0.57]).unwrap();
+        let ok = roofline_fraction(&[0.5, 0.6, 0.55, 0.52, 0.58, 0.57], true).unwrap();
         assert_eq!(ok.clipped, None);
+        // Weights that fit in the cache: no limit, and a note saying why.
+        let c = roofline_fraction(&[1.1, 1.2, 1.3, 1.25, 1.15, 1.22], false).unwrap();
+        assert_eq!(c.clipped, None);
+        assert!(c.ci().unwrap().1 > 1.0);
+        assert!(c.note.as_deref().unwrap().contains("last-level cache"));
     }
 
     #[test]
@@ -575,6 +600,7 @@ mod tests {
             n_den: Some(5),
             no_ci: None,
             clipped: None,
+            note: None,
         };
         // ln(4/3) = 0.288 reach, ln(4/3.5) = 0.134 distance: 5·(0.288/0.134)² ≈ 23.2.
         assert_eq!(e.reps_to_decide(3.5), Some(24));
