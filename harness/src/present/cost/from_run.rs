@@ -2,8 +2,9 @@
 //! cell with the highest decode tokens/s (at `--threads` when given), its prefill figure from
 //! the same settings, and its J/token where the run measured or estimated energy.
 //!
-//! Labels: `measured (run <id>, cell <cell id>)`; a sampled cell's full-depth figure is
-//! `ESTIMATE (run <id>, cell <cell id>: K/N layers built, scaled to full depth)`; energy a run
+//! Labels: `measured (run <id>, cell <cell id>: <median [95% CI]>)`, the cell as every command
+//! shows it; a sampled cell's full-depth figure is `ESTIMATE (run <id>, cell <cell id>: K/N
+//! layers built, scaled to full depth from the measured <median [95% CI]>)`; energy a run
 //! estimated from a TDP model is `ESTIMATE (run <id>, cell <cell id>: TDP model)`.
 
 use std::path::Path;
@@ -94,8 +95,9 @@ fn decode_of(run: &RunFile, c: &CellResult) -> Option<Figure> {
             c.decode_tokens_per_s_full_depth_estimate
                 .unwrap_or(med * b as f64 / t as f64),
             format!(
-                "ESTIMATE (run {}, cell {id}: {b}/{t} layers built, scaled to full depth)",
-                run.run_id
+                "ESTIMATE (run {}, cell {id}: {b}/{t} layers built, scaled to full depth from the measured {})",
+                run.run_id,
+                s.show()
             ),
         ),
     })
@@ -114,8 +116,9 @@ fn prefill_of(run: &RunFile, c: &CellResult) -> Option<Figure> {
             c.prefill_tokens_per_s_full_depth_estimate
                 .unwrap_or(med * b as f64 / t as f64),
             format!(
-                "ESTIMATE (run {}, cell {id}: {b}/{t} layers built, scaled to full depth)",
-                run.run_id
+                "ESTIMATE (run {}, cell {id}: {b}/{t} layers built, scaled to full depth from the measured {})",
+                run.run_id,
+                s.show()
             ),
         ),
     })
