@@ -115,7 +115,7 @@ pub fn run(a: &RunArgs) -> Result<()> {
         .unwrap_or(&scenario.energy.source)
         .parse()
         .map_err(usage)?;
-    if let energy::EnergyChoice::Estimate { tdp_watts } = &mut choice {
+    if let energy::EnergyChoice::Estimate { tdp_watts, .. } = &mut choice {
         *tdp_watts = a.tdp.or(scenario.energy.tdp_watts);
     }
     let estatus = energy::open(&choice, &energy::Roots::system());
