@@ -210,7 +210,16 @@ pub fn run(roots: &Roots, opts: &Options, load: &mut dyn Load) -> Report {
         ));
     }
     let summary = if meters.is_empty() {
-        "no energy source is available on this machine (reasons and fixes above)".to_string()
+        let mut s =
+            "no energy source is available on this machine (reasons and fixes above)".to_string();
+        if crate::is_vm(roots) {
+            s.push_str(
+                "; this is a virtual machine (CPU flag `hypervisor`), and hypervisors rarely pass \
+                 energy counters through: run on bare metal, or ask `ternbench run` for a \
+                 labelled estimate with `--energy estimate --tdp WATTS`",
+            );
+        }
+        s
     } else if agreements.is_empty() {
         format!(
             "{} source(s) available; no domain is read by two sources, so there is nothing to \
