@@ -228,6 +228,15 @@ impl Roots {
         Roots::under(Path::new("/"))
     }
 
+    /// The real system, or the layout under `$TERNBENCH_ENERGY_ROOT` when that is set: a fake
+    /// tree of `sys/class/powercap`, `proc/cpuinfo`, … for end-to-end tests of the commands.
+    pub fn from_env() -> Roots {
+        match std::env::var_os("TERNBENCH_ENERGY_ROOT") {
+            Some(p) if !p.is_empty() => Roots::under(Path::new(&p)),
+            _ => Roots::system(),
+        }
+    }
+
     /// The system layout under `prefix` (a fake tree in tests), read through [`RealFs`].
     pub fn under(prefix: &Path) -> Roots {
         Roots {
@@ -573,7 +582,7 @@ impl EnergyStatus {
                 tried: Vec::new(),
                 found: Vec::new(),
                 caveats: vec![e.caveat()],
-                dram_in_total: Some(false),
+                dram_in_total: None,
             },
         }
     }

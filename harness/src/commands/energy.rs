@@ -41,7 +41,7 @@ pub fn run(a: &EnergyArgs) -> Result<()> {
             a.seconds
         );
     }
-    let report = selfcheck::run(&Roots::system(), &opts, &mut SpinLoad);
+    let report = selfcheck::run(&Roots::from_env(), &opts, &mut SpinLoad);
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -135,7 +135,7 @@ pub fn run(a: &RunArgs) -> Result<()> {
         *tdp_watts = a.tdp.or(scenario.energy.tdp_watts);
         *idle_watts = scenario.energy.idle_watts;
     }
-    let roots = energy::Roots::system();
+    let roots = energy::Roots::from_env();
     let estatus = energy::open(&choice, &roots);
     let idle_plan = idle_plan(&scenario);
     let idle: Option<energy::IdleBaseline> = match (&estatus, &prior_run) {
@@ -481,7 +481,12 @@ fn cell_energy_lines(run: &RunFile) -> Vec<String> {
 fn energy_line(run: &RunFile) -> String {
     let e = &run.energy;
     let mut s = energy_status_line(run);
-    if let Some(d) = e.get("dram_in_total").and_then(|d| d.as_bool()) {
+    let measured = e.get("status").and_then(|s| s.as_str()) == Some("measured");
+    if let Some(d) = e
+        .get("dram_in_total")
+        .and_then(|d| d.as_bool())
+        .filter(|_| measured)
+    {
         s.push_str(if d {
             "; DRAM in the total (Σpackage + Σdram)"
         } else {
