@@ -30,10 +30,11 @@ pub const DEFAULT_MAX_OTHER_CPUS: f64 = 0.1;
 pub const DRIFT_TOLERANCE: f64 = 0.10;
 
 /// What to do when the idle window was not quiet.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum IdleCheck {
-    /// Do not look.
+    /// Do not look (also what results written before the check record).
+    #[default]
     Off,
     /// Keep the baseline and flag it.
     Flag,
@@ -82,22 +83,28 @@ impl IdlePlan {
     }
 }
 
-/// A baseline and how it was taken.
+/// A baseline and how it was taken. Results written before the protocol hold the power
+/// alone; the other fields then read as their defaults (no settle, not checked).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct IdleBaseline {
     /// The mean power of the window.
     #[serde(flatten)]
     pub power: IdlePower,
     /// Seconds waited before it.
+    #[serde(default)]
     pub settle_seconds: f64,
     /// Other processes' load during the window, in CPUs (`None`: `/proc/stat` unreadable or
     /// the check off).
+    #[serde(default)]
     pub other_load_cpus: Option<f64>,
     /// Whether the window was quiet (`None`: not checked).
+    #[serde(default)]
     pub quiet: Option<bool>,
     /// The policy it was taken under.
+    #[serde(default)]
     pub check: IdleCheck,
     /// Windows measured (more than one when a noisy one was refused).
+    #[serde(default)]
     pub attempts: u32,
 }
 
@@ -267,6 +274,15 @@ mod tests {
         assert_eq!(t.total, t.busy + 1000 + 20);
         assert_eq!(parse_proc_stat("intr 1\n"), None);
         assert_eq!("refuse".parse::<IdleCheck>(), Ok(IdleCheck::Refuse));
+        // A baseline written before the protocol (the power alone) still reads, for --resume.
+        let old = r#"{"method":"measured","energy_source":"powercap","seconds":5.0,
+            "watts":{"package":12.0,"core":null,"uncore":null,"dram":null,"psys":null},
+            "cpu_total_watts":12.0,"dram_measured":false,"notes":[]}"#;
+        let b: IdleBaseline = serde_json::from_str(old).unwrap();
+        assert_eq!(
+            (b.power.cpu_total_watts, b.check),
+            (Some(12.0), IdleCheck::Off)
+        );
         assert!("maybe".parse::<IdleCheck>().is_err());
     }
 }
