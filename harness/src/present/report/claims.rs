@@ -621,8 +621,8 @@ pub fn evaluate_run(c: &Claim, run: &Loaded, tag_run: bool) -> Vec<Row> {
                         .cell
                         .energy
                         .as_ref()
-                        .and_then(|e| e.decode_joules_per_token.as_ref())
-                        .map(|s| s.estimate()),
+                        .and_then(|e| e.decode_jpt())
+                        .map(|(s, _)| s.estimate()),
                 };
                 let est = if c.kind == "decode_tps" && x.sampled() {
                     " full-depth ESTIMATE from SAMPLED layers"

@@ -22,14 +22,29 @@ pub fn fmt_summary(s: Option<&Summary>) -> String {
     s.map_or_else(|| "-".into(), Summary::show)
 }
 
+/// The measured J/token column: the figure with DRAM in or out beside it, or why there is none
+/// (an estimate has a column of its own, [`estimated_energy_cell`]).
 fn energy_cell(c: &Cell<'_>) -> String {
     match &c.cell.energy {
-        Some(e) => match e.decode_joules_per_token.as_ref() {
-            Some(j) if e.method == "estimated" => format!("{} ESTIMATED", j.show()),
-            Some(j) => j.show(),
-            None => "-".into(),
+        Some(e) if e.method == "estimated" => "-".into(),
+        Some(e) => match e.measured_decode_jpt() {
+            Some(j) => format!("{} ({})", j.show(), e.dram_label()),
+            None => format!("- ({})", e.missing.as_deref().unwrap_or("no figure")),
         },
         None => "unavailable".into(),
+    }
+}
+
+/// The ESTIMATED J/token column.
+fn estimated_energy_cell(c: &Cell<'_>) -> String {
+    match c
+        .cell
+        .energy
+        .as_ref()
+        .and_then(|e| e.estimated_decode_jpt())
+    {
+        Some(j) => format!("{} ESTIMATED", j.show()),
+        None => "-".into(),
     }
 }
 
@@ -46,7 +61,8 @@ pub const CELL_HEADER: &[&str] = &[
     "tg t/s median [95% CI]",
     "tg p50/p90/p99 ms",
     "roofline [95% CI]",
-    "J/token",
+    "J/token measured",
+    "J/token ESTIMATED",
     "ternary ÷ FP16 tg [95% CI]",
     "labels",
 ];
@@ -87,6 +103,7 @@ pub fn cell_rows(report: &Report) -> Vec<Vec<String>> {
                     .map(|r| r.show(0, "%", true))
                     .unwrap_or_else(|| "-".into()),
                 energy_cell(c),
+                estimated_energy_cell(c),
                 sp,
                 c.flags(),
             ]
@@ -155,9 +172,13 @@ pub fn cells_csv(report: &Report) -> String {
                     Some(e) => e.method.clone(),
                     None => "unavailable".into(),
                 },
-                f(c.j_per_token()),
+                f(e.and_then(|e| e.measured_decode_jpt()).map(|s| s.median)),
                 f(e.and_then(|e| e.decode_net_joules_per_token.as_ref())
                     .map(|s| s.median)),
+                e.and_then(|e| e.dram_in_total)
+                    .map(|d| d.to_string())
+                    .unwrap_or_default(),
+                f(e.and_then(|e| e.estimated_decode_jpt()).map(|s| s.median)),
                 f(p.and_then(|p| p.decode_speedup()).map(|r| r.value)),
                 f(p.and_then(|p| p.decode_speedup()).and_then(|r| r.ci95_low)),
                 f(p.and_then(|p| p.decode_speedup()).and_then(|r| r.ci95_high)),
@@ -204,6 +225,8 @@ pub fn cells_csv(report: &Report) -> String {
             "energy_method",
             "decode_j_per_token",
             "decode_net_j_per_token",
+            "dram_in_total",
+            "decode_j_per_token_ESTIMATED",
             "decode_speedup_vs_fp16",
             "decode_speedup_ci95_low",
             "decode_speedup_ci95_high",

@@ -183,8 +183,13 @@ fn energy_line(run: &Loaded, pairs: &[Pair]) -> String {
                 .take(1)
                 .flat_map(|p| [p.tern, p.fp16])
                 .filter_map(|c| {
-                    let j = c.cell.energy.as_ref()?.decode_joules_per_token.as_ref()?;
-                    Some(format!("{} {} J/token", c.engine(), j.show()))
+                    let e = c.cell.energy.as_ref()?;
+                    let (j, _) = e.decode_jpt()?;
+                    let dram = match e.dram_label() {
+                        "" => String::new(),
+                        d => format!(", {d}"),
+                    };
+                    Some(format!("{} {} J/token{dram}", c.engine(), j.show()))
                 })
                 .collect();
             if per.is_empty() {

@@ -22,7 +22,7 @@ pub fn joules(runs: &[Loaded]) -> Figure {
             c.cell
                 .energy
                 .as_ref()
-                .is_some_and(|e| e.decode_joules_per_token.is_some())
+                .is_some_and(|e| e.decode_jpt().is_some())
         })
         .copied()
         .collect();
@@ -39,7 +39,8 @@ pub fn joules(runs: &[Loaded]) -> Figure {
             .cell
             .energy
             .as_ref()
-            .and_then(|e| e.decode_joules_per_token.as_ref())
+            .and_then(|e| e.decode_jpt())
+            .map(|(s, _)| s)
             .expect("filtered");
         let k = format!(
             "{}{}{} {}",
