@@ -188,7 +188,7 @@ fn report_of_two_machines_is_self_contained_and_labelled() {
         "report",
         a.to_str().unwrap(),
         b.join("run.json").to_str().unwrap(),
-        "-o",
+        "--out",
         out.to_str().unwrap(),
         "--price",
         "1=0.10",
@@ -289,7 +289,7 @@ fn differing_scenarios_are_refused_unless_allowed() {
         "report",
         a.to_str().unwrap(),
         c.to_str().unwrap(),
-        "-o",
+        "--out",
         out.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(2));
@@ -301,7 +301,7 @@ fn differing_scenarios_are_refused_unless_allowed() {
         "report",
         a.to_str().unwrap(),
         c.to_str().unwrap(),
-        "-o",
+        "--out",
         out.to_str().unwrap(),
         "--allow-mismatch",
     ]);
@@ -322,7 +322,7 @@ fn bad_inputs_are_usage_errors() {
         a.to_str().unwrap(),
         "--price",
         "7=1.0",
-        "-o",
+        "--out",
         tmp.path().join("r").to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(2));
