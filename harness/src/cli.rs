@@ -107,6 +107,10 @@ pub enum Command {
     Compare(CompareArgs),
     /// Save or list named baselines for `compare --baseline NAME`.
     Baseline(BaselineArgs),
+    /// Check this machine's energy counters: every source and zone found, which count toward
+    /// the total and why, and whether powercap, perf and MSR agree over the same idle and busy
+    /// windows.
+    Energy(EnergyArgs),
     /// Turn results folders into a report: index.html (charts inline, offline, printable),
     /// summary.md, tables.csv and charts as SVG and PNG, with published claims set beside the
     /// measurements and, for several machines, a CPU comparison.
@@ -144,6 +148,20 @@ pub struct ThreadOpts {
     /// would measure the scheduler, not the kernels).
     #[arg(long)]
     pub oversubscribe: bool,
+}
+
+/// `ternbench energy`.
+#[derive(Debug, Args)]
+pub struct EnergyArgs {
+    /// Seconds of each window (idle, then a busy loop on every CPU).
+    #[arg(long, default_value_t = 5.0)]
+    pub seconds: f64,
+    /// Agreement tolerance between sources, percent of their mean power.
+    #[arg(long, default_value_t = 5.0)]
+    pub tolerance: f64,
+    /// Output format: text, or JSON (one object).
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
+    pub output: TextOrJson,
 }
 
 /// `ternbench bandwidth`.

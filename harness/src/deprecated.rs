@@ -4,7 +4,7 @@
 //!
 //! | old | command | now |
 //! |---|---|---|
-//! | `--json` | bandwidth, peak, kernels, logits, run, sysinfo, baseline list | `-o json` |
+//! | `--json` | bandwidth, peak, kernels, logits, run, sysinfo, energy, baseline list | `-o json` |
 //! | `--format F` | cost, compare (output format) | `-o F` |
 //! | `--format F` | bench, generate, logits, kernels (weight format) | `--weight-format F` |
 //! | `-o DIR` | report (output folder) | `--out DIR` |
@@ -29,6 +29,7 @@ const ALIASES: &[Alias] = &[
             "logits",
             "run",
             "sysinfo",
+            "energy",
             "baseline",
         ],
         old: "--json",

@@ -3,7 +3,7 @@
 //! level this CPU lacks is refused by name, never silently replaced.
 //!
 //! Runs are kept small (a 64 MiB bandwidth array, one thread, few repetitions) so the suite
-//! takes seconds, except `kernels --quick --json`, the documented short run.
+//! takes seconds, except `kernels --quick -o json`, the documented short run.
 
 use std::process::{Command, Output};
 

@@ -1,7 +1,7 @@
 //! `ternbench compare` and `ternbench baseline`, run as a user would.
 //!
 //! Synthetic runs are built here with serde_json from one template: the machine block is this
-//! machine's `ternbench sysinfo --json --no-bandwidth`, every cell has seeded normal noise
+//! machine's `ternbench sysinfo -o json --no-bandwidth`, every cell has seeded normal noise
 //! (CV 3%, 8 repetitions). On them: an injected 10% slowdown is `regressed`, two draws of the
 //! same distribution are `unchanged`, different machines are `not comparable`, the counters
 //! gate on instructions per token, J/token is direction-aware, and exit codes are 0/1/2.
@@ -646,4 +646,36 @@ fn ci_bench_script_saves_then_compares_and_writes_the_step_summary() {
         md.contains("error (exit 2)") && md.contains("--metric speed"),
         "{md}"
     );
+}
+
+/// Sets a synthetic run's energy status to measured, with DRAM in or out of the total.
+fn set_dram(run: &Path, dram: bool) {
+    let p = run.join("run.json");
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    v["energy"] = json!({"status": "measured", "source": "powercap", "dram_in_total": dram});
+    std::fs::write(&p, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+}
+
+// Issue 21 defect 7: J/token from a run with DRAM in the total set against one without it is
+// not like for like, and the comparison says so.
+#[test]
+fn energy_with_dram_in_and_out_is_flagged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = Spec {
+        joules: Some(1.0),
+        ..Spec::default()
+    };
+    let a = synth_run(tmp.path(), "a", &spec);
+    let b = synth_run(tmp.path(), "b", &Spec { seed: 2, ..spec });
+    set_dram(&a, true);
+    set_dram(&b, false);
+    let (_, r) = compare_json(&[s(&a), s(&b), "--metric", "j_per_token"]);
+    let notes = r["notes"].to_string();
+    assert!(
+        notes.contains("DRAM energy is in the baseline's total and out the new run's"),
+        "{r:#}"
+    );
+    set_dram(&b, true);
+    let (_, r) = compare_json(&[s(&a), s(&b), "--metric", "j_per_token"]);
+    assert!(!r["notes"].to_string().contains("DRAM"), "{r:#}");
 }

@@ -138,7 +138,10 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         energy: EnergySpec {
             source: "none".into(),
             idle_seconds: 0.0,
+            idle_settle_seconds: 0.0,
+            idle_check: "off".into(),
             tdp_watts: None,
+            idle_watts: None,
         },
     };
     let (ctrs, _) = crate::measure::counters::open_status();

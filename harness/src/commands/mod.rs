@@ -14,6 +14,7 @@ pub mod bench;
 pub mod compare;
 pub mod completions;
 pub mod cost;
+pub mod energy;
 pub mod generate;
 pub mod kernels;
 pub mod logits;
@@ -45,6 +46,7 @@ pub fn dispatch(command: &Command) -> Result<i32> {
         Command::Compare(a) => compare::run(a),
         Command::Baseline(a) => baseline::run(a).map(|()| 0),
         Command::Report(a) => report::run(a).map(|()| 0),
+        Command::Energy(a) => energy::run(a).map(|()| 0),
         Command::Completions(a) => completions::completions(a).map(|()| 0),
         Command::Man(a) => completions::man(a).map(|()| 0),
     }

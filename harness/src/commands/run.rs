@@ -84,6 +84,18 @@ fn already_complete(path: &std::path::Path) -> Option<String> {
     })
 }
 
+/// The idle baseline's protocol as the scenario sets it.
+fn idle_plan(s: &Scenario) -> energy::IdlePlan {
+    energy::IdlePlan::new(
+        std::time::Duration::from_secs_f64(s.energy.idle_settle_seconds),
+        std::time::Duration::from_secs_f64(s.energy.idle_seconds),
+        s.energy
+            .idle_check
+            .parse()
+            .unwrap_or(energy::IdleCheck::Flag),
+    )
+}
+
 /// Runs `ternbench run`.
 pub fn run(a: &RunArgs) -> Result<()> {
     let host = host();
@@ -167,23 +179,36 @@ pub fn run(a: &RunArgs) -> Result<()> {
         .unwrap_or(&scenario.energy.source)
         .parse()
         .map_err(usage)?;
-    if let energy::EnergyChoice::Estimate { tdp_watts } = &mut choice {
+    if let energy::EnergyChoice::Estimate {
+        tdp_watts,
+        idle_watts,
+    } = &mut choice
+    {
         *tdp_watts = a.tdp.or(scenario.energy.tdp_watts);
+        *idle_watts = scenario.energy.idle_watts;
     }
-    let estatus = energy::open(&choice, &energy::Roots::system());
-    let idle = match (&estatus, &prior_run) {
+    let roots = energy::Roots::from_env();
+    let estatus = energy::open(&choice, &roots);
+    let idle_plan = idle_plan(&scenario);
+    let idle: Option<energy::IdleBaseline> = match (&estatus, &prior_run) {
         (energy::EnergyStatus::Available(m), None) if scenario.energy.idle_seconds > 0.0 => {
             progress.note(&format!(
-                "measuring idle power for {:.0} s (keep the machine quiet)…",
-                scenario.energy.idle_seconds
+                "idle-power baseline: settling {:.0} s, then measuring {:.0} s (keep the machine \
+                 quiet; other load is {})…",
+                scenario.energy.idle_settle_seconds,
+                scenario.energy.idle_seconds,
+                match idle_plan.check {
+                    energy::IdleCheck::Refuse => "refused",
+                    energy::IdleCheck::Flag => "flagged",
+                    energy::IdleCheck::Off => "not checked",
+                }
             ));
-            Some(
-                energy::idle_baseline(
-                    m,
-                    std::time::Duration::from_secs_f64(scenario.energy.idle_seconds),
-                )
-                .context("measuring the idle-power baseline")?,
-            )
+            let b = energy::idle::measure(m, &roots, &idle_plan)
+                .context("measuring the idle-power baseline")?;
+            for n in &b.power.notes {
+                progress.note(&format!("idle baseline: {n}"));
+            }
+            Some(b)
         }
         (energy::EnergyStatus::Available(_), Some(r)) => r
             .energy
@@ -192,7 +217,7 @@ pub fn run(a: &RunArgs) -> Result<()> {
         _ => None,
     };
     let prov = estatus.provenance();
-    let energy_status = serde_json::json!({
+    let mut energy_status = serde_json::json!({
         "status": match &estatus {
             energy::EnergyStatus::Available(_) => "measured",
             energy::EnergyStatus::Estimated(_) => "estimated",
@@ -201,10 +226,15 @@ pub fn run(a: &RunArgs) -> Result<()> {
         "source": prov.energy_source,
         "reason": prov.reason,
         "fix": prov.fix,
+        "dram_in_total": prov.dram_in_total,
+        "caveats": prov.caveats,
         "idle": idle,
+        "idle_settle_seconds": scenario.energy.idle_settle_seconds,
+        "idle_check": scenario.energy.idle_check,
         "provenance": prov,
     });
-    let mut phases = crate::measure::energy_phase::Phases::new(&estatus, idle.clone());
+    let mut phases =
+        crate::measure::energy_phase::Phases::new(&estatus, idle.as_ref().map(|b| b.power.clone()));
     progress.note("measuring read bandwidth (roofline denominator)…");
     // The opening reading is also the reference for a short reading before every timed
     // repetition, which pairs each decode rate with its own roofline denominator (the
@@ -293,6 +323,27 @@ pub fn run(a: &RunArgs) -> Result<()> {
         Err(e) => return Err(e),
     };
     let mut progress = ctx.progress;
+    // The idle baseline again, after the sweep: drift between the two is flagged.
+    if let (energy::EnergyStatus::Available(m), Some(start)) = (&estatus, &idle) {
+        progress.note(&format!(
+            "idle-power baseline again: settling {:.0} s, then measuring {:.0} s…",
+            scenario.energy.idle_settle_seconds, scenario.energy.idle_seconds
+        ));
+        match energy::idle::measure(m, &roots, &idle_plan) {
+            Ok(end) => {
+                let drift = energy::idle::drift(&start.power, &end.power);
+                if let Some(n) = drift.as_ref().and_then(|d| d.note.clone()) {
+                    progress.note(&n);
+                }
+                energy_status["idle_end"] = serde_json::to_value(&end)?;
+                energy_status["idle_drift"] = serde_json::to_value(&drift)?;
+            }
+            Err(e) => {
+                energy_status["idle_end_error"] = serde_json::Value::String(e.to_string());
+            }
+        }
+        file.energy = energy_status.clone();
+    }
     progress.note("measuring read bandwidth again…");
     for (b, (_, g)) in bw.iter_mut().zip(bandwidth::medians(&beside.every_method(
         &pool,
@@ -406,7 +457,7 @@ fn plan_context(a: &RunArgs, s: &Scenario) -> crate::plan::estimate::Context {
     crate::plan::estimate::Context {
         beside: true,
         idle_seconds: if energy_available {
-            s.energy.idle_seconds
+            s.energy.idle_settle_seconds + s.energy.idle_seconds
         } else {
             0.0
         },
@@ -435,7 +486,8 @@ fn cell_table(run: &RunFile) -> Table {
         "TTFT ms",
         "tg p50/p90/p99 ms",
         "roofline",
-        "J/token",
+        "J/token measured",
+        "J/token ESTIMATED",
         "flags",
     ]);
     for c in &run.cells {
@@ -486,12 +538,16 @@ fn cell_table(run: &RunFile) -> Table {
                 .map(|r| format!("{:.0}%", r * 100.0))
                 .unwrap_or_else(|| "-".into()),
             match &c.energy {
-                Some(e) => match e.decode_joules_per_token.as_ref() {
-                    Some(j) if e.method == "estimated" => format!("{:.3} (ESTIMATED)", j.median),
-                    Some(j) => format!("{:.3}", j.median),
-                    None => "-".into(),
+                Some(e) if e.method == "estimated" => "-".into(),
+                Some(e) => match e.measured_decode_jpt() {
+                    Some(j) => format!("{:.3} ({})", j.median, e.dram_label()),
+                    None => "- (see energy notes)".into(),
                 },
                 None => "unavailable".into(),
+            },
+            match c.energy.as_ref().and_then(|e| e.estimated_decode_jpt()) {
+                Some(j) => format!("{:.3} ESTIMATED", j.median),
+                None => "-".into(),
             },
             flags.join("; "),
         ]);
@@ -499,7 +555,75 @@ fn cell_table(run: &RunFile) -> Table {
     t
 }
 
+/// Per-cell energy lines: why a figure is missing, each caveat once.
+fn cell_energy_lines(run: &RunFile) -> Vec<String> {
+    let mut out = Vec::new();
+    for c in &run.cells {
+        let Some(e) = &c.energy else { continue };
+        if let Some(m) = &e.missing {
+            out.push(format!("energy {}: {m}", c.key.id()));
+        }
+    }
+    let mut seen: Vec<&str> = Vec::new();
+    for n in run
+        .cells
+        .iter()
+        .filter_map(|c| c.energy.as_ref())
+        .flat_map(|e| e.notes.iter())
+    {
+        if !seen.contains(&n.as_str()) {
+            seen.push(n);
+            out.push(format!("energy window caveat: {n}"));
+        }
+    }
+    out
+}
+
 fn energy_line(run: &RunFile) -> String {
+    let e = &run.energy;
+    let mut s = energy_status_line(run);
+    let measured = e.get("status").and_then(|s| s.as_str()) == Some("measured");
+    if let Some(d) = e
+        .get("dram_in_total")
+        .and_then(|d| d.as_bool())
+        .filter(|_| measured)
+    {
+        s.push_str(if d {
+            "; DRAM in the total (Σpackage + Σdram)"
+        } else {
+            "; DRAM OUT: the total is the package alone, without memory energy"
+        });
+    }
+    if let Some(w) = e
+        .get("idle")
+        .and_then(|i| i.get("cpu_total_watts"))
+        .and_then(|w| w.as_f64())
+    {
+        s.push_str(&format!("; idle baseline {w:.1} W"));
+        if e.get("idle").and_then(|i| i.get("quiet")) == Some(&serde_json::Value::Bool(false)) {
+            s.push_str(" (NOT QUIET: other load during it)");
+        }
+    }
+    if let Some(n) = e
+        .get("idle_drift")
+        .and_then(|d| d.get("note"))
+        .and_then(|n| n.as_str())
+    {
+        s.push_str(&format!("; {n}"));
+    }
+    for c in e
+        .get("caveats")
+        .and_then(|c| c.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.as_str())
+    {
+        s.push_str(&format!("; caveat: {c}"));
+    }
+    s
+}
+
+fn energy_status_line(run: &RunFile) -> String {
     let e = &run.energy;
     match e.get("status").and_then(|s| s.as_str()) {
         Some("unavailable") | None => format!(
@@ -571,6 +695,9 @@ pub fn summary_text(run: &RunFile) -> String {
     }
     s.push_str(&energy_line(run));
     s.push('\n');
+    for l in cell_energy_lines(run) {
+        s.push_str(&format!("{l}\n"));
+    }
     for n in &run.notes {
         s.push_str(&format!("note: {n}\n"));
     }
@@ -610,6 +737,9 @@ pub fn summary_markdown(run: &RunFile) -> String {
     s.push_str(&cell_table(run).markdown());
     s.push('\n');
     for l in ratio_lines(run) {
+        s.push_str(&format!("- {l}\n"));
+    }
+    for l in cell_energy_lines(run) {
         s.push_str(&format!("- {l}\n"));
     }
     for n in &run.notes {

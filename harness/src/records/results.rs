@@ -55,21 +55,75 @@ pub struct ModelRecord {
     pub activation: String,
 }
 
-/// Energy of one phase of one repetition.
+/// Energy of one phase of one repetition: measured figures, or ESTIMATED ones in fields of
+/// their own, or why there is none.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PhaseEnergy {
     /// `measured` or `estimated`.
     pub method: String,
     /// Seconds of the window.
     pub seconds: f64,
-    /// Gross joules of `cpu_total` (Σpackage + Σdram).
-    pub cpu_total_joules: f64,
-    /// Joules net of the idle baseline (`null` without a baseline).
+    /// Gross measured joules of `cpu_total` (Σpackage + Σdram); `null` when the window has no
+    /// measured figure (`missing` says why) and always for estimates.
+    pub cpu_total_joules: Option<f64>,
+    /// Measured joules net of the idle baseline (`null` without one; `notes` says why).
     pub cpu_total_net_joules: Option<f64>,
+    /// ESTIMATED joules (`--energy estimate` only: a model, never a measurement).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimated_joules: Option<f64>,
+    /// ESTIMATED joules above the model's idle power.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimated_net_joules: Option<f64>,
     /// Joules per domain, gross.
     pub domains_joules: std::collections::BTreeMap<String, f64>,
     /// Counter wraps seen during the window.
     pub wraps_seen: u64,
+    /// Whether DRAM energy is in `cpu_total_joules` (`null`: no measured figure).
+    #[serde(default)]
+    pub dram_measured: Option<bool>,
+    /// Why there is no figure for this window (a failed counter read, no package figure).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing: Option<String>,
+    /// Caveats of this window: a counter that did not move, a window under 1 s, net below
+    /// zero, no net figure and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+impl PhaseEnergy {
+    /// A window without a figure, and why.
+    pub fn missing(method: &str, seconds: f64, why: impl Into<String>) -> PhaseEnergy {
+        PhaseEnergy {
+            method: method.to_string(),
+            seconds,
+            cpu_total_joules: None,
+            cpu_total_net_joules: None,
+            estimated_joules: None,
+            estimated_net_joules: None,
+            domains_joules: Default::default(),
+            wraps_seen: 0,
+            dram_measured: None,
+            missing: Some(why.into()),
+            notes: Vec::new(),
+        }
+    }
+
+    /// The ESTIMATED joules, also from results written before estimates had a field of their
+    /// own (then `cpu_total_joules` with `method: "estimated"`).
+    pub fn estimate(&self) -> Option<f64> {
+        if self.method == "estimated" {
+            self.estimated_joules.or(self.cpu_total_joules)
+        } else {
+            None
+        }
+    }
+
+    /// The measured gross joules (never an estimate).
+    pub fn measured(&self) -> Option<f64> {
+        (self.method != "estimated")
+            .then_some(self.cpu_total_joules)
+            .flatten()
+    }
 }
 
 /// One timed repetition of one cell.
@@ -163,19 +217,91 @@ pub struct Sampled {
     pub layers_total: usize,
 }
 
-/// Per-token energy of a cell, from the same repetitions as its speed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Per-token energy of a cell, from the same repetitions as its speed. Measured figures and
+/// ESTIMATED ones never share a field: an estimate's are the `estimated_*` fields.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CellEnergy {
     /// `measured` or `estimated`: never mixed.
     pub method: String,
-    /// Gross J per prompt token over the prefill windows.
+    /// Measured gross J per prompt token over the prefill windows.
     pub prefill_joules_per_token: Option<Summary>,
-    /// Gross J per generated token over the decode windows.
+    /// Measured gross J per generated token over the decode windows.
     pub decode_joules_per_token: Option<Summary>,
-    /// Net-of-idle J per generated token.
+    /// Measured net-of-idle J per generated token.
     pub decode_net_joules_per_token: Option<Summary>,
-    /// Average watts over the decode windows.
+    /// Measured average watts over the decode windows.
     pub decode_watts: Option<Summary>,
+    /// ESTIMATED J per prompt token (a model, not a measurement).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimated_prefill_joules_per_token: Option<Summary>,
+    /// ESTIMATED J per generated token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimated_decode_joules_per_token: Option<Summary>,
+    /// ESTIMATED J per generated token above the model's idle power.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimated_decode_net_joules_per_token: Option<Summary>,
+    /// Whether DRAM energy is in the measured J/token (`null` without a measured figure). It
+    /// differs by machine: compare J/token only between runs that agree on it.
+    #[serde(default)]
+    pub dram_in_total: Option<bool>,
+    /// Decode repetitions with a figure, and all decode repetitions.
+    #[serde(default)]
+    pub decode_repetitions_with_energy: usize,
+    /// All decode repetitions of the cell.
+    #[serde(default)]
+    pub decode_repetitions: usize,
+    /// Why figures are missing, for all or some repetitions (each reason once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing: Option<String>,
+    /// Caveats of the windows, each once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+impl CellEnergy {
+    /// Decode J/token and whether it is ESTIMATED: the measured figure, else the estimate
+    /// (also from results written before estimates had fields of their own).
+    pub fn decode_jpt(&self) -> Option<(&Summary, bool)> {
+        if self.method == "estimated" {
+            self.estimated_decode_joules_per_token
+                .as_ref()
+                .or(self.decode_joules_per_token.as_ref())
+                .map(|s| (s, true))
+        } else {
+            self.decode_joules_per_token.as_ref().map(|s| (s, false))
+        }
+    }
+
+    /// Prefill J/token and whether it is ESTIMATED.
+    pub fn prefill_jpt(&self) -> Option<(&Summary, bool)> {
+        if self.method == "estimated" {
+            self.estimated_prefill_joules_per_token
+                .as_ref()
+                .or(self.prefill_joules_per_token.as_ref())
+                .map(|s| (s, true))
+        } else {
+            self.prefill_joules_per_token.as_ref().map(|s| (s, false))
+        }
+    }
+
+    /// The measured decode J/token (never an estimate).
+    pub fn measured_decode_jpt(&self) -> Option<&Summary> {
+        self.decode_jpt().filter(|(_, est)| !est).map(|(s, _)| s)
+    }
+
+    /// The ESTIMATED decode J/token.
+    pub fn estimated_decode_jpt(&self) -> Option<&Summary> {
+        self.decode_jpt().filter(|(_, est)| *est).map(|(s, _)| s)
+    }
+
+    /// `DRAM in`, `DRAM out`, or empty when unknown: shown beside every J/token.
+    pub fn dram_label(&self) -> &'static str {
+        match self.dram_in_total {
+            Some(true) => "DRAM in",
+            Some(false) => "DRAM out",
+            None => "",
+        }
+    }
 }
 
 /// One cell's results: what `run.json` and `cells.csv` carry.
@@ -556,6 +682,9 @@ pub const CSV_COLUMNS: &[&str] = &[
     "energy_method",
     "decode_j_per_token",
     "decode_net_j_per_token",
+    "dram_in_total",
+    "decode_j_per_token_ESTIMATED",
+    "energy_missing",
     "noisy",
 ];
 
@@ -620,10 +749,22 @@ fn cells_csv(run: &RunFile) -> String {
                     .unwrap_or_else(|| "unavailable".into()),
                 f(c.energy
                     .as_ref()
-                    .and_then(|e| med(&e.decode_joules_per_token))),
+                    .and_then(|e| e.measured_decode_jpt().map(|s| s.median))),
                 f(c.energy
                     .as_ref()
                     .and_then(|e| med(&e.decode_net_joules_per_token))),
+                c.energy
+                    .as_ref()
+                    .and_then(|e| e.dram_in_total)
+                    .map(|d| d.to_string())
+                    .unwrap_or_default(),
+                f(c.energy
+                    .as_ref()
+                    .and_then(|e| e.estimated_decode_jpt().map(|s| s.median))),
+                c.energy
+                    .as_ref()
+                    .and_then(|e| e.missing.clone())
+                    .unwrap_or_default(),
                 c.noisy.to_string(),
             ]
         })
@@ -634,6 +775,21 @@ fn cells_csv(run: &RunFile) -> String {
 /// RFC 3339 UTC timestamp of now, to the second.
 pub fn now_utc() -> String {
     crate::records::fingerprint::os::rfc3339(std::time::SystemTime::now())
+}
+
+impl RunFile {
+    /// Whether DRAM energy is in this run's measured `cpu_total` (`None`: no measured energy,
+    /// or results written before it was recorded and without a provenance domain list).
+    pub fn dram_in_total(&self) -> Option<bool> {
+        if self.energy.get("status").and_then(|s| s.as_str()) != Some("measured") {
+            return None;
+        }
+        if let Some(d) = self.energy.get("dram_in_total").and_then(|d| d.as_bool()) {
+            return Some(d);
+        }
+        let domains = self.energy.get("provenance")?.get("domains")?.as_array()?;
+        Some(domains.iter().any(|d| d.as_str() == Some("dram")))
+    }
 }
 
 /// One cell: a model × engine × level × threads × test.

@@ -144,7 +144,7 @@ impl Metric {
             Metric::JPerToken => cell
                 .energy
                 .as_ref()
-                .and_then(|e| summary(&e.decode_joules_per_token)),
+                .and_then(|e| e.decode_jpt().and_then(|(s, _)| summary(&Some(s.clone())))),
             Metric::LatencyP50 | Metric::LatencyP99 => {
                 let q = if self == Metric::LatencyP50 {
                     0.5
@@ -704,6 +704,17 @@ pub fn compare(base: &Loaded, new: &Loaded, opt: &Options) -> Result<Report> {
             notes.push(format!(
                 "build profiles differ: {} (baseline) vs {} (new)",
                 a.build_profile, b.build_profile
+            ));
+        }
+    }
+    if let (Some(a), Some(b)) = (base.run.dram_in_total(), new.run.dram_in_total()) {
+        if a != b {
+            let io = |d: bool| if d { "in" } else { "out" };
+            notes.push(format!(
+                "J/token is not like for like: DRAM energy is {} the baseline's total and {} the \
+                 new run's (machines differ in the RAPL domains they expose)",
+                io(a),
+                io(b)
             ));
         }
     }

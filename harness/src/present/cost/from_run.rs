@@ -114,10 +114,10 @@ fn prefill_of(run: &RunFile, c: &CellResult) -> Option<Figure> {
 
 fn joules_of(run: &RunFile, c: &CellResult, decode: bool) -> Option<Figure> {
     let e = c.energy.as_ref()?;
-    let s = if decode {
-        e.decode_joules_per_token.as_ref()?
+    let (s, _) = if decode {
+        e.decode_jpt()?
     } else {
-        e.prefill_joules_per_token.as_ref()?
+        e.prefill_jpt()?
     };
     let id = c.key.id();
     let scale = depth_scale(c);
@@ -377,6 +377,7 @@ mod tests {
             decode_joules_per_token: Summary::of(&[0.5]),
             decode_net_joules_per_token: None,
             decode_watts: None,
+            ..Default::default()
         });
         let f = pick(&run(vec![c]), "m", "ternary", None).unwrap();
         assert_eq!(f.decode_tps.value, 3.5);

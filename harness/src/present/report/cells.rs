@@ -93,13 +93,13 @@ impl<'a> Cell<'a> {
         self.cell.prefill_tokens_per_s.as_ref().map(|s| s.median)
     }
 
-    /// Median gross decode J/token.
+    /// Median gross decode J/token: measured, or ESTIMATED where [`Cell::estimated`].
     pub fn j_per_token(&self) -> Option<f64> {
         self.cell
             .energy
             .as_ref()
-            .and_then(|e| e.decode_joules_per_token.as_ref())
-            .map(|s| s.median)
+            .and_then(|e| e.decode_jpt())
+            .map(|(s, _)| s.median)
     }
 
     /// Whether `other` has the same model, SIMD level, threads and test, in the same run.

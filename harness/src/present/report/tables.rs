@@ -28,14 +28,29 @@ pub fn fmt_summary(s: Option<&Summary>) -> String {
     }
 }
 
+/// The measured J/token column: the figure with DRAM in or out beside it, or why there is none
+/// (an estimate has a column of its own, [`estimated_energy_cell`]).
 fn energy_cell(c: &Cell<'_>) -> String {
     match &c.cell.energy {
-        Some(e) => match e.decode_joules_per_token.as_ref() {
-            Some(j) if e.method == "estimated" => format!("{:.4} ESTIMATED", j.median),
-            Some(j) => format!("{:.4}", j.median),
-            None => "-".into(),
+        Some(e) if e.method == "estimated" => "-".into(),
+        Some(e) => match e.measured_decode_jpt() {
+            Some(j) => format!("{:.4} ({})", j.median, e.dram_label()),
+            None => format!("- ({})", e.missing.as_deref().unwrap_or("no figure")),
         },
         None => "unavailable".into(),
+    }
+}
+
+/// The ESTIMATED J/token column.
+fn estimated_energy_cell(c: &Cell<'_>) -> String {
+    match c
+        .cell
+        .energy
+        .as_ref()
+        .and_then(|e| e.estimated_decode_jpt())
+    {
+        Some(j) => format!("{:.4} ESTIMATED", j.median),
+        None => "-".into(),
     }
 }
 
@@ -52,7 +67,8 @@ pub const CELL_HEADER: &[&str] = &[
     "tg t/s (median ±ci95)",
     "tg p50/p90/p99 ms",
     "roofline",
-    "J/token",
+    "J/token measured",
+    "J/token ESTIMATED",
     "ternary ÷ FP16 tg",
     "labels",
 ];
@@ -93,6 +109,7 @@ pub fn cell_rows(report: &Report) -> Vec<Vec<String>> {
                     .map(|r| format!("{:.0}%", r * 100.0))
                     .unwrap_or_else(|| "-".into()),
                 energy_cell(c),
+                estimated_energy_cell(c),
                 sp,
                 c.flags(),
             ]
@@ -155,9 +172,13 @@ pub fn cells_csv(report: &Report) -> String {
                     Some(e) => e.method.clone(),
                     None => "unavailable".into(),
                 },
-                f(c.j_per_token()),
+                f(e.and_then(|e| e.measured_decode_jpt()).map(|s| s.median)),
                 f(e.and_then(|e| e.decode_net_joules_per_token.as_ref())
                     .map(|s| s.median)),
+                e.and_then(|e| e.dram_in_total)
+                    .map(|d| d.to_string())
+                    .unwrap_or_default(),
+                f(e.and_then(|e| e.estimated_decode_jpt()).map(|s| s.median)),
                 f(p.and_then(|p| p.decode_speedup()).map(|r| r.value)),
                 f(p.and_then(|p| p.prefill_speedup()).map(|r| r.value)),
                 c.cell.noisy.to_string(),
@@ -196,6 +217,8 @@ pub fn cells_csv(report: &Report) -> String {
             "energy_method",
             "decode_j_per_token",
             "decode_net_j_per_token",
+            "dram_in_total",
+            "decode_j_per_token_ESTIMATED",
             "decode_speedup_vs_fp16",
             "prefill_speedup_vs_fp16",
             "noisy",

@@ -22,7 +22,7 @@ pub fn joules(runs: &[Loaded]) -> Figure {
             c.cell
                 .energy
                 .as_ref()
-                .is_some_and(|e| e.decode_joules_per_token.is_some())
+                .is_some_and(|e| e.decode_jpt().is_some())
         })
         .copied()
         .collect();
@@ -36,7 +36,8 @@ pub fn joules(runs: &[Loaded]) -> Figure {
             .cell
             .energy
             .as_ref()
-            .and_then(|e| e.decode_joules_per_token.as_ref())
+            .and_then(|e| e.decode_jpt())
+            .map(|(s, _)| s)
             .expect("filtered");
         let x = ms.iter().position(|m| m == &c.cell.key.model).unwrap_or(0) as f64;
         let k = format!(
