@@ -488,3 +488,35 @@ fn bench_json_rows_and_engine_errors() {
     ]);
     assert!(err.contains("context"), "{err}");
 }
+
+#[test]
+fn bench_csv_is_rfc_4180_with_one_line_per_row() {
+    let o = ternbench(&[
+        "bench",
+        "-m",
+        "bitnet-125m",
+        "--sample-layers",
+        "1",
+        "-p",
+        "4",
+        "-n",
+        "2",
+        "-r",
+        "1",
+        "-o",
+        "csv",
+        "-q",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8(o.stdout).unwrap();
+    let mut r = csv::Reader::from_reader(text.as_bytes());
+    let header = r.headers().unwrap().clone();
+    assert_eq!(&header[0], "model");
+    assert!(header.iter().any(|h| h == "median_ts"), "{header:?}");
+    let rows: Vec<csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();
+    assert_eq!(rows.len(), 4, "{text}");
+    for row in &rows {
+        assert_eq!(row.len(), header.len(), "{row:?}");
+        assert_eq!(&row[0], "bitnet-125m");
+    }
+}

@@ -254,30 +254,52 @@ fn print_rows(rows: &[BenchRow], output: OutFormat) -> Result<()> {
     match output {
         OutFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
         OutFormat::Csv => {
-            println!("model,activation,engine,format,head,isa,threads,test,n_prompt,n_gen,n_depth,kv,sampled_layers,model_layers,avg_ts,stddev_ts,median_ts,noisy");
-            for r in rows {
-                println!(
-                    "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.4},{:.4},{:.4},{}",
-                    r.model,
-                    r.activation.as_deref().unwrap_or(""),
-                    r.engine,
-                    r.format,
-                    r.head,
-                    r.isa,
-                    r.threads,
-                    r.test,
-                    r.n_prompt,
-                    r.n_gen,
-                    r.n_depth,
-                    r.kv,
-                    r.sampled_layers.map(|v| v.to_string()).unwrap_or_default(),
-                    r.model_layers.map(|v| v.to_string()).unwrap_or_default(),
-                    r.avg_ts,
-                    r.stddev_ts,
-                    r.median_ts,
-                    r.noisy
-                );
-            }
+            let header = [
+                "model",
+                "activation",
+                "engine",
+                "format",
+                "head",
+                "isa",
+                "threads",
+                "test",
+                "n_prompt",
+                "n_gen",
+                "n_depth",
+                "kv",
+                "sampled_layers",
+                "model_layers",
+                "avg_ts",
+                "stddev_ts",
+                "median_ts",
+                "noisy",
+            ];
+            let lines: Vec<Vec<String>> = rows
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.model.clone(),
+                        r.activation.clone().unwrap_or_default(),
+                        r.engine.clone(),
+                        r.format.clone(),
+                        r.head.clone(),
+                        r.isa.clone(),
+                        r.threads.to_string(),
+                        r.test.clone(),
+                        r.n_prompt.to_string(),
+                        r.n_gen.to_string(),
+                        r.n_depth.to_string(),
+                        r.kv.to_string(),
+                        r.sampled_layers.map(|v| v.to_string()).unwrap_or_default(),
+                        r.model_layers.map(|v| v.to_string()).unwrap_or_default(),
+                        format!("{:.4}", r.avg_ts),
+                        format!("{:.4}", r.stddev_ts),
+                        format!("{:.4}", r.median_ts),
+                        r.noisy.to_string(),
+                    ]
+                })
+                .collect();
+            print!("{}", crate::output::csv(&header, &lines));
         }
         OutFormat::Md => {
             let mut t = Table::new(&[
