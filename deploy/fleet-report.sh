@@ -105,7 +105,7 @@ fi
 rm -rf "$fleet/report.tmp"
 # Every complete run under hosts/, each with the label and price its run.json recorded
 # (`ternbench run --label --price-per-hour`); unfinished ones are left out with a note.
-if ! "$bin" report "$fleet/hosts" -o "$fleet/report.tmp" >"$fleet/report.log" 2>&1; then
+if ! "$bin" report "$fleet/hosts" --out "$fleet/report.tmp" >"$fleet/report.log" 2>&1; then
   echo "fleet-report.sh: ternbench report failed (see $fleet/report.log):" >&2
   tail -n 20 "$fleet/report.log" >&2
   exit 2

@@ -15,7 +15,7 @@
 //! tg test does. Counters and energy are read at the phase boundaries, outside the timed spans.
 
 use std::collections::BTreeMap;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -45,37 +45,165 @@ pub trait Sink {
     fn record(&mut self, r: &Record) -> Result<()>;
 }
 
-/// Progress display on stderr.
+/// Progress on stderr: an `indicatif` bar on a terminal, one line per repetition otherwise.
+///
+/// The bar counts work, not repetitions: each repetition weighs its cell's estimated seconds
+/// (from the plan's calibration, [`crate::plan::estimate`]), so a 20-second FP16 prefill and a
+/// 1-second ternary decode move it by what they cost. The ETA is ours, not indicatif's `{eta}`:
+/// indicatif's rate is an exponential average over the last ~15 s and reads 0 before the first
+/// step (`indicatif` 0.18 `state.rs`, `Estimator`, `ProgressState::eta`), so with repetitions
+/// of 5–60 s it swung between updates and showed "0s" at the start. Ours is the work left over
+/// the rate measured since this run began (a resumed run's earlier work excluded), before the
+/// first repetition the plan's estimate marked `~`, and "done" at the end (never a
+/// microsecond count).
 #[derive(Debug)]
 pub struct Progress {
     quiet: bool,
     tty: bool,
-    total: usize,
-    done: usize,
+    /// Estimated seconds and planned repetitions per cell (empty: every repetition weighs 1 s).
+    weights: BTreeMap<CellKey, (f64, usize)>,
+    bar: Option<indicatif::ProgressBar>,
+    total_units: u64,
+    done_units: u64,
+    start_units: u64,
+    total_reps: usize,
+    done_reps: usize,
     t0: Instant,
-    line_open: bool,
+}
+
+/// Milliseconds of estimated work: the bar's unit.
+fn units(seconds: f64) -> u64 {
+    (seconds * 1e3).round().max(1.0) as u64
+}
+
+/// A duration for a person: `45s`, `3m 05s`, `1h 02m`; `<1s` below a second.
+pub fn fmt_duration(secs: f64) -> String {
+    if !secs.is_finite() || secs < 0.0 {
+        return "?".into();
+    }
+    let s = secs.round() as u64;
+    if secs < 1.0 {
+        "<1s".into()
+    } else if s < 60 {
+        format!("{s}s")
+    } else if s < 3600 {
+        format!("{}m {:02}s", s / 60, s % 60)
+    } else {
+        format!("{}h {:02}m", s / 3600, (s % 3600) / 60)
+    }
+}
+
+/// The ETA shown: `done` when nothing is left; from the rate measured since `start` when some
+/// work was done; else the plan's estimate (`~`), when the units are estimated seconds.
+pub fn eta_text(len: u64, pos: u64, start: u64, elapsed_s: f64, estimated: bool) -> String {
+    let left = len.saturating_sub(pos);
+    if left == 0 {
+        return "done".into();
+    }
+    let done = pos.saturating_sub(start);
+    if done > 0 && elapsed_s > 0.0 {
+        return fmt_duration(left as f64 * elapsed_s / done as f64);
+    }
+    if estimated {
+        format!("~{} (estimate)", fmt_duration(left as f64 / 1e3))
+    } else {
+        "?".into()
+    }
 }
 
 impl Progress {
-    /// `total` planned timed repetitions.
-    pub fn new(quiet: bool, total: usize) -> Progress {
+    /// A display; `weights` maps each cell to its estimated seconds per repetition and
+    /// planned repetitions (may be empty).
+    pub fn new(quiet: bool, weights: BTreeMap<CellKey, (f64, usize)>) -> Progress {
         Progress {
             quiet,
             tty: std::io::stderr().is_terminal(),
-            total,
-            done: 0,
+            weights,
+            bar: None,
+            total_units: 0,
+            done_units: 0,
+            start_units: 0,
+            total_reps: 0,
+            done_reps: 0,
             t0: Instant::now(),
-            line_open: false,
         }
     }
 
-    fn eta(&self) -> String {
-        if self.done == 0 {
-            return "?".into();
+    fn weight(&self, key: &CellKey) -> u64 {
+        self.weights.get(key).map_or(1000, |w| units(w.0))
+    }
+
+    /// Planned timed repetitions of a cell (the plan's, else the scenario's).
+    fn planned(&self, key: &CellKey, s: &Scenario) -> usize {
+        self.weights.get(key).map_or(s.repetitions, |w| w.1)
+    }
+
+    /// Sets the work of the whole run: every cell's warm-ups (where they will run) and
+    /// planned repetitions, the repetitions already recorded (`prior`) counted as done, so a
+    /// resumed run starts at the fraction it had reached.
+    pub fn begin(
+        &mut self,
+        s: &Scenario,
+        isas: &[Isa],
+        prior: &BTreeMap<CellKey, Vec<SampleRecord>>,
+    ) {
+        let (mut total, mut done, mut reps, mut done_reps) = (0, 0, 0, 0);
+        for (_, cells) in s.cells(isas) {
+            for (_, key) in cells {
+                let w = self.weight(&key);
+                let had = prior.get(&key).map_or(0, |v| v.len());
+                let planned = self.planned(&key, s).max(had);
+                let finished = had >= s.max_repetitions
+                    || (had >= s.repetitions
+                        && prior
+                            .get(&key)
+                            .map_or(0.0, |v| v.iter().map(|r| r.seconds()).sum())
+                            >= s.min_seconds);
+                // A partly measured cell's warm-ups are added as they run (`extend`).
+                let warm = if finished || had > 0 { 0 } else { s.warmup };
+                let planned = if finished { had } else { planned };
+                total += (warm + planned) as u64 * w;
+                done += had as u64 * w;
+                reps += planned;
+                done_reps += had;
+            }
         }
-        let per = self.t0.elapsed().as_secs_f64() / self.done as f64;
-        let left = per * self.total.saturating_sub(self.done) as f64;
-        crate::output::fmt_secs(left)
+        self.total_units = total.max(1);
+        self.done_units = done;
+        self.start_units = done;
+        self.total_reps = reps;
+        self.done_reps = done_reps;
+        self.t0 = Instant::now();
+        if self.quiet || !self.tty {
+            return;
+        }
+        let start = done;
+        let estimated = !self.weights.is_empty();
+        let style = indicatif::ProgressStyle::with_template(
+            "[{bar:24.cyan/blue}] {percent:>3}% {msg} · ETA {eta_measured}",
+        )
+        .expect("a valid template")
+        .progress_chars("#>-")
+        .with_key(
+            "eta_measured",
+            move |st: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = w.write_str(&eta_text(
+                    st.len().unwrap_or(0),
+                    st.pos(),
+                    start,
+                    st.elapsed().as_secs_f64(),
+                    estimated,
+                ));
+            },
+        );
+        let bar = indicatif::ProgressBar::with_draw_target(
+            Some(self.total_units),
+            indicatif::ProgressDrawTarget::stderr(),
+        )
+        .with_style(style)
+        .with_position(done);
+        bar.enable_steady_tick(std::time::Duration::from_millis(500));
+        self.bar = Some(bar);
     }
 
     /// A status line (not counted).
@@ -83,55 +211,78 @@ impl Progress {
         if self.quiet {
             return;
         }
-        self.clear();
-        eprintln!("{msg}");
-    }
-
-    fn clear(&mut self) {
-        if self.line_open {
-            eprint!("\r\x1b[K");
-            self.line_open = false;
+        match &self.bar {
+            Some(b) => b.println(msg),
+            None => eprintln!("{msg}"),
         }
     }
 
-    /// A repetition is starting.
-    pub fn start(&mut self, cell: &str, rep: &str) {
-        if self.quiet || !self.tty {
-            return;
+    /// A repetition of `key` is starting (`rep`: `warm-up` or `rep N`).
+    pub fn start(&mut self, key: &CellKey, rep: &str) {
+        if let Some(b) = &self.bar {
+            b.set_message(format!("{} {rep}", key.id()));
         }
-        let pct = 100 * self.done / self.total.max(1);
-        let width = 20;
-        let filled = width * self.done / self.total.max(1);
-        eprint!(
-            "\r\x1b[K[{}{}] {pct:>3}% {cell} {rep} · ETA {}",
-            "#".repeat(filled),
-            "-".repeat(width - filled),
-            self.eta()
-        );
-        let _ = std::io::stderr().flush();
-        self.line_open = true;
     }
 
-    /// A timed repetition finished.
-    pub fn done(&mut self, cell: &str, rep: usize, summary: &str) {
-        self.done += 1;
+    /// A repetition of `key` ran beyond the planned work (a warm-up of a resumed cell, or a
+    /// repetition added by `min_seconds`): the total grows by its weight.
+    pub fn extend(&mut self, key: &CellKey, timed: bool) {
+        let w = self.weight(key);
+        self.total_units += w;
+        if timed {
+            self.total_reps += 1;
+        }
+        if let Some(b) = &self.bar {
+            b.set_length(self.total_units);
+        }
+    }
+
+    /// A warm-up repetition of `key` finished.
+    pub fn warmed(&mut self, key: &CellKey) {
+        let w = self.weight(key);
+        self.done_units = (self.done_units + w).min(self.total_units);
+        if let Some(b) = &self.bar {
+            b.set_position(self.done_units);
+        }
+    }
+
+    /// The ETA as shown now.
+    fn eta(&self) -> String {
+        eta_text(
+            self.total_units,
+            self.done_units,
+            self.start_units,
+            self.t0.elapsed().as_secs_f64(),
+            !self.weights.is_empty(),
+        )
+    }
+
+    /// A timed repetition of `key` finished.
+    pub fn done(&mut self, key: &CellKey, rep: usize, summary: &str) {
+        let w = self.weight(key);
+        self.done_units = (self.done_units + w).min(self.total_units);
+        self.done_reps += 1;
         if self.quiet {
             return;
         }
-        if !self.tty {
-            eprintln!(
-                "[{}/{}] {cell} rep {} {summary} (ETA {})",
-                self.done,
-                self.total.max(self.done),
+        match &self.bar {
+            Some(b) => b.set_position(self.done_units),
+            None => eprintln!(
+                "[{}/{}] {} rep {} {summary} · ETA {}",
+                self.done_reps,
+                self.total_reps.max(self.done_reps),
+                key.id(),
                 rep + 1,
                 self.eta()
-            );
+            ),
         }
     }
 
     /// Ends the display.
     pub fn finish(&mut self) {
-        self.clear();
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
+        }
     }
 }
 
@@ -162,10 +313,22 @@ pub struct RunOutput {
     pub cells: Vec<CellResult>,
 }
 
-/// Timed repetitions planned for `s` (for progress and ETA).
-pub fn planned_reps(s: &Scenario, isas: usize) -> usize {
-    s.models.len() * s.engines.len() * isas * s.threads.len() * s.tests.len() * s.repetitions
+/// The error a run stops with after Ctrl-C ([`crate::measure::interrupt`]), carrying every
+/// cell measured so far (summarised from the repetitions it has) so a caller can print or keep
+/// them.
+#[derive(Debug)]
+pub struct Interrupted {
+    /// The cells with at least one timed repetition, and the models built.
+    pub partial: RunOutput,
 }
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("interrupted (Ctrl-C)")
+    }
+}
+
+impl std::error::Error for Interrupted {}
 
 fn rss() -> (Option<u64>, Option<u64>) {
     let Ok(s) = std::fs::read_to_string("/proc/self/status") else {
@@ -188,7 +351,7 @@ fn reset_peak_rss() {
 
 /// For `sample_layers = "auto"`: every layer if all the scenario's engines of this zoo model fit
 /// in 80% of the available memory, else as many layers as fit (1 to 4).
-fn auto_layers(s: &Scenario, name: &str) -> Option<usize> {
+pub fn auto_layers(s: &Scenario, name: &str) -> Option<usize> {
     let cfg = ternbench_engine::zoo::config(name).ok()?;
     let avail = crate::records::machine::mem_available()? as f64 * 0.8;
     let bytes = |layers: usize| -> f64 {
@@ -235,6 +398,8 @@ fn fill_depth(model: &Model, ex: Exec<'_>, session: &mut Session, n: usize) -> R
 }
 
 struct Cell {
+    /// Timed repetitions the progress display planned for (beyond: it grows).
+    planned: usize,
     spec: EngineSpec,
     key: CellKey,
     test: TestSpec,
@@ -338,6 +503,7 @@ pub fn run(
     let mut models_out: Vec<ModelRecord> = Vec::new();
     let mut cells_out = Vec::new();
     let max_threads = s.threads.iter().copied().max().unwrap_or(1);
+    ctx.progress.begin(s, isas, &ctx.prior);
     for (mspec, cells) in s.cells(isas) {
         let mut group: Vec<Cell> = cells
             .into_iter()
@@ -353,6 +519,7 @@ pub fn run(
                     .find(|i| i.name() == key.isa)
                     .expect("cell level from the scenario");
                 Cell {
+                    planned: ctx.progress.planned(&key, s).max(samples.len()),
                     warm_left: s.warmup,
                     spec,
                     key,
@@ -464,7 +631,22 @@ pub fn run(
             for i in batch {
                 if crate::measure::interrupt::requested() {
                     ctx.progress.finish();
-                    return Err(crate::measure::interrupt::Interrupted.into());
+                    // Every cell measured so far, this model's partly measured ones included.
+                    let mut cells = cells_out;
+                    for c in group.iter().filter(|c| !c.samples.is_empty()) {
+                        let m = built
+                            .iter()
+                            .find(|(sp, _, _)| *sp == c.spec)
+                            .map(|(_, _, r)| r);
+                        cells.push(summarise(s, c, m));
+                    }
+                    return Err(Interrupted {
+                        partial: RunOutput {
+                            models: models_out,
+                            cells,
+                        },
+                    }
+                    .into());
                 }
                 let c = &mut group[i];
                 let (_, model, _) = built
@@ -472,14 +654,21 @@ pub fn run(
                     .find(|(sp, _, _)| *sp == c.spec)
                     .expect("engine built");
                 let ks = KernelSet::get(c.isa).map_err(|e| anyhow::anyhow!("{e}"))?;
-                let id = c.key.id();
+                let resumed_cell = !c.samples.is_empty();
                 while c.warm_left > 0 {
-                    ctx.progress.start(&id, "warm-up");
+                    if resumed_cell {
+                        ctx.progress.extend(&c.key, false);
+                    }
+                    ctx.progress.start(&c.key, "warm-up");
                     run_rep(model, ks, ctx, c.key.threads, c.test, kv)?;
+                    ctx.progress.warmed(&c.key);
                     c.warm_left -= 1;
                 }
                 let rep = c.samples.len();
-                ctx.progress.start(&id, &format!("rep {}", rep + 1));
+                if rep >= c.planned {
+                    ctx.progress.extend(&c.key, true);
+                }
+                ctx.progress.start(&c.key, &format!("rep {}", rep + 1));
                 let threads = c.key.threads;
                 let (beside, pool) = (ctx.beside, ctx.pool);
                 let read_bw = || beside.and_then(|b| b.gbps(pool, threads));
@@ -497,7 +686,7 @@ pub fn run(
                 if let Some(d) = rec.decode_tps() {
                     parts.push(format!("tg {d:.2} t/s"));
                 }
-                ctx.progress.done(&id, rep, &parts.join(", "));
+                ctx.progress.done(&c.key, rep, &parts.join(", "));
                 c.samples.push(rec);
                 if s.cooldown_seconds > 0.0 {
                     std::thread::sleep(std::time::Duration::from_secs_f64(s.cooldown_seconds));
@@ -870,5 +1059,33 @@ mod tests {
             Some((0.5, true))
         );
         assert_eq!(e.measured_decode_jpt(), None);
+    }
+}
+
+#[cfg(test)]
+mod progress_tests {
+    use super::{eta_text, fmt_duration};
+
+    #[test]
+    fn durations_read_as_a_person_would() {
+        assert_eq!(fmt_duration(0.0), "<1s");
+        assert_eq!(fmt_duration(0.4), "<1s");
+        assert_eq!(fmt_duration(45.2), "45s");
+        assert_eq!(fmt_duration(185.0), "3m 05s");
+        assert_eq!(fmt_duration(3720.0), "1h 02m");
+        assert_eq!(fmt_duration(f64::NAN), "?");
+    }
+
+    #[test]
+    fn eta_is_done_at_the_end_and_measured_from_this_runs_rate() {
+        // Finished: "done", never a zero duration in microseconds.
+        assert_eq!(eta_text(1000, 1000, 0, 12.0, true), "done");
+        // Nothing measured yet: the plan's estimate, marked.
+        assert_eq!(eta_text(90_000, 0, 0, 0.5, true), "~1m 30s (estimate)");
+        assert_eq!(eta_text(90, 0, 0, 0.5, false), "?");
+        // Half the work in 60 s: 60 s left.
+        assert_eq!(eta_text(1000, 500, 0, 60.0, true), "1m 00s");
+        // Resumed at 600 of 1000: only this run's work sets the rate (100 units in 10 s).
+        assert_eq!(eta_text(1000, 700, 600, 10.0, true), "30s");
     }
 }
