@@ -382,6 +382,41 @@ pub struct RunArgs {
     /// Package watts at full load for `--energy estimate` (overrides `energy.tdp_watts`).
     #[arg(long)]
     pub tdp: Option<f64>,
+    /// What to call this machine in reports (an instance type, a lab host), stored in
+    /// run.json; reports show it in place of the CPU name. Kept on --resume unless given.
+    #[arg(long, value_parser = parse_label)]
+    pub label: Option<String>,
+    /// This machine's price in USD per hour, stored in run.json: the CPU comparison's tokens
+    /// per dollar. Kept on --resume unless given.
+    #[arg(long, value_name = "USD", value_parser = parse_price_per_hour, allow_negative_numbers = true)]
+    pub price_per_hour: Option<f64>,
+}
+
+/// Parses `--label`: 1 to 100 printable characters, trimmed.
+pub fn parse_label(s: &str) -> Result<String, String> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Err("a label needs at least one visible character".into());
+    }
+    if t.chars().any(char::is_control) {
+        return Err("a label may not hold control characters (newlines, tabs)".into());
+    }
+    if t.chars().count() > 100 {
+        return Err(format!(
+            "a label is at most 100 characters; this one has {}",
+            t.chars().count()
+        ));
+    }
+    Ok(t.to_string())
+}
+
+/// Parses `--price-per-hour`: a positive, finite number of US dollars.
+pub fn parse_price_per_hour(s: &str) -> Result<f64, String> {
+    s.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .ok_or_else(|| format!("`{s}` is not a positive number of US dollars per hour (e.g. 0.17)"))
 }
 
 /// `ternbench sysinfo`.
@@ -629,8 +664,10 @@ pub enum BaselineAction {
 /// `ternbench report`.
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// Results folders written by `ternbench run` (or their run.json). Several runs of the same
-    /// scenario, from different machines, make a CPU comparison.
+    /// Results folders written by `ternbench run` (or their run.json), or folders holding
+    /// them (a fleet folder from deploy/ansible or deploy/slurm, a results/ folder): every
+    /// complete run under such a folder, unfinished ones left out with a note. Several runs of
+    /// the same scenario, from different machines, make a CPU comparison.
     #[arg(required = true, value_name = "RUN")]
     pub runs: Vec<PathBuf>,
     /// Output folder (default: reports/<run id>, or reports/compare-<first run id> for

@@ -237,6 +237,13 @@ pub fn run(a: &RunArgs) -> Result<()> {
             text,
         },
         machine,
+        label: a
+            .label
+            .clone()
+            .or_else(|| prior_run.as_ref().and_then(|r| r.label.clone())),
+        price_usd_per_hour: a
+            .price_per_hour
+            .or_else(|| prior_run.as_ref().and_then(|r| r.price_usd_per_hour)),
         bandwidth: bw.clone(),
         counters: counter_status.clone(),
         energy: energy_status.clone(),
