@@ -14,6 +14,7 @@ pub mod bench;
 pub mod compare;
 pub mod cost;
 pub mod generate;
+pub mod icount;
 pub mod kernels;
 pub mod logits;
 pub mod peak;
@@ -41,6 +42,7 @@ pub fn dispatch(command: &Command) -> Result<i32> {
         Command::Sysinfo(a) => sysinfo::run(a).map(|()| 0),
         Command::Cost(a) => cost::run(a).map(|()| 0),
         Command::Compare(a) => compare::run(a),
+        Command::Icount(a) => icount::run(a).map(|()| 0),
         Command::Baseline(a) => baseline::run(a).map(|()| 0),
         Command::Report(a) => report::run(a).map(|()| 0),
     }
