@@ -37,17 +37,14 @@ pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// Physical cores (sysfs topology), if sysfs says.
+/// Physical cores, if the system says (through `sysinfo`).
 pub fn physical_cores() -> Option<usize> {
-    crate::records::fingerprint::sysfs::topology(std::path::Path::new("/sys")).physical
+    crate::records::fingerprint::os::physical_cores()
 }
 
-/// Memory available to new allocations (Linux `MemAvailable`), if known.
+/// Memory available to new allocations (Linux `MemAvailable`, through `sysinfo`), if known.
 pub fn mem_available() -> Option<u64> {
-    let s = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = s.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
+    crate::records::fingerprint::os::memory_available()
 }
 
 /// The default thread counts: 1 and every core (deduplicated).

@@ -2,7 +2,7 @@
 //! (reference §3); `ternbench sysinfo` ([`crate::commands::sysinfo`]) prints it.
 //!
 //! [`Fingerprint::collect`] reads everything from injectable roots ([`Roots`]: `/proc`,
-//! `/sys`, `/etc`), so tests run on fake trees; on the live machine (`Roots::system`) x86 CPU
+//! `/sys`), so tests run on fake trees; on the live machine (`Roots::system`) x86 CPU
 //! identity and ISA features come from CPUID (raw-cpuid) and everything else from the files.
 //! A fact that cannot be read is `None` (JSON `null`), never a made-up default. Build facts
 //! (git commit and dirty flag, rustc, profile, target features) come from `build.rs`.
@@ -28,31 +28,27 @@ pub struct Roots {
     pub proc_dir: PathBuf,
     /// `/sys`.
     pub sys_dir: PathBuf,
-    /// `/etc`.
-    pub etc_dir: PathBuf,
     /// Whether this is the machine running us: then x86 identity and ISA come from CPUID, and
     /// the threads this process may use are recorded. `false` for fake trees.
     pub live: bool,
 }
 
 impl Roots {
-    /// The running machine: `/proc`, `/sys`, `/etc`, CPUID.
+    /// The running machine: `/proc`, `/sys`, CPUID, and the operating system through `sysinfo`.
     pub fn system() -> Self {
         Roots {
             proc_dir: "/proc".into(),
             sys_dir: "/sys".into(),
-            etc_dir: "/etc".into(),
             live: true,
         }
     }
 
-    /// A fake tree: `root/proc`, `root/sys`, `root/etc`, no CPUID (for tests).
+    /// A fake tree: `root/proc`, `root/sys`, no CPUID (for tests).
     #[cfg(test)]
     pub fn under(root: &std::path::Path) -> Self {
         Roots {
             proc_dir: root.join("proc"),
             sys_dir: root.join("sys"),
-            etc_dir: root.join("etc"),
             live: false,
         }
     }
@@ -152,8 +148,12 @@ pub struct Fingerprint {
     pub kernel_release: Option<String>,
     /// Kernel build (`uname -v`).
     pub kernel_version: Option<String>,
-    /// Distribution (`/etc/os-release` `PRETTY_NAME`).
+    /// The operating system and distribution (e.g. `Linux (Debian GNU/Linux 12)`).
     pub os: Option<String>,
+    /// Other processes using the CPU when the fingerprint was taken (at least 5% of a CPU over
+    /// a quarter second, busiest first): the neighbours a measurement shares the machine with.
+    #[serde(default)]
+    pub busy_processes: Vec<os::BusyProcess>,
 
     /// ternbench's version.
     pub ternbench_version: String,
@@ -218,6 +218,17 @@ impl Fingerprint {
     /// Reads the machine under `roots` and this binary's build facts. Bandwidth is left
     /// `None` for the caller who measures it.
     pub fn collect(roots: &Roots) -> Self {
+        let os_facts = if roots.live {
+            os::OsFacts::live()
+        } else {
+            os::OsFacts::default()
+        };
+        Self::collect_with(roots, os_facts)
+    }
+
+    /// [`Fingerprint::collect`] with the operating system's facts given (tests build them by
+    /// hand: `sysinfo` reads only the live machine).
+    pub fn collect_with(roots: &Roots, os_facts: os::OsFacts) -> Self {
         let info = cpu::read_cpuinfo(&roots.proc_dir).unwrap_or_default();
         let cpuid = if roots.live { cpu::cpuid() } else { None };
         let cpuid = cpuid.as_ref();
@@ -290,8 +301,7 @@ impl Fingerprint {
         } else {
             hypervisor_bit
         };
-        let load = os::loadavg(&roots.proc_dir);
-        let (kernel_release, kernel_version) = os::kernel(&roots.proc_dir);
+        let load = os_facts.load_avg;
 
         Fingerprint {
             timestamp_utc: os::rfc3339(std::time::SystemTime::now()),
@@ -318,7 +328,7 @@ impl Fingerprint {
                 .live
                 .then(|| std::thread::available_parallelism().ok().map(|n| n.get()))
                 .flatten(),
-            memory_bytes: os::memory_bytes(&roots.proc_dir),
+            memory_bytes: os_facts.memory_bytes,
             read_bandwidth_gbps: None,
             read_bandwidth_threads: None,
             base_freq_mhz: freq
@@ -341,9 +351,10 @@ impl Fingerprint {
             load_avg_1m: load.map(|l| l[0]),
             load_avg_5m: load.map(|l| l[1]),
             load_avg_15m: load.map(|l| l[2]),
-            kernel_release,
-            kernel_version,
-            os: os::os_name(&roots.etc_dir),
+            kernel_release: os_facts.kernel_release,
+            kernel_version: os::kernel_build(&roots.proc_dir),
+            os: os_facts.os,
+            busy_processes: os_facts.busy_processes,
             ternbench_version: env!("CARGO_PKG_VERSION").to_string(),
             git_commit: (BUILD_GIT_COMMIT != "unknown").then(|| BUILD_GIT_COMMIT.to_string()),
             git_dirty: match BUILD_GIT_DIRTY {
@@ -667,6 +678,14 @@ impl Fingerprint {
             },
         ));
         rows.push(("os", opt(&self.os)));
+        if !self.busy_processes.is_empty() {
+            let busy: Vec<String> = self
+                .busy_processes
+                .iter()
+                .map(|p| format!("{} ({:.0}%)", p.name, p.cpu_percent))
+                .collect();
+            rows.push(("busy neighbours", busy.join(", ")));
+        }
         rows.push((
             "kernel",
             format!(
@@ -763,17 +782,25 @@ core id\t\t: 1
 ";
 
     /// A full fake machine: Intel Sapphire Rapids guest, sysfs of [`fake_sys`].
+    /// What `sysinfo` would say on the fake Intel guest.
+    fn intel_os() -> os::OsFacts {
+        os::OsFacts {
+            memory_bytes: Some(16_092_404 * 1024),
+            memory_available_bytes: Some(12 << 30),
+            load_avg: Some([0.10, 0.20, 0.30]),
+            kernel_release: Some("6.8.0-1015-aws".into()),
+            os: Some("Linux (Ubuntu 24.04.1 LTS)".into()),
+            busy_processes: vec![os::BusyProcess {
+                name: "rustc".into(),
+                pid: 4242,
+                cpu_percent: 97.0,
+            }],
+        }
+    }
+
     fn fake_intel(root: &Path) {
         put(root, "proc/cpuinfo", INTEL_CPUINFO);
-        put(root, "proc/meminfo", "MemTotal:       16092404 kB\n");
-        put(root, "proc/loadavg", "0.10 0.20 0.30 1/100 42\n");
-        put(root, "proc/sys/kernel/osrelease", "6.8.0-1015-aws\n");
         put(root, "proc/sys/kernel/version", "#16-Ubuntu SMP\n");
-        put(
-            root,
-            "etc/os-release",
-            "PRETTY_NAME=\"Ubuntu 24.04.1 LTS\"\n",
-        );
         fake_sys(&root.join("sys"));
     }
 
@@ -781,7 +808,7 @@ core id\t\t: 1
     fn collects_a_fake_intel_machine() {
         let d = tempfile::tempdir().unwrap();
         fake_intel(d.path());
-        let f = Fingerprint::collect(&Roots::under(d.path()));
+        let f = Fingerprint::collect_with(&Roots::under(d.path()), intel_os());
         assert_eq!(f.cpu_vendor.as_deref(), Some("GenuineIntel"));
         assert_eq!(
             f.cpu_model.as_deref(),
@@ -816,7 +843,9 @@ core id\t\t: 1
         assert_eq!(f.dmi_product_name.as_deref(), Some("m7i.xlarge"));
         assert_eq!(f.load_avg_15m, Some(0.30));
         assert_eq!(f.kernel_release.as_deref(), Some("6.8.0-1015-aws"));
-        assert_eq!(f.os.as_deref(), Some("Ubuntu 24.04.1 LTS"));
+        assert_eq!(f.os.as_deref(), Some("Linux (Ubuntu 24.04.1 LTS)"));
+        assert_eq!(f.busy_processes[0].name, "rustc");
+        assert!(f.render_text().contains("busy neighbours  rustc (97%)"));
         assert_eq!(f.read_bandwidth_gbps, None);
         assert_eq!(
             f.summary(),
@@ -939,7 +968,7 @@ core id\t\t: 1
     fn comparable_key_and_differences() {
         let d = tempfile::tempdir().unwrap();
         fake_intel(d.path());
-        let a = Fingerprint::collect(&Roots::under(d.path()));
+        let a = Fingerprint::collect_with(&Roots::under(d.path()), intel_os());
         let mut b = a.clone();
         b.timestamp_utc = "2000-01-01T00:00:00Z".into();
         b.load_avg_1m = Some(9.0);

@@ -1,71 +1,126 @@
-//! Operating-system facts: memory size (`/proc/meminfo`), load average (`/proc/loadavg`),
-//! kernel release and version (`/proc/sys/kernel/{osrelease,version}`, what `uname -r` and
-//! `uname -v` print), the distribution (`/etc/os-release`), and the RFC 3339 timestamp.
+//! Operating-system facts, read through the `sysinfo` crate on the live machine: memory size,
+//! memory available, load average, kernel release, the distribution, and the processes using
+//! the CPU when a run starts (a benchmark's neighbours); plus the kernel build (`uname -v`,
+//! `/proc/sys/kernel/version`, which `sysinfo` does not read) and the RFC 3339 timestamp.
 //!
-//! Parsers take text and readers take a root, so tests need no real `/proc`.
+//! A fact the system does not give is `None` with nothing made up. Tests build an [`OsFacts`]
+//! by hand: `sysinfo` reads only the live machine, so fake `/proc` trees cannot feed it.
 
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use sysinfo::{MemoryRefreshKind, ProcessRefreshKind, ProcessesToUpdate, RefreshKind, System};
 
 use super::sysfs::read_trim;
 
-/// `MemTotal` of `/proc/meminfo` text, bytes.
-pub fn parse_meminfo_total(text: &str) -> Option<u64> {
-    text.lines().find_map(|l| {
-        let rest = l.strip_prefix("MemTotal:")?;
-        let mut it = rest.split_whitespace();
-        let n: u64 = it.next()?.parse().ok()?;
-        match it.next() {
-            Some("kB") => Some(n * 1024),
-            None => Some(n),
-            Some(_) => None,
+/// A process that used the CPU while the fingerprint was taken.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BusyProcess {
+    /// Its name (`comm`).
+    pub name: String,
+    /// Its process id.
+    pub pid: u32,
+    /// CPU used over the sampling window, per cent of one logical CPU.
+    pub cpu_percent: f64,
+}
+
+/// What the operating system says about itself and its load.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OsFacts {
+    /// Memory size (`MemTotal`), bytes.
+    pub memory_bytes: Option<u64>,
+    /// Memory available to new allocations (`MemAvailable`), bytes.
+    pub memory_available_bytes: Option<u64>,
+    /// Load averages over 1, 5 and 15 minutes.
+    pub load_avg: Option<[f64; 3]>,
+    /// Kernel release (`uname -r`).
+    pub kernel_release: Option<String>,
+    /// The distribution and its version (e.g. `Linux (Debian GNU/Linux 12)`).
+    pub os: Option<String>,
+    /// Other processes using at least [`BUSY_PERCENT`] of a CPU over the sampling window,
+    /// busiest first (at most [`BUSY_MAX`]).
+    pub busy_processes: Vec<BusyProcess>,
+}
+
+/// A process below this share of one CPU is not listed as busy, per cent.
+pub const BUSY_PERCENT: f64 = 5.0;
+/// At most this many busy processes are listed.
+pub const BUSY_MAX: usize = 5;
+/// The window over which processes' CPU use is sampled.
+pub const BUSY_WINDOW: Duration = Duration::from_millis(250);
+
+impl OsFacts {
+    /// Reads the live machine (this takes [`BUSY_WINDOW`] to sample the processes' CPU use).
+    pub fn live() -> Self {
+        let memory = System::new_with_specifics(
+            RefreshKind::nothing().with_memory(MemoryRefreshKind::nothing().with_ram()),
+        )
+        .ok();
+        Self {
+            memory_bytes: memory.as_ref().map(System::total_memory).filter(|&b| b > 0),
+            memory_available_bytes: memory
+                .as_ref()
+                .map(System::available_memory)
+                .filter(|&b| b > 0),
+            load_avg: System::load_average()
+                .ok()
+                .map(|l| [l.one, l.five, l.fifteen]),
+            kernel_release: System::kernel_version().ok(),
+            os: System::long_os_version().ok(),
+            busy_processes: busy_processes(BUSY_WINDOW),
         }
-    })
+    }
 }
 
-/// The 1, 5 and 15 minute load averages of `/proc/loadavg` text.
-pub fn parse_loadavg(text: &str) -> Option<[f64; 3]> {
-    let mut it = text.split_whitespace().map(|w| w.parse::<f64>().ok());
-    Some([it.next()??, it.next()??, it.next()??])
+/// Memory available to new allocations on the live machine, bytes, if the system says.
+pub fn memory_available() -> Option<u64> {
+    let mut s = System::new_with_specifics(RefreshKind::nothing()).ok()?;
+    s.refresh_memory_specifics(MemoryRefreshKind::nothing().with_ram());
+    Some(s.available_memory()).filter(|&b| b > 0)
 }
 
-/// `PRETTY_NAME` of `os-release` text, else `NAME` and `VERSION`; quotes removed.
-pub fn parse_os_release(text: &str) -> Option<String> {
-    let get = |key: &str| {
-        text.lines().find_map(|l| {
-            let v = l.trim().strip_prefix(key)?.strip_prefix('=')?;
-            let v = v.trim().trim_matches(|c| c == '"' || c == '\'').trim();
-            (!v.is_empty()).then(|| v.to_string())
-        })
+/// Physical cores of the live machine, if the system says.
+pub fn physical_cores() -> Option<usize> {
+    System::physical_core_count().ok()
+}
+
+/// The processes other than this one that used the CPU over `window`, busiest first.
+fn busy_processes(window: Duration) -> Vec<BusyProcess> {
+    let Ok(mut sys) = System::new() else {
+        return Vec::new();
     };
-    get("PRETTY_NAME").or_else(|| match (get("NAME"), get("VERSION")) {
-        (Some(n), Some(v)) => Some(format!("{n} {v}")),
-        (n, _) => n,
-    })
+    let what = ProcessRefreshKind::nothing().with_cpu();
+    sys.refresh_processes_specifics(ProcessesToUpdate::All, true, what);
+    std::thread::sleep(window.max(sysinfo::MINIMUM_CPU_UPDATE_INTERVAL));
+    sys.refresh_processes_specifics(ProcessesToUpdate::All, true, what);
+    let all = sys
+        .processes()
+        .values()
+        .map(|p| BusyProcess {
+            name: p.name().to_string_lossy().into_owned(),
+            pid: p.pid().as_u32(),
+            cpu_percent: f64::from(p.cpu_usage()),
+        })
+        .collect();
+    pick_busy(all, std::process::id())
 }
 
-/// `<proc>/meminfo` `MemTotal`, bytes.
-pub fn memory_bytes(proc_dir: &Path) -> Option<u64> {
-    parse_meminfo_total(&std::fs::read_to_string(proc_dir.join("meminfo")).ok()?)
+/// The processes other than `me` at or above [`BUSY_PERCENT`], busiest first, at most
+/// [`BUSY_MAX`].
+fn pick_busy(all: Vec<BusyProcess>, me: u32) -> Vec<BusyProcess> {
+    let mut v: Vec<BusyProcess> = all
+        .into_iter()
+        .filter(|p| p.pid != me && p.cpu_percent >= BUSY_PERCENT)
+        .collect();
+    v.sort_by(|a, b| b.cpu_percent.total_cmp(&a.cpu_percent));
+    v.truncate(BUSY_MAX);
+    v
 }
 
-/// `<proc>/loadavg`.
-pub fn loadavg(proc_dir: &Path) -> Option<[f64; 3]> {
-    parse_loadavg(&std::fs::read_to_string(proc_dir.join("loadavg")).ok()?)
-}
-
-/// `<proc>/sys/kernel/osrelease` and `<proc>/sys/kernel/version`.
-pub fn kernel(proc_dir: &Path) -> (Option<String>, Option<String>) {
-    let k = proc_dir.join("sys/kernel");
-    (
-        read_trim(&k.join("osrelease")),
-        read_trim(&k.join("version")),
-    )
-}
-
-/// `<etc>/os-release`, the distribution's name.
-pub fn os_name(etc_dir: &Path) -> Option<String> {
-    parse_os_release(&std::fs::read_to_string(etc_dir.join("os-release")).ok()?)
+/// `<proc>/sys/kernel/version`: the kernel build, as `uname -v` prints it.
+pub fn kernel_build(proc_dir: &Path) -> Option<String> {
+    read_trim(&proc_dir.join("sys/kernel/version"))
 }
 
 /// `t` as RFC 3339 UTC with whole seconds, e.g. `2026-05-01T12:34:56Z` (times before 1970
@@ -99,52 +154,50 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
-    fn meminfo() {
-        let t = "MemTotal:       24684084 kB\nMemFree:        15462440 kB\n";
-        assert_eq!(parse_meminfo_total(t), Some(24_684_084 * 1024));
-        assert_eq!(parse_meminfo_total("MemFree: 1 kB\n"), None);
-        assert_eq!(parse_meminfo_total("MemTotal: x kB\n"), None);
+    fn the_live_machine_answers() {
+        let f = OsFacts::live();
+        assert!(f.memory_bytes.is_some_and(|b| b > 1 << 20), "{f:?}");
+        assert!(f.memory_available_bytes <= f.memory_bytes);
+        assert!(f.load_avg.is_some_and(|l| l.iter().all(|x| *x >= 0.0)));
+        assert!(f.kernel_release.is_some());
+        assert!(f.busy_processes.len() <= BUSY_MAX);
+        assert!(f
+            .busy_processes
+            .iter()
+            .all(|p| p.cpu_percent >= BUSY_PERCENT && p.pid != std::process::id()));
+        assert!(f
+            .busy_processes
+            .windows(2)
+            .all(|w| w[0].cpu_percent >= w[1].cpu_percent));
     }
 
     #[test]
-    fn loadavg_parses() {
-        assert_eq!(
-            parse_loadavg("1.55 1.69 1.70 1/84 20254\n"),
-            Some([1.55, 1.69, 1.70])
-        );
-        assert_eq!(parse_loadavg("1.0 2.0"), None);
-        assert_eq!(parse_loadavg(""), None);
-    }
-
-    #[test]
-    fn os_release() {
-        let t = "NAME=\"Debian GNU/Linux\"\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n";
-        assert_eq!(
-            parse_os_release(t).as_deref(),
-            Some("Debian GNU/Linux 12 (bookworm)")
-        );
-        assert_eq!(
-            parse_os_release("NAME=Alpine\nVERSION='3.20'\n").as_deref(),
-            Some("Alpine 3.20")
-        );
-        assert_eq!(parse_os_release("ID=x\n"), None);
-        // A key that only starts like PRETTY_NAME is not it.
-        assert_eq!(
-            parse_os_release("PRETTY_NAMES=no\nNAME=Arch\n").as_deref(),
-            Some("Arch")
-        );
+    fn busy_means_other_processes_above_the_floor_busiest_first() {
+        let p = |pid: u32, cpu: f64| BusyProcess {
+            name: format!("p{pid}"),
+            pid,
+            cpu_percent: cpu,
+        };
+        let all = vec![
+            p(1, 4.9),
+            p(2, 30.0),
+            p(3, 99.0),
+            p(7, 100.0),
+            p(4, 5.0),
+            p(5, 60.0),
+            p(6, 12.0),
+            p(8, 7.0),
+        ];
+        let got: Vec<u32> = pick_busy(all, 7).iter().map(|b| b.pid).collect();
+        assert_eq!(got, vec![3, 5, 2, 6, 8]);
+        assert!(pick_busy(vec![p(1, 1.0)], 7).is_empty());
     }
 
     #[test]
     fn missing_files_are_none() {
-        let p = Path::new("/nonexistent/ternbench");
-        assert_eq!(memory_bytes(p), None);
-        assert_eq!(loadavg(p), None);
-        assert_eq!(kernel(p), (None, None));
-        assert_eq!(os_name(p), None);
+        assert_eq!(kernel_build(Path::new("/nonexistent/ternbench")), None);
     }
 
     #[test]
