@@ -595,6 +595,15 @@ pub struct CompareArgs {
     pub baselines_dir: PathBuf,
 }
 
+/// `ternbench icount` stdout formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum IcountOutput {
+    /// The counts as a Markdown table.
+    Md,
+    /// The counts file's JSON.
+    Json,
+}
+
 /// `ternbench icount` (docs/regression.md, "Instruction counts without a PMU").
 #[derive(Debug, Args)]
 pub struct IcountArgs {
@@ -605,17 +614,18 @@ pub struct IcountArgs {
     /// List the cases (identifier, label, unit) and exit without counting.
     #[arg(long)]
     pub list: bool,
-    /// The counts file to write.
+    /// The folder written: `icount.json` (the counts file `compare` reads) and `icount.md`.
+    #[arg(long, default_value = "results/icount", value_name = "DIR")]
+    pub out: PathBuf,
+    /// What stdout gets: the Markdown table, or the counts file's JSON.
     #[arg(
         short = 'o',
         long,
-        default_value = "results/icount/icount.json",
-        value_name = "FILE"
+        value_enum,
+        default_value = "md",
+        value_name = "FORMAT"
     )]
-    pub out: PathBuf,
-    /// Print the counts file's JSON on stdout instead of a Markdown table.
-    #[arg(long)]
-    pub json: bool,
+    pub output: IcountOutput,
     /// Worker processes side by side (default: the logical CPUs, at most 4). Counts do not
     /// depend on it.
     #[arg(short = 'j', long, value_parser = clap::value_parser!(u32).range(1..=64))]

@@ -106,14 +106,14 @@ fn list_names_the_cases_and_says_avx512_is_not_counted() {
 #[test]
 fn a_missing_valgrind_exits_2_with_the_install_command() {
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("c.json");
+    let out = dir.path().join("c");
     let o = ternbench(&[
         "icount",
         "--cases",
         "kernel:i2:avx2:gemv:kv",
         "--valgrind",
         "/nonexistent/valgrind",
-        "-o",
+        "--out",
         out.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
@@ -122,7 +122,7 @@ fn a_missing_valgrind_exits_2_with_the_install_command() {
         "{}",
         text(&o)
     );
-    assert!(!out.exists());
+    assert!(!out.join("icount.json").exists());
 }
 
 #[test]
@@ -254,19 +254,20 @@ fn valgrind_counts_are_stable_and_a_slowed_kernel_fails_the_gate() {
                 "-j",
                 "2",
                 "-q",
-                "-o",
+                "--out",
                 p.to_str().unwrap(),
             ],
             env,
         );
         assert!(o.status.success(), "{}", text(&o));
         assert!(stdout(&o).contains("Not counted: avx512"), "{}", text(&o));
-        p.to_string_lossy().into_owned()
+        assert!(p.join("icount.md").is_file());
+        p.join("icount.json").to_string_lossy().into_owned()
     };
-    let a = count("a.json", &[]);
-    let b = count("b.json", &[]);
+    let a = count("a", &[]);
+    let b = count("b", &[]);
     let slow = count(
-        "slow.json",
+        "slow",
         &[("TERNBENCH_SELFTEST_SLOW_KERNEL", "avx2.i2.gemv")],
     );
 

@@ -1,11 +1,11 @@
 //! `ternbench icount`: instructions per kernel call and per token, counted under Valgrind
-//! ([`crate::measure::icount`]), written to a counts file ([`crate::records::icount`]) that
-//! `ternbench compare` judges. `--list` prints the cases; `--worker` is what each Valgrind
+//! ([`crate::measure::icount`]), written to `--out DIR` as `icount.json` (the counts file,
+//! [`crate::records::icount`], that `ternbench compare` judges) and `icount.md`. `--list` prints the cases; `--worker` is what each Valgrind
 //! worker runs.
 
 use anyhow::{Context, Result};
 
-use crate::cli::IcountArgs;
+use crate::cli::{IcountArgs, IcountOutput};
 use crate::measure::icount::{self, cases, Plan};
 use crate::output::Table;
 use crate::present;
@@ -52,15 +52,18 @@ pub fn run(a: &IcountArgs) -> Result<()> {
             eprintln!("icount: {s}");
         }
     })?;
-    records::icount::write(&a.out, &counts)
-        .with_context(|| format!("writing the counts file {}", a.out.display()))?;
-    if a.json {
-        println!("{}", serde_json::to_string_pretty(&counts)?);
-    } else {
-        print!("{}", present::icount::markdown(&counts));
+    let file = a.out.join(records::icount::FILE_NAME);
+    records::icount::write(&file, &counts)
+        .with_context(|| format!("writing the counts file {}", file.display()))?;
+    let md = present::icount::markdown(&counts);
+    let table = a.out.join("icount.md");
+    std::fs::write(&table, &md).with_context(|| format!("writing {}", table.display()))?;
+    match a.output {
+        IcountOutput::Md => print!("{md}"),
+        IcountOutput::Json => println!("{}", serde_json::to_string_pretty(&counts)?),
     }
     if !quiet {
-        eprintln!("icount: wrote {}", a.out.display());
+        eprintln!("icount: wrote {} and {}", file.display(), table.display());
     }
     Ok(())
 }
