@@ -3,7 +3,7 @@
 //!
 //! **gemv**: [`GEMV_ROWS`] row streams, each step a whole 64-byte line (32 weights) per row,
 //! each stream prefetched [`crate::tune::gemv_prefetch`] bytes (2 KiB by default) ahead, as at the `avx512` level: on
-//! the December 2026 Zen 4 host (`ternbench kernels --isa avx2 --format f16 --op gemv --shapes
+//! the December 2026 Zen 4 host (`ternbench kernels --isa avx2 --weight-format f16 --op gemv --shapes
 //! lm_head,stack`, two interleaved rounds, bandwidth read beside each cell) 1 thread went from
 //! 0.83-0.85 of the read bandwidth to 0.89-0.93 on the LM head and from 0.93 to 0.97-0.98 on the
 //! stack; 2 threads within noise (0.93-0.98 on the head either way). (On the November host no
