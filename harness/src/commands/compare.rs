@@ -161,7 +161,7 @@ fn run_counts(a: &CompareArgs) -> Result<Option<i32>> {
             threshold_pct: a.threshold,
         },
     )?;
-    match a.format {
+    match a.output {
         CompareFormat::Md => print!("{}", counts::markdown(&report)),
         CompareFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
     }
