@@ -19,6 +19,26 @@ pub fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// Escapes text for HTML and sets `code spans` (the commands a sentence quotes) as `<code>`.
+pub fn esc_code(s: &str) -> String {
+    let parts: Vec<&str> = s.split('`').collect();
+    if parts.len().is_multiple_of(2) {
+        // An unpaired backtick: keep the text as it is.
+        return esc(s);
+    }
+    parts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            if i % 2 == 1 {
+                format!("<code>{}</code>", esc(p))
+            } else {
+                esc(p)
+            }
+        })
+        .collect()
+}
+
 const CSS: &str = r#"
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em auto;max-width:1100px;padding:0 1em;color:#222;line-height:1.45}
 h1{margin-bottom:.2em}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:2em}
@@ -168,12 +188,26 @@ fn card(s: &mut String, c: &Card, i: usize) {
         ));
     }
     s.push_str("<ul>");
-    s.push_str(&format!("<li><b>Energy:</b> {}</li>", esc(&c.energy)));
-    s.push_str(&format!("<li><b>Cost:</b> {}</li>", esc(&c.cost)));
+    s.push_str(&format!("<li><b>Energy:</b> {}", esc_code(&c.energy)));
+    if !c.energy_notes.is_empty() {
+        s.push_str("<ul class=\"notes\">");
+        for n in &c.energy_notes {
+            s.push_str(&format!("<li>{}</li>", esc_code(n)));
+        }
+        s.push_str("</ul>");
+    }
+    s.push_str("</li>");
+    s.push_str(&format!("<li><b>Cost:</b> {}</li>", esc_code(&c.cost)));
     for l in &c.labels {
-        s.push_str(&format!("<li class=\"flag\">{}</li>", esc(l)));
+        s.push_str(&format!("<li class=\"flag\">{}</li>", esc_code(l)));
     }
     s.push_str("</ul></section>\n");
+}
+
+/// [`card`] for the tests of other modules.
+#[cfg(test)]
+pub fn card_for_test(s: &mut String, c: &Card) {
+    card(s, c, 1);
 }
 
 /// The HTML page; `svgs` maps chart id to its SVG text.
@@ -303,4 +337,19 @@ pub fn render(r: &Report, svgs: &BTreeMap<String, String>) -> String {
     }
     s.push_str("</body></html>\n");
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_commands_are_code_and_everything_is_escaped() {
+        assert_eq!(
+            esc_code("give it with `ternbench report RUN --price 1=<USD>` & rerun"),
+            "give it with <code>ternbench report RUN --price 1=&lt;USD&gt;</code> &amp; rerun"
+        );
+        // An unpaired backtick stays text.
+        assert_eq!(esc_code("a ` b"), "a ` b");
+    }
 }
