@@ -45,6 +45,7 @@ h1{margin-bottom:.2em}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin
 table{border-collapse:collapse;margin:.6em 0;font-size:.86em;width:100%}
 th,td{border:1px solid #ccc;padding:.25em .45em;text-align:left;vertical-align:top}
 th{background:#f2f2f2}tr:nth-child(even) td{background:#fafafa}
+.scroll{overflow-x:auto;max-width:100%}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 .flag{font-weight:bold;color:#8a4b00}
 .warn{background:#fff4e0;border-left:4px solid #e69f00;padding:.6em 1em}
@@ -71,7 +72,7 @@ pre{background:#f6f6f6;padding:.8em;overflow-x:auto;font-size:.82em}
  table,figure{page-break-inside:avoid;break-inside:avoid}
  tr:nth-child(even) td{background:none}
  .files{display:none}
- .wide{overflow:visible}.wide td{white-space:normal}
+ .wide{overflow:visible}.wide td{white-space:normal}.scroll{overflow:visible}
 }
 "#;
 
@@ -80,7 +81,8 @@ fn table(
     rows: &[Vec<String>],
     class_of: impl Fn(usize, &str) -> String,
 ) -> String {
-    let mut s = String::from("<table><thead><tr>");
+    // Wide tables scroll inside the page's column instead of running past it.
+    let mut s = String::from("<div class=\"scroll\"><table><thead><tr>");
     for h in header {
         s.push_str(&format!("<th>{}</th>", esc(h)));
     }
@@ -97,7 +99,7 @@ fn table(
         }
         s.push_str("</tr>\n");
     }
-    s.push_str("</tbody></table>\n");
+    s.push_str("</tbody></table></div>\n");
     s
 }
 
