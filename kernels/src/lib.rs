@@ -34,6 +34,7 @@ pub mod kernel;
 pub mod probe;
 pub mod scalar;
 pub mod selftest;
+pub mod set;
 pub mod softmax;
 pub mod table;
 pub mod threads;
@@ -49,7 +50,7 @@ pub use format::{
 };
 pub use isa::Isa;
 pub use kernel::{Kernel, Ops, Out};
-pub use table::KernelSet;
+pub use set::KernelSet;
 pub use threads::{Pinning, ThreadPool};
 
 /// Tolerance factor of the f16 paths: `|y − y_exact| ≤ F16_TOL_FACTOR · √cols · ε_f32 · Σ|w·x|`.

@@ -40,7 +40,7 @@ mod x86 {
     use crate::format::i2::I2Matrix;
     use crate::isa::Isa;
     use crate::kernel::{Kernel, Ops, Out};
-    use crate::table::KernelSet;
+    use crate::set::KernelSet;
     use crate::x86::avx2;
     use crate::PackedMatrix;
 

@@ -11,7 +11,7 @@
 //! | [`f16`] | 16    | row of IEEE half | f32 | none |
 //!
 //! To add a format: a module here with the matrix type and its layout doc, a scalar reference in
-//! `scalar/`, one entry per level in [`crate::table::KernelSet`], and a [`PackedMatrix`] impl so
+//! `scalar/`, one entry per level in [`crate::set::KernelSet`], and a [`PackedMatrix`] impl so
 //! the generic agreement test and benches pick it up.
 
 pub mod f16;

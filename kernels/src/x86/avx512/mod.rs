@@ -13,7 +13,7 @@ pub(crate) mod tq1;
 use std::arch::x86_64::*;
 
 use crate::isa::Isa;
-use crate::table::KernelSet;
+use crate::set::KernelSet;
 use crate::vecops::VecOps;
 use crate::x86::avx2::vecops;
 

@@ -12,7 +12,7 @@ pub(crate) mod tq1;
 use std::arch::x86_64::*;
 
 use crate::isa::Isa;
-use crate::table::KernelSet;
+use crate::set::KernelSet;
 use crate::x86::simd::{imm, lift, Simd};
 
 pub(crate) static KERNELS: KernelSet = KernelSet {
