@@ -267,6 +267,60 @@ fn kernels_out_dir_writes_json_and_markdown() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// `--prefetch` times each gemv cell at every distance given, records the distance in the row
+/// and names the best per cell; a distance that is not whole cache lines is refused up front.
+#[test]
+fn kernels_prefetch_calibration_times_each_distance() {
+    let dir = std::env::temp_dir().join(format!("ternbench-cli-pf-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let o = ternbench(&[
+        "kernels",
+        "--quick",
+        "--weight-format",
+        "i2",
+        "--op",
+        "gemv",
+        "--shapes",
+        "l2",
+        "--threads",
+        "1",
+        "--prefetch",
+        "0,2048",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("Prefetch i2 ") && text.contains("best "),
+        "{text}"
+    );
+    let json: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("kernels.json")).unwrap()).unwrap();
+    let rows = json.as_array().unwrap();
+    let mut at: Vec<u64> = rows
+        .iter()
+        .map(|r| {
+            check_row(r);
+            r["prefetch_bytes"].as_u64().unwrap()
+        })
+        .collect();
+    at.sort_unstable();
+    assert_eq!(at, [0, 2048], "{json}");
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    let e = usage_error(&["kernels", "--prefetch", "100"]);
+    assert!(
+        e.contains("--prefetch 100") && e.contains("multiple of 64"),
+        "{e}"
+    );
+    let e = usage_error(&["generate", "-m", "bitnet-125m", "--prefetch", "100"]);
+    assert!(
+        e.contains("--prefetch") && e.contains("multiple of 64"),
+        "{e}"
+    );
+}
+
 #[test]
 fn bad_arguments_exit_2_with_a_message() {
     let e = usage_error(&["kernels", "--weight-format", "i3"]);
