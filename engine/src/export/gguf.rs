@@ -756,8 +756,20 @@ fn write_embedding(
         let b: Vec<u8> = match t {
             EmbedType::F16 => bits.iter().flat_map(|x| x.to_le_bytes()).collect(),
             EmbedType::Q6K => {
+                // Quantising is the slow part of an export (2B4T: 328 M values): split each
+                // chunk of rows over the CPUs.
                 let f: Vec<f32> = bits.iter().map(|&x| f16::from_bits(x).to_f32()).collect();
-                ggml::encode_q6_k(&f)
+                let parts = std::thread::available_parallelism().map_or(1, |n| n.get());
+                let per = rows.div_ceil(parts) * cfg.hidden;
+                std::thread::scope(|s| {
+                    let hs: Vec<_> = f
+                        .chunks(per.max(cfg.hidden))
+                        .map(|c| s.spawn(move || ggml::encode_q6_k(c)))
+                        .collect();
+                    hs.into_iter()
+                        .flat_map(|h| h.join().expect("a Q6_K worker panicked"))
+                        .collect()
+                })
             }
         };
         out.write_all(&b)?;

@@ -321,7 +321,11 @@ fn q6_sub(x: &[f32], s: f32) -> ([u8; 16], f32) {
     let mut err = 0f32;
     let inv = if s != 0.0 { 1.0 / s } else { 0.0 };
     for (k, &v) in x.iter().enumerate() {
-        let l = ((v * inv).round() as i32).clamp(-32, 31);
+        // Round to nearest by the 1.5·2²³ trick (|v·inv| stays far below 2²²: a candidate scale
+        // maps the sub-block's largest magnitude to at most 32 steps, and a rounded one to ~33);
+        // `f32::round` is a libm call on baseline x86-64, and this runs for every candidate.
+        let l = (((v * inv) + 12_582_912.0) - 12_582_912.0) as i32;
+        let l = l.clamp(-32, 31);
         q[k] = (l + 32) as u8;
         let e = v - s * l as f32;
         err += e * e;
@@ -334,7 +338,7 @@ fn q6_sub(x: &[f32], s: f32) -> ([u8; 16], f32) {
 /// `q ∈ [0, 63]` for the value `d·sc·(q − 32)`.
 ///
 /// ternbench's own quantiser (not ggml's `make_qx_quants`): each sub-block's scale is searched
-/// over a grid of candidates that map its largest magnitude to 28..32 steps (either sign) for the
+/// over a grid of candidates that map its largest magnitude to 28, 28.5, .., 32 steps (either sign) for the
 /// least squared error; the sixteen scales are then rounded to i8 steps of `d = max|s|/127`
 /// (to whichever of the nearest step and its two neighbours errs least), and the codes
 /// recomputed with the rounded scales.
@@ -352,8 +356,8 @@ pub fn encode_q6_k(x: &[f32]) -> Vec<u8> {
                 continue;
             }
             let mut best = (f32::INFINITY, 0f32);
-            for steps in 0..=16 {
-                let t = 32.0 - steps as f32 * 0.25;
+            for steps in 0..=8 {
+                let t = 32.0 - steps as f32 * 0.5;
                 for s in [amax / t, -amax / t] {
                     let (_, e) = q6_sub(sub, s);
                     if e < best.0 {
