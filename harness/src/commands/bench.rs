@@ -90,6 +90,7 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     let mut threads: Vec<usize> = a.threads.iter().map(|&t| t as usize).collect();
     threads.dedup();
     let scenario = Scenario {
+        peers: vec![],
         name: "bench".into(),
         description: String::new(),
         file: None,

@@ -8,13 +8,15 @@
 //! - [`counters`]: hardware instruction and cycle counters (perf), where the kernel offers them;
 //! - [`energy_phase`]: one energy window per phase of a repetition, over `ternbench_energy`;
 //! - [`interrupt`]: Ctrl-C as a flag the runner polls, so no measured repetition is lost;
-//! - [`synth`]: synthetic matrices for the kernel sweep.
+//! - [`synth`]: synthetic matrices for the kernel sweep;
+//! - [`peer`]: a llama.cpp-family `llama-bench` run as an engine, one repetition per invocation.
 
 pub mod bandwidth;
 pub mod counters;
 pub mod energy_phase;
 pub mod interrupt;
 pub mod peak;
+pub mod peer;
 pub mod runner;
 pub mod synth;
 pub mod timing;

@@ -23,11 +23,13 @@ use ternbench_engine::kernels::{Isa, KernelSet, ThreadPool};
 use ternbench_engine::{model::exec, sampler::argmax, Exec, KvType, Logits, Model, Session};
 
 use crate::measure::counters::Counters;
+use crate::measure::peer::{PeerError, PeerRun, PeerSpec};
 use crate::plan::model::{build, ModelPlan};
 use crate::plan::scenario::{EngineSpec, Order, SampleLayers, Scenario, TestSpec};
 use crate::records::results::CellKey;
 use crate::records::results::{
-    now_utc, CellEnergy, CellResult, ModelRecord, PhaseEnergy, Record, SampleRecord, Sampled,
+    now_utc, CellEnergy, CellResult, ModelRecord, PeerBuild, PhaseEnergy, Record, SampleRecord,
+    Sampled,
 };
 use crate::records::stats::{Percentiles, Summary};
 
@@ -164,7 +166,10 @@ pub struct RunOutput {
 
 /// Timed repetitions planned for `s` (for progress and ETA).
 pub fn planned_reps(s: &Scenario, isas: usize) -> usize {
-    s.models.len() * s.engines.len() * isas * s.threads.len() * s.tests.len() * s.repetitions
+    (s.models.len() * s.engines.len() * isas + s.peers.len())
+        * s.threads.len()
+        * s.tests.len()
+        * s.repetitions
 }
 
 fn rss() -> (Option<u64>, Option<u64>) {
@@ -234,13 +239,22 @@ fn fill_depth(model: &Model, ex: Exec<'_>, session: &mut Session, n: usize) -> R
     Ok(tok)
 }
 
+/// What runs a cell: one of ternbench's engines at a SIMD level, or a peer (an index into the
+/// scenario's `peers`).
+#[derive(Clone, Copy, PartialEq)]
+enum Runs {
+    Engine(EngineSpec, Isa),
+    Peer(usize),
+}
+
 struct Cell {
-    spec: EngineSpec,
+    runs: Runs,
     key: CellKey,
     test: TestSpec,
-    isa: Isa,
     warm_left: usize,
     samples: Vec<SampleRecord>,
+    /// Set when a peer failed: the cell stops, the run goes on.
+    error: Option<String>,
 }
 
 impl Cell {
@@ -250,8 +264,113 @@ impl Cell {
 
     fn satisfied(&self, s: &Scenario) -> bool {
         let n = self.samples.len();
-        n >= s.max_repetitions || (n >= s.repetitions && self.measured_seconds() >= s.min_seconds)
+        self.error.is_some()
+            || n >= s.max_repetitions
+            || (n >= s.repetitions && self.measured_seconds() >= s.min_seconds)
     }
+}
+
+/// A peer's file, read once per run: what its cells' keys and model record say.
+struct PeerFile {
+    format: String,
+    head: String,
+    record: ModelRecord,
+}
+
+/// Reads the GGUF a peer runs: its projection and head types, decode bytes (from the file's
+/// tensors: what every engine reading this file streams per token), KV bytes per position.
+fn peer_file(s: &Scenario, p: &PeerSpec) -> Result<PeerFile, String> {
+    use ternbench_engine::load::gguf_model::GgufModel;
+    let m = GgufModel::open(&p.model).map_err(|e| e.to_string())?;
+    let g = m.config().map_err(|e| e.to_string())?;
+    let b = m.decode_bytes().map_err(|e| e.to_string())?;
+    let kv = if s.kv_f16 { KvType::F16 } else { KvType::F32 };
+    let cfg = &g.cfg;
+    let format = b
+        .projection_types
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "?".into());
+    let record = ModelRecord {
+        model: p.model.display().to_string(),
+        engine: p.name.clone(),
+        format: format.clone(),
+        head: b.head_type.clone(),
+        layers_built: cfg.layers,
+        layers_total: cfg.layers,
+        params: cfg.linear_params() + cfg.embedding_params(),
+        weight_bytes: b.total(),
+        decode_bytes_per_token: b.total(),
+        decode_bytes_per_token_full_depth: b.total(),
+        kv_bytes_per_position: ternbench_engine::kv_cache::KvCache::bytes_for(
+            kv,
+            cfg.layers,
+            cfg.kv_dim(),
+            1,
+        ),
+        load_seconds: 0.0,
+        activation: cfg.act.name().into(),
+        peer: None,
+    };
+    Ok(PeerFile {
+        format,
+        head: b.head_type,
+        record,
+    })
+}
+
+/// One timed repetition of a peer: one llama-bench invocation (see `measure::peer`), inside an
+/// energy window that covers the whole invocation.
+fn run_peer_rep(
+    p: &PeerSpec,
+    s: &Scenario,
+    ctx: &mut RunContext<'_>,
+    threads: usize,
+    test: TestSpec,
+) -> Result<(SampleRecord, crate::measure::peer::PeerRep), PeerError> {
+    let run = PeerRun {
+        test,
+        threads,
+        pin: s.pin,
+        kv_f16: s.kv_f16,
+    };
+    if let Some(m) = ctx.energy.as_deref_mut() {
+        m.start();
+    }
+    let r = crate::measure::peer::run_once(p, &run);
+    let energy = ctx.energy.as_deref_mut().and_then(|m| m.stop());
+    let r = r?;
+    let rec = SampleRecord {
+        key: CellKey {
+            model: String::new(),
+            engine: String::new(),
+            format: String::new(),
+            head: String::new(),
+            isa: String::new(),
+            threads,
+            test: test.name(),
+        },
+        rep: 0,
+        time_utc: now_utc(),
+        n_prompt: test.n_prompt,
+        n_gen: test.n_gen,
+        n_depth: test.n_depth,
+        // llama-bench times a `ppP+tgG` test as one span: it is recorded as decode-less prefill
+        // only when there is no decode.
+        prefill_seconds: (test.n_gen == 0).then_some(r.timed_seconds),
+        decode_step_seconds: Vec::new(),
+        decode_seconds: (test.n_gen > 0 && test.n_prompt == 0).then_some(r.timed_seconds),
+        peer_window_seconds: Some(r.window_seconds),
+        peak_rss_bytes: None,
+        counters_prefill: None,
+        counters_decode: None,
+        energy_prefill: None,
+        energy_decode: None,
+        peer_window_energy: energy,
+        bandwidth_before_gbps: None,
+        bandwidth_after_gbps: None,
+    };
+    Ok((rec, r))
 }
 
 /// One timed (or warm-up) repetition.
@@ -284,6 +403,9 @@ fn run_rep(
         n_depth: test.n_depth,
         prefill_seconds: None,
         decode_step_seconds: Vec::with_capacity(test.n_gen),
+        decode_seconds: None,
+        peer_window_seconds: None,
+        peer_window_energy: None,
         peak_rss_bytes: None,
         counters_prefill: None,
         counters_decode: None,
@@ -338,7 +460,34 @@ pub fn run(
     let mut models_out: Vec<ModelRecord> = Vec::new();
     let mut cells_out = Vec::new();
     let max_threads = s.threads.iter().copied().max().unwrap_or(1);
-    for (mspec, cells) in s.cells(isas) {
+    // Peers: each joins the group of the model with the same file (interleaved with ternbench's
+    // cells on it), else a group of its own after the models.
+    let peer_files: Vec<Result<PeerFile, String>> =
+        s.peers.iter().map(|p| peer_file(s, p)).collect();
+    let mut peer_models: Vec<Option<ModelRecord>> = vec![None; s.peers.len()];
+    let same_file = |a: &str, b: &std::path::Path| {
+        let a = std::path::Path::new(a);
+        a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
+    };
+    let mut groups = s.cells(isas);
+    let mut joined = vec![false; s.peers.len()];
+    for (i, p) in s.peers.iter().enumerate() {
+        joined[i] = groups.iter().any(|(m, _)| same_file(&m.name, &p.model));
+        if !joined[i]
+            && !groups
+                .iter()
+                .any(|(m, _)| m.name == p.model.display().to_string())
+        {
+            groups.push((
+                crate::plan::scenario::ModelSpec {
+                    name: p.model.display().to_string(),
+                    sample_layers: SampleLayers::Full,
+                },
+                Vec::new(),
+            ));
+        }
+    }
+    for (mspec, cells) in groups {
         let mut group: Vec<Cell> = cells
             .into_iter()
             .map(|(spec, key)| {
@@ -354,14 +503,58 @@ pub fn run(
                     .expect("cell level from the scenario");
                 Cell {
                     warm_left: s.warmup,
-                    spec,
+                    runs: Runs::Engine(spec, isa),
                     key,
                     test,
-                    isa,
                     samples,
+                    error: None,
                 }
             })
             .collect();
+        for (pi, p) in s.peers.iter().enumerate() {
+            let here = if joined[pi] {
+                same_file(&mspec.name, &p.model)
+            } else {
+                mspec.name == p.model.display().to_string()
+            };
+            if !here {
+                continue;
+            }
+            let (format, head, error) = match &peer_files[pi] {
+                Ok(f) => (f.format.clone(), f.head.clone(), None),
+                Err(e) => (
+                    "?".to_string(),
+                    "?".to_string(),
+                    Some(format!(
+                        "{}: cannot read {}: {e}",
+                        p.name,
+                        p.model.display()
+                    )),
+                ),
+            };
+            for &t in &s.threads {
+                for test in &s.tests {
+                    let key = CellKey {
+                        model: mspec.name.clone(),
+                        engine: p.name.clone(),
+                        format: format.clone(),
+                        head: head.clone(),
+                        isa: "peer".into(),
+                        threads: t,
+                        test: test.name(),
+                    };
+                    // llama-bench warms up inside every invocation.
+                    group.push(Cell {
+                        warm_left: 0,
+                        runs: Runs::Peer(pi),
+                        samples: ctx.prior.remove(&key).unwrap_or_default(),
+                        key,
+                        test: *test,
+                        error: error.clone(),
+                    });
+                }
+            }
+        }
         if group.iter().all(|c| c.satisfied(s)) {
             // Everything of this model was measured before an interruption.
             for c in &group {
@@ -392,7 +585,17 @@ pub fn run(
         let context = s.tests.iter().map(|t| t.context()).max().unwrap_or(1);
         reset_peak_rss();
         let mut built: Vec<(EngineSpec, Model, ModelRecord)> = Vec::new();
-        for spec in &s.engines {
+        let group_engines: Vec<EngineSpec> = s
+            .engines
+            .iter()
+            .filter(|e| {
+                group
+                    .iter()
+                    .any(|c| matches!(c.runs, Runs::Engine(sp, _) if sp == **e))
+            })
+            .copied()
+            .collect();
+        for spec in &group_engines {
             ctx.progress
                 .note(&format!("building {} ({})…", mspec.name, spec.label()));
             let t0 = Instant::now();
@@ -435,6 +638,7 @@ pub fn run(
                 ),
                 load_seconds: t0.elapsed().as_secs_f64(),
                 activation: w.cfg.act.name().into(),
+                peer: None,
             };
             sink.record(&Record::Model(rec.clone()))?;
             if w.is_sampled() {
@@ -467,12 +671,67 @@ pub fn run(
                     return Err(crate::measure::interrupt::Interrupted.into());
                 }
                 let c = &mut group[i];
+                let id = c.key.id();
+                let (spec, isa) = match c.runs {
+                    Runs::Engine(spec, isa) => (spec, isa),
+                    Runs::Peer(pi) => {
+                        let rep = c.samples.len();
+                        ctx.progress.start(&id, &format!("rep {}", rep + 1));
+                        let threads = c.key.threads;
+                        let (beside, pool) = (ctx.beside, ctx.pool);
+                        let read_bw = || beside.and_then(|b| b.gbps(pool, threads));
+                        let before = read_bw();
+                        match run_peer_rep(&s.peers[pi], s, ctx, threads, c.test) {
+                            Ok((mut rec, r)) => {
+                                rec.bandwidth_before_gbps = before;
+                                rec.bandwidth_after_gbps = read_bw();
+                                rec.key = c.key.clone();
+                                rec.rep = rep;
+                                if peer_models[pi].is_none() {
+                                    if let Ok(f) = &peer_files[pi] {
+                                        let p = &s.peers[pi];
+                                        let mut m = f.record.clone();
+                                        // Load and warm-up of this first invocation.
+                                        m.load_seconds =
+                                            (r.window_seconds - r.timed_seconds).max(0.0);
+                                        m.peer = Some(Box::new(PeerBuild {
+                                            bench: p.bench.display().to_string(),
+                                            file: p.model.display().to_string(),
+                                            build_commit: r.row.build_commit.clone(),
+                                            cpu_info: r.row.cpu_info.clone(),
+                                            model_type: r.row.model_type.clone(),
+                                            reported_model_size: r.row.model_size,
+                                            record: crate::measure::peer::build_record(&p.bench),
+                                        }));
+                                        m.model = c.key.model.clone();
+                                        sink.record(&Record::Model(m.clone()))?;
+                                        models_out.push(m.clone());
+                                        peer_models[pi] = Some(m);
+                                    }
+                                }
+                                sink.record(&Record::Sample(Box::new(rec.clone())))?;
+                                let tps = rec.decode_tps().or(rec.prefill_tps()).unwrap_or(0.0);
+                                ctx.progress.done(&id, rep, &format!("{tps:.2} t/s"));
+                                c.samples.push(rec);
+                            }
+                            Err(e) => {
+                                ctx.progress.note(&format!("  {id}: FAILED: {e}"));
+                                c.error = Some(e.to_string());
+                            }
+                        }
+                        if s.cooldown_seconds > 0.0 {
+                            std::thread::sleep(std::time::Duration::from_secs_f64(
+                                s.cooldown_seconds,
+                            ));
+                        }
+                        continue;
+                    }
+                };
                 let (_, model, _) = built
                     .iter()
-                    .find(|(sp, _, _)| *sp == c.spec)
+                    .find(|(sp, _, _)| *sp == spec)
                     .expect("engine built");
-                let ks = KernelSet::get(c.isa).map_err(|e| anyhow::anyhow!("{e}"))?;
-                let id = c.key.id();
+                let ks = KernelSet::get(isa).map_err(|e| anyhow::anyhow!("{e}"))?;
                 while c.warm_left > 0 {
                     ctx.progress.start(&id, "warm-up");
                     run_rep(model, ks, ctx, c.key.threads, c.test, kv)?;
@@ -508,11 +767,16 @@ pub fn run(
             }
         }
         for c in &group {
-            let m = built
-                .iter()
-                .find(|(sp, _, _)| *sp == c.spec)
-                .map(|(_, _, r)| r);
-            cells_out.push(summarise(s, c, m));
+            let m = match c.runs {
+                Runs::Engine(spec, _) => built
+                    .iter()
+                    .find(|(sp, _, _)| *sp == spec)
+                    .map(|(_, _, r)| r),
+                Runs::Peer(pi) => peer_models[pi].as_ref(),
+            };
+            let mut r = summarise(s, c, m);
+            r.error = c.error.clone();
+            cells_out.push(r);
         }
     }
     ctx.progress.finish();
@@ -689,5 +953,6 @@ fn summarise(s: &Scenario, c: &Cell, model: Option<&ModelRecord>) -> CellResult 
         energy: energy_summary(&c.samples),
         samples_prefill_tokens_per_s: pp,
         samples_decode_tokens_per_s: tg,
+        error: c.error.clone(),
     }
 }

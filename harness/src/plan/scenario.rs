@@ -14,6 +14,7 @@ use ternbench_kernels::{Format, Isa, KernelSet};
 use toml::{Spanned, Value};
 
 use crate::cli::EngineArg;
+use crate::measure::peer::PeerSpec;
 use crate::records::results::CellKey;
 
 /// The scenario the README's main job runs when no file is given (`scenarios/quick.toml`).
@@ -263,6 +264,9 @@ pub struct Scenario {
     pub max_cv: f64,
     /// Energy settings.
     pub energy: EnergySpec,
+    /// External engines (`[[peer]]`): llama.cpp-family `llama-bench` binaries on GGUF files,
+    /// interleaved with the cells of the model with the same file (see `measure::peer`).
+    pub peers: Vec<PeerSpec>,
 }
 
 /// Where a key's value sits in the text.
@@ -314,6 +318,42 @@ struct Raw {
     kv: Option<Spanned<String>>,
     max_cv: Option<Spanned<f64>>,
     energy: Option<RawEnergy>,
+    peer: Option<Vec<RawPeer>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPeer {
+    name: Spanned<String>,
+    bench: Spanned<String>,
+    model: Spanned<String>,
+    args: Option<Vec<String>>,
+    timeout_seconds: Option<Spanned<f64>>,
+}
+
+/// Where peer builds and their model files live: `TERNBENCH_PEERS`, else
+/// `~/.cache/ternbench/peers` (the scripts/peers default).
+pub fn peers_root() -> PathBuf {
+    match std::env::var_os("TERNBENCH_PEERS") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_default()
+            .join(".cache/ternbench/peers"),
+    }
+}
+
+/// A path from a scenario with `${TERNBENCH_PEERS}` (or `$TERNBENCH_PEERS`) and a leading `~/`
+/// expanded, so shipped scenarios name peer builds wherever the user keeps them.
+pub fn expand_path(s: &str) -> String {
+    let root = peers_root().display().to_string();
+    let s = s
+        .replace("${TERNBENCH_PEERS}", &root)
+        .replace("$TERNBENCH_PEERS", &root);
+    match (s.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => PathBuf::from(home).join(rest).display().to_string(),
+        _ => s,
+    }
 }
 
 #[derive(Deserialize)]
@@ -712,7 +752,61 @@ impl Scenario {
             }
         };
 
+        if let (Some(first), Some(t)) = (
+            raw.peer.as_ref().and_then(|p| p.first()),
+            tests.iter().find(|t| t.n_prompt > 0 && t.n_gen > 0),
+        ) {
+            return Err(src.err(
+                Some(first.name.span()),
+                "peer",
+                format!(
+                    "a [[peer]]'s llama-bench times \"{}\" as one span (prefill and decode together); with peers use separate tests, e.g. \"pp{}\" and \"tg{}\"",
+                    t.name(),
+                    t.n_prompt,
+                    t.n_gen
+                ),
+            ));
+        }
+        let mut peers: Vec<PeerSpec> = Vec::new();
+        for (i, p) in raw.peer.iter().flatten().enumerate() {
+            let key = |k: &str| format!("peer[{i}].{k}");
+            let nonempty = |v: &Spanned<String>, k: &str| {
+                let t = v.get_ref().trim();
+                if t.is_empty() {
+                    Err(src.err(Some(v.span()), &key(k), "empty"))
+                } else {
+                    Ok(t.to_string())
+                }
+            };
+            let name = nonempty(&p.name, "name")?;
+            if peers.iter().any(|q| q.name == name)
+                || engines.iter().any(|e| e.engine.name() == name)
+            {
+                return Err(src.err(
+                    Some(p.name.span()),
+                    &key("name"),
+                    format!("\"{name}\" names another engine of this scenario; give each [[peer]] its own name"),
+                ));
+            }
+            let timeout_seconds = float_in(
+                &src,
+                &p.timeout_seconds,
+                &key("timeout_seconds"),
+                1.0,
+                86_400.0,
+                1800.0,
+            )?;
+            peers.push(PeerSpec {
+                name,
+                bench: PathBuf::from(expand_path(&nonempty(&p.bench, "bench")?)),
+                model: PathBuf::from(expand_path(&nonempty(&p.model, "model")?)),
+                args: p.args.clone().unwrap_or_default(),
+                timeout_seconds,
+            });
+        }
+
         Ok(Scenario {
+            peers,
             name: raw.name.map(|n| n.into_inner()).unwrap_or_default(),
             description: raw.description.map(|d| d.into_inner()).unwrap_or_default(),
             file: None,
@@ -790,9 +884,10 @@ fn model_spec(src: &Src<'_>, v: &Spanned<Value>, key: &str) -> Result<ModelSpec,
     let bad = |msg: String| src.err(Some(v.span()), key, format!("{msg}; allowed: {ALLOWED}"));
     match v.get_ref() {
         Value::String(s) if !s.trim().is_empty() => {
-            known_model(s.trim()).map_err(|m| src.err(Some(v.span()), key, m))?;
+            let name = expand_path(s.trim());
+            known_model(&name).map_err(|m| src.err(Some(v.span()), key, m))?;
             Ok(ModelSpec {
-                name: s.trim().to_string(),
+                name,
                 sample_layers: SampleLayers::Full,
             })
         }
@@ -803,7 +898,7 @@ fn model_spec(src: &Src<'_>, v: &Spanned<Value>, key: &str) -> Result<ModelSpec,
                 }
             }
             let name = match t.get("name") {
-                Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
+                Some(Value::String(s)) if !s.trim().is_empty() => expand_path(s.trim()),
                 _ => return Err(bad("`name` is missing or not a string".into())),
             };
             let sample_layers = match t.get("sample_layers") {
@@ -831,6 +926,12 @@ fn model_spec(src: &Src<'_>, v: &Spanned<Value>, key: &str) -> Result<ModelSpec,
 fn known_model(name: &str) -> Result<(), String> {
     if ternbench_engine::zoo::config(name).is_ok() || Path::new(name).exists() {
         return Ok(());
+    }
+    if Path::new(name).starts_with(peers_root()) {
+        return Err(format!(
+            "\"{name}\" does not exist: peer scenarios run files under TERNBENCH_PEERS ({}); write them first (docs/peers.md)",
+            peers_root().display()
+        ));
     }
     Err(format!(
         "\"{name}\" is neither a zoo model nor an existing checkpoint directory or .gguf file; zoo models: {}",
@@ -993,9 +1094,14 @@ mod tests {
             if p.extension().is_some_and(|x| x == "toml") {
                 // Levels a scenario names may be missing on this CPU: that error is the
                 // expected one there, and it must name the isa key.
+                // Peer scenarios run GGUF files under TERNBENCH_PEERS, absent until written.
                 match Scenario::load(&p, HOST).map(|(s, _)| s) {
                     Ok(_) => {}
-                    Err(e) => assert!(e.key.starts_with("isa"), "{}: {e}", p.display()),
+                    Err(e) => assert!(
+                        e.key.starts_with("isa") || e.msg.contains("TERNBENCH_PEERS"),
+                        "{}: {e}",
+                        p.display()
+                    ),
                 }
                 n += 1;
             }
