@@ -779,13 +779,11 @@ impl Scenario {
                 }
             };
             let name = nonempty(&p.name, "name")?;
-            if peers.iter().any(|q| q.name == name)
-                || engines.iter().any(|e| e.engine.name() == name)
-            {
+            if ["ternary", "fp16"].contains(&name.to_ascii_lowercase().as_str()) {
                 return Err(src.err(
                     Some(p.name.span()),
                     &key("name"),
-                    format!("\"{name}\" names another engine of this scenario; give each [[peer]] its own name"),
+                    format!("\"{name}\" is the name of one of ternbench's engines; name the peer program (e.g. \"llama.cpp\")"),
                 ));
             }
             let timeout_seconds = float_in(
@@ -796,10 +794,21 @@ impl Scenario {
                 86_400.0,
                 1800.0,
             )?;
+            let model = PathBuf::from(expand_path(&nonempty(&p.model, "model")?));
+            if peers.iter().any(|q| q.name == name && q.model == model) {
+                return Err(src.err(
+                    Some(p.model.span()),
+                    &key("model"),
+                    format!(
+                        "\"{name}\" already runs {}: a peer runs each file once",
+                        model.display()
+                    ),
+                ));
+            }
             peers.push(PeerSpec {
                 name,
                 bench: PathBuf::from(expand_path(&nonempty(&p.bench, "bench")?)),
-                model: PathBuf::from(expand_path(&nonempty(&p.model, "model")?)),
+                model,
                 args: p.args.clone().unwrap_or_default(),
                 timeout_seconds,
             });
@@ -1083,6 +1092,51 @@ mod tests {
 
         let e = parse("models = [\"bitnet-125m\"\n").unwrap_err();
         assert!(e.pos.is_some(), "{e}");
+    }
+
+    #[test]
+    fn peers_parse_with_their_paths_expanded() {
+        let root = peers_root().display().to_string();
+        let s = parse(
+            "models = [\"bitnet-125m\"]\ntests = [\"pp8\", \"tg4\"]\n\
+             [[peer]]\nname = \"llama.cpp\"\nbench = \"${TERNBENCH_PEERS}/llama.cpp/build/bin/llama-bench\"\nmodel = \"/m/a.gguf\"\n\
+             [[peer]]\nname = \"llama.cpp\"\nbench = \"/x/llama-bench\"\nmodel = \"/m/b.gguf\"\nargs = [\"--prio\", \"2\"]\ntimeout_seconds = 60\n",
+        )
+        .unwrap();
+        assert_eq!(s.peers.len(), 2);
+        assert_eq!(
+            s.peers[0].bench,
+            PathBuf::from(format!("{root}/llama.cpp/build/bin/llama-bench"))
+        );
+        assert_eq!(s.peers[0].timeout_seconds, 1800.0);
+        assert_eq!(s.peers[1].args, vec!["--prio", "2"]);
+        assert_eq!(s.peers[1].timeout_seconds, 60.0);
+        let peer = |body: &str| {
+            parse(&format!(
+                "models = [\"bitnet-125m\"]\ntests = [\"tg4\"]\n{body}"
+            ))
+        };
+        let e = peer("[[peer]]\nname = \"fp16\"\nbench = \"b\"\nmodel = \"m\"\n").unwrap_err();
+        assert_eq!(e.key, "peer[0].name", "{e}");
+        let twice = "[[peer]]\nname = \"a\"\nbench = \"b\"\nmodel = \"m\"\n";
+        let e = peer(&format!("{twice}{twice}")).unwrap_err();
+        assert_eq!(e.key, "peer[1].model", "{e}");
+        let e = peer("[[peer]]\nname = \"a\"\nbench = \"\"\nmodel = \"m\"\n").unwrap_err();
+        assert_eq!(e.key, "peer[0].bench", "{e}");
+        let e = peer("[[peer]]\nname = \"a\"\nbench = \"b\"\n").unwrap_err();
+        assert!(e.msg.contains("model"), "{e}");
+        let e = peer("[[peer]]\nname = \"a\"\nbench = \"b\"\nmodel = \"m\"\ntimeout_seconds = 0\n")
+            .unwrap_err();
+        assert_eq!(e.key, "peer[0].timeout_seconds", "{e}");
+        let e = peer("[[peer]]\nname = \"a\"\nbench = \"b\"\nmodel = \"m\"\nthreads = 2\n")
+            .unwrap_err();
+        assert!(e.msg.contains("unknown field"), "{e}");
+        // A missing file under the peers root says where peer files come from.
+        let e = parse("models = [\"${TERNBENCH_PEERS}/models/nope.gguf\"]\n").unwrap_err();
+        assert!(
+            e.msg.contains("TERNBENCH_PEERS") && e.msg.contains("docs/peers.md"),
+            "{e}"
+        );
     }
 
     #[test]
