@@ -47,10 +47,28 @@ pub enum Command {
     Compare(CompareArgs),
     /// Save or list named baselines for `compare --baseline NAME`.
     Baseline(BaselineArgs),
+    /// Check this machine's energy counters: every source and zone found, which count toward
+    /// the total and why, and whether powercap, perf and MSR agree over the same idle and busy
+    /// windows.
+    Energy(EnergyArgs),
     /// Turn results folders into a report: index.html (charts inline, offline, printable),
     /// summary.md, tables.csv and charts as SVG and PNG, with published claims set beside the
     /// measurements and, for several machines, a CPU comparison.
     Report(ReportArgs),
+}
+
+/// `ternbench energy`.
+#[derive(Debug, Args)]
+pub struct EnergyArgs {
+    /// Seconds of each window (idle, then a busy loop on every CPU).
+    #[arg(long, default_value_t = 5.0)]
+    pub seconds: f64,
+    /// Agreement tolerance between sources, percent of their mean power.
+    #[arg(long, default_value_t = 5.0)]
+    pub tolerance: f64,
+    /// Print JSON (one object) instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `ternbench bandwidth`.

@@ -236,7 +236,7 @@ fn ten_percent_slowdown_is_regressed() {
         assert!((-14.0..-6.0).contains(&c), "{row}");
         assert!(row["ci95_low_pct"].as_f64().unwrap() < c);
         assert!(row["ci95_high_pct"].as_f64().unwrap() > c);
-        assert_eq!(row["ci_method"], "bootstrap");
+        assert_eq!(row["ci_method"], "ratio_of_medians_mann_whitney");
         assert!(row["p_value"].as_f64().unwrap() < 0.05);
     }
     // The Markdown says what gates and why, with plain verdict words.
@@ -382,7 +382,7 @@ fn counters_gate_on_instructions_and_energy_is_lower_better() {
     assert_eq!(code, 1);
     assert_eq!(r["metrics"][0]["better"], "lower");
     assert_eq!(verdicts(&r, "j_per_token"), vec!["regressed"; 4]);
-    assert_eq!(r["metrics"][0]["rows"][0]["ci_method"], "delta");
+    assert_eq!(r["metrics"][0]["rows"][0]["ci_method"], "delta_of_means");
     // Fewer instructions: improved, exit 0.
     let (code, r) = compare_json(&[s(&b), s(&a)]);
     assert_eq!(code, 0);
@@ -646,4 +646,36 @@ fn ci_bench_script_saves_then_compares_and_writes_the_step_summary() {
         md.contains("error (exit 2)") && md.contains("--metric speed"),
         "{md}"
     );
+}
+
+/// Sets a synthetic run's energy status to measured, with DRAM in or out of the total.
+fn set_dram(run: &Path, dram: bool) {
+    let p = run.join("run.json");
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    v["energy"] = json!({"status": "measured", "source": "powercap", "dram_in_total": dram});
+    std::fs::write(&p, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+}
+
+// Issue 21 defect 7: J/token from a run with DRAM in the total set against one without it is
+// not like for like, and the comparison says so.
+#[test]
+fn energy_with_dram_in_and_out_is_flagged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = Spec {
+        joules: Some(1.0),
+        ..Spec::default()
+    };
+    let a = synth_run(tmp.path(), "a", &spec);
+    let b = synth_run(tmp.path(), "b", &Spec { seed: 2, ..spec });
+    set_dram(&a, true);
+    set_dram(&b, false);
+    let (_, r) = compare_json(&[s(&a), s(&b), "--metric", "j_per_token"]);
+    let notes = r["notes"].to_string();
+    assert!(
+        notes.contains("DRAM energy is in the baseline's total and out the new run's"),
+        "{r:#}"
+    );
+    set_dram(&b, true);
+    let (_, r) = compare_json(&[s(&a), s(&b), "--metric", "j_per_token"]);
+    assert!(!r["notes"].to_string().contains("DRAM"), "{r:#}");
 }

@@ -30,12 +30,24 @@ pub struct BenchRow {
     /// The FFN activation of the model (`relu2` for 2B4T, `silu` for the 1bitLLM family).
     activation: Option<String>,
     samples_ts: Vec<f64>,
-    avg_ts: f64,
-    stddev_ts: f64,
+    /// The figure quoted: the median of the repetitions (as `run`, `compare` and `report`).
     median_ts: f64,
+    /// The 95% CI of the median from order statistics (`null`: too few repetitions).
     ci95_low_ts: Option<f64>,
+    /// Upper end of that CI.
     ci95_high_ts: Option<f64>,
+    /// The coverage the CI really has (at least 0.95).
+    ci_level: Option<f64>,
+    /// Why there is no CI, in words (`null` when there is one).
+    ci_note: Option<String>,
+    /// Secondary: the mean (llama-bench's `avg_ts`).
+    avg_ts: f64,
+    /// Secondary: the sample standard deviation (0 for one repetition).
+    stddev_ts: f64,
     noisy: bool,
+    /// The summary, for the table (not serialised: its fields are above).
+    #[serde(skip)]
+    summary: Option<crate::records::stats::Summary>,
 }
 
 /// Records nothing: `bench` prints its rows and keeps no results folder.
@@ -135,7 +147,10 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         energy: EnergySpec {
             source: "none".into(),
             idle_seconds: 0.0,
+            idle_settle_seconds: 0.0,
+            idle_check: "off".into(),
             tdp_watts: None,
+            idle_watts: None,
         },
     };
     let (ctrs, _) = crate::measure::counters::open_status();
@@ -187,22 +202,29 @@ pub fn run(a: &BenchArgs) -> Result<()> {
                     .find(|m| m.model == c.key.model)
                     .map(|m| m.activation.clone()),
                 samples_ts: samples.clone(),
+                median_ts: s.as_ref().map_or(f64::NAN, |s| s.median),
+                ci95_low_ts: s.as_ref().and_then(|s| s.ci()).map(|c| c.0),
+                ci95_high_ts: s.as_ref().and_then(|s| s.ci()).map(|c| c.1),
+                ci_level: s
+                    .as_ref()
+                    .filter(|s| s.ci().is_some())
+                    .and_then(|s| s.ci_level),
+                ci_note: s.as_ref().and_then(|s| s.no_ci_reason()),
                 avg_ts: s.as_ref().map_or(f64::NAN, |s| s.mean),
                 stddev_ts: s.as_ref().map_or(f64::NAN, |s| s.stddev),
-                median_ts: s.as_ref().map_or(f64::NAN, |s| s.median),
-                ci95_low_ts: s.as_ref().and_then(|s| s.ci95_low),
-                ci95_high_ts: s.as_ref().and_then(|s| s.ci95_high),
                 noisy: c.noisy,
+                summary: s.clone(),
             }
         })
         .collect();
     match a.output {
         OutFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
         OutFormat::Csv => {
-            println!("model,activation,engine,format,head,isa,threads,test,n_prompt,n_gen,n_depth,kv,sampled_layers,model_layers,avg_ts,stddev_ts,median_ts,noisy");
+            println!("model,activation,engine,format,head,isa,threads,test,n_prompt,n_gen,n_depth,kv,sampled_layers,model_layers,median_ts,ci95_low_ts,ci95_high_ts,avg_ts,stddev_ts,noisy");
+            let opt = |v: Option<f64>| v.map_or_else(String::new, |x| format!("{x:.4}"));
             for r in &rows {
                 println!(
-                    "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.4},{:.4},{:.4},{}",
+                    "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.4},{},{},{:.4},{:.4},{}",
                     r.model,
                     r.activation.as_deref().unwrap_or(""),
                     r.engine,
@@ -217,9 +239,11 @@ pub fn run(a: &BenchArgs) -> Result<()> {
                     r.kv,
                     r.sampled_layers.map(|v| v.to_string()).unwrap_or_default(),
                     r.model_layers.map(|v| v.to_string()).unwrap_or_default(),
+                    r.median_ts,
+                    opt(r.ci95_low_ts),
+                    opt(r.ci95_high_ts),
                     r.avg_ts,
                     r.stddev_ts,
-                    r.median_ts,
                     r.noisy
                 );
             }
@@ -234,9 +258,10 @@ pub fn run(a: &BenchArgs) -> Result<()> {
                 "isa",
                 "threads",
                 "test",
-                "t/s",
-                "median t/s",
+                "t/s median [95% CI]",
+                "mean ± sd",
             ]);
+            let mut notes: Vec<String> = Vec::new();
             for r in &rows {
                 let model = match (r.sampled_layers, r.model_layers) {
                     (Some(k), Some(n)) => format!("{} (SAMPLED {k}/{n} layers)", r.model),
@@ -251,15 +276,37 @@ pub fn run(a: &BenchArgs) -> Result<()> {
                     r.isa.clone(),
                     r.threads.to_string(),
                     r.test.clone(),
-                    format!("{:.2} ± {:.2}", r.avg_ts, r.stddev_ts),
                     format!(
-                        "{:.2}{}",
-                        r.median_ts,
-                        if r.noisy { " (noisy)" } else { "" }
+                        "{}{}",
+                        r.summary.as_ref().map_or_else(|| "-".into(), |s| s.show()),
+                        if r.noisy { " NOISY" } else { "" }
                     ),
+                    match r.summary.as_ref() {
+                        Some(s) if s.n > 1 => format!(
+                            "{} ± {}",
+                            crate::records::stats::fmt_num(s.mean),
+                            crate::records::stats::fmt_num(s.stddev)
+                        ),
+                        // One repetition has no spread: no "± 0.00".
+                        _ => "-".into(),
+                    },
                 ]);
+                if let Some(n) = &r.ci_note {
+                    if !notes.contains(n) {
+                        notes.push(n.clone());
+                    }
+                }
             }
             print!("{}", t.markdown());
+            if rows.iter().any(|r| r.noisy) {
+                notes.push(format!(
+                    "NOISY: the repetitions vary by more than {:.0}% (sd/mean); rerun with more repetitions (-r) on a quieter machine",
+                    scenario.max_cv * 100.0
+                ));
+            }
+            for n in notes {
+                println!("\n{n}");
+            }
         }
     }
     Ok(())

@@ -13,6 +13,7 @@ pub mod baseline;
 pub mod bench;
 pub mod compare;
 pub mod cost;
+pub mod energy;
 pub mod generate;
 pub mod kernels;
 pub mod logits;
@@ -43,6 +44,7 @@ pub fn dispatch(command: &Command) -> Result<i32> {
         Command::Compare(a) => compare::run(a),
         Command::Baseline(a) => baseline::run(a).map(|()| 0),
         Command::Report(a) => report::run(a).map(|()| 0),
+        Command::Energy(a) => energy::run(a).map(|()| 0),
     }
 }
 

@@ -801,57 +801,133 @@ fn per_token(
     v.and_then(|v| Summary::of(&v))
 }
 
+/// Each string once, in first-seen order.
+fn dedup(v: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for x in v {
+        if !out.contains(&x) {
+            out.push(x);
+        }
+    }
+    out
+}
+
+/// A cell's energy from its repetitions' windows. `None` only when no repetition had an energy
+/// source at all (the run's `energy.reason` says why); a repetition without a figure leaves the
+/// others' figures standing and its reason in `missing`.
 fn energy_summary(samples: &[SampleRecord]) -> Option<CellEnergy> {
-    let dec: Option<Vec<&PhaseEnergy>> = samples
+    let dec: Vec<(&SampleRecord, Option<&PhaseEnergy>)> = samples
         .iter()
         .filter(|s| s.n_gen > 0)
-        .map(|s| s.energy_decode.as_ref())
+        .map(|s| (s, s.energy_decode.as_ref()))
         .collect();
-    let pre: Option<Vec<&PhaseEnergy>> = samples
+    let pre: Vec<(&SampleRecord, Option<&PhaseEnergy>)> = samples
         .iter()
         .filter(|s| s.n_prompt > 0)
-        .map(|s| s.energy_prefill.as_ref())
+        .map(|s| (s, s.energy_prefill.as_ref()))
         .collect();
     let method = dec
-        .as_ref()
-        .and_then(|d| d.first())
-        .or_else(|| pre.as_ref().and_then(|p| p.first()))?
-        .method
-        .clone();
-    let decode_samples: Vec<&SampleRecord> = samples.iter().filter(|s| s.n_gen > 0).collect();
-    let prefill_samples: Vec<&SampleRecord> = samples.iter().filter(|s| s.n_prompt > 0).collect();
-    let jpt = |es: &[&PhaseEnergy], ss: &[&SampleRecord], n: fn(&SampleRecord) -> usize| {
-        let v: Vec<f64> = es
+        .iter()
+        .chain(&pre)
+        .find_map(|(_, e)| e.map(|e| e.method.clone()))?;
+    let per_token = |v: &[(&SampleRecord, Option<&PhaseEnergy>)],
+                     j: fn(&PhaseEnergy) -> Option<f64>,
+                     n: fn(&SampleRecord) -> usize| {
+        let xs: Vec<f64> = v
             .iter()
-            .zip(ss)
-            .map(|(e, s)| e.cpu_total_joules / n(s) as f64)
+            .filter_map(|(s, e)| Some(j((*e)?)? / n(s) as f64))
             .collect();
-        Summary::of(&v)
+        Summary::of(&xs)
+    };
+    let gen = |s: &SampleRecord| s.n_gen;
+    let prompt = |s: &SampleRecord| s.n_prompt;
+    let with_figure = dec
+        .iter()
+        .filter(|(_, e)| e.is_some_and(|e| e.measured().or(e.estimate()).is_some()))
+        .count();
+    let mut reasons = Vec::new();
+    for (phase, v) in [("decode", &dec), ("prefill", &pre)] {
+        let lacking: Vec<String> = v
+            .iter()
+            .filter_map(|(s, e)| match e {
+                None => Some(format!("rep {}: no energy window", s.rep)),
+                Some(e) if e.measured().or(e.estimate()).is_none() => Some(format!(
+                    "rep {}: {}",
+                    s.rep,
+                    e.missing.as_deref().unwrap_or("no figure")
+                )),
+                _ => None,
+            })
+            .collect();
+        if !lacking.is_empty() {
+            reasons.push(format!(
+                "{} of {} {phase} repetitions without a figure ({})",
+                lacking.len(),
+                v.len(),
+                lacking.join("; ")
+            ));
+        }
+    }
+    let drams: Vec<bool> = dec
+        .iter()
+        .chain(&pre)
+        .filter_map(|(_, e)| e.and_then(|e| e.dram_measured))
+        .collect();
+    let dram_in_total = match (drams.iter().any(|&d| d), drams.iter().all(|&d| d)) {
+        _ if drams.is_empty() => None,
+        (_, true) => Some(true),
+        (false, _) => Some(false),
+        (true, false) => {
+            reasons.push("DRAM was measured in some windows only: left out of the total".into());
+            Some(false)
+        }
+    };
+    let notes = dedup(
+        dec.iter()
+            .chain(&pre)
+            .filter_map(|(_, e)| *e)
+            .flat_map(|e| e.notes.iter().cloned()),
+    );
+    // Each decode repetition's J/token (measured, else ESTIMATED, as `method` says), for the
+    // interval of an energy ratio; only when every repetition has one, so they pair with speed.
+    let samples_decode_joules_per_token: Vec<f64> = {
+        let v: Vec<f64> = dec
+            .iter()
+            .filter_map(|(s, e)| {
+                let e = (*e)?;
+                Some(e.measured().or(e.estimate())? / s.n_gen as f64)
+            })
+            .collect();
+        if v.len() == dec.len() {
+            v
+        } else {
+            Vec::new()
+        }
     };
     Some(CellEnergy {
+        samples_decode_joules_per_token,
         method,
-        prefill_joules_per_token: pre
-            .as_ref()
-            .and_then(|p| jpt(p, &prefill_samples, |s| s.n_prompt)),
-        decode_joules_per_token: dec
-            .as_ref()
-            .and_then(|d| jpt(d, &decode_samples, |s| s.n_gen)),
-        decode_net_joules_per_token: dec.as_ref().and_then(|d| {
-            let v: Option<Vec<f64>> = d
+        prefill_joules_per_token: per_token(&pre, PhaseEnergy::measured, prompt),
+        decode_joules_per_token: per_token(&dec, PhaseEnergy::measured, gen),
+        decode_net_joules_per_token: per_token(&dec, |e| e.cpu_total_net_joules, gen),
+        decode_watts: {
+            let v: Vec<f64> = dec
                 .iter()
-                .zip(&decode_samples)
-                .map(|(e, s)| e.cpu_total_net_joules.map(|j| j / s.n_gen as f64))
-                .collect();
-            v.and_then(|v| Summary::of(&v))
-        }),
-        decode_watts: dec.as_ref().and_then(|d| {
-            let v: Vec<f64> = d
-                .iter()
-                .filter(|e| e.seconds > 0.0)
-                .map(|e| e.cpu_total_joules / e.seconds)
+                .filter_map(|(_, e)| {
+                    let e = (*e)?;
+                    (e.seconds > 0.0).then_some(e.measured()? / e.seconds)
+                })
                 .collect();
             Summary::of(&v)
-        }),
+        },
+        estimated_prefill_joules_per_token: per_token(&pre, PhaseEnergy::estimate, prompt),
+        estimated_decode_joules_per_token: per_token(&dec, PhaseEnergy::estimate, gen),
+        estimated_decode_net_joules_per_token: per_token(&dec, |e| e.estimated_net_joules, gen),
+        dram_in_total,
+        decode_repetitions_with_energy: with_figure,
+        decode_repetitions: dec.len(),
+        missing: (!reasons.is_empty()).then(|| reasons.join("; ")),
+        notes,
     })
 }
 
@@ -887,7 +963,7 @@ fn summarise(s: &Scenario, c: &Cell, model: Option<&ModelRecord>) -> CellResult 
     let headline = tg_s.as_ref().or(pp_s.as_ref());
     // The paired roofline: every repetition's decode rate against the bandwidth read around it
     // (`SampleRecord::paired_bandwidth_gbps`), when every repetition has such a reading.
-    let paired: Option<(f64, f64)> = bytes.and_then(|b| {
+    let paired: Option<(Vec<f64>, f64)> = bytes.and_then(|b| {
         let pairs: Vec<(f64, f64)> = c
             .samples
             .iter()
@@ -905,10 +981,7 @@ fn summarise(s: &Scenario, c: &Cell, model: Option<&ModelRecord>) -> CellResult 
                 .map(|(t, g)| t * b as f64 / (g * 1e9))
                 .collect();
             let bws: Vec<f64> = pairs.iter().map(|p| p.1).collect();
-            (
-                crate::measure::timing::median(&ratios),
-                crate::measure::timing::median(&bws),
-            )
+            (ratios, crate::measure::timing::median(&bws))
         })
     });
     CellResult {
@@ -923,9 +996,18 @@ fn summarise(s: &Scenario, c: &Cell, model: Option<&ModelRecord>) -> CellResult 
         decode_kv_bytes_per_token: kv_bytes,
         // Paired here; otherwise set by the caller from the run's start and end readings
         // (`set_bandwidth`).
-        decode_roofline_fraction: paired.map(|p| p.0),
-        bandwidth_gbps: paired.map(|p| p.1),
+        decode_roofline_fraction: paired
+            .as_ref()
+            .map(|p| crate::measure::timing::median(&p.0)),
+        decode_roofline: paired.as_ref().and_then(|p| {
+            // The roofline bounds the cell only when its bytes exceed the cache.
+            let (llc, _) = crate::records::machine::llc_bytes();
+            let streamed = bytes.is_none_or(|b| llc == 0 || b > llc);
+            crate::records::stats::roofline_fraction(&p.0, streamed)
+        }),
+        bandwidth_gbps: paired.as_ref().map(|p| p.1),
         roofline_paired: paired.is_some(),
+        samples_decode_roofline_fraction: paired.map(|p| p.0).unwrap_or_default(),
         decode_tokens_per_s_full_depth_estimate: scale
             .zip(tg_s.as_ref())
             .map(|(k, t)| t.median * k),
@@ -954,5 +1036,104 @@ fn summarise(s: &Scenario, c: &Cell, model: Option<&ModelRecord>) -> CellResult 
         samples_prefill_tokens_per_s: pp,
         samples_decode_tokens_per_s: tg,
         error: c.error.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(rep: usize, decode: Option<PhaseEnergy>) -> SampleRecord {
+        SampleRecord {
+            key: CellKey {
+                model: "m".into(),
+                engine: "ternary".into(),
+                format: "tl2".into(),
+                head: "f16".into(),
+                isa: "avx2".into(),
+                threads: 1,
+                test: "tg4".into(),
+            },
+            rep,
+            time_utc: String::new(),
+            n_prompt: 0,
+            n_gen: 4,
+            n_depth: 0,
+            prefill_seconds: None,
+            decode_step_seconds: vec![0.1; 4],
+            peak_rss_bytes: None,
+            counters_prefill: None,
+            counters_decode: None,
+            energy_prefill: None,
+            energy_decode: decode,
+            bandwidth_before_gbps: None,
+            bandwidth_after_gbps: None,
+        }
+    }
+
+    fn measured(j: f64, dram: bool) -> PhaseEnergy {
+        let mut p = PhaseEnergy::missing("measured", 2.0, "x");
+        p.missing = None;
+        p.cpu_total_joules = Some(j);
+        p.dram_measured = Some(dram);
+        p.notes = vec!["window of 0.400 s is under 1 s".into()];
+        p
+    }
+
+    // Defect 3: one repetition without a figure used to null the whole cell silently.
+    #[test]
+    fn a_repetition_without_energy_keeps_the_others_and_says_why() {
+        let samples = vec![
+            sample(0, Some(measured(4.0, false))),
+            sample(
+                1,
+                Some(PhaseEnergy::missing(
+                    "measured",
+                    0.0,
+                    "the energy counters could not be read: reading x: permission denied",
+                )),
+            ),
+            sample(2, Some(measured(8.0, false))),
+        ];
+        let e = energy_summary(&samples).unwrap();
+        assert_eq!(e.method, "measured");
+        assert_eq!(e.decode_joules_per_token.as_ref().unwrap().n, 2);
+        assert_eq!(e.decode_joules_per_token.as_ref().unwrap().median, 1.5);
+        assert_eq!(
+            (e.decode_repetitions_with_energy, e.decode_repetitions),
+            (2, 3)
+        );
+        let why = e.missing.as_deref().unwrap();
+        assert!(
+            why.contains("1 of 3 decode repetitions") && why.contains("permission denied"),
+            "{why}"
+        );
+        assert_eq!(e.notes.len(), 1, "each caveat once: {:?}", e.notes);
+        assert_eq!(e.dram_in_total, Some(false));
+        assert_eq!(e.dram_label(), "DRAM out");
+        assert_eq!(e.estimated_decode_joules_per_token, None);
+        // No energy source at all: `null`, the run's reason covers it.
+        assert_eq!(energy_summary(&[sample(0, None)]), None);
+    }
+
+    // Defect 10: an estimate never lands in the measured fields.
+    #[test]
+    fn estimated_figures_have_fields_of_their_own() {
+        let mut p = PhaseEnergy::missing("estimated", 2.0, "x");
+        p.missing = None;
+        p.estimated_joules = Some(2.0);
+        p.estimated_net_joules = Some(1.0);
+        let e = energy_summary(&[sample(0, Some(p))]).unwrap();
+        assert_eq!(e.decode_joules_per_token, None);
+        assert_eq!(e.decode_watts, None);
+        assert_eq!(
+            e.estimated_decode_joules_per_token.as_ref().unwrap().median,
+            0.5
+        );
+        assert_eq!(
+            e.decode_jpt().map(|(s, est)| (s.median, est)),
+            Some((0.5, true))
+        );
+        assert_eq!(e.measured_decode_jpt(), None);
     }
 }

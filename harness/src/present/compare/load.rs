@@ -96,7 +96,7 @@ pub fn run_json_path(p: &Path) -> (PathBuf, Option<PathBuf>) {
 pub fn read_run(path: &Path) -> Result<RunFile> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| usage(format!("{}: cannot read ({e})", path.display())))?;
-    serde_json::from_str::<RunFile>(&text).map_err(|e| {
+    RunFile::parse(&text).map_err(|e| {
         usage(format!(
             "{}: not a ternbench run.json of schema {SCHEMA_VERSION} ({e})",
             path.display()

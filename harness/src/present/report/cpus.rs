@@ -141,20 +141,15 @@ fn bar_chart(
             cats.push(r.label.clone());
         }
     }
-    let mut groups: BTreeMap<String, Vec<Point>> = BTreeMap::new();
+    let mut groups: BTreeMap<String, (String, Vec<Point>)> = BTreeMap::new();
     for r in rows {
         let Some((y, mark)) = value(r) else { continue };
         let x = cats.iter().position(|c| c == &r.label).unwrap_or(0) as f64;
         groups
-            .entry(format!("{} {}", r.model, r.engine))
-            .or_default()
-            .push(Point {
-                x,
-                y,
-                lo: None,
-                hi: None,
-                mark,
-            });
+            .entry(format!("{} {}", r.engine, r.model))
+            .or_insert_with(|| (r.engine.clone(), Vec::new()))
+            .1
+            .push(Point::bare(x, y, mark));
     }
     if groups.is_empty() {
         return None;
@@ -163,14 +158,14 @@ fn bar_chart(
     for (i, c) in cats.iter_mut().enumerate() {
         let has = groups
             .values()
-            .any(|pts| pts.iter().any(|p| p.x == i as f64));
+            .any(|(_, pts)| pts.iter().any(|p| p.x == i as f64));
         if !has {
             c.push_str(&format!(" ({missing})"));
         }
     }
     let series = groups
         .into_iter()
-        .map(|(k, points)| {
+        .map(|(k, (family, points))| {
             let mut name = k;
             if points.iter().all(|p| p.mark == Mark::Sampled) {
                 name.push_str(" (SAMPLED)");
@@ -178,7 +173,11 @@ fn bar_chart(
             if points.iter().all(|p| p.mark == Mark::Estimated) {
                 name.push_str(" (ESTIMATED)");
             }
-            Series { name, points }
+            Series {
+                name,
+                family,
+                points,
+            }
         })
         .collect();
     Some(Chart {
@@ -191,6 +190,7 @@ fn bar_chart(
         references: Vec::new(),
         reference_label: String::new(),
         percent: false,
+        limit: None,
         caption: caption.into(),
     })
 }

@@ -35,7 +35,7 @@ pub fn load(path: &Path, index: usize) -> Result<Loaded> {
             file.display()
         )
     })?;
-    let run: RunFile = serde_json::from_str(&text)
+    let run = RunFile::parse(&text)
         .with_context(|| format!("{}: not a ternbench run.json", file.display()))?;
     Ok(Loaded {
         path: file,
@@ -151,6 +151,19 @@ impl Loaded {
             .and_then(|s| s.as_str())
             .unwrap_or("unavailable")
             .to_string()
+    }
+
+    /// One short line on the energy, for every place but the one that gives the reason in full
+    /// (the verdict card): `energy unavailable on this machine (the reason is under the run's
+    /// verdict)`.
+    pub fn energy_short(&self) -> String {
+        match self.energy_status().as_str() {
+            "unavailable" => {
+                "energy unavailable on this machine (why: the run's verdict card)".into()
+            }
+            "estimated" => "energy ESTIMATED from a model, not measured".into(),
+            s => format!("energy {s}"),
+        }
     }
 
     /// Why energy is missing (or how it was obtained), with the fix when one was recorded.
