@@ -101,9 +101,9 @@ args=(compare --baseline "$baseline" --baselines-dir "$bdir" "$run_dir")
 args+=("${extra[@]}")
 
 set +e
-"$bin" "${args[@]}" --format md >"$out/compare.md" 2>"$out/compare.err"
+"$bin" "${args[@]}" -o md >"$out/compare.md" 2>"$out/compare.err"
 code=$?
-"$bin" "${args[@]}" --format json >"$out/compare.json" 2>/dev/null
+"$bin" "${args[@]}" -o json >"$out/compare.json" 2>/dev/null
 set -e
 cat "$out/compare.err" >&2
 if [ "$code" -ge 2 ]; then

@@ -30,9 +30,12 @@ use crate::{Attempt, Domain, Found, Method, SourceKind};
 /// highest CPU TDP shipping today (about 500 W). The sampler period is sized for it.
 pub const MAX_PLAUSIBLE_WATTS: f64 = 1000.0;
 
-/// The longest sampler period, whatever the counter ranges (the reference's "read at least every
-/// 10 s"). With the RAPL ranges in `reference.md` §4 this is the period actually used: AMD's
-/// 65.5 kJ range wraps after 65 s at 1000 W, a quarter of which is 16 s.
+/// The longest sampler period, whatever the counter ranges (read at least every 10 s, the
+/// period zeusd and the Python zeus poll well within: ml-energy/zeus `zeusd/src/devices/cpu/
+/// rapl.rs`). With the RAPL ranges (`max_energy_range_uj`, from torvalds/linux
+/// `drivers/powercap/intel_rapl_common.c`: 262 kJ on Intel packages, 65.5 kJ on AMD Zen) this
+/// is the period actually used: AMD's 65.5 kJ range wraps after 65 s at 1000 W, a quarter of
+/// which is 16 s.
 pub const MAX_SAMPLE_PERIOD: Duration = Duration::from_secs(10);
 
 /// The shortest sampler period: a floor for absurdly small ranges (under 4 J), so the thread

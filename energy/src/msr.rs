@@ -405,7 +405,8 @@ mod tests {
     fn units_from_esu() {
         assert_eq!(energy_unit_joules(0x000A_0E03), 0.5f64.powi(14));
         assert_eq!(energy_unit_joules(0x000A_1003), 0.5f64.powi(16));
-        // 61.035 µJ and 15.259 µJ, the kernel's 61035 and 15258.
+        // 61.035 µJ and 15.259 µJ, the kernel's 61035 and 15258 pJ
+        // (torvalds/linux drivers/powercap/intel_rapl_common.c, `rapl_check_unit_core`).
         assert!((energy_unit_joules(0xE00) * 1e9 - 61_035.156).abs() < 0.01);
         assert!((energy_unit_joules(0x1000) * 1e9 - 15_258.789).abs() < 0.01);
         // Atom: 2^ESU µJ (ESU 5: 32 µJ).

@@ -1,7 +1,7 @@
 //! `ternbench compare` and `ternbench baseline`, run as a user would.
 //!
 //! Synthetic runs are built here with serde_json from one template: the machine block is this
-//! machine's `ternbench sysinfo --json --no-bandwidth`, every cell has seeded normal noise
+//! machine's `ternbench sysinfo -o json --no-bandwidth`, every cell has seeded normal noise
 //! (CV 3%, 8 repetitions). On them: an injected 10% slowdown is `regressed`, two draws of the
 //! same distribution are `unchanged`, different machines are `not comparable`, the counters
 //! gate on instructions per token, J/token is direction-aware, and exit codes are 0/1/2.
@@ -34,7 +34,7 @@ fn text(o: &Output) -> String {
 fn machine() -> Value {
     static M: OnceLock<Value> = OnceLock::new();
     M.get_or_init(|| {
-        let o = ternbench(&["sysinfo", "--json", "--no-bandwidth"]);
+        let o = ternbench(&["sysinfo", "-o", "json", "--no-bandwidth"]);
         assert!(o.status.success(), "{}", text(&o));
         serde_json::from_slice(&o.stdout).unwrap()
     })
@@ -192,7 +192,7 @@ fn s(p: &Path) -> &str {
 fn compare_json(args: &[&str]) -> (i32, Value) {
     let mut a = vec!["compare"];
     a.extend_from_slice(args);
-    a.extend_from_slice(&["--format", "json"]);
+    a.extend_from_slice(&["-o", "json"]);
     let o = ternbench(&a);
     let code = o.status.code().unwrap();
     let v = serde_json::from_slice(&o.stdout)
@@ -464,7 +464,7 @@ fn named_baselines_save_list_compare() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("--force"));
     let o = ternbench(&["baseline", "save", "../evil", s(&b), "--dir", s(&dir)]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    let o = ternbench(&["baseline", "list", "--dir", s(&dir), "--json"]);
+    let o = ternbench(&["baseline", "list", "--dir", s(&dir), "-o", "json"]);
     assert!(o.status.success(), "{}", text(&o));
     let l: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(l[0]["name"], "main");

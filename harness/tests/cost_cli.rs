@@ -93,7 +93,7 @@ fn row<'a>(j: &'a Value, name: &str) -> &'a Value {
 
 #[test]
 fn worked_example_json() {
-    let j: Value = serde_json::from_str(&ok_stdout(&args(&["--format", "json"]))).unwrap();
+    let j: Value = serde_json::from_str(&ok_stdout(&args(&["-o", "json"]))).unwrap();
     close(&j["output_tokens_per_month"], 525.6e6);
     close(&j["prompt_tokens_per_month"], 262.8e6);
     let gpu = row(&j, "GPU FP16 (custom)");
@@ -125,12 +125,7 @@ fn worked_example_text_and_markdown_and_chart() {
     assert!(s.contains("a month is 730 h"), "{s}");
     let dir = tempfile::tempdir().unwrap();
     let chart = dir.path().join("cost.svg");
-    let md = ok_stdout(&args(&[
-        "--format",
-        "md",
-        "--chart",
-        chart.to_str().unwrap(),
-    ]));
+    let md = ok_stdout(&args(&["-o", "md", "--chart", chart.to_str().unwrap()]));
     assert!(md.starts_with("# Cost per million tokens"), "{md}");
     assert!(md.contains("| deployment | instances |"), "{md}");
     let svg = std::fs::read_to_string(&chart).unwrap();
@@ -183,7 +178,7 @@ const ONPREM: &[&str] = &[
     "0.1",
     "--pue",
     "1.5",
-    "--format",
+    "-o",
     "json",
 ];
 
@@ -241,7 +236,7 @@ fn run_with_measured_energy() {
         "{note}"
     );
     // --threads picks the other cell.
-    let mut b = vec!["--run", &run, "--threads", "1", "--format", "json"];
+    let mut b = vec!["--run", &run, "--threads", "1", "-o", "json"];
     b.extend_from_slice(&["--cpu-fp16-decode-tps", "5", "--cpu-fp16-prefill-tps", "40"]);
     let j: Value = serde_json::from_str(&ok_stdout(&b)).unwrap();
     close(
@@ -349,7 +344,7 @@ fn calculator_preset_prices() {
         "20",
         "--cpu-ternary-prefill-tps",
         "50",
-        "--format",
+        "-o",
         "json",
     ]);
     let j: Value = serde_json::from_str(&s).unwrap();
@@ -385,7 +380,7 @@ fn owned_gpu_uses_catalogue_power() {
         "20",
         "--cpu-ternary-prefill-tps",
         "50",
-        "--format",
+        "-o",
         "json",
     ]);
     let j: Value = serde_json::from_str(&s).unwrap();

@@ -17,7 +17,7 @@ fn ternbench(args: &[&str]) -> Output {
 
 #[test]
 fn energy_lists_sources_and_says_why_any_is_unavailable() {
-    let o = ternbench(&["energy", "--seconds", "0.2", "--json"]);
+    let o = ternbench(&["energy", "--seconds", "0.2", "-o", "json"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: Value = serde_json::from_slice(&o.stdout).expect("one JSON object");
     let sources = v["sources"].as_array().unwrap();

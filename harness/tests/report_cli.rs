@@ -196,7 +196,7 @@ fn report_of_two_machines_is_self_contained_and_labelled() {
         "report",
         a.to_str().unwrap(),
         b.join("run.json").to_str().unwrap(),
-        "-o",
+        "--out",
         out.to_str().unwrap(),
         "--price",
         "1=0.10",
@@ -311,7 +311,7 @@ fn differing_scenarios_are_refused_unless_allowed() {
         "report",
         a.to_str().unwrap(),
         c.to_str().unwrap(),
-        "-o",
+        "--out",
         out.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(2));
@@ -323,7 +323,7 @@ fn differing_scenarios_are_refused_unless_allowed() {
         "report",
         a.to_str().unwrap(),
         c.to_str().unwrap(),
-        "-o",
+        "--out",
         out.to_str().unwrap(),
         "--allow-mismatch",
     ]);
@@ -344,7 +344,7 @@ fn bad_inputs_are_usage_errors() {
         a.to_str().unwrap(),
         "--price",
         "7=1.0",
-        "-o",
+        "--out",
         tmp.path().join("r").to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(2));

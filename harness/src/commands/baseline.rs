@@ -26,7 +26,7 @@ pub fn run(a: &BaselineArgs) -> Result<()> {
             force,
             dir,
         } => save(name, run, *force, dir),
-        BaselineAction::List { dir, json } => list(dir, *json),
+        BaselineAction::List { dir, output } => list(dir, *output == crate::cli::TextOrJson::Json),
     }
 }
 

@@ -1,5 +1,7 @@
 //! `ternbench bench`: a llama-bench-style sweep (pp and tg tests per model × engine × threads)
 //! through the scenario runner, printed as Markdown, CSV or JSON; no results folder is kept.
+//! `--plan` prints the cells, memory and estimated duration instead; Ctrl-C prints the rows
+//! measured so far (exit 130).
 
 use anyhow::Result;
 use serde::Serialize;
@@ -72,15 +74,17 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     if a.n_prompt == 0 && a.n_gen == 0 {
         return Err(usage("-p and -n are both 0: nothing to measure"));
     }
-    if a.threads.contains(&0) {
-        return Err(usage("-t: thread counts start at 1"));
-    }
+    let counts: Vec<usize> = a.threads.iter().map(|&t| t as usize).collect();
+    crate::commands::check_threads(&counts, &a.thread_opts, "-t")?;
     let isa = kernel_set(a.opts.isa)?.isa;
-    if !a.opts.format.is_ternary() && a.engine.contains(&EngineArg::Ternary) {
+    if !a.opts.weight_format.is_ternary() && a.engine.contains(&EngineArg::Ternary) {
         return Err(usage(format!(
-            "--format {}: the ternary engine takes i2, tq1 or tl",
-            a.opts.format
+            "--weight-format {}: the ternary engine takes i2, tq1 or tl",
+            a.opts.weight_format
         )));
+    }
+    for m in &a.model {
+        crate::plan::model::model_config(m)?;
     }
     let mut depths = a.n_depth.clone();
     depths.dedup();
@@ -122,7 +126,7 @@ pub fn run(a: &BenchArgs) -> Result<()> {
             .map(|e| match e {
                 EngineArg::Ternary => EngineSpec {
                     engine: EngineKind::Ternary,
-                    format: a.opts.format,
+                    format: a.opts.weight_format,
                 },
                 EngineArg::Fp16 => EngineSpec {
                     engine: EngineKind::Fp16,
@@ -156,21 +160,67 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     let (ctrs, _) = crate::measure::counters::open_status();
     let max_threads = scenario.threads.iter().copied().max().unwrap_or(1);
     let pool = ThreadPool::new(max_threads, crate::records::machine::pinning(a.pin));
+    let plan_ctx = crate::plan::estimate::Context {
+        beside: false,
+        idle_seconds: 0.0,
+    };
+    if a.plan {
+        let plan = crate::commands::planning::make(&scenario, &[isa], &pool, plan_ctx)?;
+        let output = if a.output == OutFormat::Json {
+            crate::cli::TextOrJson::Json
+        } else {
+            crate::cli::TextOrJson::Text
+        };
+        return crate::commands::planning::print(&plan, output);
+    }
+    let weights = if a.quiet {
+        Default::default()
+    } else {
+        eprintln!("calibrating the progress estimate (a few seconds)…");
+        let plan = crate::commands::planning::make(&scenario, &[isa], &pool, plan_ctx)?;
+        eprintln!("{}", crate::commands::planning::headline(&plan));
+        crate::commands::planning::weights(&plan)
+    };
     let mut ctx = crate::measure::runner::RunContext {
         pool: &pool,
         counters: ctrs.as_ref(),
         energy: None,
         prior: Default::default(),
         prior_models: Vec::new(),
-        progress: crate::measure::runner::Progress::new(
-            a.quiet_progress,
-            crate::measure::runner::planned_reps(&scenario, 1),
-        ),
+        progress: crate::measure::runner::Progress::new(a.quiet, weights),
         beside: None,
     };
-    let out = crate::measure::runner::run(&scenario, &[isa], &mut ctx, &mut NoSink)?;
-    let rows: Vec<BenchRow> = out
-        .cells
+    crate::measure::interrupt::install();
+    let (out, interrupted) =
+        match crate::measure::runner::run(&scenario, &[isa], &mut ctx, &mut NoSink) {
+            Ok(o) => (o, false),
+            Err(e) => match e.downcast::<crate::measure::runner::Interrupted>() {
+                Ok(i) => (i.partial, true),
+                Err(e) => return Err(e),
+            },
+        };
+    if interrupted {
+        let reps: usize = out.cells.iter().map(|c| c.repetitions).sum();
+        eprintln!(
+            "interrupted (Ctrl-C): printing the {} cell(s) measured so far ({reps} timed repetition(s)); cells not reached are left out",
+            out.cells.len()
+        );
+    }
+    print_rows(&rows(&out, &scenario), a.output, scenario.max_cv)?;
+    if interrupted {
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        std::process::exit(crate::error::EXIT_INTERRUPTED);
+    }
+    Ok(())
+}
+
+/// The rows of a finished (or interrupted) sweep.
+fn rows(
+    out: &crate::measure::runner::RunOutput,
+    scenario: &crate::plan::scenario::Scenario,
+) -> Vec<BenchRow> {
+    out.cells
         .iter()
         .map(|c| {
             let (s, samples) = if c.n_prompt > 0 {
@@ -216,37 +266,64 @@ pub fn run(a: &BenchArgs) -> Result<()> {
                 summary: s.clone(),
             }
         })
-        .collect();
-    match a.output {
+        .collect()
+}
+
+fn print_rows(rows: &[BenchRow], output: OutFormat, max_cv: f64) -> Result<()> {
+    match output {
         OutFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
         OutFormat::Csv => {
-            println!("model,activation,engine,format,head,isa,threads,test,n_prompt,n_gen,n_depth,kv,sampled_layers,model_layers,median_ts,ci95_low_ts,ci95_high_ts,avg_ts,stddev_ts,noisy");
+            let header = [
+                "model",
+                "activation",
+                "engine",
+                "format",
+                "head",
+                "isa",
+                "threads",
+                "test",
+                "n_prompt",
+                "n_gen",
+                "n_depth",
+                "kv",
+                "sampled_layers",
+                "model_layers",
+                "median_ts",
+                "ci95_low_ts",
+                "ci95_high_ts",
+                "avg_ts",
+                "stddev_ts",
+                "noisy",
+            ];
             let opt = |v: Option<f64>| v.map_or_else(String::new, |x| format!("{x:.4}"));
-            for r in &rows {
-                println!(
-                    "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.4},{},{},{:.4},{:.4},{}",
-                    r.model,
-                    r.activation.as_deref().unwrap_or(""),
-                    r.engine,
-                    r.format,
-                    r.head,
-                    r.isa,
-                    r.threads,
-                    r.test,
-                    r.n_prompt,
-                    r.n_gen,
-                    r.n_depth,
-                    r.kv,
-                    r.sampled_layers.map(|v| v.to_string()).unwrap_or_default(),
-                    r.model_layers.map(|v| v.to_string()).unwrap_or_default(),
-                    r.median_ts,
-                    opt(r.ci95_low_ts),
-                    opt(r.ci95_high_ts),
-                    r.avg_ts,
-                    r.stddev_ts,
-                    r.noisy
-                );
-            }
+            let lines: Vec<Vec<String>> = rows
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.model.clone(),
+                        r.activation.clone().unwrap_or_default(),
+                        r.engine.clone(),
+                        r.format.clone(),
+                        r.head.clone(),
+                        r.isa.clone(),
+                        r.threads.to_string(),
+                        r.test.clone(),
+                        r.n_prompt.to_string(),
+                        r.n_gen.to_string(),
+                        r.n_depth.to_string(),
+                        r.kv.to_string(),
+                        r.sampled_layers.map(|v| v.to_string()).unwrap_or_default(),
+                        r.model_layers.map(|v| v.to_string()).unwrap_or_default(),
+                        format!("{:.4}", r.median_ts),
+                        opt(r.ci95_low_ts),
+                        opt(r.ci95_high_ts),
+                        format!("{:.4}", r.avg_ts),
+                        format!("{:.4}", r.stddev_ts),
+                        r.noisy.to_string(),
+                    ]
+                })
+                .collect();
+            print!("{}", crate::output::csv(&header, &lines));
         }
         OutFormat::Md => {
             let mut t = Table::new(&[
@@ -262,7 +339,7 @@ pub fn run(a: &BenchArgs) -> Result<()> {
                 "mean ± sd",
             ]);
             let mut notes: Vec<String> = Vec::new();
-            for r in &rows {
+            for r in rows {
                 let model = match (r.sampled_layers, r.model_layers) {
                     (Some(k), Some(n)) => format!("{} (SAMPLED {k}/{n} layers)", r.model),
                     _ => r.model.clone(),
@@ -301,7 +378,7 @@ pub fn run(a: &BenchArgs) -> Result<()> {
             if rows.iter().any(|r| r.noisy) {
                 notes.push(format!(
                     "NOISY: the repetitions vary by more than {:.0}% (sd/mean); rerun with more repetitions (-r) on a quieter machine",
-                    scenario.max_cv * 100.0
+                    max_cv * 100.0
                 ));
             }
             for n in notes {

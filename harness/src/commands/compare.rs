@@ -52,7 +52,7 @@ pub fn run(a: &CompareArgs) -> Result<i32> {
             alpha: a.alpha,
         },
     )?;
-    match a.format {
+    match a.output {
         CompareFormat::Md => print!("{}", render::markdown(&report)),
         CompareFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
     }

@@ -38,7 +38,7 @@ fn given(v: f64, flag: &str) -> Figure {
 /// Runs the command.
 pub fn run(a: &CostArgs) -> Result<()> {
     let result = build(a).map_err(usage)?;
-    let out = match a.format {
+    let out = match a.output {
         CostFormat::Text => render::text(&result),
         CostFormat::Md => render::markdown(&result),
         CostFormat::Json => render::json(&result),
@@ -58,7 +58,7 @@ fn demand(a: &CostArgs) -> Demand {
             a.requests_per_day,
             "--requests-per-day",
             100_000.0,
-            "the 2026 online calculator's default, reference.md §7.3",
+            "the default of a widely read 2026 online GPU-vs-CPU calculator",
         ),
         prompt_tokens: fig(
             a.prompt_tokens,
@@ -107,9 +107,9 @@ pub fn build(a: &CostArgs) -> Result<CostResult, String> {
     let mut assumptions = Vec::new();
     if let Some(p) = &a.preset {
         assumptions.push(format!(
-            "--preset {p}: the 2026 online calculator's defaults (reference.md §7.3: 8B model, 100K \
-             requests/day, A100 $2/h, CPU $0.40/h; its throughput scaling was an unpublished \
-             estimate, replaced here by the figures below)"
+            "--preset {p}: the defaults of a widely read 2026 online GPU-vs-CPU calculator (8B \
+             model, 100K requests/day, A100 $2/h, CPU $0.40/h; its throughput scaling was an \
+             unpublished estimate, replaced here by the figures below)"
         ));
     }
     let mut deployments = vec![gpu_deployment(a, &demand, &mut assumptions)?];

@@ -35,14 +35,14 @@ pub fn run(a: &EnergyArgs) -> Result<()> {
         window: Duration::from_secs_f64(a.seconds),
         tolerance: a.tolerance / 100.0,
     };
-    if !a.json {
+    if a.output != crate::cli::TextOrJson::Json {
         eprintln!(
             "reading every energy source over an idle window and a busy one ({} s each)…",
             a.seconds
         );
     }
     let report = selfcheck::run(&Roots::from_env(), &opts, &mut SpinLoad);
-    if a.json {
+    if a.output == crate::cli::TextOrJson::Json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print!("{}", selfcheck::render(&report));

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use ternbench_engine::kernels::ThreadPool;
 
-use crate::cli::RunArgs;
+use crate::cli::{RunArgs, TextOrJson};
 use crate::error::usage;
 use crate::measure::bandwidth;
 use crate::measure::counters;
@@ -64,6 +64,26 @@ fn run_id(name: &str) -> String {
     format!("{}-{}", stamp.replace('T', "-"), clean)
 }
 
+/// A resumed run that is already complete: say so and change nothing.
+fn already_complete(path: &std::path::Path) -> Option<String> {
+    let text = std::fs::read_to_string(path.join("run.json")).ok()?;
+    let run: RunFile = serde_json::from_str(&text).ok()?;
+    (run.status == "complete").then(|| {
+        let reps: usize = run.cells.iter().map(|c| c.repetitions).sum();
+        format!(
+            "{} is already complete ({} cell(s), {reps} timed repetition(s), finished {}): nothing to resume, nothing changed.\nreport:  {}\nrerun it: ternbench run {}",
+            path.display(),
+            run.cells.len(),
+            run.finished_utc.as_deref().unwrap_or("?"),
+            path.join("report").join("index.html").display(),
+            run.scenario
+                .file
+                .clone()
+                .unwrap_or_else(|| path.join("scenario.toml").display().to_string())
+        )
+    })
+}
+
 /// The idle baseline's protocol as the scenario sets it.
 fn idle_plan(s: &Scenario) -> energy::IdlePlan {
     energy::IdlePlan::new(
@@ -79,6 +99,30 @@ fn idle_plan(s: &Scenario) -> energy::IdlePlan {
 /// Runs `ternbench run`.
 pub fn run(a: &RunArgs) -> Result<()> {
     let host = host();
+    if let Some(path) = &a.resume {
+        if let Some(msg) = already_complete(path) {
+            if a.output == TextOrJson::Json {
+                println!(
+                    "{}",
+                    std::fs::read_to_string(path.join("run.json"))?.trim_end()
+                );
+            }
+            eprintln!("{msg}");
+            return Ok(());
+        }
+    }
+    if a.plan {
+        let (scenario, _) = load_scenario(a, host)?;
+        let isas = scenario.isa_levels().map_err(usage)?;
+        check_scenario_threads(a, &scenario, host)?;
+        let pool = ThreadPool::new(
+            scenario.threads.iter().copied().max().unwrap_or(1),
+            crate::records::machine::pinning(scenario.pin),
+        );
+        let plan =
+            crate::commands::planning::make(&scenario, &isas, &pool, plan_context(a, &scenario))?;
+        return crate::commands::planning::print(&plan, a.output);
+    }
     let (mut dir, scenario, text, prior_records, prior_run) = match &a.resume {
         Some(path) => {
             let (dir, text, records, run) = RunDir::open(path)?;
@@ -91,34 +135,42 @@ pub fn run(a: &RunArgs) -> Result<()> {
             (dir, s, text, records, run)
         }
         None => {
-            let (s, text) = match &a.scenario {
-                Some(p) => Scenario::load(p, host).map_err(|e| usage(e.to_string()))?,
-                None => {
-                    let mut s =
-                        Scenario::parse(EMBEDDED_QUICK, "<embedded scenarios/quick.toml>", host)
-                            .map_err(|e| usage(e.to_string()))?;
-                    if s.name.is_empty() {
-                        s.name = "quick".into();
-                    }
-                    (s, EMBEDDED_QUICK.to_string())
-                }
-            };
+            let (s, text) = load_scenario(a, host)?;
+            check_scenario_threads(a, &s, host)?;
+            // Refused before a results folder is created: levels and models.
+            s.isa_levels().map_err(usage)?;
+            for m in &s.models {
+                crate::plan::model::model_config(&m.name)?;
+            }
             let dir = RunDir::create(&a.out, &run_id(&s.name), &text)?;
             (dir, s, text, Vec::new(), None)
         }
     };
     let isas = scenario.isa_levels().map_err(usage)?;
+    check_scenario_threads(a, &scenario, host)?;
 
     // Counters first: threads spawned after opening them (the pool) are counted.
     let (ctrs, counter_status) = counters::open_status();
     let max_threads = scenario.threads.iter().copied().max().unwrap_or(1);
     let pool = ThreadPool::new(max_threads, crate::records::machine::pinning(scenario.pin));
-    let mut progress = Progress::new(a.quiet, runner::planned_reps(&scenario, isas.len()));
-    progress.note(&format!(
-        "ternbench run `{}` → {}",
-        scenario.name,
-        dir.path().display()
-    ));
+    if !a.quiet {
+        eprintln!(
+            "ternbench run `{}` → {}",
+            scenario.name,
+            dir.path().display()
+        );
+    }
+    // The plan's estimate weighs the progress bar (skipped when nothing is shown).
+    let weights = if a.quiet {
+        Default::default()
+    } else {
+        eprintln!("calibrating the progress estimate (a few seconds)…");
+        let plan =
+            crate::commands::planning::make(&scenario, &isas, &pool, plan_context(a, &scenario))?;
+        eprintln!("{}", crate::commands::planning::headline(&plan));
+        crate::commands::planning::weights(&plan)
+    };
+    let mut progress = Progress::new(a.quiet, weights);
 
     // Energy: the scenario's source unless --energy says otherwise.
     let mut choice: energy::EnergyChoice = a
@@ -237,6 +289,13 @@ pub fn run(a: &RunArgs) -> Result<()> {
             text,
         },
         machine,
+        label: a
+            .label
+            .clone()
+            .or_else(|| prior_run.as_ref().and_then(|r| r.label.clone())),
+        price_usd_per_hour: a
+            .price_per_hour
+            .or_else(|| prior_run.as_ref().and_then(|r| r.price_usd_per_hour)),
         bandwidth: bw.clone(),
         counters: counter_status.clone(),
         energy: energy_status.clone(),
@@ -258,10 +317,7 @@ pub fn run(a: &RunArgs) -> Result<()> {
     crate::measure::interrupt::install();
     let out = match runner::run(&scenario, &isas, &mut ctx, &mut DirSink(&mut dir)) {
         Ok(o) => o,
-        Err(e)
-            if e.downcast_ref::<crate::measure::interrupt::Interrupted>()
-                .is_some() =>
-        {
+        Err(e) if e.downcast_ref::<runner::Interrupted>().is_some() => {
             file.status = "interrupted".into();
             dir.write_summary(&file)?;
             eprintln!(
@@ -269,7 +325,7 @@ pub fn run(a: &RunArgs) -> Result<()> {
                 dir.path().join("cells.jsonl").display(),
                 dir.path().display()
             );
-            std::process::exit(130);
+            std::process::exit(crate::error::EXIT_INTERRUPTED);
         }
         Err(e) => return Err(e),
     };
@@ -350,7 +406,7 @@ pub fn run(a: &RunArgs) -> Result<()> {
     crate::present::report::write(&report, &report_dir)
         .with_context(|| format!("writing the report into {}", report_dir.display()))?;
 
-    if a.json {
+    if a.output == TextOrJson::Json {
         println!("{}", serde_json::to_string_pretty(&file)?);
     } else if !a.quiet {
         print!("{}", summary_text(&file));
@@ -361,6 +417,58 @@ pub fn run(a: &RunArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The scenario named on the command line, or the embedded quick one.
+fn load_scenario(a: &RunArgs, host: Host) -> Result<(Scenario, String)> {
+    Ok(match &a.scenario {
+        Some(p) => Scenario::load(p, host).map_err(|e| usage(e.to_string()))?,
+        None => {
+            let mut s = Scenario::parse(EMBEDDED_QUICK, "<embedded scenarios/quick.toml>", host)
+                .map_err(|e| usage(e.to_string()))?;
+            if s.name.is_empty() {
+                s.name = "quick".into();
+            }
+            (s, EMBEDDED_QUICK.to_string())
+        }
+    })
+}
+
+/// A scenario's thread counts against this machine (`--oversubscribe` lifts the limit).
+fn check_scenario_threads(a: &RunArgs, s: &Scenario, host: Host) -> Result<()> {
+    let file = s
+        .file
+        .as_ref()
+        .map_or("<embedded scenarios/quick.toml>".to_string(), |f| {
+            f.display().to_string()
+        });
+    crate::commands::check_threads_on(
+        &s.threads,
+        a.thread_opts.oversubscribe,
+        host.logical,
+        &format!("{file}: key `threads` has"),
+    )
+}
+
+/// What the estimate needs to know of this run.
+fn plan_context(a: &RunArgs, s: &Scenario) -> crate::plan::estimate::Context {
+    let source = a.energy.as_deref().unwrap_or(&s.energy.source);
+    let energy_available = source != "none"
+        && source != "estimate"
+        && matches!(
+            source
+                .parse::<energy::EnergyChoice>()
+                .map(|c| energy::open(&c, &energy::Roots::system())),
+            Ok(energy::EnergyStatus::Available(_))
+        );
+    crate::plan::estimate::Context {
+        beside: true,
+        idle_seconds: if energy_available {
+            s.energy.idle_settle_seconds + s.energy.idle_seconds
+        } else {
+            0.0
+        },
+    }
 }
 
 fn fmt_summary(s: &Option<crate::records::stats::Summary>) -> String {

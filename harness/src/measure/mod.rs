@@ -2,6 +2,7 @@
 //!
 //! - [`runner`]: executes a plan's cells (warm-up, interleaved repetitions, progress), each
 //!   repetition bracketed by bandwidth readings, and hands every record to a sink;
+//! - [`calibrate`]: the few-second calibration behind `--plan` and the progress ETA;
 //! - [`timing`]: the clock and the small order statistics the probes use;
 //! - [`bandwidth`]: the memory read bandwidth (the roofline's denominator);
 //! - [`peak`]: the int8 and f32 multiply-add peaks (the compute roofline);
@@ -12,6 +13,7 @@
 //! - [`peer`]: a llama.cpp-family `llama-bench` run as an engine, one repetition per invocation.
 
 pub mod bandwidth;
+pub mod calibrate;
 pub mod counters;
 pub mod energy_phase;
 pub mod interrupt;

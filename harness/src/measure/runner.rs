@@ -15,7 +15,7 @@
 //! tg test does. Counters and energy are read at the phase boundaries, outside the timed spans.
 
 use std::collections::BTreeMap;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -25,7 +25,7 @@ use ternbench_engine::{model::exec, sampler::argmax, Exec, KvType, Logits, Model
 use crate::measure::counters::Counters;
 use crate::measure::peer::{PeerError, PeerRun, PeerSpec};
 use crate::plan::model::{build, ModelPlan};
-use crate::plan::scenario::{EngineSpec, Order, SampleLayers, Scenario, TestSpec};
+use crate::plan::scenario::{EngineSpec, ModelSpec, Order, SampleLayers, Scenario, TestSpec};
 use crate::records::results::CellKey;
 use crate::records::results::{
     now_utc, CellEnergy, CellResult, ModelRecord, PeerBuild, PhaseEnergy, Record, SampleRecord,
@@ -47,37 +47,165 @@ pub trait Sink {
     fn record(&mut self, r: &Record) -> Result<()>;
 }
 
-/// Progress display on stderr.
+/// Progress on stderr: an `indicatif` bar on a terminal, one line per repetition otherwise.
+///
+/// The bar counts work, not repetitions: each repetition weighs its cell's estimated seconds
+/// (from the plan's calibration, [`crate::plan::estimate`]), so a 20-second FP16 prefill and a
+/// 1-second ternary decode move it by what they cost. The ETA is ours, not indicatif's `{eta}`:
+/// indicatif's rate is an exponential average over the last ~15 s and reads 0 before the first
+/// step (`indicatif` 0.18 `state.rs`, `Estimator`, `ProgressState::eta`), so with repetitions
+/// of 5–60 s it swung between updates and showed "0s" at the start. Ours is the work left over
+/// the rate measured since this run began (a resumed run's earlier work excluded), before the
+/// first repetition the plan's estimate marked `~`, and "done" at the end (never a
+/// microsecond count).
 #[derive(Debug)]
 pub struct Progress {
     quiet: bool,
     tty: bool,
-    total: usize,
-    done: usize,
+    /// Estimated seconds and planned repetitions per cell (empty: every repetition weighs 1 s).
+    weights: BTreeMap<CellKey, (f64, usize)>,
+    bar: Option<indicatif::ProgressBar>,
+    total_units: u64,
+    done_units: u64,
+    start_units: u64,
+    total_reps: usize,
+    done_reps: usize,
     t0: Instant,
-    line_open: bool,
+}
+
+/// Milliseconds of estimated work: the bar's unit.
+fn units(seconds: f64) -> u64 {
+    (seconds * 1e3).round().max(1.0) as u64
+}
+
+/// A duration for a person: `45s`, `3m 05s`, `1h 02m`; `<1s` below a second.
+pub fn fmt_duration(secs: f64) -> String {
+    if !secs.is_finite() || secs < 0.0 {
+        return "?".into();
+    }
+    let s = secs.round() as u64;
+    if secs < 1.0 {
+        "<1s".into()
+    } else if s < 60 {
+        format!("{s}s")
+    } else if s < 3600 {
+        format!("{}m {:02}s", s / 60, s % 60)
+    } else {
+        format!("{}h {:02}m", s / 3600, (s % 3600) / 60)
+    }
+}
+
+/// The ETA shown: `done` when nothing is left; from the rate measured since `start` when some
+/// work was done; else the plan's estimate (`~`), when the units are estimated seconds.
+pub fn eta_text(len: u64, pos: u64, start: u64, elapsed_s: f64, estimated: bool) -> String {
+    let left = len.saturating_sub(pos);
+    if left == 0 {
+        return "done".into();
+    }
+    let done = pos.saturating_sub(start);
+    if done > 0 && elapsed_s > 0.0 {
+        return fmt_duration(left as f64 * elapsed_s / done as f64);
+    }
+    if estimated {
+        format!("~{} (estimate)", fmt_duration(left as f64 / 1e3))
+    } else {
+        "?".into()
+    }
 }
 
 impl Progress {
-    /// `total` planned timed repetitions.
-    pub fn new(quiet: bool, total: usize) -> Progress {
+    /// A display; `weights` maps each cell to its estimated seconds per repetition and
+    /// planned repetitions (may be empty).
+    pub fn new(quiet: bool, weights: BTreeMap<CellKey, (f64, usize)>) -> Progress {
         Progress {
             quiet,
             tty: std::io::stderr().is_terminal(),
-            total,
-            done: 0,
+            weights,
+            bar: None,
+            total_units: 0,
+            done_units: 0,
+            start_units: 0,
+            total_reps: 0,
+            done_reps: 0,
             t0: Instant::now(),
-            line_open: false,
         }
     }
 
-    fn eta(&self) -> String {
-        if self.done == 0 {
-            return "?".into();
+    fn weight(&self, key: &CellKey) -> u64 {
+        self.weights.get(key).map_or(1000, |w| units(w.0))
+    }
+
+    /// Planned timed repetitions of a cell (the plan's, else the scenario's).
+    fn planned(&self, key: &CellKey, s: &Scenario) -> usize {
+        self.weights.get(key).map_or(s.repetitions, |w| w.1)
+    }
+
+    /// Sets the work of the whole run: every cell's warm-ups (`cells`: each cell with the
+    /// warm-ups it runs before its first timed repetition) and planned repetitions, the
+    /// repetitions already recorded (`prior`) counted as done, so a resumed run starts at the
+    /// fraction it had reached.
+    pub fn begin(
+        &mut self,
+        s: &Scenario,
+        cells: &[(CellKey, usize)],
+        prior: &BTreeMap<CellKey, Vec<SampleRecord>>,
+    ) {
+        let (mut total, mut done, mut reps, mut done_reps) = (0, 0, 0, 0);
+        for (key, warmup) in cells {
+            let (key, warmup) = (key.clone(), *warmup);
+            let w = self.weight(&key);
+            let had = prior.get(&key).map_or(0, |v| v.len());
+            let planned = self.planned(&key, s).max(had);
+            let finished = had >= s.max_repetitions
+                || (had >= s.repetitions
+                    && prior
+                        .get(&key)
+                        .map_or(0.0, |v| v.iter().map(|r| r.seconds()).sum())
+                        >= s.min_seconds);
+            // A partly measured cell's warm-ups are added as they run (`extend`).
+            let warm = if finished || had > 0 { 0 } else { warmup };
+            let planned = if finished { had } else { planned };
+            total += (warm + planned) as u64 * w;
+            done += had as u64 * w;
+            reps += planned;
+            done_reps += had;
         }
-        let per = self.t0.elapsed().as_secs_f64() / self.done as f64;
-        let left = per * self.total.saturating_sub(self.done) as f64;
-        crate::output::fmt_secs(left)
+        self.total_units = total.max(1);
+        self.done_units = done;
+        self.start_units = done;
+        self.total_reps = reps;
+        self.done_reps = done_reps;
+        self.t0 = Instant::now();
+        if self.quiet || !self.tty {
+            return;
+        }
+        let start = done;
+        let estimated = !self.weights.is_empty();
+        let style = indicatif::ProgressStyle::with_template(
+            "[{bar:24.cyan/blue}] {percent:>3}% {msg} · ETA {eta_measured}",
+        )
+        .expect("a valid template")
+        .progress_chars("#>-")
+        .with_key(
+            "eta_measured",
+            move |st: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = w.write_str(&eta_text(
+                    st.len().unwrap_or(0),
+                    st.pos(),
+                    start,
+                    st.elapsed().as_secs_f64(),
+                    estimated,
+                ));
+            },
+        );
+        let bar = indicatif::ProgressBar::with_draw_target(
+            Some(self.total_units),
+            indicatif::ProgressDrawTarget::stderr(),
+        )
+        .with_style(style)
+        .with_position(done);
+        bar.enable_steady_tick(std::time::Duration::from_millis(500));
+        self.bar = Some(bar);
     }
 
     /// A status line (not counted).
@@ -85,55 +213,78 @@ impl Progress {
         if self.quiet {
             return;
         }
-        self.clear();
-        eprintln!("{msg}");
-    }
-
-    fn clear(&mut self) {
-        if self.line_open {
-            eprint!("\r\x1b[K");
-            self.line_open = false;
+        match &self.bar {
+            Some(b) => b.println(msg),
+            None => eprintln!("{msg}"),
         }
     }
 
-    /// A repetition is starting.
-    pub fn start(&mut self, cell: &str, rep: &str) {
-        if self.quiet || !self.tty {
-            return;
+    /// A repetition of `key` is starting (`rep`: `warm-up` or `rep N`).
+    pub fn start(&mut self, key: &CellKey, rep: &str) {
+        if let Some(b) = &self.bar {
+            b.set_message(format!("{} {rep}", key.id()));
         }
-        let pct = 100 * self.done / self.total.max(1);
-        let width = 20;
-        let filled = width * self.done / self.total.max(1);
-        eprint!(
-            "\r\x1b[K[{}{}] {pct:>3}% {cell} {rep} · ETA {}",
-            "#".repeat(filled),
-            "-".repeat(width - filled),
-            self.eta()
-        );
-        let _ = std::io::stderr().flush();
-        self.line_open = true;
     }
 
-    /// A timed repetition finished.
-    pub fn done(&mut self, cell: &str, rep: usize, summary: &str) {
-        self.done += 1;
+    /// A repetition of `key` ran beyond the planned work (a warm-up of a resumed cell, or a
+    /// repetition added by `min_seconds`): the total grows by its weight.
+    pub fn extend(&mut self, key: &CellKey, timed: bool) {
+        let w = self.weight(key);
+        self.total_units += w;
+        if timed {
+            self.total_reps += 1;
+        }
+        if let Some(b) = &self.bar {
+            b.set_length(self.total_units);
+        }
+    }
+
+    /// A warm-up repetition of `key` finished.
+    pub fn warmed(&mut self, key: &CellKey) {
+        let w = self.weight(key);
+        self.done_units = (self.done_units + w).min(self.total_units);
+        if let Some(b) = &self.bar {
+            b.set_position(self.done_units);
+        }
+    }
+
+    /// The ETA as shown now.
+    fn eta(&self) -> String {
+        eta_text(
+            self.total_units,
+            self.done_units,
+            self.start_units,
+            self.t0.elapsed().as_secs_f64(),
+            !self.weights.is_empty(),
+        )
+    }
+
+    /// A timed repetition of `key` finished.
+    pub fn done(&mut self, key: &CellKey, rep: usize, summary: &str) {
+        let w = self.weight(key);
+        self.done_units = (self.done_units + w).min(self.total_units);
+        self.done_reps += 1;
         if self.quiet {
             return;
         }
-        if !self.tty {
-            eprintln!(
-                "[{}/{}] {cell} rep {} {summary} (ETA {})",
-                self.done,
-                self.total.max(self.done),
+        match &self.bar {
+            Some(b) => b.set_position(self.done_units),
+            None => eprintln!(
+                "[{}/{}] {} rep {} {summary} · ETA {}",
+                self.done_reps,
+                self.total_reps.max(self.done_reps),
+                key.id(),
                 rep + 1,
                 self.eta()
-            );
+            ),
         }
     }
 
     /// Ends the display.
     pub fn finish(&mut self) {
-        self.clear();
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
+        }
     }
 }
 
@@ -164,13 +315,22 @@ pub struct RunOutput {
     pub cells: Vec<CellResult>,
 }
 
-/// Timed repetitions planned for `s` (for progress and ETA).
-pub fn planned_reps(s: &Scenario, isas: usize) -> usize {
-    (s.models.len() * s.engines.len() * isas + s.peers.len())
-        * s.threads.len()
-        * s.tests.len()
-        * s.repetitions
+/// The error a run stops with after Ctrl-C ([`crate::measure::interrupt`]), carrying every
+/// cell measured so far (summarised from the repetitions it has) so a caller can print or keep
+/// them.
+#[derive(Debug)]
+pub struct Interrupted {
+    /// The cells with at least one timed repetition, and the models built.
+    pub partial: RunOutput,
 }
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("interrupted (Ctrl-C)")
+    }
+}
+
+impl std::error::Error for Interrupted {}
 
 fn rss() -> (Option<u64>, Option<u64>) {
     let Ok(s) = std::fs::read_to_string("/proc/self/status") else {
@@ -193,7 +353,7 @@ fn reset_peak_rss() {
 
 /// For `sample_layers = "auto"`: every layer if all the scenario's engines of this zoo model fit
 /// in 80% of the available memory, else as many layers as fit (1 to 4).
-fn auto_layers(s: &Scenario, name: &str) -> Option<usize> {
+pub fn auto_layers(s: &Scenario, name: &str) -> Option<usize> {
     let cfg = ternbench_engine::zoo::config(name).ok()?;
     let avail = crate::records::machine::mem_available()? as f64 * 0.8;
     let bytes = |layers: usize| -> f64 {
@@ -241,13 +401,119 @@ fn fill_depth(model: &Model, ex: Exec<'_>, session: &mut Session, n: usize) -> R
 
 /// What runs a cell: one of ternbench's engines at a SIMD level, or a peer (an index into the
 /// scenario's `peers`).
-#[derive(Clone, Copy, PartialEq)]
-enum Runs {
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Runs {
+    /// A ternbench engine at a SIMD level.
     Engine(EngineSpec, Isa),
+    /// The scenario's `peers[i]`.
     Peer(usize),
 }
 
+/// One model group of a run: cells that run on one model (file), interleaved with each other.
+#[derive(Debug, Clone)]
+pub struct Group {
+    /// The model.
+    pub model: ModelSpec,
+    /// Its cells, in scenario order: ternbench's, then the peers'.
+    pub cells: Vec<(Runs, CellKey)>,
+}
+
+/// Whether model name `a` (as the scenario spells it) and path `b` are the same file.
+fn same_file(a: &str, b: &std::path::Path) -> bool {
+    let a = std::path::Path::new(a);
+    a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
+}
+
+/// The run's cells by model group: each model's ternbench cells ([`Scenario::cells`]), with
+/// every peer's cells (threads × tests, SIMD level `peer`) in the group of the model on the
+/// same file, so they interleave with ternbench's on it; a peer whose file is not among the
+/// models gets a group of its own after them. `peer_files` are the peers' files as read
+/// ([`peer_files`]); a file that cannot be read gives cells of type `?` (their error says why).
+pub fn layout(s: &Scenario, isas: &[Isa], peer_files: &[Result<PeerFile, String>]) -> Vec<Group> {
+    let mut groups: Vec<Group> = s
+        .cells(isas)
+        .into_iter()
+        .map(|(model, cells)| {
+            let cells = cells
+                .into_iter()
+                .map(|(spec, key)| {
+                    let isa = *isas
+                        .iter()
+                        .find(|i| i.name() == key.isa)
+                        .expect("cell level from the scenario");
+                    (Runs::Engine(spec, isa), key)
+                })
+                .collect();
+            Group { model, cells }
+        })
+        .collect();
+    for (pi, p) in s.peers.iter().enumerate() {
+        let file = p.model.display().to_string();
+        let at = match groups
+            .iter()
+            .position(|g| same_file(&g.model.name, &p.model))
+        {
+            Some(i) => i,
+            None => match groups.iter().position(|g| g.model.name == file) {
+                Some(i) => i,
+                None => {
+                    groups.push(Group {
+                        model: ModelSpec {
+                            name: file,
+                            sample_layers: SampleLayers::Full,
+                        },
+                        cells: Vec::new(),
+                    });
+                    groups.len() - 1
+                }
+            },
+        };
+        let (format, head) = match peer_files.get(pi) {
+            Some(Ok(f)) => (f.format.clone(), f.head.clone()),
+            _ => ("?".to_string(), "?".to_string()),
+        };
+        let model = groups[at].model.name.clone();
+        for &t in &s.threads {
+            for test in &s.tests {
+                let key = CellKey {
+                    model: model.clone(),
+                    engine: p.name.clone(),
+                    format: format.clone(),
+                    head: head.clone(),
+                    isa: "peer".into(),
+                    threads: t,
+                    test: test.name(),
+                };
+                groups[at].cells.push((Runs::Peer(pi), key));
+            }
+        }
+    }
+    groups
+}
+
+/// Every peer's file of `s`, read ([`PeerFile`]) or why not.
+pub fn peer_files(s: &Scenario) -> Vec<Result<PeerFile, String>> {
+    s.peers.iter().map(|p| peer_file(s, p)).collect()
+}
+
+/// The model record of a cell: its engine's build, or its peer's file.
+fn cell_model<'a>(
+    c: &Cell,
+    built: &'a [(EngineSpec, Model, ModelRecord)],
+    peer_models: &'a [Option<ModelRecord>],
+) -> Option<&'a ModelRecord> {
+    match c.runs {
+        Runs::Engine(spec, _) => built
+            .iter()
+            .find(|(sp, _, _)| *sp == spec)
+            .map(|(_, _, r)| r),
+        Runs::Peer(pi) => peer_models[pi].as_ref(),
+    }
+}
+
 struct Cell {
+    /// Timed repetitions the progress display planned for (beyond: it grows).
+    planned: usize,
     runs: Runs,
     key: CellKey,
     test: TestSpec,
@@ -271,10 +537,13 @@ impl Cell {
 }
 
 /// A peer's file, read once per run: what its cells' keys and model record say.
-struct PeerFile {
-    format: String,
-    head: String,
-    record: ModelRecord,
+pub struct PeerFile {
+    /// The projections' GGUF type (`TQ2_0`, `I2_S`, `F16`).
+    pub format: String,
+    /// The head's (tied embedding's) GGUF type.
+    pub head: String,
+    /// The model record its cells carry (decode bytes from the file's tensors).
+    pub record: ModelRecord,
 }
 
 /// Reads the GGUF a peer runs: its projection and head types, decode bytes (from the file's
@@ -460,101 +729,73 @@ pub fn run(
     let mut models_out: Vec<ModelRecord> = Vec::new();
     let mut cells_out = Vec::new();
     let max_threads = s.threads.iter().copied().max().unwrap_or(1);
-    // Peers: each joins the group of the model with the same file (interleaved with ternbench's
-    // cells on it), else a group of its own after the models.
-    let peer_files: Vec<Result<PeerFile, String>> =
-        s.peers.iter().map(|p| peer_file(s, p)).collect();
-    let mut peer_models: Vec<Option<ModelRecord>> = vec![None; s.peers.len()];
-    let same_file = |a: &str, b: &std::path::Path| {
-        let a = std::path::Path::new(a);
-        a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
-    };
-    let mut groups = s.cells(isas);
-    let mut joined = vec![false; s.peers.len()];
-    for (i, p) in s.peers.iter().enumerate() {
-        joined[i] = groups.iter().any(|(m, _)| same_file(&m.name, &p.model));
-        if !joined[i]
-            && !groups
+    let peer_files = peer_files(s);
+    // A resumed run keeps the peers' model records it has.
+    let mut peer_models: Vec<Option<ModelRecord>> = s
+        .peers
+        .iter()
+        .map(|p| {
+            let file = p.model.display().to_string();
+            ctx.prior_models
                 .iter()
-                .any(|(m, _)| m.name == p.model.display().to_string())
-        {
-            groups.push((
-                crate::plan::scenario::ModelSpec {
-                    name: p.model.display().to_string(),
-                    sample_layers: SampleLayers::Full,
-                },
-                Vec::new(),
-            ));
-        }
-    }
-    for (mspec, cells) in groups {
+                .rev()
+                .find(|m| m.engine == p.name && m.peer.as_ref().is_some_and(|b| b.file == file))
+                .cloned()
+        })
+        .collect();
+    let groups = layout(s, isas, &peer_files);
+    let planned: Vec<(CellKey, usize)> = groups
+        .iter()
+        .flat_map(|g| {
+            g.cells.iter().map(|(runs, key)| {
+                // llama-bench warms up inside every invocation.
+                let warm = match runs {
+                    Runs::Engine(..) => s.warmup,
+                    Runs::Peer(_) => 0,
+                };
+                (key.clone(), warm)
+            })
+        })
+        .collect();
+    ctx.progress.begin(s, &planned, &ctx.prior);
+    for Group {
+        model: mspec,
+        cells,
+    } in groups
+    {
         let mut group: Vec<Cell> = cells
             .into_iter()
-            .map(|(spec, key)| {
+            .map(|(runs, key)| {
                 let samples = ctx.prior.remove(&key).unwrap_or_default();
                 let test = *s
                     .tests
                     .iter()
                     .find(|t| t.name() == key.test)
                     .expect("cell test from the scenario");
-                let isa = *isas
-                    .iter()
-                    .find(|i| i.name() == key.isa)
-                    .expect("cell level from the scenario");
+                let (warm_left, error) = match runs {
+                    Runs::Engine(..) => (s.warmup, None),
+                    Runs::Peer(pi) => (
+                        0,
+                        peer_files[pi].as_ref().err().map(|e| {
+                            format!(
+                                "{}: cannot read {}: {e}",
+                                s.peers[pi].name,
+                                s.peers[pi].model.display()
+                            )
+                        }),
+                    ),
+                };
                 Cell {
-                    warm_left: s.warmup,
-                    runs: Runs::Engine(spec, isa),
+                    planned: ctx.progress.planned(&key, s).max(samples.len()),
+                    warm_left,
+                    runs,
                     key,
                     test,
                     samples,
-                    error: None,
+                    error,
                 }
             })
             .collect();
-        for (pi, p) in s.peers.iter().enumerate() {
-            let here = if joined[pi] {
-                same_file(&mspec.name, &p.model)
-            } else {
-                mspec.name == p.model.display().to_string()
-            };
-            if !here {
-                continue;
-            }
-            let (format, head, error) = match &peer_files[pi] {
-                Ok(f) => (f.format.clone(), f.head.clone(), None),
-                Err(e) => (
-                    "?".to_string(),
-                    "?".to_string(),
-                    Some(format!(
-                        "{}: cannot read {}: {e}",
-                        p.name,
-                        p.model.display()
-                    )),
-                ),
-            };
-            for &t in &s.threads {
-                for test in &s.tests {
-                    let key = CellKey {
-                        model: mspec.name.clone(),
-                        engine: p.name.clone(),
-                        format: format.clone(),
-                        head: head.clone(),
-                        isa: "peer".into(),
-                        threads: t,
-                        test: test.name(),
-                    };
-                    // llama-bench warms up inside every invocation.
-                    group.push(Cell {
-                        warm_left: 0,
-                        runs: Runs::Peer(pi),
-                        samples: ctx.prior.remove(&key).unwrap_or_default(),
-                        key,
-                        test: *test,
-                        error: error.clone(),
-                    });
-                }
-            }
-        }
         if group.iter().all(|c| c.satisfied(s)) {
             // Everything of this model was measured before an interruption.
             for c in &group {
@@ -668,15 +909,28 @@ pub fn run(
             for i in batch {
                 if crate::measure::interrupt::requested() {
                     ctx.progress.finish();
-                    return Err(crate::measure::interrupt::Interrupted.into());
+                    // Every cell measured so far, this model's partly measured ones included.
+                    let mut cells = cells_out;
+                    for c in group.iter().filter(|c| !c.samples.is_empty()) {
+                        cells.push(summarise(s, c, cell_model(c, &built, &peer_models)));
+                    }
+                    return Err(Interrupted {
+                        partial: RunOutput {
+                            models: models_out,
+                            cells,
+                        },
+                    }
+                    .into());
                 }
                 let c = &mut group[i];
-                let id = c.key.id();
                 let (spec, isa) = match c.runs {
                     Runs::Engine(spec, isa) => (spec, isa),
                     Runs::Peer(pi) => {
                         let rep = c.samples.len();
-                        ctx.progress.start(&id, &format!("rep {}", rep + 1));
+                        if rep >= c.planned {
+                            ctx.progress.extend(&c.key, true);
+                        }
+                        ctx.progress.start(&c.key, &format!("rep {}", rep + 1));
                         let threads = c.key.threads;
                         let (beside, pool) = (ctx.beside, ctx.pool);
                         let read_bw = || beside.and_then(|b| b.gbps(pool, threads));
@@ -711,11 +965,11 @@ pub fn run(
                                 }
                                 sink.record(&Record::Sample(Box::new(rec.clone())))?;
                                 let tps = rec.decode_tps().or(rec.prefill_tps()).unwrap_or(0.0);
-                                ctx.progress.done(&id, rep, &format!("{tps:.2} t/s"));
+                                ctx.progress.done(&c.key, rep, &format!("{tps:.2} t/s"));
                                 c.samples.push(rec);
                             }
                             Err(e) => {
-                                ctx.progress.note(&format!("  {id}: FAILED: {e}"));
+                                ctx.progress.note(&format!("  {}: FAILED: {e}", c.key.id()));
                                 c.error = Some(e.to_string());
                             }
                         }
@@ -732,13 +986,21 @@ pub fn run(
                     .find(|(sp, _, _)| *sp == spec)
                     .expect("engine built");
                 let ks = KernelSet::get(isa).map_err(|e| anyhow::anyhow!("{e}"))?;
+                let resumed_cell = !c.samples.is_empty();
                 while c.warm_left > 0 {
-                    ctx.progress.start(&id, "warm-up");
+                    if resumed_cell {
+                        ctx.progress.extend(&c.key, false);
+                    }
+                    ctx.progress.start(&c.key, "warm-up");
                     run_rep(model, ks, ctx, c.key.threads, c.test, kv)?;
+                    ctx.progress.warmed(&c.key);
                     c.warm_left -= 1;
                 }
                 let rep = c.samples.len();
-                ctx.progress.start(&id, &format!("rep {}", rep + 1));
+                if rep >= c.planned {
+                    ctx.progress.extend(&c.key, true);
+                }
+                ctx.progress.start(&c.key, &format!("rep {}", rep + 1));
                 let threads = c.key.threads;
                 let (beside, pool) = (ctx.beside, ctx.pool);
                 let read_bw = || beside.and_then(|b| b.gbps(pool, threads));
@@ -756,7 +1018,7 @@ pub fn run(
                 if let Some(d) = rec.decode_tps() {
                     parts.push(format!("tg {d:.2} t/s"));
                 }
-                ctx.progress.done(&id, rep, &parts.join(", "));
+                ctx.progress.done(&c.key, rep, &parts.join(", "));
                 c.samples.push(rec);
                 if s.cooldown_seconds > 0.0 {
                     std::thread::sleep(std::time::Duration::from_secs_f64(s.cooldown_seconds));
@@ -767,16 +1029,7 @@ pub fn run(
             }
         }
         for c in &group {
-            let m = match c.runs {
-                Runs::Engine(spec, _) => built
-                    .iter()
-                    .find(|(sp, _, _)| *sp == spec)
-                    .map(|(_, _, r)| r),
-                Runs::Peer(pi) => peer_models[pi].as_ref(),
-            };
-            let mut r = summarise(s, c, m);
-            r.error = c.error.clone();
-            cells_out.push(r);
+            cells_out.push(summarise(s, c, cell_model(c, &built, &peer_models)));
         }
     }
     ctx.progress.finish();
@@ -1138,5 +1391,33 @@ mod tests {
             Some((0.5, true))
         );
         assert_eq!(e.measured_decode_jpt(), None);
+    }
+}
+
+#[cfg(test)]
+mod progress_tests {
+    use super::{eta_text, fmt_duration};
+
+    #[test]
+    fn durations_read_as_a_person_would() {
+        assert_eq!(fmt_duration(0.0), "<1s");
+        assert_eq!(fmt_duration(0.4), "<1s");
+        assert_eq!(fmt_duration(45.2), "45s");
+        assert_eq!(fmt_duration(185.0), "3m 05s");
+        assert_eq!(fmt_duration(3720.0), "1h 02m");
+        assert_eq!(fmt_duration(f64::NAN), "?");
+    }
+
+    #[test]
+    fn eta_is_done_at_the_end_and_measured_from_this_runs_rate() {
+        // Finished: "done", never a zero duration in microseconds.
+        assert_eq!(eta_text(1000, 1000, 0, 12.0, true), "done");
+        // Nothing measured yet: the plan's estimate, marked.
+        assert_eq!(eta_text(90_000, 0, 0, 0.5, true), "~1m 30s (estimate)");
+        assert_eq!(eta_text(90, 0, 0, 0.5, false), "?");
+        // Half the work in 60 s: 60 s left.
+        assert_eq!(eta_text(1000, 500, 0, 60.0, true), "1m 00s");
+        // Resumed at 600 of 1000: only this run's work sets the rate (100 units in 10 s).
+        assert_eq!(eta_text(1000, 700, 600, 10.0, true), "30s");
     }
 }

@@ -677,7 +677,7 @@ impl Scenario {
                 .collect::<Result<_, _>>()?,
         };
 
-        let repetitions = int_in(&src, &raw.repetitions, "repetitions", 1, 10_000, 5)?;
+        let repetitions = int_in(&src, &raw.repetitions, "repetitions", 1, 10_000, 6)?;
         let warmup = int_in(&src, &raw.warmup, "warmup", 0, 1000, 1)?;
         let max_repetitions = int_in(
             &src,
@@ -1097,7 +1097,7 @@ mod tests {
         let s = parse("models = [\"bitnet-125m\"]\nthreads = [1, \"all\", \"2-3\", \"physical\"]\nformats = [\"i2\", \"tq1\"]\ntests = [\"pp16\", \"tg8\", \"pp4+tg4\"]\n").unwrap();
         assert_eq!(s.threads, vec![1, 8, 2, 3, 4]);
         assert_eq!(s.engines.len(), 3);
-        assert_eq!(s.repetitions, 5);
+        assert_eq!(s.repetitions, 6);
         assert_eq!(s.order, Order::Interleaved);
         // llama-bench's cache type, as `ternbench bench`.
         assert!(s.kv_f16);

@@ -643,6 +643,14 @@ pub struct RunFile {
     pub scenario: ScenarioInfo,
     /// The machine fingerprint.
     pub machine: serde_json::Value,
+    /// What the user calls the machine (`ternbench run --label`: an instance type, a lab
+    /// host): reports show it in place of the CPU name. `null` when not given.
+    #[serde(default)]
+    pub label: Option<String>,
+    /// The machine's price in USD per hour (`ternbench run --price-per-hour`): the CPU
+    /// comparison's tokens per dollar. `null` when not given.
+    #[serde(default)]
+    pub price_usd_per_hour: Option<f64>,
     /// Read bandwidth per thread count (roofline denominators).
     pub bandwidth: Vec<RunBandwidth>,
     /// Hardware counters: measured or why not.

@@ -370,7 +370,7 @@ pub struct Gate {
     pub explanation: String,
 }
 
-/// The whole comparison: what `--format json` prints.
+/// The whole comparison: what `-o json` prints.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
     /// `ternbench-compare/1`.

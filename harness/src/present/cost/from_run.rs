@@ -310,6 +310,8 @@ mod tests {
                 text: String::new(),
             },
             machine: serde_json::Value::Null,
+            label: None,
+            price_usd_per_hour: None,
             bandwidth: vec![],
             counters: serde_json::from_str(r#"{"status":"unavailable","reason":"x"}"#).unwrap(),
             energy: serde_json::json!({"status": "unavailable", "reason": "no counters"}),

@@ -203,7 +203,7 @@ fn md_body(r: &CostResult, heading: &str) -> String {
     s
 }
 
-/// A Markdown document (`--format md`).
+/// A Markdown document (`-o md`).
 pub fn markdown(r: &CostResult) -> String {
     format!("# Cost per million tokens\n\n{}", md_body(r, "##"))
 }
@@ -214,7 +214,7 @@ pub fn markdown_section(r: &CostResult) -> String {
     format!("## Cost\n\n{}", md_body(r, "###"))
 }
 
-/// JSON (`--format json`).
+/// JSON (`-o json`).
 pub fn json(r: &CostResult) -> String {
     serde_json::to_string_pretty(r).expect("a CostResult always serialises") + "\n"
 }

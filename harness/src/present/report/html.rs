@@ -242,6 +242,12 @@ pub fn render(r: &Report, svgs: &BTreeMap<String, String>) -> String {
         if !r.machines_differ() {
             s.push_str("<p>All runs come from the same kind of machine.</p>\n");
         }
+        for n in &r.machine_notes {
+            s.push_str(&format!(
+                "<div class=\"warn\"><b>Machines:</b> {}</div>\n",
+                esc(n)
+            ));
+        }
         s.push_str(&table(tables::CPU_HEADER, &tables::cpu_rows(r), flag_class));
         figures(&mut s, &r.cpu_figures, svgs);
     }

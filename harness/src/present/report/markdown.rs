@@ -112,6 +112,9 @@ pub fn render(r: &Report) -> String {
         if !r.machines_differ() {
             s.push_str("_All runs come from the same kind of machine._\n\n");
         }
+        for n in &r.machine_notes {
+            s.push_str(&format!("> **Machines:** {}\n\n", md_escape(n)));
+        }
         s.push_str(&table(tables::CPU_HEADER, &tables::cpu_rows(r)));
         s.push('\n');
         figures(&mut s, &r.cpu_figures);

@@ -55,6 +55,8 @@ pub struct Report {
     pub cpu_rows: Vec<cpus::Row>,
     /// Its charts.
     pub cpu_figures: Vec<Figure>,
+    /// Where run labels and machines disagree ([`cpus::machine_notes`]).
+    pub machine_notes: Vec<String>,
     /// When the report was made (RFC 3339 UTC).
     pub generated_utc: String,
 }
@@ -95,12 +97,12 @@ pub fn build(
 ) -> Report {
     let figures = charts::all(&runs, claim_list);
     let claims = claims::evaluate(claim_list, &runs);
-    let (cpu_rows, cpu_figures) = if runs.len() > 1 {
+    let (cpu_rows, cpu_figures, machine_notes) = if runs.len() > 1 {
         let rows = cpus::rows(&runs, prices);
         let figs = cpus::charts(&rows);
-        (rows, figs)
+        (rows, figs, cpus::machine_notes(&runs))
     } else {
-        (Vec::new(), Vec::new())
+        (Vec::new(), Vec::new(), Vec::new())
     };
     Report {
         cards: verdict::cards(&runs, prices),
@@ -110,6 +112,7 @@ pub fn build(
         claims,
         cpu_rows,
         cpu_figures,
+        machine_notes,
         generated_utc: now_utc(),
     }
 }
@@ -177,6 +180,8 @@ mod tests {
                     text: text.into(),
                 },
                 machine: serde_json::json!({"cpu_model": "X"}),
+                label: None,
+                price_usd_per_hour: None,
                 bandwidth: Vec::new(),
                 counters: crate::records::counters::CounterStatus::Unavailable {
                     reason: "none".into(),

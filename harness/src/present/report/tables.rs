@@ -308,10 +308,11 @@ pub fn claims_csv(report: &Report) -> String {
 /// Header of the CPU comparison table.
 pub const CPU_HEADER: &[&str] = &[
     "machine",
+    "CPU",
     "model",
     "engine",
     "threads",
-    "cores",
+    "cores used",
     "tg t/s",
     "pp t/s",
     "tg t/s per core",
@@ -330,10 +331,14 @@ pub fn cpu_rows(report: &Report) -> Vec<Vec<String>> {
         .map(|r| {
             vec![
                 r.label.clone(),
+                r.cpu.clone(),
                 r.model.clone(),
                 r.engine.clone(),
                 r.threads.to_string(),
-                g(r.cores, 0),
+                match (r.cores_used, r.cores) {
+                    (Some(u), Some(n)) => format!("{u:.0} of {n:.0}"),
+                    _ => "-".into(),
+                },
                 g(r.decode_tps, 2),
                 g(r.prefill_tps, 2),
                 g(r.decode_tps_per_core, 2),
@@ -344,7 +349,7 @@ pub fn cpu_rows(report: &Report) -> Vec<Vec<String>> {
                 },
                 g(r.usd_per_hour, 3),
                 r.decode_tokens_per_usd
-                    .map_or("no --price".into(), |v| format!("{v:.0}")),
+                    .map_or("no price".into(), |v| format!("{v:.0}")),
                 r.flags.clone(),
             ]
         })
@@ -360,10 +365,12 @@ pub fn cpus_csv(report: &Report) -> String {
             vec![
                 r.run_id.clone(),
                 r.label.clone(),
+                r.cpu.clone(),
                 r.model.clone(),
                 r.engine.clone(),
                 r.threads.to_string(),
                 f(r.cores),
+                f(r.cores_used),
                 f(r.decode_tps),
                 f(r.prefill_tps),
                 f(r.decode_tps_per_core),
@@ -382,10 +389,12 @@ pub fn cpus_csv(report: &Report) -> String {
         &[
             "run_id",
             "machine",
+            "cpu",
             "model",
             "engine",
             "threads",
             "cores",
+            "cores_used",
             "decode_tps",
             "prefill_tps",
             "decode_tps_per_core",
@@ -407,6 +416,11 @@ fn bytes_gib(v: Option<f64>) -> Option<String> {
 pub fn machine_fields(r: &Loaded) -> Vec<(&'static str, String)> {
     let s = |k: &str| r.machine_str(k);
     let mut v: Vec<(&'static str, Option<String>)> = vec![
+        ("label (run --label)", r.run.label.clone()),
+        (
+            "price (run --price-per-hour)",
+            r.run.price_usd_per_hour.map(|p| format!("{p} USD/hour")),
+        ),
         ("CPU", Some(r.cpu())),
         ("codename", s("codename")),
         ("vendor", s("cpu_vendor")),
