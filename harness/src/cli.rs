@@ -102,9 +102,14 @@ pub enum Command {
     /// Monthly cost and $ per million tokens of serving a demand on GPU FP16, CPU FP16 and CPU
     /// ternary, from a results run (or given figures), a dated GPU catalogue and CPU prices.
     Cost(Box<CostArgs>),
-    /// Compare two runs cell by cell: relative change, 95% CI and a verdict per metric (exit
-    /// 1 when a gating metric regressed beyond the threshold, 2 on bad input).
+    /// Compare two runs cell by cell: relative change, 95% CI and a verdict per metric; or two
+    /// instruction-count files (`icount`) case by case, ±1% with no statistics (exit 1 when a
+    /// gating metric regressed beyond the threshold, 2 on bad input).
     Compare(CompareArgs),
+    /// Count instructions (and simulated cache misses) per kernel call and per token under
+    /// Valgrind, for a regression gate on machines without hardware counters. AVX-512 levels
+    /// cannot be counted this way (Valgrind does not run them).
+    Icount(IcountArgs),
     /// Save or list named baselines for `compare --baseline NAME`.
     Baseline(BaselineArgs),
     /// Check this machine's energy counters: every source and zone found, which count toward
@@ -718,8 +723,8 @@ pub enum CompareFormat {
 /// `ternbench compare`.
 #[derive(Debug, Args)]
 pub struct CompareArgs {
-    /// BASELINE then NEW (with --baseline: NEW only): run folders, run.json files or names of
-    /// saved baselines.
+    /// BASELINE then NEW (with --baseline: NEW only): run folders, run.json files, counts
+    /// files of `ternbench icount`, or names of saved baselines.
     #[arg(value_name = "RUN", required = true, num_args = 1..=2)]
     pub runs: Vec<String>,
     /// Compare against this saved baseline (`ternbench baseline save`) instead of a BASELINE
@@ -729,7 +734,7 @@ pub struct CompareArgs {
     /// Metrics, comma separated: decode_tps, prefill_tps, j_per_token, instructions_per_token,
     /// latency_p50, latency_p99. Every metric named gates the exit code. Default: gate on
     /// instructions_per_token when both runs have counters, else on decode_tps, and show the
-    /// others beside it.
+    /// others beside it. For counts files: instructions (default), d1_misses, ll_misses.
     #[arg(long, value_delimiter = ',', value_name = "METRIC")]
     pub metric: Option<Vec<String>>,
     /// Noise band in percent: a change counts only when its whole 95% CI lies beyond it.
@@ -751,6 +756,55 @@ pub struct CompareArgs {
     pub baselines_dir: PathBuf,
 }
 
+/// `ternbench icount` stdout formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum IcountOutput {
+    /// The counts as a Markdown table.
+    Md,
+    /// The counts file's JSON.
+    Json,
+}
+
+/// `ternbench icount` (docs/regression.md, "Instruction counts without a PMU").
+#[derive(Debug, Args)]
+pub struct IcountArgs {
+    /// Cases to count: identifiers or patterns with `*`, comma separated (default: the whole
+    /// suite; see --list), e.g. `kernel:i2:avx2:*` or `model:*`.
+    #[arg(long, value_delimiter = ',', value_name = "PATTERN")]
+    pub cases: Vec<String>,
+    /// List the cases (identifier, label, unit) and exit without counting.
+    #[arg(long)]
+    pub list: bool,
+    /// The folder written: `icount.json` (the counts file `compare` reads) and `icount.md`.
+    #[arg(long, default_value = "results/icount", value_name = "DIR")]
+    pub out: PathBuf,
+    /// What stdout gets: the Markdown table, or the counts file's JSON.
+    #[arg(
+        short = 'o',
+        long,
+        value_enum,
+        default_value = "md",
+        value_name = "FORMAT"
+    )]
+    pub output: IcountOutput,
+    /// Worker processes side by side (default: the logical CPUs, at most 4). Counts do not
+    /// depend on it.
+    #[arg(short = 'j', long, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub jobs: Option<u32>,
+    /// Skip Valgrind's cache simulator: instructions only, about a third faster.
+    #[arg(long)]
+    pub no_cache_sim: bool,
+    /// The Valgrind program (default: `valgrind` on PATH).
+    #[arg(long, value_name = "PATH")]
+    pub valgrind: Option<PathBuf>,
+    /// No progress lines on stderr.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Internal: run the cases in this process (what each Valgrind worker runs).
+    #[arg(long, hide = true)]
+    pub worker: bool,
+}
+
 /// `ternbench baseline`.
 #[derive(Debug, Args)]
 pub struct BaselineArgs {
@@ -763,11 +817,11 @@ pub struct BaselineArgs {
 #[derive(Debug, Subcommand)]
 pub enum BaselineAction {
     /// Keep a run as a named baseline: copies its run.json, cells.csv and cells.jsonl to
-    /// DIR/NAME/.
+    /// DIR/NAME/ (or an instruction-count file to DIR/NAME/icount.json).
     Save {
         /// Baseline name (letters, digits, `.`, `_`, `-`).
         name: String,
-        /// The run: a results folder or its run.json.
+        /// The run: a results folder or its run.json; or a counts file of `ternbench icount`.
         run: PathBuf,
         /// Replace a baseline of that name.
         #[arg(long)]

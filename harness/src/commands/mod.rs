@@ -16,6 +16,7 @@ pub mod completions;
 pub mod cost;
 pub mod energy;
 pub mod generate;
+pub mod icount;
 pub mod kernels;
 pub mod logits;
 pub mod peak;
@@ -44,6 +45,7 @@ pub fn dispatch(command: &Command) -> Result<i32> {
         Command::Sysinfo(a) => sysinfo::run(a).map(|()| 0),
         Command::Cost(a) => cost::run(a).map(|()| 0),
         Command::Compare(a) => compare::run(a),
+        Command::Icount(a) => icount::run(a).map(|()| 0),
         Command::Baseline(a) => baseline::run(a).map(|()| 0),
         Command::Report(a) => report::run(a).map(|()| 0),
         Command::Energy(a) => energy::run(a).map(|()| 0),

@@ -64,14 +64,48 @@ fn run_id(name: &str) -> String {
     format!("{}-{}", stamp.replace('T', "-"), clean)
 }
 
-/// A resumed run that is already complete: say so and change nothing.
-fn already_complete(path: &std::path::Path) -> Option<String> {
-    let text = std::fs::read_to_string(path.join("run.json")).ok()?;
-    let run: RunFile = serde_json::from_str(&text).ok()?;
-    (run.status == "complete").then(|| {
+/// A resumed run that is already complete: say so and re-measure nothing.
+/// A `--label` or `--price-per-hour` given with `--resume` is the one thing
+/// that changes (the run's metadata, not its cells), and the message says so.
+fn already_complete(path: &std::path::Path, a: &RunArgs) -> Result<Option<String>> {
+    let file = path.join("run.json");
+    let Ok(text) = std::fs::read_to_string(&file) else {
+        return Ok(None);
+    };
+    let Ok(mut run) = serde_json::from_str::<RunFile>(&text) else {
+        return Ok(None);
+    };
+    if run.status != "complete" {
+        return Ok(None);
+    }
+    let mut changed = Vec::new();
+    if let Some(l) = &a.label {
+        if run.label.as_deref() != Some(l.as_str()) {
+            changed.push(format!("label {:?}", l));
+            run.label = Some(l.clone());
+        }
+    }
+    if let Some(p) = a.price_per_hour {
+        if run.price_usd_per_hour != Some(p) {
+            changed.push(format!("price ${p}/h"));
+            run.price_usd_per_hour = Some(p);
+        }
+    }
+    let what = if changed.is_empty() {
+        "nothing to resume, nothing changed".to_string()
+    } else {
+        let json = serde_json::to_string_pretty(&run)?;
+        crate::records::results::write_atomic(&file, json.as_bytes())?;
+        format!(
+            "nothing re-measured; recorded {} (rerun `ternbench report {}` to redraw the report)",
+            changed.join(" and "),
+            path.display()
+        )
+    };
+    Ok(Some({
         let reps: usize = run.cells.iter().map(|c| c.repetitions).sum();
         format!(
-            "{} is already complete ({} cell(s), {reps} timed repetition(s), finished {}): nothing to resume, nothing changed.\nreport:  {}\nrerun it: ternbench run {}",
+            "{} is already complete ({} cell(s), {reps} timed repetition(s), finished {}): {what}.\nreport:  {}\nrerun it: ternbench run {}",
             path.display(),
             run.cells.len(),
             run.finished_utc.as_deref().unwrap_or("?"),
@@ -81,7 +115,7 @@ fn already_complete(path: &std::path::Path) -> Option<String> {
                 .clone()
                 .unwrap_or_else(|| path.join("scenario.toml").display().to_string())
         )
-    })
+    }))
 }
 
 /// The idle baseline's protocol as the scenario sets it.
@@ -100,7 +134,7 @@ fn idle_plan(s: &Scenario) -> energy::IdlePlan {
 pub fn run(a: &RunArgs) -> Result<()> {
     let host = host();
     if let Some(path) = &a.resume {
-        if let Some(msg) = already_complete(path) {
+        if let Some(msg) = already_complete(path, a)? {
             if a.output == TextOrJson::Json {
                 println!(
                     "{}",

@@ -36,12 +36,16 @@ pub fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
-/// The names of the baselines under `dir` (folders holding a run.json), sorted.
+/// The names of the baselines under `dir` (folders holding a run.json, or the icount.json of
+/// an instruction-count baseline), sorted.
 pub fn baseline_names(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
         .map(|d| {
             d.flatten()
-                .filter(|e| e.path().join("run.json").is_file())
+                .filter(|e| {
+                    e.path().join("run.json").is_file()
+                        || e.path().join(crate::records::icount::FILE_NAME).is_file()
+                })
                 .map(|e| e.file_name().to_string_lossy().into_owned())
                 .collect()
         })

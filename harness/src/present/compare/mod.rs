@@ -28,6 +28,7 @@
 //! To add a metric: a [`Metric`] variant, its name, direction and default threshold, and its
 //! samples in [`Metric::data`].
 
+pub mod counts;
 pub mod load;
 pub mod render;
 

@@ -238,9 +238,9 @@ impl Loaded {
             .to_string()
     }
 
-    /// One short line on the energy, for every place but the one that gives the reason in full
-    /// (the verdict card): `energy unavailable on this machine (the reason is under the run's
-    /// verdict)`.
+    /// A pointer for every place but the two that say more (the verdict card's short line and
+    /// the machine block's full reason): `energy unavailable on this machine (why: the run's
+    /// verdict card)`.
     pub fn energy_short(&self) -> String {
         match self.energy_status().as_str() {
             "unavailable" => {
@@ -249,6 +249,34 @@ impl Loaded {
             "estimated" => "energy ESTIMATED from a model, not measured".into(),
             s => format!("energy {s}"),
         }
+    }
+
+    /// The verdict card's one short line on why energy is unavailable: the reason's first
+    /// clause (`no energy counters could be read`), and whether the machine is a VM.
+    pub fn energy_brief(&self) -> String {
+        let reason = self
+            .run
+            .energy
+            .get("reason")
+            .and_then(|v| v.as_str())
+            .unwrap_or("no reason recorded");
+        let head = reason
+            .split(" (")
+            .next()
+            .and_then(|h| h.split("; ").next())
+            .unwrap_or(reason)
+            .trim_end_matches(['.', ';', ':']);
+        let head: String = if head.chars().count() > 100 {
+            head.chars().take(99).chain(['…']).collect()
+        } else {
+            head.to_string()
+        };
+        let vm = if reason.contains("virtual machine") {
+            " on this virtual machine"
+        } else {
+            ""
+        };
+        format!("unavailable: {head}{vm}")
     }
 
     /// Why energy is missing (or how it was obtained), with the fix when one was recorded.

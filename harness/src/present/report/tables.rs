@@ -515,7 +515,8 @@ pub fn machine_fields(r: &Loaded) -> Vec<(&'static str, String)> {
                 )
             }),
         ),
-        ("energy", Some(r.energy_short())),
+        // The full reason and its fix: once per run, here.
+        ("energy", Some(r.energy_text())),
         (
             "counters",
             Some(match &r.run.counters {

@@ -3,8 +3,8 @@
 //! Per run: one sentence (ternary ÷ FP16 decode and prefill at the run's widest setting, with
 //! the 95% CIs of the ratios), a row per like-for-like pair (same model, SIMD level, threads and
 //! test) with both ratios and both cells' roofline fractions, the energy (J/token per engine,
-//! or the one line that says why it is unavailable: the only place the report gives that
-//! reason in full), $/Mtok when `--price` names the machine's hourly price, and every label
+//! or one short line on why it is unavailable; the full reason and its fix are given once per
+//! run, in the folded machine block), $/Mtok when `--price` names the machine's hourly price, and every label
 //! that qualifies a figure (NOISY, SAMPLED, ESTIMATED, an interval clipped at a limit, too few
 //! repetitions for an interval). Every ratio comes from [`crate::records::stats::ratio`], so the
 //! card, the tables, the charts, `run` and `compare` print the same figures.
@@ -171,7 +171,10 @@ fn card(run: &Loaded, price: Option<&f64>) -> Card {
 
 fn energy_line(run: &Loaded, pairs: &[Pair]) -> String {
     match run.energy_status().as_str() {
-        "unavailable" => run.energy_text(),
+        "unavailable" => format!(
+            "{} (the full reason and how to fix it: Machine and scenario, below)",
+            run.energy_brief()
+        ),
         status => {
             let est = if status == "estimated" {
                 " ESTIMATED (a model, not a measurement)"
@@ -339,8 +342,11 @@ mod tests {
             c.headline
         );
         assert_eq!(c.rows.len(), 2);
-        // The energy reason, in full, here (and only here).
-        assert!(c.energy.contains("no counters in this VM"), "{}", c.energy);
+        // One short line on why energy is unavailable.
+        assert_eq!(
+            c.energy,
+            "unavailable: no counters in this VM (the full reason and how to fix it: Machine and scenario, below)"
+        );
         assert!(c.cost.contains("--price"), "{}", c.cost);
     }
 
