@@ -118,6 +118,7 @@ pub fn run(a: &BenchArgs) -> Result<()> {
                 sample_layers: a
                     .sample_layers
                     .map_or(SampleLayers::Full, SampleLayers::Fixed),
+                engines: None,
             })
             .collect(),
         engines: a

@@ -458,10 +458,7 @@ pub fn layout(s: &Scenario, isas: &[Isa], peer_files: &[Result<PeerFile, String>
                 Some(i) => i,
                 None => {
                     groups.push(Group {
-                        model: ModelSpec {
-                            name: file,
-                            sample_layers: SampleLayers::Full,
-                        },
+                        model: ModelSpec::named(file),
                         cells: Vec::new(),
                     });
                     groups.len() - 1

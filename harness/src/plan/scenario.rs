@@ -68,6 +68,27 @@ pub struct ModelSpec {
     pub name: String,
     /// Layers to build.
     pub sample_layers: SampleLayers,
+    /// Which of the scenario's engines run on this model (`None`: every one). A model table's
+    /// `engines = ["ternary"]`, e.g. to leave the FP16 twin off files whose weights another
+    /// file of the run already gives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engines: Option<Vec<EngineKind>>,
+}
+
+impl ModelSpec {
+    /// A model every engine runs, built in full.
+    pub fn named(name: impl Into<String>) -> ModelSpec {
+        ModelSpec {
+            name: name.into(),
+            sample_layers: SampleLayers::Full,
+            engines: None,
+        }
+    }
+
+    /// Whether `engine` runs on this model.
+    pub fn runs(&self, engine: EngineKind) -> bool {
+        self.engines.as_ref().is_none_or(|e| e.contains(&engine))
+    }
 }
 
 /// An engine with its linear-layer format.
@@ -907,7 +928,7 @@ impl Scenario {
             .iter()
             .map(|m| {
                 let mut cells = Vec::new();
-                for e in &self.engines {
+                for e in self.engines.iter().filter(|e| m.runs(e.engine)) {
                     for isa in isas {
                         for &t in &self.threads {
                             for test in &self.tests {
@@ -934,20 +955,17 @@ impl Scenario {
 }
 
 fn model_spec(src: &Src<'_>, v: &Spanned<Value>, key: &str) -> Result<ModelSpec, ScenarioError> {
-    const ALLOWED: &str = "a zoo name (e.g. \"bitnet-700m\"), a checkpoint directory, a .gguf file, or a table { name = \"...\", sample_layers = K | \"auto\" }";
+    const ALLOWED: &str = "a zoo name (e.g. \"bitnet-700m\"), a checkpoint directory, a .gguf file, or a table { name = \"...\", sample_layers = K | \"auto\", engines = [\"ternary\", \"fp16\"] }";
     let bad = |msg: String| src.err(Some(v.span()), key, format!("{msg}; allowed: {ALLOWED}"));
     match v.get_ref() {
         Value::String(s) if !s.trim().is_empty() => {
             let name = expand_path(s.trim());
             known_model(&name).map_err(|m| src.err(Some(v.span()), key, m))?;
-            Ok(ModelSpec {
-                name,
-                sample_layers: SampleLayers::Full,
-            })
+            Ok(ModelSpec::named(name))
         }
         Value::Table(t) => {
             for k in t.keys() {
-                if k != "name" && k != "sample_layers" {
+                if k != "name" && k != "sample_layers" && k != "engines" {
                     return Err(bad(format!("unknown key `{k}`")));
                 }
             }
@@ -966,10 +984,32 @@ fn model_spec(src: &Src<'_>, v: &Spanned<Value>, key: &str) -> Result<ModelSpec,
                     )))
                 }
             };
+            let engines = match t.get("engines") {
+                None => None,
+                Some(Value::Array(a)) if !a.is_empty() => {
+                    let mut v = Vec::new();
+                    for e in a {
+                        match e.as_str() {
+                            Some("ternary") => v.push(EngineKind::Ternary),
+                            Some("fp16") => v.push(EngineKind::Fp16),
+                            _ => {
+                                return Err(bad(format!(
+                                    "engines: {e} is not an engine (\"ternary\" or \"fp16\", among the scenario's `engines`)"
+                                )))
+                            }
+                        }
+                    }
+                    Some(v)
+                }
+                Some(other) => return Err(bad(format!(
+                    "engines = {other} is not allowed (a non-empty list of \"ternary\", \"fp16\")"
+                ))),
+            };
             known_model(&name).map_err(|m| src.err(Some(v.span()), key, m))?;
             Ok(ModelSpec {
                 name,
                 sample_layers,
+                engines,
             })
         }
         other => Err(bad(format!("a {} is not a model", other.type_str()))),
@@ -1118,6 +1158,16 @@ mod tests {
         let s = parse("models = [\"bitnet-125m\", { name = \"bitnet-100b\", sample_layers = 2 }, { name = \"bitnet-7b\", sample_layers = \"auto\" }]").unwrap();
         assert_eq!(s.models[1].sample_layers, SampleLayers::Fixed(2));
         assert_eq!(s.models[2].sample_layers, SampleLayers::Auto);
+        let s = parse("engines = [\"ternary\", \"fp16\"]\nmodels = [\"bitnet-125m\", { name = \"bitnet-350m\", engines = [\"ternary\"] }]").unwrap();
+        let cells = s.cells(&[Isa::Scalar]);
+        assert!(cells[0].1.iter().any(|(e, _)| e.engine == EngineKind::Fp16));
+        assert!(cells[1]
+            .1
+            .iter()
+            .all(|(e, _)| e.engine == EngineKind::Ternary));
+        assert!(!cells[1].1.is_empty());
+        let e = parse("models = [{ name = \"bitnet-125m\", engines = [\"gpu\"] }]").unwrap_err();
+        assert!(e.to_string().contains("not an engine"), "{e}");
     }
 
     #[test]
