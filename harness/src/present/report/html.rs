@@ -219,7 +219,7 @@ pub fn render(r: &Report, svgs: &BTreeMap<String, String>) -> String {
     if r.has_peers() {
         s.push_str(&format!(
             "<h2 id=\"peers\">Peers side by side</h2>\n<p>{}</p>\n",
-            esc(super::markdown::PEERS_INTRO)
+            esc(&super::markdown::PEERS_INTRO.replace('`', ""))
         ));
         s.push_str(&table(
             super::peers::HEADER,
