@@ -1001,9 +1001,11 @@ fn model_spec(src: &Src<'_>, v: &Spanned<Value>, key: &str) -> Result<ModelSpec,
                     }
                     Some(v)
                 }
-                Some(other) => return Err(bad(format!(
+                Some(other) => {
+                    return Err(bad(format!(
                     "engines = {other} is not allowed (a non-empty list of \"ternary\", \"fp16\")"
-                ))),
+                )))
+                }
             };
             known_model(&name).map_err(|m| src.err(Some(v.span()), key, m))?;
             Ok(ModelSpec {
