@@ -880,6 +880,23 @@ impl Scenario {
             });
         }
 
+        for (i, m) in models.iter().enumerate() {
+            if let Some(only) = &m.engines {
+                if !engines.iter().any(|e| only.contains(&e.engine)) {
+                    let have: Vec<&str> = engines.iter().map(|e| e.engine.name()).collect();
+                    return Err(src.err(
+                        None,
+                        &format!("models[{i}].engines"),
+                        format!(
+                            "none of {} is among the scenario's engines ({}): the model would have no cells; add the engine to `engines` or drop it here",
+                            only.iter().map(|e| e.name()).collect::<Vec<_>>().join(", "),
+                            have.join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+
         Ok(Scenario {
             peers,
             name: raw.name.map(|n| n.into_inner()).unwrap_or_default(),
@@ -1168,6 +1185,11 @@ mod tests {
             .iter()
             .all(|(e, _)| e.engine == EngineKind::Ternary));
         assert!(!cells[1].1.is_empty());
+        let e = parse(
+            "engines = [\"ternary\"]\nmodels = [{ name = \"bitnet-125m\", engines = [\"fp16\"] }]",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("no cells"), "{e}");
         let e = parse("models = [{ name = \"bitnet-125m\", engines = [\"gpu\"] }]").unwrap_err();
         assert!(e.to_string().contains("not an engine"), "{e}");
     }
