@@ -22,6 +22,10 @@
 //! tiles × row groups, so a tile's activation rows stay close (L1) while the block's weights
 //! stream from L2 as halves, the narrower operand. Token remainders use narrower tiles, row
 //! remainders single-row tiles; every tile runs over all columns, so each output is written once.
+//! The first token tile over a row block also prefetches the next block into L2, row group by
+//! row group, so at a small batch (a batched decode: one or two token tiles per block, where
+//! each block's first pass used to wait on memory with four adjacent, short row streams) the
+//! weights stream in while the previous block computes.
 //!
 //! Exactness: within the crate's f16 bound (16-lane partial sums, then a pairwise tree); F16C
 //! converts every half exactly (subnormals, ±inf, NaN included).
@@ -223,23 +227,26 @@ unsafe fn gemm(m: &F16Matrix, r0: usize, r1: usize, act: &ActF32, out: Out) {
     let mut rb = r0;
     while rb < r1 {
         let rb1 = (rb + mc).min(r1);
+        // The first token tile over the block also fetches the next block into L2.
+        let mut ahead = (rb1 < r1).then_some(rb1);
         let mut t = 0;
         while t + TILE_T <= batch {
             // SAFETY: rows rb..rb1 inside the matrix, tokens t..t+TILE_T inside the batch.
-            unsafe { g.block::<TILE_T>(rb, rb1, t) };
+            unsafe { g.block::<TILE_T>(rb, rb1, t, ahead.take().map(|a| (a, r1))) };
             t += TILE_T;
         }
+        let ahead = ahead.map(|a| (a, r1));
         // SAFETY: the remaining tokens t..batch (fewer than TILE_T); rows as above.
         unsafe {
             match batch - t {
                 0 => {}
-                1 => g.block::<1>(rb, rb1, t),
-                2 => g.block::<2>(rb, rb1, t),
-                3 => g.block::<3>(rb, rb1, t),
-                4 => g.block::<4>(rb, rb1, t),
-                5 => g.block::<5>(rb, rb1, t),
-                6 => g.block::<6>(rb, rb1, t),
-                _ => g.block::<7>(rb, rb1, t),
+                1 => g.block::<1>(rb, rb1, t, ahead),
+                2 => g.block::<2>(rb, rb1, t, ahead),
+                3 => g.block::<3>(rb, rb1, t, ahead),
+                4 => g.block::<4>(rb, rb1, t, ahead),
+                5 => g.block::<5>(rb, rb1, t, ahead),
+                6 => g.block::<6>(rb, rb1, t, ahead),
+                _ => g.block::<7>(rb, rb1, t, ahead),
             }
         }
         rb = rb1;
@@ -258,23 +265,50 @@ struct Gemm {
 const _: () = assert!(TILE_T <= 8, "gemm dispatches remainders up to 7 tokens");
 
 impl Gemm {
-    /// Rows rb..rb1 (groups of `TILE_R`, then single rows) × tokens t..t+T.
+    /// Rows rb..rb1 (groups of `TILE_R`, then single rows) × tokens t..t+T. With `ahead =
+    /// Some((a, end))`, each row group also prefetches into L2 the rows the same distance into
+    /// the next block (from row `a`, below `end`), so the next block streams in from memory
+    /// while this one computes.
     ///
     /// # Safety
     /// Rows inside the matrix, tokens inside the batch, outputs valid.
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
-    unsafe fn block<const T: usize>(&self, rb: usize, rb1: usize, t: usize) {
+    unsafe fn block<const T: usize>(
+        &self,
+        rb: usize,
+        rb1: usize,
+        t: usize,
+        ahead: Option<(usize, usize)>,
+    ) {
         let mut r = rb;
         while r + TILE_R <= rb1 {
+            if let Some((a, end)) = ahead {
+                self.prefetch_rows(a + (r - rb), (a + (r - rb) + TILE_R).min(end));
+            }
             // SAFETY: rows r..r+TILE_R inside rb..rb1; tokens from the caller.
             unsafe { self.tile::<TILE_R, T>(r, t) };
             r += TILE_R;
         }
         while r < rb1 {
+            if let Some((a, end)) = ahead {
+                self.prefetch_rows(a + (r - rb), (a + (r - rb) + 1).min(end));
+            }
             // SAFETY: as above, one row.
             unsafe { self.tile::<1, T>(r, t) };
             r += 1;
+        }
+    }
+
+    /// Prefetches rows `a..b` (none when `a >= b`) into L2, a 64-byte line at a time.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
+    fn prefetch_rows(&self, a: usize, b: usize) {
+        let mut k = a * self.kp;
+        while k < b * self.kp {
+            // A hint, never a fault: the address is not dereferenced.
+            _mm_prefetch::<_MM_HINT_T1>(self.w.wrapping_add(k) as *const i8);
+            k += 32;
         }
     }
 
