@@ -1,60 +1,40 @@
 //! The `ternbench` binary: parse the command line, run one command, report errors.
 //!
+//! The house, top to bottom (each room imports only the rooms below it):
+//! [`commands`] (one module per subcommand) → [`plan`] (scenario, model) and [`present`]
+//! (report, compare, cost) → [`measure`] (runner, bandwidth, peaks, counters, energy windows)
+//! → [`records`] (results, statistics, fingerprint); [`cli`], [`output`] and [`error`] are
+//! leaves every room may use. `docs/architecture.md` draws the data flow.
+//!
 //! Exit codes: 0 success; 1 a failure while measuring; 2 a usage error (bad arguments, or a
 //! request this machine cannot honour, such as a SIMD level the CPU lacks).
 
-mod bandwidth;
 mod cli;
-mod compare;
-mod cost;
-mod counters;
-mod energy;
-mod engine_cmd;
+mod commands;
 mod error;
-mod interrupt;
-mod kernels_cmd;
-mod kernels_report;
-mod machine;
+mod measure;
 mod output;
-mod peak;
-mod report;
-mod results;
-mod run_cmd;
-mod runner;
-mod scenario;
-mod stats;
-mod synth;
-mod sysinfo;
-mod timing;
+mod plan;
+mod present;
+mod records;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command};
+use crate::cli::Cli;
 use crate::error::UsageError;
 
 fn main() {
     let cli = Cli::parse();
-    let result = match &cli.command {
-        Command::Bandwidth(a) => bandwidth::run(a),
-        Command::Peak(a) => peak::run(a),
-        Command::Kernels(a) => kernels_cmd::run(a),
-        Command::Generate(a) => engine_cmd::run_generate(a),
-        Command::Logits(a) => engine_cmd::run_logits(a),
-        Command::Bench(a) => engine_cmd::run_bench(a),
-        Command::Run(a) => run_cmd::run(a),
-        Command::Sysinfo(a) => sysinfo::run(a),
-        Command::Cost(a) => cost::run(a),
-        Command::Compare(a) => compare::run(a).map(compare::exit_with),
-        Command::Baseline(a) => compare::baseline::run(a),
-        Command::Report(a) => report::run(a),
-    };
-    if let Err(e) = result {
-        eprintln!("error: {e:#}");
-        let code = if e.downcast_ref::<UsageError>().is_some() {
-            2
-        } else {
-            1
-        };
-        std::process::exit(code);
+    match commands::dispatch(&cli.command) {
+        Ok(code) => commands::compare::exit_with(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            let code = if e.downcast_ref::<UsageError>().is_some() {
+                2
+            } else {
+                1
+            };
+            std::process::exit(code);
+        }
     }
 }

@@ -1,4 +1,5 @@
-//! Human output: aligned text tables and Markdown tables, and number formatting.
+//! Human output: aligned text tables, Markdown tables and CSV documents (the `csv` crate), and
+//! number formatting.
 //!
 //! Numeric columns (those whose cells all parse as numbers or are `-`) are right-aligned;
 //! everything else is left-aligned.
@@ -128,25 +129,19 @@ pub fn fmt_secs(s: f64) -> String {
     }
 }
 
-/// One CSV field: quoted (with inner quotes doubled) when it holds a comma, quote or line break.
-pub fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
-/// A CSV document: the header line, then one line per row, fields quoted as needed.
+/// A CSV document (RFC 4180, by the `csv` crate): the header line, then one line per row,
+/// fields quoted where they hold a comma, quote or line break.
 pub fn csv(header: &[&str], rows: &[Vec<String>]) -> String {
-    let mut out = header.join(",");
-    out.push('\n');
-    for r in rows {
-        let l: Vec<String> = r.iter().map(|s| csv_field(s)).collect();
-        out.push_str(&l.join(","));
-        out.push('\n');
-    }
-    out
+    let mut w = ::csv::WriterBuilder::new()
+        .flexible(true)
+        .terminator(::csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    let written = w
+        .write_record(header)
+        .and_then(|()| rows.iter().try_for_each(|r| w.write_record(r)));
+    // Writing to a Vec cannot fail; a failure here is a broken invariant, not bad input.
+    written.expect("CSV into memory");
+    String::from_utf8(w.into_inner().expect("CSV into memory")).expect("UTF-8 fields stay UTF-8")
 }
 
 #[cfg(test)]
@@ -192,14 +187,23 @@ mod tests {
     }
 
     #[test]
-    fn csv_escapes() {
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"x\""), "\"say \"\"x\"\"\"");
-        assert_eq!(csv_field("plain"), "plain");
-        assert_eq!(csv_field("a\rb"), "\"a\rb\"");
-        assert_eq!(
-            csv(&["h1", "h2"], &[vec!["1".into(), "x,y".into()]]),
-            "h1,h2\n1,\"x,y\"\n"
+    fn csv_escapes_and_reads_back() {
+        let rows = vec![
+            vec!["1".into(), "x,y".into()],
+            vec!["say \"x\"".into(), "a\rb".into()],
+            vec!["plain".into(), "two\nlines".into()],
+        ];
+        let text = csv(&["h1", "h2"], &rows);
+        assert!(
+            text.starts_with("h1,h2\n1,\"x,y\"\n\"say \"\"x\"\"\",\"a\rb\"\n"),
+            "{text:?}"
         );
+        let mut r = ::csv::Reader::from_reader(text.as_bytes());
+        assert_eq!(r.headers().unwrap(), vec!["h1", "h2"]);
+        let back: Vec<Vec<String>> = r
+            .records()
+            .map(|x| x.unwrap().iter().map(str::to_string).collect())
+            .collect();
+        assert_eq!(back, rows);
     }
 }

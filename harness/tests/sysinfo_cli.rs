@@ -23,7 +23,7 @@ fn ok_stdout(o: &Output) -> String {
     String::from_utf8(o.stdout.clone()).expect("utf-8 stdout")
 }
 
-const FIELDS: [&str; 50] = [
+const FIELDS: [&str; 51] = [
     "timestamp_utc",
     "cpu_vendor",
     "cpu_model",
@@ -65,6 +65,7 @@ const FIELDS: [&str; 50] = [
     "kernel_release",
     "kernel_version",
     "os",
+    "busy_processes",
     "ternbench_version",
     "git_commit",
     "git_dirty",
@@ -97,6 +98,7 @@ fn json_has_every_field() {
     );
     assert!(v["timestamp_utc"].as_str().unwrap().ends_with('Z'));
     assert!(v["isa_features"].is_object());
+    assert!(v["busy_processes"].is_array());
     assert_eq!(v["ternbench_version"], env!("CARGO_PKG_VERSION"));
     assert!(v["rustc_version"].as_str().unwrap().starts_with("rustc "));
     if cfg!(target_os = "linux") {

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use super::assemble::{self, LoadOptions, RawLayer, TernarySource, TernaryTensor};
 use super::error::LoadError;
 use super::ggml;
-use super::safetensors::{Checkpoint, Dtype, TensorRef};
+use super::safetensors::{is_float, Checkpoint, Dtype, TensorRef};
 use super::ternary::{absmean, exact_ternary, ScaleConvention};
 use crate::config::{Activation, ModelConfig};
 use crate::weights::Weights;
@@ -339,7 +339,7 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Weights, LoadError> {
         embed_name,
         &cfg,
         emb.data,
-        cfg.hidden * emb.dtype.size(),
+        cfg.hidden * emb.dtype.bitsize() / 8,
         decode,
     )?;
     let head_name = "lm_head.weight";
@@ -391,14 +391,11 @@ impl<'a> Loader<'a> {
     /// A float tensor of exactly `shape`.
     fn float(&self, name: &str, shape: &[usize]) -> Result<TensorRef<'a>, LoadError> {
         let t = self.get(name)?;
-        if !t.dtype.is_float() {
+        if !is_float(t.dtype) {
             return Err(LoadError::tensor(
                 t.path,
                 name,
-                format!(
-                    "dtype {} where F32, F16 or BF16 was expected",
-                    t.dtype.name()
-                ),
+                format!("dtype {} where F32, F16 or BF16 was expected", t.dtype),
             ));
         }
         if t.shape != shape {
@@ -500,14 +497,13 @@ impl<'a> Loader<'a> {
         let scale = match self.ck.get(&scale_name) {
             None => None,
             Some(s) => {
-                if !s.dtype.is_float() || s.len() != 1 || s.shape.len() > 1 {
+                if !is_float(s.dtype) || s.len() != 1 || s.shape.len() > 1 {
                     return Err(LoadError::tensor(
                         s.path,
                         &scale_name,
                         format!(
                             "weight_scale must be one float (shape [1] or []), found {} {:?}",
-                            s.dtype.name(),
-                            s.shape
+                            s.dtype, s.shape
                         ),
                     ));
                 }
@@ -551,7 +547,7 @@ impl<'a> Loader<'a> {
                 beta = beta_from(ws)?;
                 src = TernarySource::HfPacked(t.data);
             }
-            d if d.is_float() => {
+            d if is_float(d) => {
                 if t.shape != [rows, cols] {
                     let hint = if t.shape == [cols, rows] {
                         " (transposed?)"
@@ -598,7 +594,7 @@ impl<'a> Loader<'a> {
                     &name,
                     format!(
                         "dtype {} is neither packed uint8 nor a float master weight",
-                        other.name()
+                        other
                     ),
                 ))
             }

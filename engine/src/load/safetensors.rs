@@ -1,107 +1,32 @@
-//! A safetensors reader of our own over a memory map: the 8-byte little-endian header length, the
-//! JSON header (`dtype`, `shape`, `data_offsets` per tensor, optional `__metadata__`), then the
-//! data. Everything is validated before a tensor is handed out: a header length above
-//! [`MAX_HEADER`] or past the end of the file, malformed JSON, unknown dtypes, offsets out of range,
-//! overlapping tensors, and byte sizes that disagree with `dtype × shape`. Sharded checkpoints
-//! (`model.safetensors.index.json`, a `weight_map` from tensor to shard) are read by
+//! Safetensors checkpoints over a memory map, on the `safetensors` crate's types: the 8-byte
+//! little-endian header length, the JSON header (`dtype`, `shape`, `data_offsets` per tensor,
+//! optional `__metadata__`), then the data. Each entry deserialises into the crate's
+//! [`safetensors::tensor::TensorInfo`] (so dtype names and shapes are the crate's), and is then
+//! validated here so that every error names the file and the tensor: a header length above
+//! [`MAX_HEADER`] or past the end of the file, malformed JSON, unknown dtypes, offsets out of
+//! range, overlapping tensors, byte sizes that disagree with `dtype × shape`. Last, the crate's
+//! own check of the whole file (offsets contiguous, the data section fully covered) runs. Sharded
+//! checkpoints (`model.safetensors.index.json`, a `weight_map` from tensor to shard) are read by
 //! [`Checkpoint`].
 //!
-//! [`parse_header`] works on bytes alone, so the fuzz targets and tests call it directly. To
-//! accept a new dtype, add it to [`Dtype`] (name and size).
+//! [`parse_header`] works on bytes alone, so the fuzz targets and tests call it directly.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
+pub use safetensors::Dtype;
 use serde_json::Value;
 
 use super::error::LoadError;
 use super::map_file;
 
-/// Largest header accepted (the reference implementation's limit too): a bigger one is a
-/// corrupt file, not a model.
-pub const MAX_HEADER: u64 = 100 << 20;
+/// Largest header accepted (the reference implementation's limit): a bigger one is a corrupt
+/// file, not a model.
+pub const MAX_HEADER: u64 = 100_000_000;
 
-/// Element types of safetensors.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Dtype {
-    /// bool (1 byte).
-    Bool,
-    /// u8.
-    U8,
-    /// i8.
-    I8,
-    /// u16.
-    U16,
-    /// i16.
-    I16,
-    /// IEEE half.
-    F16,
-    /// bfloat16.
-    Bf16,
-    /// u32.
-    U32,
-    /// i32.
-    I32,
-    /// f32.
-    F32,
-    /// u64.
-    U64,
-    /// i64.
-    I64,
-    /// f64.
-    F64,
-    /// float8 e4m3.
-    F8E4m3,
-    /// float8 e5m2.
-    F8E5m2,
-}
-
-impl Dtype {
-    const ALL: [(Dtype, &'static str, usize); 15] = [
-        (Dtype::Bool, "BOOL", 1),
-        (Dtype::U8, "U8", 1),
-        (Dtype::I8, "I8", 1),
-        (Dtype::U16, "U16", 2),
-        (Dtype::I16, "I16", 2),
-        (Dtype::F16, "F16", 2),
-        (Dtype::Bf16, "BF16", 2),
-        (Dtype::U32, "U32", 4),
-        (Dtype::I32, "I32", 4),
-        (Dtype::F32, "F32", 4),
-        (Dtype::U64, "U64", 8),
-        (Dtype::I64, "I64", 8),
-        (Dtype::F64, "F64", 8),
-        (Dtype::F8E4m3, "F8_E4M3", 1),
-        (Dtype::F8E5m2, "F8_E5M2", 1),
-    ];
-
-    /// Parses the header's name.
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.iter().find(|d| d.1 == s).map(|d| d.0)
-    }
-
-    /// The header's name.
-    pub fn name(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|d| d.0 == self)
-            .map(|d| d.1)
-            .unwrap_or("?")
-    }
-
-    /// Bytes per element.
-    pub fn size(self) -> usize {
-        Self::ALL
-            .iter()
-            .find(|d| d.0 == self)
-            .map(|d| d.2)
-            .unwrap_or(1)
-    }
-
-    /// Whether values are floats we can read as f32 (F32, F16, BF16).
-    pub fn is_float(self) -> bool {
-        matches!(self, Dtype::F32 | Dtype::F16 | Dtype::Bf16)
-    }
+/// Whether values of `dtype` are floats we read as f32 (F32, F16, BF16).
+pub fn is_float(dtype: Dtype) -> bool {
+    matches!(dtype, Dtype::F32 | Dtype::F16 | Dtype::BF16)
 }
 
 /// One tensor's entry in the header.
@@ -141,8 +66,8 @@ pub fn parse_header(bytes: &[u8], path: &Path) -> Result<Header, LoadError> {
     let n = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
     if n > MAX_HEADER {
         return Err(bad(format!(
-            "safetensors header length {n} exceeds the {} MiB limit (corrupt or not a safetensors file)",
-            MAX_HEADER >> 20
+            "safetensors header length {n} exceeds the {} MB limit (corrupt or not a safetensors file)",
+            MAX_HEADER / 1_000_000
         )));
     }
     let n = n as usize;
@@ -176,7 +101,7 @@ pub fn parse_header(bytes: &[u8], path: &Path) -> Result<Header, LoadError> {
             }
             continue;
         }
-        let info = tensor_info(&v, data_len).map_err(|r| LoadError::tensor(path, &name, r))?;
+        let info = tensor_info(v, data_len).map_err(|r| LoadError::tensor(path, &name, r))?;
         h.tensors.insert(name, info);
     }
     // No two tensors may share bytes.
@@ -196,54 +121,17 @@ pub fn parse_header(bytes: &[u8], path: &Path) -> Result<Header, LoadError> {
             ));
         }
     }
+    // The format's own rule, checked by the crate: the tensors' bytes follow one another with
+    // no gap and end where the file ends.
+    safetensors::SafeTensors::read_metadata(bytes)
+        .map_err(|e| bad(format!("not a valid safetensors file: {e}")))?;
     Ok(h)
 }
 
-fn tensor_info(v: &Value, data_len: usize) -> Result<TensorInfo, String> {
-    let Value::Object(o) = v else {
-        return Err("header entry is not an object".into());
-    };
-    let dtype_s = o
-        .get("dtype")
-        .and_then(Value::as_str)
-        .ok_or("header entry has no string `dtype`")?;
-    let dtype = Dtype::parse(dtype_s).ok_or_else(|| {
-        format!(
-            "unknown dtype `{dtype_s}`; known: {}",
-            Dtype::ALL.map(|d| d.1).join(", ")
-        )
-    })?;
-    let shape_v = o
-        .get("shape")
-        .and_then(Value::as_array)
-        .ok_or("header entry has no array `shape`")?;
-    if shape_v.len() > 8 {
-        return Err(format!(
-            "shape has {} dimensions (at most 8)",
-            shape_v.len()
-        ));
-    }
-    let mut shape = Vec::with_capacity(shape_v.len());
-    for d in shape_v {
-        let d = d
-            .as_u64()
-            .ok_or_else(|| format!("shape entry {d} is not a non-negative integer"))?;
-        shape.push(usize::try_from(d).map_err(|_| format!("dimension {d} too large"))?);
-    }
-    let offs = o
-        .get("data_offsets")
-        .and_then(Value::as_array)
-        .ok_or("header entry has no array `data_offsets`")?;
-    let off = |i: usize| -> Result<usize, String> {
-        offs.get(i)
-            .and_then(Value::as_u64)
-            .and_then(|v| usize::try_from(v).ok())
-            .ok_or_else(|| "`data_offsets` must be two non-negative integers".to_string())
-    };
-    if offs.len() != 2 {
-        return Err("`data_offsets` must be two non-negative integers".into());
-    }
-    let (start, end) = (off(0)?, off(1)?);
+fn tensor_info(v: Value, data_len: usize) -> Result<TensorInfo, String> {
+    let info: safetensors::tensor::TensorInfo = serde_json::from_value(v)
+        .map_err(|e| format!("header entry is not a tensor description: {e}"))?;
+    let (start, end) = info.data_offsets;
     if start > end {
         return Err(format!("data_offsets [{start}, {end}] run backwards"));
     }
@@ -252,24 +140,24 @@ fn tensor_info(v: &Value, data_len: usize) -> Result<TensorInfo, String> {
             "data_offsets [{start}, {end}] run past the end of the data ({data_len} bytes; truncated file?)"
         ));
     }
-    let elems = shape
+    let bits = info
+        .shape
         .iter()
         .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .and_then(|n| n.checked_mul(info.dtype.bitsize()))
         .ok_or("element count overflows")?;
-    let need = elems
-        .checked_mul(dtype.size())
-        .ok_or("byte size overflows")?;
-    if need != end - start {
+    if bits % 8 != 0 || bits / 8 != end - start {
         return Err(format!(
-            "{} x {:?} needs {need} bytes but data_offsets [{start}, {end}] hold {}",
-            dtype.name(),
-            shape,
+            "{} x {:?} needs {} bytes but data_offsets [{start}, {end}] hold {}",
+            info.dtype,
+            info.shape,
+            bits.div_ceil(8),
             end - start
         ));
     }
     Ok(TensorInfo {
-        dtype,
-        shape,
+        dtype: info.dtype,
+        shape: info.shape,
         start,
         end,
     })
@@ -303,13 +191,13 @@ impl TensorRef<'_> {
 
     /// The values as f32 (F32, F16 and BF16 convert exactly).
     pub fn to_f32(&self) -> Result<Vec<f32>, LoadError> {
-        if !self.dtype.is_float() {
+        if !is_float(self.dtype) {
             return Err(LoadError::tensor(
                 self.path,
                 self.name,
                 format!(
                     "dtype {} where a float tensor (F32, F16, BF16) was expected",
-                    self.dtype.name()
+                    self.dtype
                 ),
             ));
         }
@@ -328,7 +216,7 @@ pub fn floats(dtype: Dtype, d: &[u8]) -> Vec<f32> {
             .chunks_exact(2)
             .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
             .collect(),
-        Dtype::Bf16 => d
+        Dtype::BF16 => d
             .chunks_exact(2)
             .map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32())
             .collect(),
@@ -536,7 +424,7 @@ mod tests {
                     r#"{"a":{"dtype":"Q4","shape":[1],"data_offsets":[0,1]}}"#,
                     &[0],
                 ),
-                "unknown dtype",
+                "unknown variant `Q4`",
             ),
             (
                 file(
@@ -578,9 +466,23 @@ mod tests {
                     r#"{"a":{"dtype":"U8","shape":[-1],"data_offsets":[0,4]}}"#,
                     &[0; 4],
                 ),
-                "non-negative",
+                "invalid value: integer `-1`",
             ),
             (file(r#"{"__metadata__":{"a":1}}"#, &[]), "not a string"),
+            (
+                file(
+                    r#"{"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},"b":{"dtype":"U8","shape":[2],"data_offsets":[3,5]}}"#,
+                    &[0; 5],
+                ),
+                "invalid offset for tensor `b`",
+            ),
+            (
+                file(
+                    r#"{"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]}}"#,
+                    &[0; 3],
+                ),
+                "not a valid safetensors file",
+            ),
         ];
         for (bytes, want) in cases {
             let e = parse_header(&bytes, p).unwrap_err().to_string();

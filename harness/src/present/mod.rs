@@ -1,0 +1,11 @@
+//! What a person reads: records in, text, Markdown, CSV, HTML and charts out.
+//!
+//! - [`report`]: runs → a self-contained report (verdicts, charts, claims, CPU comparison);
+//! - [`compare`]: two runs → per-cell verdicts for a regression gate;
+//! - [`cost`]: measured throughput + prices → monthly cost and $ per million tokens;
+//! - [`kernels_report`]: the kernel sweep's report.
+
+pub mod compare;
+pub mod cost;
+pub mod kernels_report;
+pub mod report;

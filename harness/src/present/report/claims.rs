@@ -1,0 +1,787 @@
+//! Claim reproduction: the published claims of `data/claims.toml` set beside a run's figures.
+//!
+//! Each claim names a `kind` (what to measure), the models or thread counts its published
+//! numbers are for, and how to compare (`at_least`, `at_most`, `within`, with a relative
+//! tolerance). [`evaluate`] gives one [`Row`] per claim, run and published item with a
+//! [`Verdict`]: reproduced, not reproduced (by how much), or not measurable here (and why:
+//! different hardware for an absolute figure, no energy counters, the model or thread count
+//! is not in the run, the claim is a model rather than a measurement). Ratios (speedups,
+//! energy reductions) are compared across machines; absolute speeds only on the claim's own
+//! hardware. To add a kind: a branch in [`evaluate_run`] and a line in docs/reports.md.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+
+use super::cells::{self, Cell, Pair};
+use super::load::Loaded;
+
+/// The claims built into the binary.
+pub const EMBEDDED: &str = include_str!("../../../../data/claims.toml");
+
+/// One published claim.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Claim {
+    /// Short id (`1`, `9b`).
+    pub id: String,
+    /// The claim in words.
+    pub claim: String,
+    /// Where it was published.
+    pub source: String,
+    /// The hardware it was measured on.
+    pub hardware: String,
+    /// A substring of our `cpu_model` meaning "the same hardware" (absent: any hardware).
+    #[serde(default)]
+    pub hardware_match: Option<String>,
+    /// `x86_64`, `aarch64` or `any`.
+    #[serde(default = "any")]
+    pub arch: String,
+    /// Models or workload it was measured on.
+    pub measured_on: String,
+    /// Threads, test and other settings, as published.
+    pub settings: String,
+    /// What to measure (see the module docs and data/claims.toml).
+    pub kind: String,
+    /// `decode` or `prefill`, where the kind needs it.
+    #[serde(default)]
+    pub metric: Option<String>,
+    /// The model, for `tps_by_threads`.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// Threads the claim was measured at.
+    #[serde(default)]
+    pub threads: Option<usize>,
+    /// Prompt tokens the claim's prefill used.
+    #[serde(default)]
+    pub n_prompt: Option<usize>,
+    /// Generated tokens the claim's decode used.
+    #[serde(default)]
+    pub n_gen: Option<usize>,
+    /// Unit of the published numbers.
+    pub unit: String,
+    /// `at_least`, `at_most` or `within`.
+    #[serde(default)]
+    pub compare: Option<String>,
+    /// Relative tolerance of the comparison.
+    #[serde(default)]
+    pub tolerance: f64,
+    /// Why a `none` claim cannot be measured.
+    #[serde(default)]
+    pub why: Option<String>,
+    /// Anything else a reader should know.
+    #[serde(default)]
+    pub note: Option<String>,
+    /// Published numbers by model name or thread count.
+    pub published: BTreeMap<String, f64>,
+}
+
+fn any() -> String {
+    "any".into()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClaimsFile {
+    claim: Vec<Claim>,
+}
+
+/// Parses a claims file's text.
+pub fn parse(text: &str, origin: &str) -> Result<Vec<Claim>> {
+    let f: ClaimsFile = toml::from_str(text).with_context(|| format!("parsing claims {origin}"))?;
+    for c in &f.claim {
+        if c.published.is_empty() {
+            bail!("claims {origin}: claim {} publishes no number", c.id);
+        }
+    }
+    Ok(f.claim)
+}
+
+/// The claims of `path`, or the embedded ones.
+pub fn load(path: Option<&Path>) -> Result<Vec<Claim>> {
+    match path {
+        Some(p) => {
+            let t = std::fs::read_to_string(p)
+                .with_context(|| format!("reading claims {}", p.display()))?;
+            parse(&t, &p.display().to_string())
+        }
+        None => parse(EMBEDDED, "data/claims.toml (built in)"),
+    }
+}
+
+/// The outcome of setting a claim beside a measurement.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// Our figure meets the claim.
+    Reproduced,
+    /// Our figure misses it; the text says by how much.
+    NotReproduced(String),
+    /// Nothing here can test it; the text says why.
+    NotMeasurable(String),
+}
+
+impl Verdict {
+    /// Short word for tables and CSS classes.
+    pub fn word(&self) -> &'static str {
+        match self {
+            Verdict::Reproduced => "reproduced",
+            Verdict::NotReproduced(_) => "not reproduced",
+            Verdict::NotMeasurable(_) => "not measurable here",
+        }
+    }
+
+    /// The word with its reason.
+    pub fn text(&self) -> String {
+        match self {
+            Verdict::Reproduced => "reproduced".into(),
+            Verdict::NotReproduced(w) => format!("not reproduced ({w})"),
+            Verdict::NotMeasurable(w) => format!("not measurable here ({w})"),
+        }
+    }
+}
+
+/// One line of the claims table.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// The claim's id.
+    pub id: String,
+    /// The claim in words.
+    pub claim: String,
+    /// Where and on what it was published.
+    pub source: String,
+    /// What the number is for (model, thread count), empty for the claim as a whole.
+    pub item: String,
+    /// The published figure with its unit.
+    pub published: String,
+    /// Our figure with its settings and labels (`-` when none).
+    pub measured: String,
+    /// The outcome.
+    pub verdict: Verdict,
+    /// Different hardware, sampled layers, notes.
+    pub detail: String,
+}
+
+fn fmt_num(v: f64, unit: &str) -> String {
+    let s = if v.abs() >= 100.0 {
+        format!("{v:.0}")
+    } else if v.abs() >= 10.0 {
+        format!("{v:.1}")
+    } else if v.abs() >= 1.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.3}")
+    };
+    match unit {
+        "x" => format!("{s}x"),
+        "%" => format!("{s}%"),
+        u => format!("{s} {u}"),
+    }
+}
+
+/// Compares `ours` with `published` as the claim says.
+pub fn judge(c: &Claim, ours: f64, published: f64) -> Verdict {
+    let tol = c.tolerance.max(0.0);
+    let rel = if published != 0.0 {
+        (ours - published) / published.abs() * 100.0
+    } else {
+        0.0
+    };
+    let (ok, miss) = match c.compare.as_deref().unwrap_or("within") {
+        "at_least" => (ours >= published * (1.0 - tol), "below"),
+        "at_most" => (ours <= published * (1.0 + tol), "above"),
+        _ => ((ours - published).abs() <= tol * published.abs(), "off"),
+    };
+    if ok {
+        Verdict::Reproduced
+    } else {
+        Verdict::NotReproduced(format!(
+            "{} {miss} the published {} ({:+.0}%)",
+            fmt_num(ours, &c.unit),
+            fmt_num(published, &c.unit),
+            rel
+        ))
+    }
+}
+
+fn same_hardware(c: &Claim, run: &Loaded) -> bool {
+    match &c.hardware_match {
+        None => true,
+        Some(m) => run
+            .machine_str("cpu_model")
+            .is_some_and(|cpu| cpu.to_lowercase().contains(&m.to_lowercase())),
+    }
+}
+
+fn hardware_note(c: &Claim, run: &Loaded) -> String {
+    if same_hardware(c, run) {
+        String::new()
+    } else {
+        format!(
+            "different hardware: theirs {}, ours {} ({})",
+            c.hardware,
+            run.cpu(),
+            run.label()
+        )
+    }
+}
+
+/// Sets every claim beside every run.
+pub fn evaluate(claims: &[Claim], runs: &[Loaded]) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for c in claims {
+        for r in runs {
+            rows.extend(evaluate_run(c, r, runs.len() > 1));
+        }
+    }
+    rows
+}
+
+fn by_threads(mut v: Vec<Pair<'_>>) -> Vec<Pair<'_>> {
+    v.sort_by_key(|p| p.tern.cell.key.threads);
+    v
+}
+
+/// One claim beside one run.
+pub fn evaluate_run(c: &Claim, run: &Loaded, tag_run: bool) -> Vec<Row> {
+    let base = |item: &str, published: String, measured: String, verdict, detail: String| Row {
+        id: c.id.clone(),
+        claim: c.claim.clone(),
+        source: format!(
+            "{}; {} on {}; settings: {}",
+            c.source, c.measured_on, c.hardware, c.settings
+        ),
+        item: item.to_string(),
+        published,
+        measured: if tag_run && measured != "-" {
+            format!("{measured} [{}]", run.label())
+        } else {
+            measured
+        },
+        verdict,
+        detail,
+    };
+    let published_all = || {
+        c.published
+            .iter()
+            .map(|(k, v)| format!("{k}: {}", fmt_num(*v, &c.unit)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if c.kind == "none" {
+        return vec![base(
+            "",
+            published_all(),
+            "-".into(),
+            Verdict::NotMeasurable(c.why.clone().unwrap_or_else(|| "no method".into())),
+            c.note.clone().unwrap_or_default(),
+        )];
+    }
+    let arch = run.arch().unwrap_or_else(|| "unknown".into());
+    if c.arch != "any" && c.arch != arch {
+        return vec![base(
+            "",
+            published_all(),
+            "-".into(),
+            Verdict::NotMeasurable(format!(
+                "different hardware: the claim is for {} ({}), {} is {arch}",
+                c.arch,
+                c.hardware,
+                run.label()
+            )),
+            c.note.clone().unwrap_or_default(),
+        )];
+    }
+    let all = cells::all(std::slice::from_ref(run));
+    let pairs = cells::pairs(&all);
+    let hw = hardware_note(c, run);
+    let same_hw = hw.is_empty();
+    let mut rows = Vec::new();
+    let mut missing = Vec::new();
+    let note = |extra: &[String]| {
+        let mut v: Vec<String> = extra.iter().filter(|s| !s.is_empty()).cloned().collect();
+        if let Some(n) = &c.note {
+            v.push(n.clone());
+        }
+        v.join("; ")
+    };
+    let energy = run.energy_status();
+    let mut model_absent = false;
+    for (item, &pubv) in &c.published {
+        let pubs = fmt_num(pubv, &c.unit);
+        match c.kind.as_str() {
+            "speedup" | "energy_reduction" => {
+                let of_model: Vec<Pair> = pairs
+                    .iter()
+                    .filter(|p| &p.tern.cell.key.model == item)
+                    .copied()
+                    .collect();
+                if of_model.is_empty() {
+                    missing.push(item.clone());
+                    continue;
+                }
+                for p in by_threads(of_model) {
+                    let sampled = if p.sampled() {
+                        "SAMPLED: the ratio is over the built layers only".to_string()
+                    } else {
+                        String::new()
+                    };
+                    let noisy = if p.tern.cell.noisy || p.fp16.cell.noisy {
+                        "NOISY: a cell's CV exceeds the scenario's max_cv".to_string()
+                    } else {
+                        String::new()
+                    };
+                    let hwr = if same_hw {
+                        String::new()
+                    } else {
+                        format!("{hw}; a ratio, so compared")
+                    };
+                    if c.kind == "speedup" {
+                        let decode = c.metric.as_deref() != Some("prefill");
+                        let r = if decode {
+                            p.decode_speedup()
+                        } else {
+                            p.prefill_speedup()
+                        };
+                        let Some(r) = r else {
+                            continue;
+                        };
+                        rows.push(base(
+                            item,
+                            pubs.clone(),
+                            format!(
+                                "{} ({}, {}{})",
+                                fmt_num(r.value, "x"),
+                                if decode { "decode" } else { "prefill" },
+                                p.setup(),
+                                if p.sampled() { ", SAMPLED" } else { "" }
+                            ),
+                            judge(c, r.value, pubv),
+                            note(&[hwr.clone(), sampled.clone(), noisy.clone()]),
+                        ));
+                    } else {
+                        let verdict_base = match energy.as_str() {
+                            "measured" => None,
+                            "estimated" => Some(
+                                "only ESTIMATED energy in this run: a model, not a measurement"
+                                    .to_string(),
+                            ),
+                            _ => Some(run.energy_text()),
+                        };
+                        let red = p.energy_reduction_pct();
+                        let measured = match red {
+                            Some(v) if p.estimated() => {
+                                format!("{} ESTIMATED ({})", fmt_num(v, "%"), p.setup())
+                            }
+                            Some(v) => format!("{} ({})", fmt_num(v, "%"), p.setup()),
+                            None => "-".into(),
+                        };
+                        let verdict = match (verdict_base, red) {
+                            (Some(why), _) => Verdict::NotMeasurable(why),
+                            (None, None) => Verdict::NotMeasurable(
+                                "no decode energy in these cells".to_string(),
+                            ),
+                            (None, Some(v)) if p.estimated() => Verdict::NotMeasurable(format!(
+                                "only ESTIMATED energy ({})",
+                                fmt_num(v, "%")
+                            )),
+                            (None, Some(v)) => judge(c, v, pubv),
+                        };
+                        rows.push(base(
+                            item,
+                            pubs.clone(),
+                            measured,
+                            verdict,
+                            note(&[hwr.clone(), sampled.clone(), noisy.clone()]),
+                        ));
+                    }
+                }
+            }
+            "decode_tps" | "decode_latency_ms" | "j_per_token" => {
+                let mut tern: Vec<Cell> = all
+                    .iter()
+                    .filter(|x| &x.cell.key.model == item && x.cell.key.engine == "ternary")
+                    .copied()
+                    .collect();
+                if tern.is_empty() {
+                    missing.push(item.clone());
+                    continue;
+                }
+                let mut extra = Vec::new();
+                if let Some(t) = c.threads {
+                    if tern.iter().any(|x| x.cell.key.threads == t) {
+                        tern.retain(|x| x.cell.key.threads == t);
+                    } else {
+                        let have: Vec<String> = tern
+                            .iter()
+                            .map(|x| x.cell.key.threads.to_string())
+                            .collect();
+                        extra.push(format!(
+                            "the claim is at {t} threads; the run has {} (shown: the most)",
+                            have.join(", ")
+                        ));
+                    }
+                }
+                tern.sort_by_key(|x| std::cmp::Reverse(x.cell.key.threads));
+                let x = tern[0];
+                if x.sampled() {
+                    extra.push("SAMPLED: measured over the built layers only".into());
+                }
+                let setup = format!(
+                    "{} thr, {}, {}",
+                    x.cell.key.threads, x.cell.key.isa, x.cell.key.test
+                );
+                let ours = match c.kind.as_str() {
+                    "decode_tps" => x
+                        .cell
+                        .decode_tokens_per_s_full_depth_estimate
+                        .filter(|_| x.sampled())
+                        .or(x.decode()),
+                    "decode_latency_ms" => x.cell.decode_latency_ms.as_ref().map(|p| p.p50),
+                    _ => x.j_per_token(),
+                };
+                let est = if c.kind == "decode_tps" && x.sampled() {
+                    " full-depth ESTIMATE from SAMPLED layers"
+                } else if c.kind == "j_per_token" && x.estimated() {
+                    " ESTIMATED"
+                } else {
+                    ""
+                };
+                let measured = ours.map_or("-".into(), |v| {
+                    format!("{}{est} ({setup})", fmt_num(v, &c.unit))
+                });
+                let verdict = match ours {
+                    None if c.kind == "j_per_token" && energy != "measured" => {
+                        Verdict::NotMeasurable(run.energy_text())
+                    }
+                    None => Verdict::NotMeasurable("the cell has no such figure".into()),
+                    Some(_) if c.kind == "j_per_token" && energy != "measured" => {
+                        Verdict::NotMeasurable(
+                            "only ESTIMATED energy in this run: a model, not a measurement".into(),
+                        )
+                    }
+                    Some(_) if !same_hw => Verdict::NotMeasurable(format!(
+                        "{hw}: an absolute figure, fair only on the same hardware"
+                    )),
+                    Some(_) if c.threads.is_some_and(|t| t != x.cell.key.threads) => {
+                        Verdict::NotMeasurable(format!(
+                            "no cell at the claim's {} threads",
+                            c.threads.unwrap_or(0)
+                        ))
+                    }
+                    Some(v) => judge(c, v, pubv),
+                };
+                rows.push(base(item, pubs, measured, verdict, note(&extra)));
+            }
+            "model_bytes" => {
+                let Some(m) = run
+                    .run
+                    .models
+                    .iter()
+                    .find(|m| &m.model == item && m.engine == "ternary")
+                else {
+                    missing.push(item.clone());
+                    continue;
+                };
+                let gb = m.decode_bytes_per_token_full_depth as f64 / 1e9;
+                rows.push(base(
+                    item,
+                    pubs.clone(),
+                    format!(
+                        "{} ({} weights, head {}, all layers)",
+                        fmt_num(gb, "GB"),
+                        m.format,
+                        m.head
+                    ),
+                    judge(c, gb, pubv),
+                    note(&[]),
+                ));
+            }
+            "tps_by_threads" => {
+                let model = c.model.clone().unwrap_or_default();
+                let Ok(t) = item.parse::<usize>() else {
+                    continue;
+                };
+                let decode = c.metric.as_deref() != Some("prefill");
+                let of_model: Vec<Cell> = all
+                    .iter()
+                    .filter(|x| x.cell.key.model == model && x.cell.key.engine == "ternary")
+                    .copied()
+                    .collect();
+                if of_model.is_empty() {
+                    missing.push(item.clone());
+                    model_absent = true;
+                    continue;
+                }
+                // Published figures are from an empty cache: cells at a depth never match.
+                let len_ok = |x: &Cell| {
+                    x.cell.n_depth == 0
+                        && if decode {
+                            c.n_gen.is_none_or(|n| x.cell.n_gen == n)
+                        } else {
+                            c.n_prompt.is_none_or(|n| x.cell.n_prompt == n)
+                        }
+                };
+                let Some(x) = of_model
+                    .iter()
+                    .find(|x| x.cell.key.threads == t && len_ok(x))
+                else {
+                    let tests: Vec<String> = of_model
+                        .iter()
+                        .map(|x| format!("{} at {} thr", x.cell.key.test, x.cell.key.threads))
+                        .collect();
+                    missing.push(format!("{t} thr (run has {})", tests.join(", ")));
+                    continue;
+                };
+                let ours = if decode { x.decode() } else { x.prefill() };
+                let Some(v) = ours else {
+                    missing.push(format!("{t} thr"));
+                    continue;
+                };
+                let verdict = if same_hw {
+                    judge(c, v, pubv)
+                } else {
+                    Verdict::NotMeasurable(format!(
+                        "{hw}: an absolute speed; ours ÷ theirs = {:.2}",
+                        v / pubv
+                    ))
+                };
+                rows.push(base(
+                    &format!("{model} @ {t} thr"),
+                    pubs.clone(),
+                    format!(
+                        "{}{} ({}, {})",
+                        fmt_num(v, &c.unit),
+                        if x.sampled() { " SAMPLED" } else { "" },
+                        x.cell.key.isa,
+                        x.cell.key.test
+                    ),
+                    verdict,
+                    note(&[]),
+                ));
+            }
+            other => rows.push(base(
+                item,
+                pubs.clone(),
+                "-".into(),
+                Verdict::NotMeasurable(format!("unknown claim kind `{other}`")),
+                String::new(),
+            )),
+        }
+    }
+    if !missing.is_empty() {
+        let published: Vec<String> = c
+            .published
+            .iter()
+            .filter(|(k, _)| missing.iter().any(|m| m.starts_with(k.as_str())))
+            .map(|(k, v)| format!("{k}: {}", fmt_num(*v, &c.unit)))
+            .collect();
+        let by_threads = c.kind == "tps_by_threads" && !model_absent;
+        let what = if by_threads {
+            "no matching cell".to_string()
+        } else if c.kind == "tps_by_threads" {
+            format!(
+                "{} not in the run",
+                c.model.as_deref().unwrap_or("the model")
+            )
+        } else {
+            "model not in the run".to_string()
+        };
+        rows.push(base(
+            &if model_absent {
+                format!(
+                    "{} @ {} thr",
+                    c.model.as_deref().unwrap_or(""),
+                    missing.join(", ")
+                )
+            } else {
+                missing.join(", ")
+            },
+            if published.is_empty() {
+                published_all()
+            } else {
+                published.join(", ")
+            },
+            "-".into(),
+            Verdict::NotMeasurable(format!(
+                "{what}{}",
+                if by_threads {
+                    String::new()
+                } else {
+                    format!(
+                        " (it has {})",
+                        run.run
+                            .models
+                            .iter()
+                            .map(|m| m.model.as_str())
+                            .collect::<std::collections::BTreeSet<_>>()
+                            .into_iter()
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                }
+            )),
+            note(&[]),
+        ));
+    }
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::present::report::testutil::{cell, run};
+
+    fn claim(id: &str) -> Claim {
+        load(None)
+            .unwrap()
+            .into_iter()
+            .find(|c| c.id == id)
+            .unwrap()
+    }
+
+    #[test]
+    fn embedded_claims_parse_with_unique_ids_and_known_kinds() {
+        let all = load(None).unwrap();
+        assert!(all.len() >= 12);
+        let mut ids: Vec<&str> = all.iter().map(|c| c.id.as_str()).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), all.len());
+        for c in &all {
+            assert!(
+                [
+                    "speedup",
+                    "energy_reduction",
+                    "decode_tps",
+                    "decode_latency_ms",
+                    "j_per_token",
+                    "model_bytes",
+                    "tps_by_threads",
+                    "none"
+                ]
+                .contains(&c.kind.as_str()),
+                "{}: {}",
+                c.id,
+                c.kind
+            );
+            assert!(c.kind != "none" || c.why.is_some(), "{} needs `why`", c.id);
+        }
+        assert_eq!(claim("1").published["bitnet-13b"], 6.17);
+        assert_eq!(claim("1").published["bitnet-1.5b"], 4.47);
+    }
+
+    #[test]
+    fn judge_uses_the_tolerance_and_says_by_how_much() {
+        let c = claim("1"); // at_least, 15%
+        assert_eq!(judge(&c, 3.5, 3.88), Verdict::Reproduced);
+        match judge(&c, 2.0, 3.88) {
+            Verdict::NotReproduced(w) => assert!(w.contains("-48%"), "{w}"),
+            v => panic!("{v:?}"),
+        }
+        let c6 = claim("6"); // at_most 29 ms
+        assert_eq!(judge(&c6, 25.0, 29.0), Verdict::Reproduced);
+        assert!(matches!(judge(&c6, 40.0, 29.0), Verdict::NotReproduced(_)));
+    }
+
+    #[test]
+    fn speedup_is_compared_across_hardware_absolute_speed_is_not() {
+        let r = run(
+            "AMD EPYC 7763",
+            "unavailable",
+            vec![
+                cell("bitnet-700m", "ternary", 1, 40.0, None),
+                cell("bitnet-700m", "fp16", 1, 10.0, None),
+                cell("bitnet-2b4t", "ternary", 2, 30.0, None),
+            ],
+        );
+        let rows = evaluate_run(&claim("1"), &r, false);
+        let r700 = rows.iter().find(|x| x.item == "bitnet-700m").unwrap();
+        assert_eq!(r700.verdict, Verdict::Reproduced, "{r700:?}");
+        assert!(r700.measured.starts_with("4.00x"), "{}", r700.measured);
+        assert!(r700.detail.contains("different hardware"));
+        let rest = rows.iter().find(|x| x.item.contains("bitnet-13b")).unwrap();
+        assert!(
+            matches!(&rest.verdict, Verdict::NotMeasurable(w) if w.contains("model not in the run"))
+        );
+
+        // ARM claim on an x86 run.
+        let rows = evaluate_run(&claim("2"), &r, false);
+        assert!(
+            matches!(&rows[0].verdict, Verdict::NotMeasurable(w) if w.contains("different hardware"))
+        );
+
+        // Energy claim without counters: the run's reason is given.
+        let rows = evaluate_run(&claim("3"), &r, false);
+        let e = rows.iter().find(|x| x.item == "bitnet-700m").unwrap();
+        assert!(
+            matches!(&e.verdict, Verdict::NotMeasurable(w) if w.contains("no counters in this VM"))
+        );
+
+        // 29 ms at 8 threads: our 2B4T cell is at 2 threads on other hardware.
+        let rows = evaluate_run(&claim("6"), &r, false);
+        assert!(
+            matches!(&rows[0].verdict, Verdict::NotMeasurable(w) if w.contains("different hardware"))
+        );
+        assert!(rows[0].detail.contains("8 threads"), "{}", rows[0].detail);
+        assert!(
+            rows[0].measured.starts_with("33.3 ms/token"),
+            "{}",
+            rows[0].measured
+        );
+
+        // pp128/tg128 by threads: 2 threads matched, ours ÷ theirs given.
+        let rows = evaluate_run(&claim("9b"), &r, false);
+        let two = rows
+            .iter()
+            .find(|x| x.item == "bitnet-2b4t @ 2 thr")
+            .unwrap();
+        assert!(
+            matches!(&two.verdict, Verdict::NotMeasurable(w) if w.contains("ours ÷ theirs = 1.05")),
+            "{two:?}"
+        );
+    }
+
+    #[test]
+    fn same_hardware_judges_absolute_figures() {
+        let r = run(
+            "13th Gen Intel(R) Core(TM) i7-13800H",
+            "unavailable",
+            vec![cell("bitnet-2b4t", "ternary", 8, 40.0, None)],
+        );
+        let rows = evaluate_run(&claim("6"), &r, false);
+        assert_eq!(rows[0].verdict, Verdict::Reproduced, "{rows:?}"); // 25 ms ≤ 29 ms
+    }
+
+    #[test]
+    fn estimated_energy_is_never_a_reproduction() {
+        let r = run(
+            "AMD EPYC",
+            "estimated",
+            vec![
+                cell("bitnet-700m", "ternary", 1, 40.0, Some(("estimated", 0.1))),
+                cell("bitnet-700m", "fp16", 1, 10.0, Some(("estimated", 0.5))),
+            ],
+        );
+        let rows = evaluate_run(&claim("3"), &r, false);
+        let e = rows.iter().find(|x| x.item == "bitnet-700m").unwrap();
+        assert!(e.measured.contains("80.0% ESTIMATED"), "{}", e.measured);
+        assert!(matches!(&e.verdict, Verdict::NotMeasurable(w) if w.contains("ESTIMATED")));
+    }
+
+    #[test]
+    fn measured_energy_reduction_is_judged() {
+        let r = run(
+            "AMD EPYC",
+            "measured",
+            vec![
+                cell("bitnet-700m", "ternary", 1, 40.0, Some(("measured", 0.1))),
+                cell("bitnet-700m", "fp16", 1, 10.0, Some(("measured", 0.5))),
+            ],
+        );
+        let rows = evaluate_run(&claim("3"), &r, false);
+        let e = rows.iter().find(|x| x.item == "bitnet-700m").unwrap();
+        assert_eq!(e.verdict, Verdict::Reproduced, "{e:?}"); // 80% ≥ 71.9% × 0.9
+    }
+}

@@ -1,0 +1,11 @@
+//! The records a measurement leaves: the results data model and its files ([`results`]:
+//! `cells.jsonl`, `run.json`, `cells.csv`, schema-versioned, written durably), the statistics
+//! every command quotes ([`stats`]), hardware counter readings ([`counters`]), the machine
+//! fingerprint every result carries ([`fingerprint`]) and the few machine facts the measuring
+//! code needs ([`machine`]).
+
+pub mod counters;
+pub mod fingerprint;
+pub mod machine;
+pub mod results;
+pub mod stats;

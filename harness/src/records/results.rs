@@ -1,0 +1,834 @@
+//! Durable results: `results/<run-id>/` with `cells.jsonl`, `run.json`, `cells.csv`.
+//!
+//! - `cells.jsonl` is appended and flushed (`fsync`) after every timed repetition and every
+//!   model load, so a crash, Ctrl-C or a full disk loses no measured repetition. Each line is a
+//!   [`Record`]; a torn last line (a crash mid-write) is ignored on reading.
+//! - `scenario.toml` is the scenario's text as run, so `--resume` runs exactly the same cells.
+//! - `run.json` (schema [`SCHEMA_VERSION`], units in field names) and `cells.csv` (flat, one
+//!   row per cell) are rewritten atomically (write to a temporary file, `fsync`, rename): at
+//!   the start (status `running`) and at the end (status `complete`).
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::output::csv;
+use crate::records::counters::{CounterStatus, Reading};
+use crate::records::stats::{Percentiles, Summary};
+
+/// Version of `run.json`'s schema; bumped on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// One model build (one engine of one model).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelRecord {
+    /// Model name as given in the scenario.
+    pub model: String,
+    /// `ternary` or `fp16`.
+    pub engine: String,
+    /// Linear-layer format.
+    pub format: String,
+    /// LM head format.
+    pub head: String,
+    /// Layers built.
+    pub layers_built: usize,
+    /// Layers of the model.
+    pub layers_total: usize,
+    /// Parameters of the full model (linear + embedding).
+    pub params: u64,
+    /// Bytes of weights held for the built layers.
+    pub weight_bytes: u64,
+    /// Bytes one decode step reads (built layers + head).
+    pub decode_bytes_per_token: u64,
+    /// The same scaled to the full depth (equal unless sampled).
+    pub decode_bytes_per_token_full_depth: u64,
+    /// Bytes of K and V one cached position holds over the built layers: a decode step that
+    /// attends over `c` positions reads `c` times this from the KV cache besides the weights.
+    #[serde(default)]
+    pub kv_bytes_per_position: u64,
+    /// Seconds to build or load it.
+    pub load_seconds: f64,
+    /// The FFN activation the model uses (`relu2`, `silu`).
+    pub activation: String,
+}
+
+/// Energy of one phase of one repetition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PhaseEnergy {
+    /// `measured` or `estimated`.
+    pub method: String,
+    /// Seconds of the window.
+    pub seconds: f64,
+    /// Gross joules of `cpu_total` (Σpackage + Σdram).
+    pub cpu_total_joules: f64,
+    /// Joules net of the idle baseline (`null` without a baseline).
+    pub cpu_total_net_joules: Option<f64>,
+    /// Joules per domain, gross.
+    pub domains_joules: std::collections::BTreeMap<String, f64>,
+    /// Counter wraps seen during the window.
+    pub wraps_seen: u64,
+}
+
+/// One timed repetition of one cell.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SampleRecord {
+    /// The cell.
+    pub key: CellKey,
+    /// Timed repetition index of this cell (0-based).
+    pub rep: usize,
+    /// When it finished (RFC 3339 UTC).
+    pub time_utc: String,
+    /// Prompt tokens.
+    pub n_prompt: usize,
+    /// Decode steps.
+    pub n_gen: usize,
+    /// Tokens in the cache before the test (prefilled untimed).
+    #[serde(default)]
+    pub n_depth: usize,
+    /// Seconds of the prefill, first token chosen (`null` without prefill).
+    pub prefill_seconds: Option<f64>,
+    /// Seconds of each decode step.
+    pub decode_step_seconds: Vec<f64>,
+    /// Peak resident memory of the process so far in this model group (bytes).
+    pub peak_rss_bytes: Option<u64>,
+    /// Counter deltas over the prefill.
+    pub counters_prefill: Option<Reading>,
+    /// Counter deltas over the decode steps.
+    pub counters_decode: Option<Reading>,
+    /// Energy over the prefill.
+    pub energy_prefill: Option<PhaseEnergy>,
+    /// Energy over the decode steps.
+    pub energy_decode: Option<PhaseEnergy>,
+    /// Read bandwidth at this cell's thread count, read just before this repetition (GB/s;
+    /// absent in results written before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bandwidth_before_gbps: Option<f64>,
+    /// The same reading just after this repetition (GB/s; absent in results written before it
+    /// was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bandwidth_after_gbps: Option<f64>,
+}
+
+impl SampleRecord {
+    /// Prompt tokens per second.
+    pub fn prefill_tps(&self) -> Option<f64> {
+        self.prefill_seconds
+            .filter(|&s| s > 0.0 && self.n_prompt > 0)
+            .map(|s| self.n_prompt as f64 / s)
+    }
+
+    /// Decode tokens per second.
+    pub fn decode_tps(&self) -> Option<f64> {
+        let s: f64 = self.decode_step_seconds.iter().sum();
+        (s > 0.0).then(|| self.decode_step_seconds.len() as f64 / s)
+    }
+
+    /// The bandwidth this repetition's decode is paired with (GB/s): the mean of the readings
+    /// just before and just after it, which bracket the timed span so drift during it counts
+    /// from both sides; the reading before alone in results written without the one after.
+    /// `None` without a positive reading before.
+    pub fn paired_bandwidth_gbps(&self) -> Option<f64> {
+        let before = self.bandwidth_before_gbps.filter(|&g| g > 0.0)?;
+        Some(match self.bandwidth_after_gbps.filter(|&g| g > 0.0) {
+            Some(after) => (before + after) / 2.0,
+            None => before,
+        })
+    }
+
+    /// Seconds of timed work in this repetition.
+    pub fn seconds(&self) -> f64 {
+        self.prefill_seconds.unwrap_or(0.0) + self.decode_step_seconds.iter().sum::<f64>()
+    }
+}
+
+/// A line of `cells.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "record", rename_all = "snake_case")]
+pub enum Record {
+    /// A model was built.
+    Model(ModelRecord),
+    /// A timed repetition finished.
+    Sample(Box<SampleRecord>),
+}
+
+/// A sampled model's layers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sampled {
+    /// Layers built and timed.
+    pub layers_built: usize,
+    /// Layers of the model.
+    pub layers_total: usize,
+}
+
+/// Per-token energy of a cell, from the same repetitions as its speed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CellEnergy {
+    /// `measured` or `estimated`: never mixed.
+    pub method: String,
+    /// Gross J per prompt token over the prefill windows.
+    pub prefill_joules_per_token: Option<Summary>,
+    /// Gross J per generated token over the decode windows.
+    pub decode_joules_per_token: Option<Summary>,
+    /// Net-of-idle J per generated token.
+    pub decode_net_joules_per_token: Option<Summary>,
+    /// Average watts over the decode windows.
+    pub decode_watts: Option<Summary>,
+}
+
+/// One cell's results: what `run.json` and `cells.csv` carry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CellResult {
+    /// Settings.
+    pub key: CellKey,
+    /// Prompt tokens.
+    pub n_prompt: usize,
+    /// Decode steps.
+    pub n_gen: usize,
+    /// Tokens in the cache before the test (prefilled untimed).
+    #[serde(default)]
+    pub n_depth: usize,
+    /// Set when only some layers were built: every figure is for those layers, and the
+    /// `*_full_depth_estimate` fields scale them.
+    pub sampled: Option<Sampled>,
+    /// Timed repetitions.
+    pub repetitions: usize,
+    /// Seconds to build/load the model (this engine).
+    pub load_seconds: Option<f64>,
+    /// Bytes of weights one decode step reads.
+    pub decode_bytes_per_token: Option<u64>,
+    /// Bytes of KV cache one decode step of this test reads, averaged over its steps (step `s`
+    /// of `n_gen` attends over `n_depth + n_prompt + s + 1` positions, see
+    /// [`kv_bytes_per_step`]). The roofline counts them beside the weights.
+    #[serde(default)]
+    pub decode_kv_bytes_per_token: Option<u64>,
+    /// Prompt tokens/s.
+    pub prefill_tokens_per_s: Option<Summary>,
+    /// Decode tokens/s.
+    pub decode_tokens_per_s: Option<Summary>,
+    /// Time to first token (prefill + choosing the token), seconds.
+    pub ttft_seconds: Option<Summary>,
+    /// Per-token decode latency percentiles over every step of every repetition, ms.
+    pub decode_latency_ms: Option<Percentiles>,
+    /// Peak resident memory of the process while the cell ran (bytes; includes every engine
+    /// of the model group loaded beside it).
+    pub peak_rss_bytes: Option<u64>,
+    /// Instructions per decode token (`null`: counters unavailable, see run.json).
+    pub decode_instructions_per_token: Option<Summary>,
+    /// Cycles per decode token.
+    pub decode_cycles_per_token: Option<Summary>,
+    /// Cache misses per decode token.
+    pub decode_cache_misses_per_token: Option<Summary>,
+    /// Instructions per prompt token.
+    pub prefill_instructions_per_token: Option<Summary>,
+    /// Read bandwidth used as the roofline's denominator (GB/s, this run, same threads): the
+    /// median of the repetitions' paired readings (before and after each) when they exist, else
+    /// the mean of the run's start and end readings.
+    pub bandwidth_gbps: Option<f64>,
+    /// Decode tokens/s × bytes per token over the bandwidth: the median over repetitions, each
+    /// against the mean of the bandwidth read just before and just after it
+    /// ([`SampleRecord::paired_bandwidth_gbps`], `roofline_paired`), else the cell's median
+    /// tokens/s over `bandwidth_gbps`.
+    pub decode_roofline_fraction: Option<f64>,
+    /// Whether the roofline pairs each repetition with its own bandwidth reading.
+    #[serde(default)]
+    pub roofline_paired: bool,
+    /// ESTIMATE for the full depth from sampled layers: median decode tokens/s scaled by
+    /// built/total layers over the whole step (errs slow: the head is scaled too).
+    pub decode_tokens_per_s_full_depth_estimate: Option<f64>,
+    /// ESTIMATE for the full depth: median prefill tokens/s scaled likewise.
+    pub prefill_tokens_per_s_full_depth_estimate: Option<f64>,
+    /// Energy per token (`null`: energy unavailable, see run.json `energy`).
+    pub energy: Option<CellEnergy>,
+    /// The headline metric's CV exceeds the scenario's `max_cv`: too noisy to trust.
+    pub noisy: bool,
+    /// Raw samples, prompt tokens/s per repetition.
+    pub samples_prefill_tokens_per_s: Vec<f64>,
+    /// Raw samples, decode tokens/s per repetition.
+    pub samples_decode_tokens_per_s: Vec<f64>,
+}
+
+impl CellResult {
+    /// Sets the roofline's denominator for this cell (GB/s at its thread count) and the
+    /// fraction of it reached: median decode tokens/s × bytes per token over the bandwidth.
+    /// A cell whose repetitions carry their own readings keeps its paired figures.
+    pub fn set_bandwidth(&mut self, gbps: f64) {
+        if self.roofline_paired {
+            return;
+        }
+        self.bandwidth_gbps = Some(gbps);
+        self.decode_roofline_fraction = match (&self.decode_tokens_per_s, self.decode_read_bytes())
+        {
+            (Some(t), Some(bytes)) if gbps > 0.0 => Some(t.median * bytes as f64 / (gbps * 1e9)),
+            _ => None,
+        };
+    }
+
+    /// Bytes one decode step reads (see [`decode_read_bytes`]).
+    pub fn decode_read_bytes(&self) -> Option<u64> {
+        decode_read_bytes(self.decode_bytes_per_token, self.decode_kv_bytes_per_token)
+    }
+}
+
+/// Bytes one decode step reads, the roofline's numerator: the weights plus the step's mean KV
+/// cache bytes (none when unknown).
+pub fn decode_read_bytes(weights: Option<u64>, kv: Option<u64>) -> Option<u64> {
+    weights.map(|w| w + kv.unwrap_or(0))
+}
+
+/// Mean KV cache bytes a decode step reads over the `n_gen` steps that follow `cached`
+/// positions (depth plus prompt), `per_position` bytes per cached position: step `s` attends
+/// over `cached + s + 1` positions, so the mean is `cached + (n_gen + 1) / 2` positions
+/// (rounded down to a byte).
+pub fn kv_bytes_per_step(per_position: u64, cached: usize, n_gen: usize) -> u64 {
+    if n_gen == 0 {
+        return 0;
+    }
+    per_position * (2 * cached as u64 + n_gen as u64 + 1) / 2
+}
+
+/// The scenario as run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScenarioInfo {
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// File it was read from (`null`: the embedded quick scenario).
+    pub file: Option<String>,
+    /// Its full text.
+    pub text: String,
+}
+
+/// Bandwidth measured in the run at one thread count.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunBandwidth {
+    /// Threads.
+    pub threads: usize,
+    /// Median GB/s before the sweep.
+    pub before_gbps: f64,
+    /// Median GB/s after the sweep (`null` until the end).
+    pub after_gbps: Option<f64>,
+}
+
+impl RunBandwidth {
+    /// Mean of before and after (before alone until the end).
+    pub fn gbps(&self) -> f64 {
+        match self.after_gbps {
+            Some(a) => (self.before_gbps + a) / 2.0,
+            None => self.before_gbps,
+        }
+    }
+}
+
+/// `run.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunFile {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// The folder name under `results/`.
+    pub run_id: String,
+    /// `running`, `complete`.
+    pub status: String,
+    /// ternbench version.
+    pub ternbench_version: String,
+    /// Start (RFC 3339 UTC).
+    pub started_utc: String,
+    /// End (`null` while running).
+    pub finished_utc: Option<String>,
+    /// Times the run was resumed.
+    pub resumed: usize,
+    /// The scenario.
+    pub scenario: ScenarioInfo,
+    /// The machine fingerprint.
+    pub machine: serde_json::Value,
+    /// Read bandwidth per thread count (roofline denominators).
+    pub bandwidth: Vec<RunBandwidth>,
+    /// Hardware counters: measured or why not.
+    pub counters: CounterStatus,
+    /// Energy: source, domains, idle baseline, or why unavailable.
+    pub energy: serde_json::Value,
+    /// Models built.
+    pub models: Vec<ModelRecord>,
+    /// Cell results.
+    pub cells: Vec<CellResult>,
+    /// Notes worth reading beside the numbers.
+    pub notes: Vec<String>,
+}
+
+/// A results folder.
+#[derive(Debug)]
+pub struct RunDir {
+    path: PathBuf,
+    jsonl: File,
+}
+
+impl RunDir {
+    /// Creates `root/<id>` (`id` made unique with a suffix) holding the scenario text.
+    pub fn create(root: &Path, id: &str, scenario_text: &str) -> Result<RunDir> {
+        std::fs::create_dir_all(root)
+            .with_context(|| format!("creating the results folder {}", root.display()))?;
+        let mut path = root.join(id);
+        let mut n = 1;
+        while path.exists() {
+            n += 1;
+            path = root.join(format!("{id}-{n}"));
+        }
+        std::fs::create_dir(&path).with_context(|| format!("creating {}", path.display()))?;
+        write_atomic(&path.join("scenario.toml"), scenario_text.as_bytes())?;
+        let jsonl = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path.join("cells.jsonl"))
+            .with_context(|| format!("creating {}", path.join("cells.jsonl").display()))?;
+        Ok(RunDir { path, jsonl })
+    }
+
+    /// Opens an existing run for `--resume`: its scenario text, its records, its run.json.
+    pub fn open(path: &Path) -> Result<(RunDir, String, Vec<Record>, Option<RunFile>)> {
+        let scen = path.join("scenario.toml");
+        let text = std::fs::read_to_string(&scen).with_context(|| {
+            format!(
+                "{}: not a ternbench results folder (no readable scenario.toml)",
+                path.display()
+            )
+        })?;
+        let jpath = path.join("cells.jsonl");
+        let records = if jpath.exists() {
+            read_records(&jpath)?
+        } else {
+            Vec::new()
+        };
+        let run = match std::fs::read_to_string(path.join("run.json")) {
+            Ok(s) => Some(serde_json::from_str::<RunFile>(&s).with_context(|| {
+                format!(
+                    "{}: unreadable run.json (schema {SCHEMA_VERSION} expected)",
+                    path.display()
+                )
+            })?),
+            Err(_) => None,
+        };
+        let jsonl = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&jpath)
+            .with_context(|| format!("opening {} to append", jpath.display()))?;
+        Ok((
+            RunDir {
+                path: path.to_path_buf(),
+                jsonl,
+            },
+            text,
+            records,
+            run,
+        ))
+    }
+
+    /// The folder.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The folder's name.
+    pub fn id(&self) -> String {
+        self.path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
+    /// Appends one record and makes it durable before returning.
+    pub fn append(&mut self, r: &Record) -> Result<()> {
+        let mut line = serde_json::to_string(r).context("serialising a result record")?;
+        line.push('\n');
+        let p = self.path.join("cells.jsonl");
+        self.jsonl
+            .write_all(line.as_bytes())
+            .and_then(|_| self.jsonl.flush())
+            .and_then(|_| self.jsonl.sync_data())
+            .with_context(|| {
+                format!(
+                    "appending to {} (every repetition measured before this one is saved there; free space and run `ternbench run --resume {}`)",
+                    p.display(),
+                    self.path.display()
+                )
+            })
+    }
+
+    /// Writes `run.json` and `cells.csv` atomically.
+    pub fn write_summary(&self, run: &RunFile) -> Result<()> {
+        let json = serde_json::to_string_pretty(run).context("serialising run.json")?;
+        write_atomic(&self.path.join("run.json"), json.as_bytes())?;
+        write_atomic(&self.path.join("cells.csv"), cells_csv(run).as_bytes())
+    }
+
+    /// Writes another file atomically into the folder.
+    pub fn write_file(&self, name: &str, data: &str) -> Result<()> {
+        write_atomic(&self.path.join(name), data.as_bytes())
+    }
+}
+
+/// Reads `cells.jsonl`; a torn final line is skipped, a corrupt line elsewhere is an error.
+pub fn read_records(path: &Path) -> Result<Vec<Record>> {
+    let f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let lines: Vec<String> = BufReader::new(f)
+        .lines()
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("reading {}", path.display()))?;
+    let mut out = Vec::new();
+    let n = lines.len();
+    for (i, l) in lines.iter().enumerate() {
+        if l.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<Record>(l) {
+            Ok(r) => out.push(r),
+            Err(_) if i + 1 == n => {} // torn last line: the process died mid-write
+            Err(e) => bail!(
+                "{}:{}: not a ternbench record ({e}); the file is damaged",
+                path.display(),
+                i + 1
+            ),
+        }
+    }
+    Ok(out)
+}
+
+/// Write to `path.tmp`, fsync, rename over `path`.
+pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
+    let tmp = path.with_extension(format!(
+        "{}.tmp",
+        path.extension().and_then(|e| e.to_str()).unwrap_or("")
+    ));
+    let res = (|| -> std::io::Result<()> {
+        let mut f = File::create(&tmp)?;
+        f.write_all(data)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    res.with_context(|| format!("writing {}", path.display()))
+}
+
+/// The columns of `cells.csv`.
+pub const CSV_COLUMNS: &[&str] = &[
+    "run_id",
+    "model",
+    "engine",
+    "format",
+    "head",
+    "isa",
+    "threads",
+    "test",
+    "n_prompt",
+    "n_depth",
+    "n_gen",
+    "sampled_layers",
+    "model_layers",
+    "repetitions",
+    "prefill_tps_median",
+    "prefill_tps_mean",
+    "prefill_tps_stddev",
+    "prefill_tps_ci95_low",
+    "prefill_tps_ci95_high",
+    "decode_tps_median",
+    "decode_tps_mean",
+    "decode_tps_stddev",
+    "decode_tps_ci95_low",
+    "decode_tps_ci95_high",
+    "decode_tps_cv",
+    "ttft_s_median",
+    "decode_latency_ms_p50",
+    "decode_latency_ms_p90",
+    "decode_latency_ms_p99",
+    "peak_rss_bytes",
+    "load_s",
+    "decode_bytes_per_token",
+    "decode_kv_bytes_per_token",
+    "bandwidth_gbps",
+    "decode_roofline_fraction",
+    "decode_tps_full_depth_estimate",
+    "decode_instructions_per_token",
+    "energy_method",
+    "decode_j_per_token",
+    "decode_net_j_per_token",
+    "noisy",
+];
+
+fn cells_csv(run: &RunFile) -> String {
+    let f = |v: Option<f64>| v.map(|x| format!("{x}")).unwrap_or_default();
+    let med = |s: &Option<Summary>| s.as_ref().map(|s| s.median);
+    let rows: Vec<Vec<String>> = run
+        .cells
+        .iter()
+        .map(|c| {
+            vec![
+                run.run_id.clone(),
+                c.key.model.clone(),
+                c.key.engine.clone(),
+                c.key.format.clone(),
+                c.key.head.clone(),
+                c.key.isa.clone(),
+                c.key.threads.to_string(),
+                c.key.test.clone(),
+                c.n_prompt.to_string(),
+                c.n_depth.to_string(),
+                c.n_gen.to_string(),
+                c.sampled
+                    .as_ref()
+                    .map(|s| s.layers_built.to_string())
+                    .unwrap_or_default(),
+                c.sampled
+                    .as_ref()
+                    .map(|s| s.layers_total.to_string())
+                    .unwrap_or_default(),
+                c.repetitions.to_string(),
+                f(med(&c.prefill_tokens_per_s)),
+                f(c.prefill_tokens_per_s.as_ref().map(|s| s.mean)),
+                f(c.prefill_tokens_per_s.as_ref().map(|s| s.stddev)),
+                f(c.prefill_tokens_per_s.as_ref().and_then(|s| s.ci95_low)),
+                f(c.prefill_tokens_per_s.as_ref().and_then(|s| s.ci95_high)),
+                f(med(&c.decode_tokens_per_s)),
+                f(c.decode_tokens_per_s.as_ref().map(|s| s.mean)),
+                f(c.decode_tokens_per_s.as_ref().map(|s| s.stddev)),
+                f(c.decode_tokens_per_s.as_ref().and_then(|s| s.ci95_low)),
+                f(c.decode_tokens_per_s.as_ref().and_then(|s| s.ci95_high)),
+                f(c.decode_tokens_per_s.as_ref().and_then(|s| s.cv)),
+                f(med(&c.ttft_seconds)),
+                f(c.decode_latency_ms.as_ref().map(|p| p.p50)),
+                f(c.decode_latency_ms.as_ref().map(|p| p.p90)),
+                f(c.decode_latency_ms.as_ref().map(|p| p.p99)),
+                c.peak_rss_bytes.map(|b| b.to_string()).unwrap_or_default(),
+                f(c.load_seconds),
+                c.decode_bytes_per_token
+                    .map(|b| b.to_string())
+                    .unwrap_or_default(),
+                c.decode_kv_bytes_per_token
+                    .map(|b| b.to_string())
+                    .unwrap_or_default(),
+                f(c.bandwidth_gbps),
+                f(c.decode_roofline_fraction),
+                f(c.decode_tokens_per_s_full_depth_estimate),
+                f(med(&c.decode_instructions_per_token)),
+                c.energy
+                    .as_ref()
+                    .map(|e| e.method.clone())
+                    .unwrap_or_else(|| "unavailable".into()),
+                f(c.energy
+                    .as_ref()
+                    .and_then(|e| med(&e.decode_joules_per_token))),
+                f(c.energy
+                    .as_ref()
+                    .and_then(|e| med(&e.decode_net_joules_per_token))),
+                c.noisy.to_string(),
+            ]
+        })
+        .collect();
+    csv(CSV_COLUMNS, &rows)
+}
+
+/// RFC 3339 UTC timestamp of now, to the second.
+pub fn now_utc() -> String {
+    crate::records::fingerprint::os::rfc3339(std::time::SystemTime::now())
+}
+
+/// One cell: a model × engine × level × threads × test.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct CellKey {
+    /// Model name as given.
+    pub model: String,
+    /// `ternary` or `fp16`.
+    pub engine: String,
+    /// Linear-layer format.
+    pub format: String,
+    /// LM head format.
+    pub head: String,
+    /// SIMD level actually used.
+    pub isa: String,
+    /// Threads.
+    pub threads: usize,
+    /// Test name (`pp128`, `tg64`, `pp128+tg64`).
+    pub test: String,
+}
+
+impl CellKey {
+    /// A stable one-line id.
+    pub fn id(&self) -> String {
+        format!(
+            "{} {}{} head={} {} t{} {}",
+            self.model,
+            self.engine,
+            if self.engine == "ternary" {
+                format!("/{}", self.format)
+            } else {
+                String::new()
+            },
+            self.head,
+            self.isa,
+            self.threads,
+            self.test
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(t: usize) -> CellKey {
+        CellKey {
+            model: "m".into(),
+            engine: "ternary".into(),
+            format: "i2".into(),
+            head: "f16".into(),
+            isa: "scalar".into(),
+            threads: t,
+            test: "pp4+tg4".into(),
+        }
+    }
+
+    fn sample(t: usize, rep: usize) -> Record {
+        Record::Sample(Box::new(SampleRecord {
+            key: key(t),
+            rep,
+            time_utc: now_utc(),
+            n_prompt: 4,
+            n_gen: 2,
+            n_depth: 0,
+            prefill_seconds: Some(0.5),
+            decode_step_seconds: vec![0.1, 0.3],
+            peak_rss_bytes: Some(1 << 20),
+            counters_prefill: None,
+            counters_decode: None,
+            energy_prefill: None,
+            energy_decode: None,
+            bandwidth_before_gbps: Some(30.0),
+            bandwidth_after_gbps: Some(34.0),
+        }))
+    }
+
+    #[test]
+    fn paired_bandwidth_is_the_mean_of_the_bracketing_readings() {
+        let Record::Sample(mut r) = sample(1, 0) else {
+            unreachable!()
+        };
+        assert_eq!(r.paired_bandwidth_gbps(), Some(32.0));
+        // Results written before the reading after: the one before alone.
+        r.bandwidth_after_gbps = None;
+        assert_eq!(r.paired_bandwidth_gbps(), Some(30.0));
+        // A failed reading after (0) is not averaged in.
+        r.bandwidth_after_gbps = Some(0.0);
+        assert_eq!(r.paired_bandwidth_gbps(), Some(30.0));
+        // No usable reading before: no pairing.
+        r.bandwidth_before_gbps = Some(0.0);
+        r.bandwidth_after_gbps = Some(34.0);
+        assert_eq!(r.paired_bandwidth_gbps(), None);
+        r.bandwidth_before_gbps = None;
+        assert_eq!(r.paired_bandwidth_gbps(), None);
+    }
+
+    #[test]
+    fn kv_bytes_per_step_is_the_mean_over_the_steps() {
+        // tg64 from an empty cache: steps attend over 1..=64 positions, mean 32.5.
+        assert_eq!(kv_bytes_per_step(100, 0, 64), 3250);
+        // After a 1024-token prompt, 32 steps: 1025..=1056, mean 1040.5.
+        assert_eq!(kv_bytes_per_step(100, 1024, 32), 104_050);
+        assert_eq!(kv_bytes_per_step(100, 128, 0), 0);
+        let brute: u64 = (0..7u64).map(|s| 6 * (5 + s + 1)).sum::<u64>() / 7;
+        assert_eq!(kv_bytes_per_step(6, 5, 7), brute);
+    }
+
+    #[test]
+    fn sample_rates() {
+        let Record::Sample(s) = sample(1, 0) else {
+            unreachable!()
+        };
+        assert_eq!(s.prefill_tps(), Some(8.0));
+        assert!((s.decode_tps().unwrap() - 5.0).abs() < 1e-12);
+        assert!((s.seconds() - 0.9).abs() < 1e-12);
+    }
+
+    #[test]
+    fn append_reopen_and_torn_line() {
+        let root = tempfile::tempdir().unwrap();
+        let mut d = RunDir::create(root.path(), "r", "models = [\"m\"]\n").unwrap();
+        d.append(&sample(1, 0)).unwrap();
+        d.append(&sample(2, 0)).unwrap();
+        let path = d.path().to_path_buf();
+        drop(d);
+        // A crash mid-write leaves half a line.
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(path.join("cells.jsonl"))
+            .unwrap();
+        f.write_all(b"{\"record\":\"sample\",\"key\":{\"mo")
+            .unwrap();
+        drop(f);
+        let (_d, text, recs, run) = RunDir::open(&path).unwrap();
+        assert_eq!(text, "models = [\"m\"]\n");
+        assert_eq!(recs.len(), 2);
+        assert_eq!(recs[1], sample(2, 0).clone_with_time(&recs[1]));
+        assert!(run.is_none());
+        // Same id again gets a fresh folder.
+        let d2 = RunDir::create(root.path(), "r", "x").unwrap();
+        assert_eq!(d2.id(), "r-2");
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn a_full_disk_says_what_is_saved_and_how_to_resume() {
+        let root = tempfile::tempdir().unwrap();
+        let mut d = RunDir::create(root.path(), "r", "models = [\"m\"]\n").unwrap();
+        d.append(&sample(1, 0)).unwrap();
+        // /dev/full fails every write with ENOSPC, as a full disk does.
+        let Ok(full) = OpenOptions::new().write(true).open("/dev/full") else {
+            eprintln!("no /dev/full on this machine: the full-disk test did not run");
+            return;
+        };
+        d.jsonl = full;
+        let e = format!("{:#}", d.append(&sample(1, 1)).unwrap_err());
+        assert!(e.contains("cells.jsonl"), "{e}");
+        assert!(e.contains("free space"), "{e}");
+        assert!(
+            e.contains(&format!("--resume {}", d.path().display())),
+            "{e}"
+        );
+        assert!(e.to_lowercase().contains("no space"), "{e}");
+        // What was saved before stays readable.
+        let (_d, _, recs, _) = RunDir::open(d.path()).unwrap();
+        assert_eq!(recs.len(), 1);
+    }
+
+    #[test]
+    fn corrupt_middle_line_is_an_error() {
+        let root = tempfile::tempdir().unwrap();
+        let p = root.path().join("cells.jsonl");
+        std::fs::write(&p, "garbage\n{\"record\":\"model\"}\n").unwrap();
+        let e = read_records(&p).unwrap_err().to_string();
+        assert!(e.contains("cells.jsonl:1"), "{e}");
+    }
+
+    #[test]
+    fn open_without_scenario_says_so() {
+        let root = tempfile::tempdir().unwrap();
+        let e = format!("{:#}", RunDir::open(root.path()).unwrap_err());
+        assert!(e.contains("not a ternbench results folder"), "{e}");
+    }
+
+    impl Record {
+        /// The same record with `other`'s timestamp (for comparisons).
+        fn clone_with_time(&self, other: &Record) -> Record {
+            match (self, other) {
+                (Record::Sample(a), Record::Sample(b)) => Record::Sample(Box::new(SampleRecord {
+                    time_utc: b.time_utc.clone(),
+                    ..(**a).clone()
+                })),
+                _ => self.clone(),
+            }
+        }
+    }
+}
