@@ -312,6 +312,21 @@ pub struct BenchArgs {
     )]
     pub n_depth: Vec<usize>,
 
+    /// Batch sizes, comma separated: each test also runs with this many sequences at once,
+    /// each with its own KV cache and position (llama-batched-bench's `-npl`): one forward pass
+    /// per step over all of them. With a size above 1 the table gains per-stream tokens/s,
+    /// per-token latency p50/p99, each row's fraction of the compute peaks, its ratio to batch
+    /// 1 and to the ceiling row `ppP+head` (a prefill with every position's logits), added when
+    /// -p > 0.
+    #[arg(
+        long = "batch",
+        alias = "npl",
+        value_delimiter = ',',
+        default_value = "1",
+        value_parser = clap::value_parser!(u32).range(1..=256)
+    )]
+    pub batch: Vec<u32>,
+
     /// KV cache element type (f16, as llama-bench's default `-ctk f16 -ctv f16`).
     #[arg(long, value_enum, default_value = "f16")]
     pub kv: KvArg,

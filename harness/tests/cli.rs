@@ -428,6 +428,40 @@ fn bench_rows(extra: &[&str]) -> Value {
     stdout_json(&ternbench(&args))
 }
 
+/// llama-batched-bench's sweep: every test again with B sequences at once, aggregate tokens/s,
+/// per-stream tokens/s and latency percentiles per row, the ceiling row `ppP+head`, and each
+/// row's fraction of the compute peaks and ratios to batch 1 and to the ceiling.
+#[test]
+fn bench_batch_sweep_rows() {
+    let v = bench_rows(&["--engine", "ternary", "--batch", "1,3"]);
+    let rows = v.as_array().unwrap();
+    let tests: Vec<&str> = rows.iter().map(|r| r["test"].as_str().unwrap()).collect();
+    assert_eq!(tests, ["pp8", "tg4", "pp8 @ b3", "tg4 @ b3", "pp8+head"]);
+    for r in rows {
+        assert!(r["avg_ts"].as_f64().unwrap() > 0.0, "{r}");
+        let f = r["peak_fraction"].as_f64().unwrap();
+        assert!(f > 0.0 && f < 2.0, "{r}");
+    }
+    let tg3 = &rows[3];
+    assert_eq!(tg3["batch"], 3);
+    // Aggregate over three streams: each stream a third of it.
+    let (agg, per) = (
+        tg3["median_ts"].as_f64().unwrap(),
+        tg3["median_ts_per_stream"].as_f64().unwrap(),
+    );
+    assert!((agg / per - 3.0).abs() < 1e-9, "{tg3}");
+    assert!(tg3["p99_ms"].as_f64().unwrap() >= tg3["p50_ms"].as_f64().unwrap());
+    let ratio = tg3["ratio_to_batch1"].as_f64().unwrap();
+    let want = agg / rows[1]["median_ts"].as_f64().unwrap();
+    assert!((ratio - want).abs() < 1e-9, "{tg3}");
+    let ceil = tg3["ratio_to_ceiling"].as_f64().unwrap();
+    assert!((ceil - agg / rows[4]["median_ts"].as_f64().unwrap()).abs() < 1e-9);
+    // A prefill row has no per-stream decode rate.
+    assert!(rows[2]["median_ts_per_stream"].is_null());
+    let err = usage_error(&["bench", "-m", "bitnet-125m", "--batch", "0"]);
+    assert!(err.contains("--batch"), "{err}");
+}
+
 #[test]
 fn bench_json_rows_and_engine_errors() {
     let v = bench_rows(&[]);

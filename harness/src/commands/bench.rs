@@ -23,6 +23,20 @@ pub struct BenchRow {
     n_prompt: usize,
     n_gen: usize,
     n_depth: usize,
+    /// Sequences run together (1: a single stream); token rates are aggregate over them.
+    batch: usize,
+    /// Median decode tokens/s of each sequence (`null` for a prefill).
+    median_ts_per_stream: Option<f64>,
+    /// Per-token decode latency (one step) percentiles, ms.
+    p50_ms: Option<f64>,
+    /// As `p50_ms`, 99th percentile.
+    p99_ms: Option<f64>,
+    /// Fraction of the int8/f32 compute peaks the median reached (batched sweeps only).
+    peak_fraction: Option<f64>,
+    /// Median aggregate tokens/s over the same test at batch 1.
+    ratio_to_batch1: Option<f64>,
+    /// Median aggregate decode tokens/s over the ceiling row's (`ppP+head`) tokens/s.
+    ratio_to_ceiling: Option<f64>,
     /// KV cache element type (`f16`, `f32`).
     kv: &'static str,
     sampled_layers: Option<usize>,
@@ -72,18 +86,33 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     }
     let mut depths = a.n_depth.clone();
     depths.dedup();
+    let mut batches: Vec<usize> = a.batch.iter().map(|&b| b as usize).collect();
+    batches.dedup();
+    let batched = batches.iter().any(|&b| b > 1);
     let mut tests = Vec::new();
     for &n_depth in &depths {
-        if a.n_prompt > 0 {
-            tests.push(TestSpec {
-                n_depth,
-                ..TestSpec::new(a.n_prompt, 0)
-            });
+        for &batch in &batches {
+            if a.n_prompt > 0 {
+                tests.push(TestSpec {
+                    n_depth,
+                    batch,
+                    ..TestSpec::new(a.n_prompt, 0)
+                });
+            }
+            if a.n_gen > 0 {
+                tests.push(TestSpec {
+                    n_depth,
+                    batch,
+                    ..TestSpec::new(0, a.n_gen)
+                });
+            }
         }
-        if a.n_gen > 0 {
+        if batched && a.n_prompt > 0 {
+            // The compute-bound ceiling of decode: a prefill computing every position's logits.
             tests.push(TestSpec {
                 n_depth,
-                ..TestSpec::new(0, a.n_gen)
+                head_all: true,
+                ..TestSpec::new(a.n_prompt, 0)
             });
         }
     }
@@ -153,10 +182,50 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         beside: None,
     };
     let out = crate::measure::runner::run(&scenario, &[isa], &mut ctx, &mut NoSink)?;
+    // The same cell at batch 1, and the ceiling row of its engine, level and threads.
+    let same_engine = |x: &crate::records::results::CellResult,
+                       c: &crate::records::results::CellResult| {
+        x.key.model == c.key.model
+            && x.key.engine == c.key.engine
+            && x.key.format == c.key.format
+            && x.key.isa == c.key.isa
+            && x.key.threads == c.key.threads
+            && x.n_depth == c.n_depth
+    };
+    let median = |c: &crate::records::results::CellResult| {
+        if c.n_prompt > 0 {
+            c.prefill_tokens_per_s.as_ref().map(|s| s.median)
+        } else {
+            c.decode_tokens_per_s.as_ref().map(|s| s.median)
+        }
+    };
     let rows: Vec<BenchRow> = out
         .cells
         .iter()
         .map(|c| {
+            let head_all = c.key.test.contains("+head");
+            let ratio_to_batch1 = out
+                .cells
+                .iter()
+                .find(|x| {
+                    same_engine(x, c)
+                        && x.batch == 1
+                        && x.n_prompt == c.n_prompt
+                        && x.n_gen == c.n_gen
+                        && x.key.test.contains("+head") == head_all
+                })
+                .and_then(median)
+                .zip(median(c))
+                .filter(|_| batched)
+                .map(|(one, this)| this / one);
+            let ratio_to_ceiling = out
+                .cells
+                .iter()
+                .find(|x| same_engine(x, c) && x.key.test.contains("+head"))
+                .and_then(median)
+                .zip(c.decode_tokens_per_s.as_ref().map(|s| s.median))
+                .map(|(ceil, this)| this / ceil);
+            let decode = c.n_prompt == 0;
             let (s, samples) = if c.n_prompt > 0 {
                 (&c.prefill_tokens_per_s, &c.samples_prefill_tokens_per_s)
             } else {
@@ -173,6 +242,21 @@ pub fn run(a: &BenchArgs) -> Result<()> {
                 n_prompt: c.n_prompt,
                 n_gen: c.n_gen,
                 n_depth: c.n_depth,
+                batch: c.batch,
+                median_ts_per_stream: c
+                    .decode_tokens_per_s_per_stream
+                    .as_ref()
+                    .map(|s| s.median)
+                    .filter(|_| decode),
+                p50_ms: c.decode_latency_ms.as_ref().map(|p| p.p50),
+                p99_ms: c.decode_latency_ms.as_ref().map(|p| p.p99),
+                peak_fraction: if decode {
+                    c.decode_peak_fraction
+                } else {
+                    c.prefill_peak_fraction
+                },
+                ratio_to_batch1,
+                ratio_to_ceiling,
                 kv: if scenario.kv_f16 { "f16" } else { "f32" },
                 sampled_layers: c.sampled.as_ref().map(|x| x.layers_built),
                 model_layers: out
@@ -198,10 +282,11 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     match a.output {
         OutFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
         OutFormat::Csv => {
-            println!("model,activation,engine,format,head,isa,threads,test,n_prompt,n_gen,n_depth,kv,sampled_layers,model_layers,avg_ts,stddev_ts,median_ts,noisy");
+            let opt = |v: Option<f64>| v.map(|x| format!("{x:.4}")).unwrap_or_default();
+            println!("model,activation,engine,format,head,isa,threads,test,n_prompt,n_gen,n_depth,batch,kv,sampled_layers,model_layers,avg_ts,stddev_ts,median_ts,noisy,median_ts_per_stream,p50_ms,p99_ms,peak_fraction,ratio_to_batch1,ratio_to_ceiling");
             for r in &rows {
                 println!(
-                    "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.4},{:.4},{:.4},{}",
+                    "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.4},{:.4},{:.4},{},{},{},{},{},{},{}",
                     r.model,
                     r.activation.as_deref().unwrap_or(""),
                     r.engine,
@@ -213,18 +298,25 @@ pub fn run(a: &BenchArgs) -> Result<()> {
                     r.n_prompt,
                     r.n_gen,
                     r.n_depth,
+                    r.batch,
                     r.kv,
                     r.sampled_layers.map(|v| v.to_string()).unwrap_or_default(),
                     r.model_layers.map(|v| v.to_string()).unwrap_or_default(),
                     r.avg_ts,
                     r.stddev_ts,
                     r.median_ts,
-                    r.noisy
+                    r.noisy,
+                    opt(r.median_ts_per_stream),
+                    opt(r.p50_ms),
+                    opt(r.p99_ms),
+                    opt(r.peak_fraction),
+                    opt(r.ratio_to_batch1),
+                    opt(r.ratio_to_ceiling),
                 );
             }
         }
         OutFormat::Md => {
-            let mut t = Table::new(&[
+            let mut cols = vec![
                 "model",
                 "ffn act",
                 "engine",
@@ -235,13 +327,34 @@ pub fn run(a: &BenchArgs) -> Result<()> {
                 "test",
                 "t/s",
                 "median t/s",
-            ]);
+            ];
+            if batched {
+                cols.extend([
+                    "t/s per stream",
+                    "ms/token p50 / p99",
+                    "of peak",
+                    "÷ batch 1",
+                    "÷ ceiling",
+                ]);
+            }
+            let mut t = Table::new(&cols);
             for r in &rows {
                 let model = match (r.sampled_layers, r.model_layers) {
                     (Some(k), Some(n)) => format!("{} (SAMPLED {k}/{n} layers)", r.model),
                     _ => r.model.clone(),
                 };
-                t.row(vec![
+                let opt = |v: Option<f64>, f: &dyn Fn(f64) -> String| v.map_or("-".into(), f);
+                let extra = [
+                    opt(r.median_ts_per_stream, &|x| format!("{x:.2}")),
+                    match (r.p50_ms, r.p99_ms) {
+                        (Some(a), Some(b)) if r.n_prompt == 0 => format!("{a:.1} / {b:.1}"),
+                        _ => "-".into(),
+                    },
+                    opt(r.peak_fraction, &|x| format!("{:.0}%", x * 100.0)),
+                    opt(r.ratio_to_batch1, &|x| format!("{x:.2}x")),
+                    opt(r.ratio_to_ceiling, &|x| format!("{x:.2}")),
+                ];
+                let mut cells = vec![
                     model,
                     r.activation.clone().unwrap_or_else(|| "-".into()),
                     r.engine.clone(),
@@ -256,9 +369,22 @@ pub fn run(a: &BenchArgs) -> Result<()> {
                         r.median_ts,
                         if r.noisy { " (noisy)" } else { "" }
                     ),
-                ]);
+                ];
+                if batched {
+                    cells.extend(extra);
+                }
+                t.row(cells);
             }
             print!("{}", t.markdown());
+            if batched {
+                println!(
+                    "\nt/s: aggregate over the batch's sequences (each its own KV cache and position, one \
+                     forward pass per step). ceiling: ppP+head, a prefill computing every position's \
+                     logits (decode's compute-bound rate). of peak: multiply-adds of the linear layers \
+                     and LM head against this run's int8 (ternary, q8) and f32 FMA (f16) peaks, \
+                     attention left out."
+                );
+            }
         }
     }
     Ok(())

@@ -7,6 +7,7 @@
 //! and a series wholly of one kind says so in its name.
 //! To add a chart: a file here with a builder returning a [`Figure`], listed in [`all`].
 
+mod batch;
 mod energy;
 mod latency;
 mod roofline;
@@ -22,6 +23,7 @@ use super::claims::Claim;
 use super::load::Loaded;
 use crate::records::stats::Summary;
 
+pub use batch::batch;
 pub use energy::{energy_reduction, joules};
 pub use latency::latency;
 pub use roofline::roofline;
@@ -142,6 +144,7 @@ pub fn all(runs: &[Loaded], claims: &[Claim]) -> Vec<Figure> {
         energy_reduction(runs, claims),
         roofline(runs),
         latency(runs),
+        batch(runs),
         simd(runs),
     ]
 }
