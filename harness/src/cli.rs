@@ -529,17 +529,44 @@ pub struct CostArgs {
     #[arg(long, allow_negative_numbers = true)]
     pub pue: Option<f64>,
 
-    /// Defaults of a known calculator: `calculator-2026` (reference.md §7.3: 100K requests/day,
-    /// A100 at $2/h, CPU instance at $0.40/h), with measured throughput instead of its estimate.
-    /// Flags given still win.
+    /// Defaults of a known calculator: `calculator-2026` (a widely read 2026 online GPU-vs-CPU
+    /// calculator: an 8B model, 100K requests/day, A100 at $2/h, CPU instance at $0.40/h), with
+    /// measured throughput instead of its estimate. Without --run or --cpu-* figures it uses
+    /// the newest run in --results-dir with a 7-8B model's batched ternary cells (as
+    /// scenarios/cost-8b.toml writes), or says what to run. Flags given still win.
     #[arg(long, value_parser = ["calculator-2026"])]
     pub preset: Option<String>,
+    /// Per-stream latency target: each deployment is sized from its largest batch whose streams
+    /// meet it. A per-stream decode rate ("5", "5tok/s") or a p99 time per output token
+    /// ("p99=200ms"). Default 5 tokens/s per stream, human reading speed. GPU rows without
+    /// published latency points are throughput-bound, and said so.
+    #[arg(long, value_name = "TARGET")]
+    pub slo: Option<String>,
+    /// Allow CPU and GPU figures of different model size classes (1-3B, 7-8B, 70B, ...); then
+    /// the first line of every output says so.
+    #[arg(long)]
+    pub allow_size_mismatch: bool,
+    /// A GPU results folder written by scripts/gpu/decode_bench.py (engine gpu-fp16): its
+    /// measured batches replace the catalogue's throughput, sized by --slo like the CPU's; the
+    /// price comes from --gpu-price-hour or the --gpu entry.
+    #[arg(long, value_name = "DIR")]
+    pub gpu_run: Option<PathBuf>,
+    /// Where --preset looks for runs.
+    #[arg(long, value_name = "DIR", default_value = "results")]
+    pub results_dir: PathBuf,
+    /// Requests/day range of the monthly-cost sweep and its crossovers, LO..HI.
+    #[arg(long, value_name = "LO..HI", default_value = "1000..10000000")]
+    pub sweep: String,
     /// Output format.
     #[arg(long, value_enum, default_value = "text")]
     pub format: CostFormat,
     /// Also write an SVG bar chart of $/Mtok by deployment to this file.
     #[arg(long, value_name = "FILE")]
     pub chart: Option<PathBuf>,
+    /// Write the charts into this folder: monthly-cost.svg and monthly-cost.png (monthly cost
+    /// against requests/day, crossovers marked) and cost-per-mtok.svg.
+    #[arg(long, value_name = "DIR")]
+    pub charts: Option<PathBuf>,
 }
 
 /// `ternbench compare` output formats.
