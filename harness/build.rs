@@ -4,6 +4,8 @@
 //! - `TERNBENCH_GIT_COMMIT`: `git rev-parse HEAD`, or `unknown` without git or a repository;
 //! - `TERNBENCH_GIT_DIRTY`: `true` when `git status --porcelain` lists anything, `false` when
 //!   it lists nothing, `unknown` when it cannot run;
+//! - `TERNBENCH_GIT_SHORT`, `TERNBENCH_GIT_DIRTY_MARK`: the first 12 hex digits of the commit
+//!   and `-dirty` (or nothing), for `ternbench --version`;
 //! - `TERNBENCH_RUSTC_VERSION`: `rustc -V` of the compiler building this crate;
 //! - `TERNBENCH_BUILD_PROFILE`, `TERNBENCH_OPT_LEVEL`, `TERNBENCH_TARGET`: cargo's `PROFILE`,
 //!   `OPT_LEVEL` and `TARGET`;
@@ -42,6 +44,17 @@ fn main() {
     println!(
         "cargo:rustc-env=TERNBENCH_GIT_DIRTY={}",
         dirty.map_or("unknown".to_string(), |d| d.to_string())
+    );
+    // For `--version`: the short commit and a `-dirty` mark for uncommitted changes.
+    println!(
+        "cargo:rustc-env=TERNBENCH_GIT_SHORT={}",
+        commit
+            .as_deref()
+            .map_or("unknown", |c| &c[..c.len().min(12)])
+    );
+    println!(
+        "cargo:rustc-env=TERNBENCH_GIT_DIRTY_MARK={}",
+        if dirty == Some(true) { "-dirty" } else { "" }
     );
 
     if commit.is_some() {

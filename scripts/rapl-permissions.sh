@@ -17,8 +17,9 @@ usage: sudo scripts/rapl-permissions.sh [--group GROUP] [--persist] [--msr] [--d
 Makes /sys/class/powercap/intel-rapl*/energy_uj readable without root, for ternbench's
 powercap energy source (Intel RAPL, and AMD Zen on Linux >= 5.11).
 
-Why: since Linux 5.10 energy_uj is readable by root only (CVE-2020-8694, "PLATYPUS": fine-grained
-energy readings can leak secrets from other processes through a power side channel). Opening it
+Why: energy_uj is readable by root only since the fix for CVE-2020-8694 ("PLATYPUS": fine-grained
+energy readings can leak secrets from other processes through a power side channel), in Linux 5.10
+and backported to 4.4.242, 4.9.242, 4.14.206, 4.19.156 and to distribution kernels. Opening it
 up is a choice for a benchmark machine you control, not for a shared or multi-tenant host.
 
 What it does, each step skipped when already done:

@@ -1,76 +1,108 @@
 //! `--energy estimate`: a power model for machines without counters. Its results are a type of
 //! their own ([`Estimate`], field `estimated_joules`, `method: "estimated"`, `energy_source:
-//! "estimate-tdp"`), so they cannot be mistaken for, or added to, a [`super::Measurement`].
+//! "estimate-tdp"`), so they cannot be mistaken for, or added to, a [`crate::meter::Measurement`].
 //!
-//! Model: `E = P_full × u × T`, where
+//! Model (linear in utilisation, with an idle term):
+//! `E = [P_idle + (P_full − P_idle) × u] × T`, where
 //! - `T` is the window's wall-clock seconds;
 //! - `u = process CPU seconds / (T × visible logical CPUs)`, clamped to 0..=1;
 //! - `P_full` is the power of the visible CPUs at full load: `--tdp` as given (on a whole
-//!   machine, the sum of its packages' TDP; in a VM, your share of it), or from the built-in
-//!   [`TDP_TABLE`] as `TDP × visible CPUs / threads per package`.
+//!   machine, the sum of its packages' power; in a VM, your share of it), or from the built-in
+//!   [`TDP_TABLE`] as `base power × visible CPUs / threads per package`;
+//! - `P_idle` is their power doing nothing: `energy.idle_watts` as given, else
+//!   [`DEFAULT_IDLE_FRACTION`] × `P_full`. Cloud Carbon Footprint's SPECpower-derived
+//!   coefficients (minimum and maximum watts per vCPU) put idle at 16-24% of full load for
+//!   Skylake, Cascade Lake and Milan servers; the same linear form is its model.
 //!
-//! With neither a flag nor a table entry the estimate is refused. TDP is a thermal design
-//! figure, not a measurement: real package power can sit well under it (memory-bound decode) or
-//! above it (turbo); idle power, DRAM and the rest of the platform are not in the model.
+//! `E_net = (P_full − P_idle) × u × T` is the estimated marginal energy. With neither a flag
+//! nor a table entry the estimate is refused. The table's power is the vendor's base figure
+//! (Intel "Processor Base Power", AMD "Default TDP"); under sustained all-core load a desktop
+//! part may draw up to its maximum turbo power (the i9-13900K: 125 W base, 253 W maximum
+//! turbo), which the row also records and the model states. DRAM and the rest of the platform
+//! are not in the model.
 
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use super::fs::read_trimmed;
-use super::{Attempt, Method, Problem, Roots};
+use crate::fs::read_trimmed;
+use crate::{Attempt, Method, Problem, Roots};
 
 /// The `energy_source` of every estimate.
 pub const SOURCE_NAME: &str = "estimate-tdp";
 
-/// One CPU's published TDP.
+/// Idle power as a fraction of full-load power when `idle_watts` is not given (see the module
+/// doc for the source).
+pub const DEFAULT_IDLE_FRACTION: f64 = 0.2;
+
+/// One CPU's published power figures.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct TdpEntry {
     /// A token sequence of the `model name`, matched whole (`EPYC 7763` does not match
     /// `EPYC 7763X`).
     pub model: &'static str,
-    /// Thermal design power of one package, watts (vendor specification).
+    /// Base power of one package, watts (Intel "Processor Base Power" / TDP; AMD "Default
+    /// TDP"): the figure the model uses.
     pub tdp_watts: f64,
+    /// Maximum turbo power (Intel PL2), watts, where the vendor publishes one.
+    pub max_turbo_watts: Option<f64>,
+    /// Cores per package.
+    pub cores: u32,
     /// Hardware threads per package.
     pub threads: u32,
 }
 
-/// Vendor-specified TDPs of a few server and desktop CPUs. Extend with care: each row is a
-/// datasheet figure for one exact model.
+/// Vendor-specified power of a few server and desktop CPUs (Intel ARK and AMD product pages).
+/// Extend with care: each row is a datasheet figure for one exact model, checked in
+/// `tdp_rows_match_the_datasheets`.
 pub const TDP_TABLE: &[TdpEntry] = &[
     TdpEntry {
         model: "EPYC 7763",
         tdp_watts: 280.0,
+        max_turbo_watts: None,
+        cores: 64,
         threads: 128,
     },
     TdpEntry {
         model: "EPYC 7543",
         tdp_watts: 225.0,
+        max_turbo_watts: None,
+        cores: 32,
         threads: 64,
     },
     TdpEntry {
         model: "EPYC 9654",
         tdp_watts: 360.0,
+        max_turbo_watts: None,
+        cores: 96,
         threads: 192,
     },
     TdpEntry {
         model: "Platinum 8380",
         tdp_watts: 270.0,
+        max_turbo_watts: None,
+        cores: 40,
         threads: 80,
     },
     TdpEntry {
         model: "Platinum 8480+",
         tdp_watts: 350.0,
+        max_turbo_watts: None,
+        cores: 56,
         threads: 112,
     },
     TdpEntry {
         model: "Gold 6248",
         tdp_watts: 150.0,
+        max_turbo_watts: None,
+        cores: 20,
         threads: 40,
     },
     TdpEntry {
         model: "i9-13900K",
         tdp_watts: 125.0,
+        max_turbo_watts: Some(253.0),
+        cores: 24,
         threads: 32,
     },
 ];
@@ -102,10 +134,26 @@ pub enum TdpFrom {
     Table {
         /// The row matched.
         model: String,
-        /// Its package TDP.
+        /// Its package base power.
         package_tdp_watts: f64,
+        /// Its maximum turbo power, where published.
+        #[serde(default)]
+        package_max_turbo_watts: Option<f64>,
         /// Its threads per package.
         threads_per_package: u32,
+    },
+}
+
+/// Where `P_idle` came from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum IdleFrom {
+    /// `energy.idle_watts`.
+    Given,
+    /// [`DEFAULT_IDLE_FRACTION`] of `P_full`.
+    DefaultFraction {
+        /// The fraction.
+        fraction: f64,
     },
 }
 
@@ -124,6 +172,12 @@ pub struct EstimateModel {
     pub full_load_watts: f64,
     /// Where it came from.
     pub tdp_from: TdpFrom,
+    /// Power of the visible CPUs idle, watts (the model's idle term).
+    #[serde(default)]
+    pub idle_watts: f64,
+    /// Where it came from.
+    #[serde(default = "default_idle_from")]
+    pub idle_from: IdleFrom,
     /// The formula in words, with the numbers.
     pub formula: String,
 }
@@ -132,8 +186,19 @@ fn refuse(detail: String, fix: &str) -> Attempt {
     Attempt::new("estimate", Problem::Unsupported, detail, Some(fix))
 }
 
-/// Builds the model: from `--tdp` if given, else from the table, else refused.
-pub fn model(tdp_flag: Option<f64>, roots: &Roots) -> Result<EstimateModel, Attempt> {
+fn default_idle_from() -> IdleFrom {
+    IdleFrom::DefaultFraction {
+        fraction: DEFAULT_IDLE_FRACTION,
+    }
+}
+
+/// Builds the model: from `--tdp` if given, else from the table, else refused; the idle term
+/// from `idle_watts` if given, else [`DEFAULT_IDLE_FRACTION`] of full load.
+pub fn model(
+    tdp_flag: Option<f64>,
+    idle_watts: Option<f64>,
+    roots: &Roots,
+) -> Result<EstimateModel, Attempt> {
     let cpu_model = roots
         .fs
         .read_to_string(&roots.cpuinfo)
@@ -169,6 +234,7 @@ pub fn model(tdp_flag: Option<f64>, roots: &Roots) -> Result<EstimateModel, Atte
                     TdpFrom::Table {
                         model: e.model.to_string(),
                         package_tdp_watts: e.tdp_watts,
+                        package_max_turbo_watts: e.max_turbo_watts,
                         threads_per_package: e.threads,
                     },
                 ),
@@ -182,9 +248,39 @@ pub fn model(tdp_flag: Option<f64>, roots: &Roots) -> Result<EstimateModel, Atte
                 )),
             },
         };
+    let (idle_watts, idle_from) = match idle_watts {
+        Some(w) if w.is_finite() && w >= 0.0 && w <= full_load_watts => (w, IdleFrom::Given),
+        Some(w) => {
+            return Err(refuse(
+                format!(
+                    "idle_watts {w} is not between 0 and the full-load power \
+                     {full_load_watts:.2} W"
+                ),
+                "set energy.idle_watts to the idle power of the CPUs this run uses",
+            ))
+        }
+        None => (
+            full_load_watts * DEFAULT_IDLE_FRACTION,
+            IdleFrom::DefaultFraction {
+                fraction: DEFAULT_IDLE_FRACTION,
+            },
+        ),
+    };
+    let turbo = match &tdp_from {
+        TdpFrom::Table {
+            package_max_turbo_watts: Some(t),
+            package_tdp_watts,
+            ..
+        } => format!(
+            "; base power {package_tdp_watts:.0} W per package: sustained all-core load may draw \
+             up to the maximum turbo power, {t:.0} W"
+        ),
+        _ => String::new(),
+    };
     let formula = format!(
-        "estimated_joules = {full_load_watts:.2} W × utilisation × seconds, utilisation = \
-         process CPU seconds / (seconds × {logical_cpus} CPUs); not a measurement"
+        "estimated_joules = [{idle_watts:.2} W idle + ({full_load_watts:.2} − {idle_watts:.2}) W \
+         × utilisation] × seconds, utilisation = process CPU seconds / (seconds × \
+         {logical_cpus} CPUs){turbo}; not a measurement"
     );
     Ok(EstimateModel {
         method: Method::Estimated,
@@ -193,6 +289,8 @@ pub fn model(tdp_flag: Option<f64>, roots: &Roots) -> Result<EstimateModel, Atte
         logical_cpus,
         full_load_watts,
         tdp_from,
+        idle_watts,
+        idle_from,
         formula,
     })
 }
@@ -212,13 +310,24 @@ pub struct Estimate {
     pub utilisation: f64,
     /// The model's full-load power.
     pub full_load_watts: f64,
-    /// `full_load_watts × utilisation × seconds`.
+    /// The model's idle power.
+    #[serde(default)]
+    pub idle_watts: f64,
+    /// `[idle_watts + (full_load_watts − idle_watts) × utilisation] × seconds`.
     pub estimated_joules: f64,
+    /// `(full_load_watts − idle_watts) × utilisation × seconds`: the marginal part.
+    #[serde(default)]
+    pub estimated_net_joules: f64,
     /// Caveats.
     pub notes: Vec<String>,
 }
 
 impl EstimateModel {
+    /// The caveat every estimate carries.
+    pub fn caveat(&self) -> String {
+        format!("ESTIMATED from TDP, not measured: {}", self.formula)
+    }
+
     /// The estimate for a window of `seconds` during which the process used `cpu_seconds`.
     pub fn estimate(&self, seconds: f64, cpu_seconds: Option<f64>) -> Estimate {
         let mut notes = vec![format!(
@@ -239,7 +348,11 @@ impl EstimateModel {
             process_cpu_seconds: cpu_seconds,
             utilisation,
             full_load_watts: self.full_load_watts,
-            estimated_joules: self.full_load_watts * utilisation * seconds,
+            idle_watts: self.idle_watts,
+            estimated_joules: (self.idle_watts
+                + (self.full_load_watts - self.idle_watts) * utilisation)
+                * seconds,
+            estimated_net_joules: (self.full_load_watts - self.idle_watts) * utilisation * seconds,
             notes,
         }
     }
@@ -275,7 +388,7 @@ impl EstimateSpan<'_> {
 }
 
 /// CPU seconds used by this process, all threads (Linux `CLOCK_PROCESS_CPUTIME_ID`).
-fn process_cpu_seconds() -> Option<f64> {
+pub fn process_cpu_seconds() -> Option<f64> {
     #[cfg(target_os = "linux")]
     {
         let mut ts = libc::timespec {
@@ -311,5 +424,31 @@ mod tests {
                 .tdp_watts,
             150.0
         );
+    }
+
+    /// Each row against its public datasheet: Intel ARK (Processor Base Power, Maximum Turbo
+    /// Power, cores, threads) and AMD's product pages (Default TDP, cores, threads).
+    #[test]
+    fn tdp_rows_match_the_datasheets() {
+        let want: [(&str, f64, Option<f64>, u32, u32); 7] = [
+            ("EPYC 7763", 280.0, None, 64, 128),
+            ("EPYC 7543", 225.0, None, 32, 64),
+            ("EPYC 9654", 360.0, None, 96, 192),
+            ("Platinum 8380", 270.0, None, 40, 80),
+            ("Platinum 8480+", 350.0, None, 56, 112),
+            ("Gold 6248", 150.0, None, 20, 40),
+            // i9-13900K: 8 P-cores (2 threads) + 16 E-cores = 24 cores, 32 threads; Processor
+            // Base Power 125 W, Maximum Turbo Power 253 W.
+            ("i9-13900K", 125.0, Some(253.0), 24, 32),
+        ];
+        assert_eq!(TDP_TABLE.len(), want.len());
+        for (m, base, turbo, cores, threads) in want {
+            let e = TDP_TABLE.iter().find(|e| e.model == m).unwrap();
+            assert_eq!(
+                (e.tdp_watts, e.max_turbo_watts, e.cores, e.threads),
+                (base, turbo, cores, threads),
+                "{m}"
+            );
+        }
     }
 }

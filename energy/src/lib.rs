@@ -18,12 +18,16 @@
 //! file, give it an `open(&Roots) -> Result<_, Attempt>`, and add it to [`EnergyChoice`] and
 //! to the order in [`open`].
 
+pub mod error;
 pub mod estimate;
 pub mod fs;
+pub mod idle;
 pub mod meter;
 pub mod msr;
 pub mod perf_pmu;
 pub mod powercap;
+pub mod selfcheck;
+pub mod topology;
 
 #[cfg(test)]
 mod tests;
@@ -36,9 +40,12 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+pub use error::{Error, Result};
 pub use estimate::EstimateModel;
 pub use fs::{Fs, RealFs};
+pub use idle::{IdleBaseline, IdleCheck, IdlePlan};
 pub use meter::{idle_baseline, EnergySource, IdlePower, Meter};
+pub use perf_pmu::{PerfEvent2, PerfOpen};
 
 /// An energy domain, as RAPL names them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -142,6 +149,10 @@ pub enum EnergyChoice {
     Estimate {
         /// Watts at full load of the visible CPUs (`--tdp`).
         tdp_watts: Option<f64>,
+        /// Watts of the visible CPUs at idle (`energy.idle_watts`); `None`: a default fraction
+        /// of full load.
+        #[serde(default)]
+        idle_watts: Option<f64>,
     },
 }
 
@@ -171,7 +182,10 @@ impl FromStr for EnergyChoice {
             "perf" => EnergyChoice::Perf,
             "msr" => EnergyChoice::Msr,
             "none" => EnergyChoice::None,
-            "estimate" => EnergyChoice::Estimate { tdp_watts: None },
+            "estimate" => EnergyChoice::Estimate {
+                tdp_watts: None,
+                idle_watts: None,
+            },
             _ => {
                 return Err(format!(
                     "unknown energy source `{s}`: expected auto, powercap, perf, msr, none or \
@@ -198,16 +212,29 @@ pub struct Roots {
     pub cpu_sysfs: PathBuf,
     /// `/proc/cpuinfo`: vendor, family, model, model name.
     pub cpuinfo: PathBuf,
+    /// `/proc/stat`: CPU time of everything, for the idle baseline's quiet check.
+    pub proc_stat: PathBuf,
     /// The CPUs to consider; `None`: those listed in `cpu_sysfs/online`.
     pub cpus: Option<Vec<u32>>,
     /// File access.
     pub fs: Arc<dyn Fs>,
+    /// How perf counters are opened ([`PerfEvent2`]; a fake in tests).
+    pub perf: Arc<dyn PerfOpen>,
 }
 
 impl Roots {
     /// The real system paths.
     pub fn system() -> Roots {
         Roots::under(Path::new("/"))
+    }
+
+    /// The real system, or the layout under `$TERNBENCH_ENERGY_ROOT` when that is set: a fake
+    /// tree of `sys/class/powercap`, `proc/cpuinfo`, … for end-to-end tests of the commands.
+    pub fn from_env() -> Roots {
+        match std::env::var_os("TERNBENCH_ENERGY_ROOT") {
+            Some(p) if !p.is_empty() => Roots::under(Path::new(&p)),
+            _ => Roots::system(),
+        }
     }
 
     /// The system layout under `prefix` (a fake tree in tests), read through [`RealFs`].
@@ -219,15 +246,22 @@ impl Roots {
             msr_dev: prefix.join("dev/cpu"),
             cpu_sysfs: prefix.join("sys/devices/system/cpu"),
             cpuinfo: prefix.join("proc/cpuinfo"),
+            proc_stat: prefix.join("proc/stat"),
             cpus: None,
             fs: Arc::new(RealFs),
+            perf: Arc::new(PerfEvent2),
         }
     }
 
     /// The same roots read through another [`Fs`].
-    #[cfg(test)]
     pub fn with_fs(mut self, fs: Arc<dyn Fs>) -> Roots {
         self.fs = fs;
+        self
+    }
+
+    /// The same roots opening perf counters through another [`PerfOpen`].
+    pub fn with_perf(mut self, perf: Arc<dyn PerfOpen>) -> Roots {
+        self.perf = perf;
         self
     }
 
@@ -297,6 +331,106 @@ impl Attempt {
             problem,
             detail: detail.into(),
             fix: fix.map(str::to_string),
+        }
+    }
+}
+
+/// What a source does with one counter it found (a zone, an event on a CPU, a register).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Read and counted in `cpu_total = Σpackage + Σdram`.
+    Total,
+    /// Read and reported, never added to the total (core, uncore: inside the package; psys:
+    /// contains it).
+    Reported,
+    /// Not read: a duplicate, a mirror, unreadable, or not what its name says.
+    Skipped,
+}
+
+impl Role {
+    /// The role a read counter of `domain` has.
+    pub fn of(domain: Domain) -> Role {
+        match domain {
+            Domain::Package | Domain::Dram => Role::Total,
+            _ => Role::Reported,
+        }
+    }
+
+    /// Why a read counter of `domain` has its role.
+    pub fn why(self, domain: Domain) -> String {
+        match domain {
+            Domain::Package => "counted: Σpackage over sockets".into(),
+            Domain::Dram => "counted: Σdram (memory, outside the package)".into(),
+            Domain::Core | Domain::Uncore => "reported, not added: inside the package".into(),
+            Domain::Psys => {
+                "reported, not added: the whole platform, which contains the package".into()
+            }
+        }
+    }
+}
+
+/// One counter a source found, and whether and why it counts toward the total.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Found {
+    /// The source.
+    pub source: SourceKind,
+    /// Where: a zone directory, `perf power/energy-pkg/ cpu 0`, `/dev/cpu/0/msr @ 0x611`.
+    pub location: String,
+    /// Its own name: the zone's `name`, the event, the register.
+    pub name: String,
+    /// Its domain, when known.
+    pub domain: Option<Domain>,
+    /// Counted, reported or skipped.
+    pub role: Role,
+    /// Why.
+    pub why: String,
+    /// For a counter skipped because it could not be read: the kind of failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<Problem>,
+    /// And what would make it readable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+impl Found {
+    /// A counter found by `source`.
+    pub fn new(
+        source: SourceKind,
+        location: impl Into<String>,
+        name: &str,
+        domain: Option<Domain>,
+        role: Role,
+        why: impl Into<String>,
+    ) -> Found {
+        Found {
+            source,
+            location: location.into(),
+            name: name.to_string(),
+            domain,
+            role,
+            why: why.into(),
+            problem: None,
+            fix: None,
+        }
+    }
+
+    /// A counter skipped because reading it failed.
+    pub fn unreadable(
+        source: SourceKind,
+        name: &str,
+        domain: Option<Domain>,
+        a: &Attempt,
+    ) -> Found {
+        Found {
+            source,
+            location: a.detail.clone(),
+            name: name.to_string(),
+            domain,
+            role: Role::Skipped,
+            why: format!("unreadable: {}", a.detail),
+            problem: Some(a.problem),
+            fix: a.fix.clone(),
         }
     }
 }
@@ -393,6 +527,15 @@ pub struct Provenance {
     pub estimate_model: Option<String>,
     /// Sources that failed before the one used, or all of them.
     pub tried: Vec<Attempt>,
+    /// Every counter the source used found, and whether and why it counts toward the total.
+    #[serde(default)]
+    pub found: Vec<Found>,
+    /// What every figure of this source carries: vendor caveats, a VM's borrowed counters.
+    #[serde(default)]
+    pub caveats: Vec<String>,
+    /// Whether DRAM energy is in `cpu_total` (`None` without measured figures).
+    #[serde(default)]
+    pub dram_in_total: Option<bool>,
 }
 
 impl EnergyStatus {
@@ -409,6 +552,9 @@ impl EnergyStatus {
                 fix: None,
                 estimate_model: None,
                 tried: m.tried().to_vec(),
+                found: m.found().to_vec(),
+                caveats: m.caveats().to_vec(),
+                dram_in_total: Some(m.domains().contains(&Domain::Dram)),
             },
             EnergyStatus::Unavailable(u) => Provenance {
                 energy_source: "none".into(),
@@ -420,6 +566,9 @@ impl EnergyStatus {
                 fix: u.fix.clone(),
                 estimate_model: None,
                 tried: u.tried.clone(),
+                found: Vec::new(),
+                caveats: Vec::new(),
+                dram_in_total: None,
             },
             EnergyStatus::Estimated(e) => Provenance {
                 energy_source: estimate::SOURCE_NAME.into(),
@@ -431,20 +580,47 @@ impl EnergyStatus {
                 fix: None,
                 estimate_model: Some(e.formula.clone()),
                 tried: Vec::new(),
+                found: Vec::new(),
+                caveats: vec![e.caveat()],
+                dram_in_total: None,
             },
         }
     }
 }
 
-/// Opens one measuring source and its meter.
-fn open_source(kind: SourceKind, roots: &Roots) -> Result<Meter, Attempt> {
+/// AMD's caveat on its RAPL domains.
+pub const AMD_CAVEAT: &str = "AMD RAPL: AMD does not document what its package and core \
+    energy domains cover (nor how the figures are derived); compare AMD figures with AMD \
+    figures, and with wall power where it matters";
+
+/// The caveat every figure read inside a virtual machine carries.
+pub const VM_CAVEAT: &str = "virtual machine (CPU flag `hypervisor`) with RAPL counters passed \
+    through: the figures are the host socket's, including every other guest's load, not this \
+    VM's";
+
+/// The caveats of a measuring source on this machine.
+pub fn caveats(roots: &Roots) -> Vec<String> {
+    let mut out = Vec::new();
+    if topology::cpu_id(roots).and_then(|c| c.vendor()) == Some(topology::Vendor::Amd) {
+        out.push(AMD_CAVEAT.to_string());
+    }
+    if is_vm(roots) {
+        out.push(VM_CAVEAT.to_string());
+    }
+    out
+}
+
+/// Opens one measuring source and its meter, with this machine's caveats.
+pub fn open_source(kind: SourceKind, roots: &Roots) -> Result<Meter, Attempt> {
     let source: Box<dyn EnergySource> = match kind {
         SourceKind::Powercap => Box::new(powercap::open(roots)?),
         SourceKind::Perf => Box::new(perf_pmu::open(roots)?),
         SourceKind::Msr => Box::new(msr::open(roots)?),
     };
-    Meter::new(source)
-        .map_err(|e| Attempt::new(kind.name(), Problem::Unreadable, format!("{e:#}"), None))
+    let mut m = Meter::new(source)
+        .map_err(|e| Attempt::new(kind.name(), Problem::Unreadable, e.to_string(), None))?;
+    m.set_caveats(caveats(roots));
+    Ok(m)
 }
 
 /// Opens the energy source `choice` asks for: the first that works, in the order powercap,
@@ -463,8 +639,11 @@ pub fn open(choice: &EnergyChoice, roots: &Roots) -> EnergyStatus {
                 tried: vec![Attempt::new("none", Problem::Off, "turned off", None)],
             })
         }
-        EnergyChoice::Estimate { tdp_watts } => {
-            return match estimate::model(*tdp_watts, roots) {
+        EnergyChoice::Estimate {
+            tdp_watts,
+            idle_watts,
+        } => {
+            return match estimate::model(*tdp_watts, *idle_watts, roots) {
                 Ok(m) => EnergyStatus::Estimated(m),
                 Err(a) => {
                     EnergyStatus::Unavailable(Unavailable::from_attempts(choice, vec![a], false))

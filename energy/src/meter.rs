@@ -21,18 +21,21 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-use super::{Attempt, Domain, Method, SourceKind};
+use crate::error::{Error, Result};
+use crate::{Attempt, Domain, Found, Method, SourceKind};
 
 /// A power no single counter (one socket's package, or its DRAM) plausibly reaches: twice the
 /// highest CPU TDP shipping today (about 500 W). The sampler period is sized for it.
 pub const MAX_PLAUSIBLE_WATTS: f64 = 1000.0;
 
-/// The longest sampler period, whatever the counter ranges (the reference's "read at least every
-/// 10 s"). With the RAPL ranges in `reference.md` §4 this is the period actually used: AMD's
-/// 65.5 kJ range wraps after 65 s at 1000 W, a quarter of which is 16 s.
+/// The longest sampler period, whatever the counter ranges (read at least every 10 s, the
+/// period zeusd and the Python zeus poll well within: ml-energy/zeus `zeusd/src/devices/cpu/
+/// rapl.rs`). With the RAPL ranges (`max_energy_range_uj`, from torvalds/linux
+/// `drivers/powercap/intel_rapl_common.c`: 262 kJ on Intel packages, 65.5 kJ on AMD Zen) this
+/// is the period actually used: AMD's 65.5 kJ range wraps after 65 s at 1000 W, a quarter of
+/// which is 16 s.
 pub const MAX_SAMPLE_PERIOD: Duration = Duration::from_secs(10);
 
 /// The shortest sampler period: a floor for absurdly small ranges (under 4 J), so the thread
@@ -80,6 +83,10 @@ pub trait EnergySource: Send + fmt::Debug {
     /// The raw value of counter `index`, in its units (before any wrap handling). Errors name
     /// the file read.
     fn read(&mut self, index: usize) -> Result<u64>;
+    /// Every counter the source found, and whether and why it counts toward the total.
+    fn found(&self) -> Vec<Found> {
+        Vec::new()
+    }
 }
 
 /// The delta from `prev` to `now` on a counter that counts modulo `range`, and whether it
@@ -322,7 +329,7 @@ impl IdlePower {
     /// The mean power of a measured idle window.
     pub fn from_measurement(m: &Measurement) -> Result<IdlePower> {
         if m.seconds <= 0.0 || !m.seconds.is_finite() {
-            bail!("an idle window of {} s has no mean power", m.seconds);
+            return Err(Error::EmptyWindow(m.seconds));
         }
         let mut watts = PerDomain::default();
         for d in Domain::ALL {
@@ -371,11 +378,10 @@ impl Measurement {
     /// This window net of an idle baseline taken with the same source.
     pub fn net_of(&self, idle: &IdlePower) -> Result<NetEnergy> {
         if idle.energy_source != self.energy_source {
-            bail!(
-                "idle baseline read from {} cannot be subtracted from a window read from {}",
-                idle.energy_source,
-                self.energy_source
-            );
+            return Err(Error::SourceMismatch {
+                idle: idle.energy_source,
+                window: self.energy_source,
+            });
         }
         let mut notes = self.notes.clone();
         let mut net = PerDomain::default();
@@ -436,7 +442,7 @@ impl State {
 
     fn sample_or_record(&mut self) {
         if let Err(e) = self.sample() {
-            self.failure.get_or_insert_with(|| format!("{e:#}"));
+            self.failure.get_or_insert_with(|| e.to_string());
         }
     }
 }
@@ -460,6 +466,8 @@ pub struct Meter {
     period: Option<Duration>,
     sampler: Sampler,
     tried: Vec<Attempt>,
+    found: Vec<Found>,
+    caveats: Vec<String>,
 }
 
 impl Meter {
@@ -478,13 +486,17 @@ impl Meter {
     ) -> Result<Meter> {
         let counters = source.counters().to_vec();
         if counters.is_empty() {
-            bail!("energy source {} has no counters", source.kind());
+            return Err(Error::NoCounters(source.kind()));
         }
+        let kind = source.kind();
         let accums = (0..counters.len())
             .map(|i| source.read(i).map(Accum::new))
             .collect::<Result<Vec<_>>>()
-            .with_context(|| format!("first reading of the {} energy counters", source.kind()))?;
-        let kind = source.kind();
+            .map_err(|e| Error::FirstReading {
+                kind,
+                error: Box::new(e),
+            })?;
+        let found = source.found();
         let state = Arc::new(Mutex::new(State {
             source,
             accums,
@@ -504,6 +516,8 @@ impl Meter {
             period,
             sampler,
             tried: Vec::new(),
+            found,
+            caveats: Vec::new(),
         })
     }
 
@@ -540,6 +554,21 @@ impl Meter {
         self.tried = tried;
     }
 
+    /// Every counter the source found, and whether and why it counts toward the total.
+    pub fn found(&self) -> &[Found] {
+        &self.found
+    }
+
+    /// What every figure of this meter carries (vendor caveats, a VM's borrowed counters).
+    pub fn caveats(&self) -> &[String] {
+        &self.caveats
+    }
+
+    /// Sets the caveats.
+    pub fn set_caveats(&mut self, caveats: Vec<String>) {
+        self.caveats = caveats;
+    }
+
     /// Reads every counter now, as the sampler does.
     #[cfg(test)]
     pub fn sample_now(&self) -> Result<()> {
@@ -547,16 +576,17 @@ impl Meter {
     }
 
     fn lock(&self) -> Result<MutexGuard<'_, State>> {
-        self.state
-            .lock()
-            .map_err(|_| anyhow!("energy meter state poisoned by a panic in a counter read"))
+        self.state.lock().map_err(|_| Error::Poisoned)
     }
 
     /// Opens a window: reads every counter now.
     pub fn start(&self) -> Result<Span<'_>> {
         let mut st = self.lock()?;
-        if let Some(f) = st.failure.take() {
-            bail!("an energy counter read failed before this window (a wrap may be lost): {f}");
+        if let Some(message) = st.failure.take() {
+            return Err(Error::Lost {
+                when: "before this window",
+                message,
+            });
         }
         st.sample()?;
         let started = Instant::now();
@@ -591,7 +621,7 @@ fn spawn_sampler(state: Arc<Mutex<State>>, period: Duration) -> Result<Sampler> 
                 }
             }
         })
-        .context("starting the energy sampler thread")?;
+        .map_err(Error::Thread)?;
     Ok(Sampler {
         stop: Some(tx),
         handle: Some(handle),
@@ -613,8 +643,11 @@ impl Span<'_> {
         let mut st = self.meter.lock()?;
         st.sample()?;
         let seconds = self.started.elapsed().as_secs_f64();
-        if let Some(f) = st.failure.take() {
-            bail!("an energy counter read failed during the window: {f}");
+        if let Some(message) = st.failure.take() {
+            return Err(Error::Lost {
+                when: "during the window",
+                message,
+            });
         }
         let mut wraps = 0;
         let deltas: Vec<u128> = st
@@ -642,5 +675,5 @@ pub fn idle_baseline(meter: &Meter, duration: Duration) -> Result<IdlePower> {
     let span = meter.start()?;
     std::thread::sleep(duration);
     let m = span.stop()?;
-    IdlePower::from_measurement(&m).context("idle baseline")
+    IdlePower::from_measurement(&m)
 }

@@ -1,5 +1,6 @@
 //! The MSR source: RAPL energy-status registers read through `/dev/cpu/N/msr` (module `msr`,
-//! root with CAP_SYS_RAWIO).
+//! root with CAP_SYS_RAWIO), as `drivers/powercap/intel_rapl_msr.c` and
+//! `intel_rapl_common.c` read them.
 //!
 //! Registers (all counters 32 bits, `raw & 0xFFFF_FFFF`, wrapping at 2^32 units):
 //!
@@ -8,23 +9,30 @@
 //! | Intel | 0x606 | 0x611 | 0x639 (PP0) | 0x641 | 0x619 | 0x64D |
 //! | AMD, Hygon | 0xC0010299 | 0xC001029B | 0xC001029A | – | – | – |
 //!
-//! The energy unit is `2^-ESU` J, ESU being bits 12:8 of the unit register. Exceptions, as in
-//! the kernel's `intel_rapl_common.c`: DRAM on Intel HSW-EP, BDX, SKX, ICX and KNL/KNM servers
-//! counts in a fixed 15.3 µJ; psys on Sapphire and Emerald Rapids counts in 1 J.
+//! Units, as the kernel's `rapl_check_unit_core` / `rapl_check_unit_atom` and
+//! `rapl_get_domain_unit`: ESU is bits 12:8 of the unit register; one count is `2^-ESU` J,
+//! except on the Silvermont and Airmont Atoms (family 6 models 0x37, 0x4A, 0x4C, 0x5A), where
+//! it is `2^ESU` µJ. DRAM on Intel HSW-EP, BDX, SKX, ICX and KNL/KNM servers counts in a fixed
+//! 15.3 µJ; psys on Sapphire and Emerald Rapids in 1 J.
 //!
-//! A domain is present when its register reads and is non-zero (the kernel's own test). The
-//! package, uncore and DRAM registers are read on the first CPU of each package (topology from
-//! `cpuN/topology/physical_package_id`); psys once; AMD's core register is per physical core,
-//! so it is read on one CPU of every `(package, core_id)` and summed.
+//! Where each register is read (the kernel's `rapl_msrs_are_pkg_scope()`): on AMD/Hygon the
+//! package register is package-wide, read on one CPU of each physical package; on Intel the
+//! package, core, uncore and DRAM registers are per die, read on one CPU of each die (Cascade
+//! Lake-AP has two dies per package, each with its own counters). psys is read once. AMD's core
+//! register is per physical core, read on one CPU of every core and summed, so `core` means
+//! all cores here as on Intel. A register is present when it reads and is non-zero (the
+//! kernel's `rapl_check_domain`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
+use crate::error::{Error, Result};
+use crate::fs::Fs;
+use crate::meter::{Counter, EnergySource};
+use crate::topology::{self, lead_cpus, package_scope, CpuId, PackageScope, Vendor};
+use crate::{Attempt, Domain, Found, Problem, Role, Roots, SourceKind};
 
-use super::fs::{read_trimmed, Fs};
-use super::meter::{Counter, EnergySource};
-use super::{Attempt, Domain, Problem, Roots, SourceKind};
+pub use crate::topology::parse_cpuinfo;
 
 const NAME: &str = "msr";
 
@@ -57,155 +65,119 @@ pub const INTEL_FIXED_DRAM_UNIT_MODELS: [u32; 7] = [0x3F, 0x4F, 0x55, 0x6A, 0x6C
 pub const INTEL_FIXED_DRAM_UNIT_J: f64 = 15.3e-6;
 /// Intel family-6 models whose psys counts in 1 J (SPR 0x8F, EMR 0xCF).
 pub const INTEL_PSYS_1J_MODELS: [u32; 2] = [0x8F, 0xCF];
+/// Intel family-6 Atoms whose unit is `2^ESU` µJ (`rapl_check_unit_atom`): Silvermont 0x37
+/// (Bay Trail), Silvermont-MID 0x4A (Tangier), Airmont 0x4C (Cherry Trail), Airmont-MID 0x5A
+/// (Anniedale).
+pub const INTEL_ATOM_UNIT_MODELS: [u32; 4] = [0x37, 0x4A, 0x4C, 0x5A];
 
 /// Fix for a missing device.
 pub const FIX_ABSENT: &str = "load the msr driver: `sudo modprobe msr`";
 /// Fix for a denied device.
 pub const FIX_DENIED: &str = "/dev/cpu/N/msr needs root (CAP_SYS_RAWIO): run ternbench as root";
 
-/// CPU vendors with RAPL MSRs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Vendor {
-    /// GenuineIntel.
-    Intel,
-    /// AuthenticAMD or HygonGenuine.
-    Amd,
-}
-
-/// What `/proc/cpuinfo` says about the first CPU.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CpuId {
-    /// `vendor_id`.
-    pub vendor_id: String,
-    /// `cpu family`.
-    pub family: u32,
-    /// `model`.
-    pub model: u32,
-}
-
-impl CpuId {
-    /// The vendor, if it has known RAPL MSRs.
-    pub fn vendor(&self) -> Option<Vendor> {
-        match self.vendor_id.as_str() {
-            "GenuineIntel" => Some(Vendor::Intel),
-            "AuthenticAMD" | "HygonGenuine" => Some(Vendor::Amd),
-            _ => None,
-        }
-    }
-}
-
-/// Parses the first processor's vendor, family and model from `/proc/cpuinfo`.
-pub fn parse_cpuinfo(s: &str) -> Option<CpuId> {
-    let (mut vendor, mut family, mut model) = (None, None, None);
-    for line in s.lines() {
-        if line.trim().is_empty() && vendor.is_some() {
-            break; // end of the first processor
-        }
-        let Some((k, v)) = line.split_once(':') else {
-            continue;
-        };
-        let v = v.trim();
-        match k.trim() {
-            "vendor_id" => vendor = Some(v.to_string()),
-            "cpu family" => family = v.parse().ok(),
-            "model" => model = v.parse().ok(),
-            _ => {}
-        }
-    }
-    Some(CpuId {
-        vendor_id: vendor?,
-        family: family?,
-        model: model?,
-    })
-}
-
 /// Where a register is read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Scope {
-    /// Once per package.
-    Package,
+    /// Once per counter unit: package (AMD/Hygon) or die (Intel).
+    Unit,
     /// Once per physical core.
     Core,
     /// Once for the machine.
     Platform,
 }
 
-/// A register: its domain, address and scope.
+/// A register: its domain, address, name and scope.
 struct Reg {
     domain: Domain,
     addr: u64,
+    name: &'static str,
     scope: Scope,
 }
 
 fn registers(v: Vendor) -> (u64, Vec<Reg>) {
-    let r = |domain, addr, scope| Reg {
+    let r = |domain, addr, name, scope| Reg {
         domain,
         addr,
+        name,
         scope,
     };
     match v {
         Vendor::Intel => (
             INTEL_UNIT,
             vec![
-                r(Domain::Package, INTEL_PKG, Scope::Package),
-                r(Domain::Core, INTEL_PP0, Scope::Package),
-                r(Domain::Uncore, INTEL_PP1, Scope::Package),
-                r(Domain::Dram, INTEL_DRAM, Scope::Package),
-                r(Domain::Psys, INTEL_PSYS, Scope::Platform),
+                r(
+                    Domain::Package,
+                    INTEL_PKG,
+                    "MSR_PKG_ENERGY_STATUS",
+                    Scope::Unit,
+                ),
+                r(
+                    Domain::Core,
+                    INTEL_PP0,
+                    "MSR_PP0_ENERGY_STATUS",
+                    Scope::Unit,
+                ),
+                r(
+                    Domain::Uncore,
+                    INTEL_PP1,
+                    "MSR_PP1_ENERGY_STATUS",
+                    Scope::Unit,
+                ),
+                r(
+                    Domain::Dram,
+                    INTEL_DRAM,
+                    "MSR_DRAM_ENERGY_STATUS",
+                    Scope::Unit,
+                ),
+                r(
+                    Domain::Psys,
+                    INTEL_PSYS,
+                    "MSR_PLATFORM_ENERGY_STATUS",
+                    Scope::Platform,
+                ),
             ],
         ),
         Vendor::Amd => (
             AMD_UNIT,
             vec![
-                r(Domain::Package, AMD_PKG, Scope::Package),
-                r(Domain::Core, AMD_CORE, Scope::Core),
+                r(
+                    Domain::Package,
+                    AMD_PKG,
+                    "MSR_AMD_PKG_ENERGY_STATUS",
+                    Scope::Unit,
+                ),
+                r(
+                    Domain::Core,
+                    AMD_CORE,
+                    "MSR_AMD_CORE_ENERGY_STATUS",
+                    Scope::Core,
+                ),
             ],
         ),
     }
 }
 
-/// Joules per unit from the unit register: `2^-ESU`, ESU = bits 12:8.
+/// Joules per unit from the unit register on most CPUs: `2^-ESU`, ESU = bits 12:8
+/// (`rapl_check_unit_core`).
 pub fn energy_unit_joules(unit_reg: u64) -> f64 {
     let esu = ((unit_reg >> 8) & 0x1F) as i32;
     0.5f64.powi(esu)
 }
 
-/// The unit of one domain on this CPU.
-fn domain_unit(cpu: &CpuId, v: Vendor, domain: Domain, esu_unit: f64) -> f64 {
-    let intel6 = v == Vendor::Intel && cpu.family == 6;
+/// Joules per unit on the Silvermont/Airmont Atoms: `2^ESU` µJ (`rapl_check_unit_atom`).
+pub fn atom_energy_unit_joules(unit_reg: u64) -> f64 {
+    let esu = ((unit_reg >> 8) & 0x1F) as i32;
+    2f64.powi(esu) * 1e-6
+}
+
+/// The unit of one domain on this CPU, from the unit register.
+pub fn domain_unit(cpu: &CpuId, domain: Domain, unit_reg: u64) -> f64 {
     match domain {
-        Domain::Dram if intel6 && INTEL_FIXED_DRAM_UNIT_MODELS.contains(&cpu.model) => {
-            INTEL_FIXED_DRAM_UNIT_J
-        }
-        Domain::Psys if intel6 && INTEL_PSYS_1J_MODELS.contains(&cpu.model) => 1.0,
-        _ => esu_unit,
+        Domain::Dram if cpu.is_intel6(&INTEL_FIXED_DRAM_UNIT_MODELS) => INTEL_FIXED_DRAM_UNIT_J,
+        Domain::Psys if cpu.is_intel6(&INTEL_PSYS_1J_MODELS) => 1.0,
+        _ if cpu.is_intel6(&INTEL_ATOM_UNIT_MODELS) => atom_energy_unit_joules(unit_reg),
+        _ => energy_unit_joules(unit_reg),
     }
-}
-
-/// One CPU's place in the topology.
-#[derive(Clone, Copy, Debug)]
-struct Place {
-    cpu: u32,
-    package: u32,
-    core: u32,
-}
-
-fn topology(roots: &Roots) -> Vec<Place> {
-    let fs = &*roots.fs;
-    let read = |cpu: u32, f: &str| {
-        read_trimmed(fs, &roots.cpu_sysfs.join(format!("cpu{cpu}/topology/{f}")))
-            .ok()
-            .and_then(|s| s.parse::<u32>().ok())
-    };
-    roots
-        .cpu_list()
-        .into_iter()
-        .map(|cpu| Place {
-            cpu,
-            package: read(cpu, "physical_package_id").unwrap_or(0),
-            core: read(cpu, "core_id").unwrap_or(cpu),
-        })
-        .collect()
 }
 
 /// The MSR source.
@@ -214,6 +186,7 @@ pub struct MsrSource {
     fs: Arc<dyn Fs>,
     counters: Vec<Counter>,
     regs: Vec<(PathBuf, u64)>,
+    found: Vec<Found>,
 }
 
 impl EnergySource for MsrSource {
@@ -230,8 +203,15 @@ impl EnergySource for MsrSource {
         let v = self
             .fs
             .read_u64_at(path, *addr)
-            .with_context(|| format!("reading MSR {addr:#x} from {}", path.display()))?;
+            .map_err(|error| Error::Read {
+                location: format!("MSR {addr:#x} from {}", path.display()),
+                error,
+            })?;
         Ok(v & ENERGY_STATUS_MASK)
+    }
+
+    fn found(&self) -> Vec<Found> {
+        self.found.clone()
     }
 }
 
@@ -271,21 +251,13 @@ pub fn open(roots: &Roots) -> Result<MsrSource, Attempt> {
             None,
         )
     })?;
-    let places = topology(roots);
-    let mut packages: Vec<u32> = places.iter().map(|p| p.package).collect();
-    packages.sort_unstable();
-    packages.dedup();
-    let lead = |pkg: u32| {
-        places
-            .iter()
-            .filter(|p| p.package == pkg)
-            .map(|p| p.cpu)
-            .min()
-    };
+    let places = topology::places(roots);
+    let scope = package_scope(Some(vendor));
+    let units = lead_cpus(&places, scope);
     let dev = |cpu: u32| roots.msr_dev.join(cpu.to_string()).join("msr");
 
-    // The unit register, on the first package's lead CPU, tells whether the device works.
-    let first = lead(packages[0]).unwrap_or(0);
+    // The unit register, on the first unit's lead CPU, tells whether the device works.
+    let first = units.first().map_or(0, |u| u.1);
     let path = dev(first);
     if !fs.exists(&path) {
         return Err(Attempt::new(
@@ -315,34 +287,34 @@ pub fn open(roots: &Roots) -> Result<MsrSource, Attempt> {
         };
         Attempt::new(NAME, problem, detail, fix)
     })?;
-    let esu_unit = energy_unit_joules(unit);
 
-    // Where each register is read.
-    let mut cores: Vec<(u32, u32, u32)> = Vec::new(); // (package, core, lead cpu)
+    // One CPU of every physical core, for AMD's per-core register.
+    let mut cores: Vec<((u32, u32, u32), u32)> = Vec::new(); // ((package, die, core), cpu)
     for p in &places {
-        match cores.iter_mut().find(|c| c.0 == p.package && c.1 == p.core) {
-            Some(c) => c.2 = c.2.min(p.cpu),
-            None => cores.push((p.package, p.core, p.cpu)),
+        let k = (p.package, p.die, p.core);
+        match cores.iter_mut().find(|c| c.0 == k) {
+            Some(c) => c.1 = c.1.min(p.cpu),
+            None => cores.push((k, p.cpu)),
         }
     }
+    cores.sort_unstable();
     let mut counters = Vec::new();
     let mut reads = Vec::new();
+    let mut found = Vec::new();
     for reg in &regs {
         let sites: Vec<(u32, u32)> = match reg.scope {
-            Scope::Package => packages
-                .iter()
-                .filter_map(|&k| Some((k, lead(k)?)))
-                .collect(),
-            Scope::Platform => vec![(packages[0], first)],
-            Scope::Core => cores.iter().map(|&(k, _, c)| (k, c)).collect(),
+            Scope::Unit => units.iter().map(|&((pkg, _), c)| (pkg, c)).collect(),
+            Scope::Platform => vec![(units.first().map_or(0, |u| u.0 .0), first)],
+            Scope::Core => cores.iter().map(|&((pkg, _, _), c)| (pkg, c)).collect(),
         };
-        let unit = domain_unit(&cpu, vendor, reg.domain, esu_unit);
-        let mut found = Vec::new();
+        let unit = domain_unit(&cpu, reg.domain, unit);
+        let mut here = Vec::new();
+        let mut missing = Vec::new();
         for (socket, c) in sites {
             let p = dev(c);
             match fs.read_u64_at(&p, reg.addr) {
-                Ok(v) if v & ENERGY_STATUS_MASK != 0 => found.push((socket, p)),
-                Ok(_) => {} // reads zero: not implemented here
+                Ok(v) if v & ENERGY_STATUS_MASK != 0 => here.push((socket, c, p)),
+                Ok(_) => missing.push(format!("reads zero on CPU {c}")),
                 Err(e) if Problem::of(&e) == Problem::PermissionDenied => {
                     return Err(Attempt::new(
                         NAME,
@@ -351,14 +323,55 @@ pub fn open(roots: &Roots) -> Result<MsrSource, Attempt> {
                         Some(FIX_DENIED),
                     ))
                 }
-                Err(_) => {} // EIO: the register does not exist on this CPU
+                Err(e) => missing.push(format!("fails on CPU {c}: {e}")),
             }
         }
-        for (socket, p) in found {
+        let loc = |c: u32| format!("{} @ MSR {:#x}", dev(c).display(), reg.addr);
+        if here.is_empty() {
+            continue; // not implemented on this CPU (the kernel's test): nothing to list
+        }
+        if !missing.is_empty() {
+            // Present on some units only: a partial sum is not a figure.
+            for (_, c, _) in &here {
+                found.push(Found::new(
+                    SourceKind::Msr,
+                    loc(*c),
+                    reg.name,
+                    Some(reg.domain),
+                    Role::Skipped,
+                    format!(
+                        "{} is present on some CPUs only ({}): left out rather than summed in \
+                         part",
+                        reg.domain,
+                        missing.join("; ")
+                    ),
+                ));
+            }
+            continue;
+        }
+        for (socket, c, p) in here {
+            let role = Role::of(reg.domain);
+            let why = match (reg.scope, scope) {
+                (Scope::Core, _) => {
+                    format!("{}; one per physical core, summed", role.why(reg.domain))
+                }
+                (Scope::Unit, PackageScope::Die) => {
+                    format!("{}; one per die", role.why(reg.domain))
+                }
+                _ => role.why(reg.domain),
+            };
+            found.push(Found::new(
+                SourceKind::Msr,
+                loc(c),
+                reg.name,
+                Some(reg.domain),
+                role,
+                why,
+            ));
             counters.push(Counter {
                 domain: reg.domain,
                 socket,
-                location: format!("{} @ MSR {:#x}", p.display(), reg.addr),
+                location: loc(c),
                 range_units: 1u128 << 32,
                 joules_per_unit: unit,
             });
@@ -380,6 +393,7 @@ pub fn open(roots: &Roots) -> Result<MsrSource, Attempt> {
         fs: Arc::clone(&roots.fs),
         counters,
         regs: reads,
+        found,
     })
 }
 
@@ -391,20 +405,20 @@ mod tests {
     fn units_from_esu() {
         assert_eq!(energy_unit_joules(0x000A_0E03), 0.5f64.powi(14));
         assert_eq!(energy_unit_joules(0x000A_1003), 0.5f64.powi(16));
-        // 61.035 µJ and 15.259 µJ, the kernel's 61035 and 15258 (reference.md §4).
+        // 61.035 µJ and 15.259 µJ, the kernel's 61035 and 15258 pJ
+        // (torvalds/linux drivers/powercap/intel_rapl_common.c, `rapl_check_unit_core`).
         assert!((energy_unit_joules(0xE00) * 1e9 - 61_035.156).abs() < 0.01);
         assert!((energy_unit_joules(0x1000) * 1e9 - 15_258.789).abs() < 0.01);
+        // Atom: 2^ESU µJ (ESU 5: 32 µJ).
+        assert!((atom_energy_unit_joules(0x505) - 32e-6).abs() < 1e-15);
     }
 
     #[test]
-    fn cpuinfo_parses() {
+    fn domain_units_follow_the_model() {
         let s = "processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 85\n\
-                 model name\t: Intel(R) Xeon(R)\n\nprocessor\t: 1\nvendor_id\t: Other\n";
+                 model name\t: Intel(R) Xeon(R)\n\n";
         let c = parse_cpuinfo(s).unwrap();
-        assert_eq!(c.vendor(), Some(Vendor::Intel));
-        assert_eq!((c.family, c.model), (6, 85));
-        assert_eq!(domain_unit(&c, Vendor::Intel, Domain::Dram, 1.0), 15.3e-6);
-        assert_eq!(domain_unit(&c, Vendor::Intel, Domain::Package, 1.0), 1.0);
-        assert_eq!(parse_cpuinfo("processor : 0\n"), None);
+        assert_eq!(domain_unit(&c, Domain::Dram, 0xE00), 15.3e-6);
+        assert_eq!(domain_unit(&c, Domain::Package, 0xE00), 0.5f64.powi(14));
     }
 }

@@ -17,6 +17,10 @@ use super::*;
 // ---------------------------------------------------------------------------------------------
 // Fake trees
 
+mod idle;
+mod layouts;
+mod selfcheck;
+
 /// A temporary root holding a fake `/sys`, `/proc` and `/dev`.
 struct Tree {
     dir: tempfile::TempDir,
@@ -200,6 +204,99 @@ impl Fs for DenyFs {
     }
 }
 
+/// Opens fake perf counters: event `E` on CPU `N` reads the number in `fakeperf/E/cpuN` under
+/// the tree (on a real machine each is the kernel's 64-bit total of the counter that CPU's
+/// unit reads). A missing file is EINVAL (the kernel's answer for an event it does not have);
+/// a file `fakeperf/DENY` makes every open EACCES, as with `perf_event_paranoid` 2.
+#[derive(Debug)]
+struct FakePerf {
+    root: PathBuf,
+}
+
+#[derive(Debug)]
+struct FakePerfCounter(PathBuf);
+
+impl perf_pmu::PerfCounter for FakePerfCounter {
+    fn read(&mut self) -> io::Result<u64> {
+        fs::read_to_string(&self.0)?
+            .trim()
+            .parse()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{e}")))
+    }
+}
+
+impl PerfOpen for FakePerf {
+    fn open(
+        &self,
+        _pmu_dir: &Path,
+        event: &str,
+        cpu: u32,
+    ) -> io::Result<Box<dyn perf_pmu::PerfCounter>> {
+        if self.root.join("fakeperf/DENY").exists() {
+            return Err(io::Error::from_raw_os_error(13));
+        }
+        let p = self.root.join(format!("fakeperf/{event}/cpu{cpu}"));
+        if !p.exists() {
+            return Err(io::Error::from_raw_os_error(22));
+        }
+        Ok(Box::new(FakePerfCounter(p)))
+    }
+}
+
+impl Tree {
+    /// Sets fake perf counter `event` on `cpu` (in counts of the event's scale).
+    fn perf_count(&self, event: &str, cpu: u32, count: u64) {
+        self.write(&format!("fakeperf/{event}/cpu{cpu}"), &format!("{count}\n"));
+    }
+
+    /// Roots whose perf counters are [`FakePerf`] and whose MSRs go through [`MsrFs`].
+    fn fake_roots(&self) -> Roots {
+        self.roots()
+            .with_fs(Arc::new(MsrFs))
+            .with_perf(Arc::new(FakePerf {
+                root: self.dir.path().to_path_buf(),
+            }))
+    }
+
+    /// A `power` PMU description with `events` and `cpumask`, as `arch/x86/events/rapl.c`
+    /// registers it.
+    fn power_pmu(&self, cpumask: &str, events: &[&str]) {
+        let d = "sys/bus/event_source/devices/power";
+        self.write(&format!("{d}/type"), "14\n");
+        self.write(&format!("{d}/format/event"), "config:0-7\n");
+        self.write(&format!("{d}/cpumask"), &format!("{cpumask}\n"));
+        for ev in events {
+            let config = match *ev {
+                "energy-cores" => 1,
+                "energy-pkg" => 2,
+                "energy-ram" => 3,
+                "energy-gpu" => 4,
+                _ => 5,
+            };
+            self.write(
+                &format!("{d}/events/{ev}"),
+                &format!("event=0x{config:02x}\n"),
+            );
+            self.write(
+                &format!("{d}/events/{ev}.scale"),
+                "2.3283064365386962890625e-10\n",
+            );
+            self.write(&format!("{d}/events/{ev}.unit"), "Joules\n");
+        }
+    }
+
+    /// Sets a CPU's `die_id`.
+    fn die(&self, cpu: u32, die: u32) {
+        self.write(
+            &format!("sys/devices/system/cpu/cpu{cpu}/topology/die_id"),
+            &format!("{die}\n"),
+        );
+    }
+}
+
+/// Perf counts per joule (the `.scale` is 2^-32 J).
+const PERF_PER_J: u64 = 1 << 32;
+
 fn meter(status: EnergyStatus) -> Meter {
     match status {
         EnergyStatus::Available(m) => m,
@@ -327,8 +424,14 @@ fn two_socket_server_sums_packages_and_dram() {
 }
 
 #[test]
-fn amd_powercap_package_and_core() {
+fn package_and_core_zones() {
     let t = Tree::new();
+    t.cpuinfo(
+        "GenuineIntel",
+        6,
+        0x97,
+        "12th Gen Intel(R) Core(TM) i9-12900K",
+    );
     t.control_type("intel-rapl");
     t.zone("intel-rapl:0", "package-0", 1_000, AMD_MAX_UJ);
     t.zone("intel-rapl:0:0", "core", 500, AMD_MAX_UJ);
@@ -349,18 +452,21 @@ fn amd_powercap_package_and_core() {
 #[test]
 fn mirrored_die_zones_count_once_and_distinct_dies_sum() {
     let t = Tree::new();
+    t.cpuinfo("AuthenticAMD", 25, 17, "AMD EPYC 9354 32-Core Processor");
     t.zone("intel-rapl:0", "package-0-die-0", 7_000_000_000, AMD_MAX_UJ);
     t.zone("intel-rapl:0:0", "core", 100, AMD_MAX_UJ);
     t.zone("intel-rapl:1", "package-0-die-1", 7_000_000_100, AMD_MAX_UJ);
     t.zone("intel-rapl:1:0", "core", 100, AMD_MAX_UJ);
     let m = meter(open(&EnergyChoice::Powercap, &t.roots()));
-    assert_eq!(m.counters().len(), 2, "{:?}", m.counters());
+    // One package counter; AMD core zones are one core each and not reported as `core`.
+    assert_eq!(m.counters().len(), 1, "{:?}", m.counters());
     assert!(m
         .counters()
         .iter()
         .all(|c| c.location.contains("intel-rapl:0")));
 
     let t = Tree::new();
+    t.cpuinfo("GenuineIntel", 6, 0x55, "Intel(R) Xeon(R) Platinum 9282");
     t.zone(
         "intel-rapl:0",
         "package-0-die-0",
@@ -559,6 +665,7 @@ fn perf_tree(t: &Tree) {
     let d = "sys/bus/event_source/devices/power";
     // A PMU type no kernel has, so opening fails the same way everywhere.
     t.write(&format!("{d}/type"), "4000000000\n");
+    t.write(&format!("{d}/format/event"), "config:0-7\n");
     t.write(&format!("{d}/cpumask"), "0,18\n");
     let scale = "2.3283064365386962890625e-10\n";
     for ev in ["energy-pkg", "energy-ram", "energy-psys"] {
@@ -580,25 +687,43 @@ fn perf_description_parses_from_sysfs() {
     perf_tree(&t);
     let roots = t.roots();
     let d = perf_pmu::describe(&*roots.fs, &roots.perf_power).unwrap();
-    assert_eq!(d.pmu_type, 4_000_000_000);
-    assert_eq!(d.cpus, vec![0, 18]);
-    let ev: Vec<_> = d.events.iter().map(|e| (e.domain, e.config)).collect();
+    assert_eq!(d.cpumask, vec![0, 18]);
+    let ev: Vec<_> = d
+        .events
+        .iter()
+        .map(|e| (e.domain, e.name.as_str()))
+        .collect();
     assert_eq!(
         ev,
-        vec![(Domain::Package, 2), (Domain::Dram, 3), (Domain::Psys, 2)]
+        vec![
+            (Domain::Package, "energy-pkg"),
+            (Domain::Dram, "energy-ram"),
+            (Domain::Psys, "energy-psys")
+        ]
     );
     assert_eq!(d.events[0].joules_per_unit, 0.5f64.powi(32));
+    // Two sockets: one CPU each, psys once.
+    t.cpus(&[(0, 0, 0), (18, 1, 0)]);
+    let (plan, skipped) = perf_pmu::plan(&roots, &d);
+    let got: Vec<_> = plan.iter().map(|p| (p.event, p.cpu, p.socket)).collect();
+    assert_eq!(
+        got,
+        vec![(0, 0, 0), (0, 18, 1), (1, 0, 0), (1, 18, 1), (2, 0, 0)]
+    );
+    assert!(skipped.iter().any(|f| f.why.contains("platform-wide")));
 }
 
 #[test]
 fn perf_open_failure_is_reported_not_fatal() {
+    // The real opener (perf-event2) on a fake tree: the PMU type is bogus, so it fails.
     let t = Tree::new();
     perf_tree(&t);
     t.write("proc/sys/kernel/perf_event_paranoid", "2\n");
     let u = unavailable(open(&EnergyChoice::Perf, &t.roots()));
     assert_eq!(u.tried.len(), 1);
     assert!(
-        u.reason.contains("perf_event_open(type 4000000000"),
+        u.reason
+            .contains("perf_event_open(power/energy-pkg/, cpu 0)"),
         "{}",
         u.reason
     );
@@ -870,7 +995,7 @@ impl EnergySource for FakeSource {
         &self.counters
     }
 
-    fn read(&mut self, index: usize) -> anyhow::Result<u64> {
+    fn read(&mut self, index: usize) -> crate::Result<u64> {
         self.reads.fetch_add(1, Ordering::SeqCst);
         let e = self.energy.lock().unwrap()[index];
         Ok((e % self.counters[index].range_units) as u64)
@@ -1006,7 +1131,10 @@ fn estimate_without_tdp_is_refused() {
     let t = Tree::new();
     t.cpuinfo("AuthenticAMD", 25, 1, "AMD EPYC");
     let u = unavailable(open(
-        &EnergyChoice::Estimate { tdp_watts: None },
+        &EnergyChoice::Estimate {
+            tdp_watts: None,
+            idle_watts: None,
+        },
         &t.roots(),
     ));
     assert_eq!(u.tried[0].problem, Problem::Unsupported);
@@ -1019,6 +1147,7 @@ fn estimate_without_tdp_is_refused() {
     let u = unavailable(open(
         &EnergyChoice::Estimate {
             tdp_watts: Some(-3.0),
+            idle_watts: None,
         },
         &t.roots(),
     ));
@@ -1030,7 +1159,11 @@ fn estimate_is_labelled_and_scaled() {
     let t = Tree::new();
     t.cpuinfo("AuthenticAMD", 25, 1, "AMD EPYC 7763 64-Core Processor");
     t.cpus(&[(0, 0, 0), (1, 0, 1)]);
-    let model = match open(&EnergyChoice::Estimate { tdp_watts: None }, &t.roots()) {
+    let choice = EnergyChoice::Estimate {
+        tdp_watts: None,
+        idle_watts: None,
+    };
+    let model = match open(&choice, &t.roots()) {
         EnergyStatus::Estimated(m) => m,
         other => panic!("{other:?}"),
     };
@@ -1038,7 +1171,18 @@ fn estimate_is_labelled_and_scaled() {
     assert!(close(model.full_load_watts, 280.0 * 2.0 / 128.0));
     let e = model.estimate(10.0, Some(10.0)); // one of two CPUs busy
     assert!(close(e.utilisation, 0.5));
-    assert!(close(e.estimated_joules, 4.375 * 0.5 * 10.0));
+    // The idle term: 20% of full load by default, plus the rest scaled by utilisation.
+    assert!(close(model.idle_watts, 4.375 * 0.2));
+    assert!(close(
+        e.estimated_joules,
+        (0.875 + (4.375 - 0.875) * 0.5) * 10.0
+    ));
+    assert!(close(e.estimated_net_joules, (4.375 - 0.875) * 0.5 * 10.0));
+    assert!(model.formula.contains("idle"), "{}", model.formula);
+    // A given idle power is used as is; one above full load is refused.
+    let m = estimate::model(Some(100.0), Some(30.0), &t.roots()).unwrap();
+    assert!(close(m.estimate(1.0, Some(0.0)).estimated_joules, 30.0));
+    assert!(estimate::model(Some(100.0), Some(300.0), &t.roots()).is_err());
     let json = serde_json::to_value(&e).unwrap();
     assert_eq!(json["method"], "estimated");
     assert_eq!(json["energy_source"], "estimate-tdp");
@@ -1051,7 +1195,7 @@ fn estimate_is_labelled_and_scaled() {
     assert_eq!(p.energy_source, "estimate-tdp");
 
     // --tdp wins over the table.
-    let m = estimate::model(Some(30.0), &t.roots()).unwrap();
+    let m = estimate::model(Some(30.0), None, &t.roots()).unwrap();
     assert_eq!(m.full_load_watts, 30.0);
     assert_eq!(m.tdp_from, estimate::TdpFrom::Flag);
     let span = m.start();

@@ -1,8 +1,9 @@
 //! Model configuration: the validated shape of a BitNet b1.58 transformer.
 //!
 //! Field names follow Hugging Face `config.json` (`hidden_size`, `intermediate_size`, ...). The
-//! 2B4T values and the graph they describe are in `../shared/anchors.md` §2 (from
-//! huggingface/transformers `models/bitnet`).
+//! 2B4T values and the graph they describe come from the model's own `config.json`
+//! (microsoft/bitnet-b1.58-2B-4T on Hugging Face) and huggingface/transformers
+//! `src/transformers/models/bitnet/`.
 
 use crate::error::EngineError;
 

@@ -1,7 +1,13 @@
 //! Command-line definitions (clap derive only; no behaviour here).
 //!
+//! One flag name per meaning across subcommands (docs/cli.md is the reference): `-o/--output`
+//! the format printed on stdout, `--out` the folder (or file) written, `--weight-format` the
+//! ternary engine's weight format, `-t/--threads`, `-m/--model`, `-q/--quiet`, `--plan`,
+//! `--oversubscribe`. Old spellings (`--json`, `--format`, `report -o DIR`,
+//! `--quiet-progress`) are rewritten with a warning before parsing ([`crate::deprecated`]).
+//!
 //! To add a subcommand: a variant of [`Command`] with its `Args` struct here, a module that
-//! runs it, and one arm in `main`.
+//! runs it, and one arm in `commands::dispatch`.
 
 use std::path::PathBuf;
 
@@ -10,11 +16,65 @@ use ternbench_kernels::{Format, Isa};
 
 /// What does 1-bit LLM inference really cost on this CPU? Measured.
 #[derive(Debug, Parser)]
-#[command(name = "ternbench", version, about, propagate_version = true)]
+#[command(
+    name = "ternbench",
+    version = VERSION,
+    long_version = LONG_VERSION,
+    about,
+    propagate_version = true,
+    after_help = "Exit status: 0 success; 1 a regression verdict (compare); 2 a usage or input \
+                  error, or a failure (the message says which); 130 interrupted (Ctrl-C). \
+                  Reference: docs/cli.md, or `ternbench man`."
+)]
 pub struct Cli {
     /// The command to run.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `--version`: the package version and the git commit this binary was built from.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("TERNBENCH_GIT_SHORT"),
+    env!("TERNBENCH_GIT_DIRTY_MARK"),
+    ")"
+);
+
+/// `--version` in full (`ternbench -V` prints [`VERSION`]).
+pub const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    "\ncommit: ",
+    env!("TERNBENCH_GIT_COMMIT"),
+    env!("TERNBENCH_GIT_DIRTY_MARK"),
+    "\nrustc: ",
+    env!("TERNBENCH_RUSTC_VERSION"),
+    "\ntarget: ",
+    env!("TERNBENCH_TARGET"),
+    " (",
+    env!("TERNBENCH_BUILD_PROFILE"),
+    ")"
+);
+
+/// Thread counts on the command line: at least 1 (a count above this machine's logical CPUs
+/// is refused at run time unless `--oversubscribe` is given).
+pub fn parse_threads(s: &str) -> Result<u32, String> {
+    match s.trim().parse::<u32>() {
+        Ok(0) => Err("0 threads: thread counts start at 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!(
+            "`{s}` is not a thread count (a whole number, 1 or more)"
+        )),
+    }
+}
+
+/// A text or JSON output (`-o text|json`), for commands with no other format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TextOrJson {
+    /// Aligned text for a person.
+    Text,
+    /// JSON, for programs.
+    Json,
 }
 
 /// Subcommands.
@@ -42,23 +102,82 @@ pub enum Command {
     /// Monthly cost and $ per million tokens of serving a demand on GPU FP16, CPU FP16 and CPU
     /// ternary, from a results run (or given figures), a dated GPU catalogue and CPU prices.
     Cost(Box<CostArgs>),
-    /// Compare two runs cell by cell: relative change, 95% CI and a verdict per metric (exit
-    /// 1 when a gating metric regressed beyond the threshold, 2 on bad input).
+    /// Compare two runs cell by cell: relative change, 95% CI and a verdict per metric; or two
+    /// instruction-count files (`icount`) case by case, ±1% with no statistics (exit 1 when a
+    /// gating metric regressed beyond the threshold, 2 on bad input).
     Compare(CompareArgs),
+    /// Count instructions (and simulated cache misses) per kernel call and per token under
+    /// Valgrind, for a regression gate on machines without hardware counters. AVX-512 levels
+    /// cannot be counted this way (Valgrind does not run them).
+    Icount(IcountArgs),
     /// Save or list named baselines for `compare --baseline NAME`.
     Baseline(BaselineArgs),
+    /// Check this machine's energy counters: every source and zone found, which count toward
+    /// the total and why, and whether powercap, perf and MSR agree over the same idle and busy
+    /// windows.
+    Energy(EnergyArgs),
     /// Turn results folders into a report: index.html (charts inline, offline, printable),
     /// summary.md, tables.csv and charts as SVG and PNG, with published claims set beside the
     /// measurements and, for several machines, a CPU comparison.
     Report(ReportArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) on stdout, or write one page per subcommand with --out.
+    Man(ManArgs),
+}
+
+/// `ternbench completions`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example: ternbench completions bash > ~/.local/share/bash-completion/completions/ternbench"
+)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `ternbench man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write ternbench.1 and ternbench-COMMAND.1 for every subcommand into this folder
+    /// instead of printing ternbench.1.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+/// Threads beyond this machine's logical CPUs (shared by every command that spawns workers).
+#[derive(Debug, Args)]
+pub struct ThreadOpts {
+    /// Allow more threads than this machine has logical CPUs (refused otherwise: the timings
+    /// would measure the scheduler, not the kernels).
+    #[arg(long)]
+    pub oversubscribe: bool,
+}
+
+/// `ternbench energy`.
+#[derive(Debug, Args)]
+pub struct EnergyArgs {
+    /// Seconds of each window (idle, then a busy loop on every CPU).
+    #[arg(long, default_value_t = 5.0)]
+    pub seconds: f64,
+    /// Agreement tolerance between sources, percent of their mean power.
+    #[arg(long, default_value_t = 5.0)]
+    pub tolerance: f64,
+    /// Output format: text, or JSON (one object).
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
+    pub output: TextOrJson,
 }
 
 /// `ternbench bandwidth`.
 #[derive(Debug, Args)]
 pub struct BandwidthArgs {
     /// Thread counts to measure, comma separated (default: 1 and every core of this machine).
-    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u32).range(1..=1024))]
+    #[arg(short = 't', long, value_delimiter = ',', value_parser = parse_threads)]
     pub threads: Option<Vec<u32>>,
+    /// Threads beyond the logical CPUs.
+    #[command(flatten)]
+    pub thread_opts: ThreadOpts,
     /// Size of the array read, MiB (default: 8x the last-level cache, at least 256 MiB).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
     pub size_mib: Option<u64>,
@@ -68,21 +187,24 @@ pub struct BandwidthArgs {
     /// Print every read method tried, not only the fastest.
     #[arg(long)]
     pub all_methods: bool,
-    /// Print JSON (one object) instead of a table.
-    #[arg(long)]
-    pub json: bool,
+    /// Output format: a table, or JSON (one object).
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
+    pub output: TextOrJson,
 }
 
 /// `ternbench peak`.
 #[derive(Debug, Args)]
 pub struct PeakArgs {
     /// Thread counts, comma separated (every thread runs the loop; products are summed).
-    #[arg(long, value_delimiter = ',', default_value = "1",
-          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    #[arg(short = 't', long, value_delimiter = ',', default_value = "1",
+          value_parser = parse_threads)]
     pub threads: Vec<u32>,
-    /// Print JSON (an array of rows) instead of a table.
-    #[arg(long)]
-    pub json: bool,
+    /// Threads beyond the logical CPUs.
+    #[command(flatten)]
+    pub thread_opts: ThreadOpts,
+    /// Output format: a table, or JSON (an array of rows).
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
+    pub output: TextOrJson,
 }
 
 /// Which SIMD levels a sweep runs.
@@ -127,8 +249,8 @@ pub enum OpArg {
 #[derive(Debug, Args)]
 pub struct KernelsArgs {
     /// Weight formats, comma separated (default: all; with --quick: i2,tq1,f16).
-    #[arg(long, value_delimiter = ',', value_parser = parse_format)]
-    pub format: Option<Vec<Format>>,
+    #[arg(long, value_delimiter = ',', value_parser = parse_format, value_name = "FORMAT")]
+    pub weight_format: Option<Vec<Format>>,
     /// SIMD levels: `best` (per format, the widest level with a kernel), `all`, or a comma
     /// separated list (scalar, sse41, avx2, avx512, avx512vnni, neon).
     #[arg(long, value_parser = parse_isa_choice)]
@@ -137,8 +259,11 @@ pub struct KernelsArgs {
     #[arg(long, value_delimiter = ',', value_enum)]
     pub op: Option<Vec<OpArg>>,
     /// Thread counts, comma separated (default: 1 and every core of this machine).
-    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u32).range(1..=1024))]
+    #[arg(short = 't', long, value_delimiter = ',', value_parser = parse_threads)]
     pub threads: Option<Vec<u32>>,
+    /// Threads beyond the logical CPUs.
+    #[command(flatten)]
+    pub thread_opts: ThreadOpts,
     /// Shapes: `2b4t` (the BitNet b1.58 2B4T projections and LM head), `stack` (distinct
     /// 6912x2560 matrices totalling over 4x the last-level cache, cycled), `all`, or shape
     /// names (qo, kv, gate_up, down, lm_head, stack), comma separated. gemm skips lm_head
@@ -162,21 +287,21 @@ pub struct KernelsArgs {
     /// Stop a cell after this many seconds once it has 3 samples (slow scalar gemm).
     #[arg(long, default_value_t = 10.0)]
     pub max_time: f64,
-    /// Print JSON (an array of rows) instead of a table.
-    #[arg(long)]
-    pub json: bool,
+    /// Output format: a table, or JSON (an array of rows).
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
+    pub output: TextOrJson,
     /// Pin thread i to core i (Linux), so the scheduler cannot move or stack the workers.
     #[arg(long)]
     pub pin: bool,
-    /// Also write `kernels.json` and `kernels.md` into this directory.
-    #[arg(long)]
+    /// Also write `kernels.json` and `kernels.md` into this folder.
+    #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 }
 
 /// Which engine runs the model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum EngineArg {
-    /// BitNet b1.58: ternary linear layers (format from --format), int8 activations.
+    /// BitNet b1.58: ternary linear layers (format from --weight-format), int8 activations.
     Ternary,
     /// The FP16 twin: the same weights dequantised to f16, f32 activations.
     Fp16,
@@ -206,8 +331,8 @@ pub enum KvArg {
 #[derive(Debug, Args)]
 pub struct ModelOpts {
     /// Linear-layer format of the ternary engine: i2, tq1 or tl.
-    #[arg(long, default_value = "i2", value_parser = parse_format)]
-    pub format: Format,
+    #[arg(long, default_value = "i2", value_parser = parse_format, value_name = "FORMAT")]
+    pub weight_format: Format,
     /// LM head format: f16 (tied embedding, faithful) or q8.
     #[arg(long, default_value = "f16", value_parser = parse_format)]
     pub head: Format,
@@ -224,7 +349,7 @@ pub struct ModelOpts {
 pub struct GenerateArgs {
     /// Zoo name of a synthetic model (bitnet-2b4t, bitnet-700m, bitnet-125m ... bitnet-100b), a
     /// Hugging Face checkpoint directory (config.json + safetensors) or a .gguf file.
-    #[arg(long)]
+    #[arg(short = 'm', long)]
     pub model: String,
     /// Prompt text (needs a tokenizer; synthetic models take --tokens).
     #[arg(long, conflicts_with = "tokens")]
@@ -239,8 +364,11 @@ pub struct GenerateArgs {
     #[arg(long, value_enum, default_value = "ternary")]
     pub engine: EngineArg,
     /// Threads.
-    #[arg(long, short = 't', default_value_t = 1)]
-    pub threads: usize,
+    #[arg(long, short = 't', default_value = "1", value_parser = parse_threads)]
+    pub threads: u32,
+    /// Threads beyond the logical CPUs.
+    #[command(flatten)]
+    pub thread_opts: ThreadOpts,
     /// Sampling temperature (0 = greedy).
     #[arg(long, default_value_t = 0.0)]
     pub temperature: f32,
@@ -262,7 +390,7 @@ pub struct GenerateArgs {
 #[derive(Debug, Args)]
 pub struct LogitsArgs {
     /// Zoo name of a synthetic model, a checkpoint directory or a .gguf file.
-    #[arg(long)]
+    #[arg(short = 'm', long)]
     pub model: String,
     /// Token ids, comma separated.
     #[arg(long)]
@@ -271,11 +399,15 @@ pub struct LogitsArgs {
     #[arg(long, value_enum, default_value = "ternary")]
     pub engine: EngineArg,
     /// Threads.
-    #[arg(long, short = 't', default_value_t = 1)]
-    pub threads: usize,
-    /// Print `{"tokens":[...],"logits":[[...],...]}`.
-    #[arg(long)]
-    pub json: bool,
+    #[arg(long, short = 't', default_value = "1", value_parser = parse_threads)]
+    pub threads: u32,
+    /// Threads beyond the logical CPUs.
+    #[command(flatten)]
+    pub thread_opts: ThreadOpts,
+    /// Output format: the argmax per position, or JSON
+    /// `{"tokens":[...],"logits":[[...],...]}` (every logit).
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
+    pub output: TextOrJson,
     /// Model options.
     #[command(flatten)]
     pub opts: ModelOpts,
@@ -331,10 +463,14 @@ pub struct BenchArgs {
     #[arg(long, value_enum, default_value = "f16")]
     pub kv: KvArg,
     /// Thread counts, comma separated.
-    #[arg(short = 't', long, value_delimiter = ',', default_value = "1")]
+    #[arg(short = 't', long, value_delimiter = ',', default_value = "1", value_parser = parse_threads)]
     pub threads: Vec<u32>,
-    /// Repetitions (after one warm-up).
-    #[arg(short = 'r', long, default_value_t = 5)]
+    /// Threads beyond the logical CPUs.
+    #[command(flatten)]
+    pub thread_opts: ThreadOpts,
+    /// Repetitions (after one warm-up). 6, the default, is the fewest that give a
+    /// distribution-free 95% CI of the median; fewer still run, without a CI.
+    #[arg(short = 'r', long, default_value_t = 6)]
     pub repetitions: usize,
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value = "md")]
@@ -342,9 +478,13 @@ pub struct BenchArgs {
     /// Build only K layers (marked SAMPLED).
     #[arg(long)]
     pub sample_layers: Option<usize>,
-    /// No progress lines on stderr.
+    /// List the cells, the memory each model needs and an estimated duration, then stop
+    /// (measures nothing but a short kernel calibration); `-o json` prints it as JSON.
     #[arg(long)]
-    pub quiet_progress: bool,
+    pub plan: bool,
+    /// No progress on stderr (the table is still printed).
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
     /// Pin thread i to core i (Linux).
     #[arg(long)]
     pub pin: bool,
@@ -363,14 +503,22 @@ pub struct RunArgs {
     #[arg(long)]
     pub resume: Option<PathBuf>,
     /// Where run folders are created.
-    #[arg(long, default_value = "results")]
+    #[arg(long, default_value = "results", value_name = "DIR")]
     pub out: PathBuf,
+    /// List the cells, the memory each model needs and an estimated duration, then stop
+    /// (measures nothing but a short kernel calibration; writes nothing).
+    #[arg(long, conflicts_with = "resume")]
+    pub plan: bool,
+    /// Threads beyond the logical CPUs (a scenario's explicit thread counts above them are
+    /// refused otherwise).
+    #[command(flatten)]
+    pub thread_opts: ThreadOpts,
     /// No progress or summary on the terminal (results are still written).
     #[arg(long, short = 'q')]
     pub quiet: bool,
-    /// Print run.json on stdout at the end instead of the summary table.
-    #[arg(long)]
-    pub json: bool,
+    /// Output format at the end: the summary table, or run.json (with --plan: the plan).
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
+    pub output: TextOrJson,
     /// Energy source, overriding the scenario's `energy.source`: auto (powercap, perf, msr in
     /// turn), powercap, perf, msr, none, or estimate (a TDP x utilisation model, labelled
     /// ESTIMATED everywhere).
@@ -379,18 +527,53 @@ pub struct RunArgs {
     /// Package watts at full load for `--energy estimate` (overrides `energy.tdp_watts`).
     #[arg(long)]
     pub tdp: Option<f64>,
+    /// What to call this machine in reports (an instance type, a lab host), stored in
+    /// run.json; reports show it in place of the CPU name. Kept on --resume unless given.
+    #[arg(long, value_parser = parse_label)]
+    pub label: Option<String>,
+    /// This machine's price in USD per hour, stored in run.json: the CPU comparison's tokens
+    /// per dollar. Kept on --resume unless given.
+    #[arg(long, value_name = "USD", value_parser = parse_price_per_hour, allow_negative_numbers = true)]
+    pub price_per_hour: Option<f64>,
+}
+
+/// Parses `--label`: 1 to 100 printable characters, trimmed.
+pub fn parse_label(s: &str) -> Result<String, String> {
+    let t = s.trim();
+    if t.is_empty() {
+        return Err("a label needs at least one visible character".into());
+    }
+    if t.chars().any(char::is_control) {
+        return Err("a label may not hold control characters (newlines, tabs)".into());
+    }
+    if t.chars().count() > 100 {
+        return Err(format!(
+            "a label is at most 100 characters; this one has {}",
+            t.chars().count()
+        ));
+    }
+    Ok(t.to_string())
+}
+
+/// Parses `--price-per-hour`: a positive, finite number of US dollars.
+pub fn parse_price_per_hour(s: &str) -> Result<f64, String> {
+    s.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .ok_or_else(|| format!("`{s}` is not a positive number of US dollars per hour (e.g. 0.17)"))
 }
 
 /// `ternbench sysinfo`.
 #[derive(Debug, Args)]
 pub struct SysinfoArgs {
-    /// Print JSON (one object) instead of text.
-    #[arg(long)]
-    pub json: bool,
+    /// Output format: text, or JSON (one object).
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
+    pub output: TextOrJson,
     /// Skip the short read-bandwidth measurement (`read_bandwidth_gbps` is then null).
     #[arg(long)]
     pub no_bandwidth: bool,
-    /// Compare this machine with a fingerprint saved by `sysinfo --json` and print what differs
+    /// Compare this machine with a fingerprint saved by `sysinfo -o json` and print what differs
     /// among the settings that must match for runs to be comparable (CPU model, logical CPUs,
     /// ISA features, memory size class); measures nothing.
     #[arg(long, value_name = "FILE")]
@@ -431,10 +614,10 @@ pub struct CostArgs {
     #[arg(long, visible_alias = "results")]
     pub run: Option<PathBuf>,
     /// Model whose cells to use from the run (default: the run's only model).
-    #[arg(long)]
+    #[arg(short = 'm', long)]
     pub model: Option<String>,
     /// Thread count of the cells to use (default: the cell with the best decode tokens/s).
-    #[arg(long, requires = "run")]
+    #[arg(short = 't', long, requires = "run")]
     pub threads: Option<usize>,
     /// CPU ternary decode tokens/s of one stream (overrides the run).
     #[arg(long, allow_negative_numbers = true)]
@@ -529,11 +712,12 @@ pub struct CostArgs {
     #[arg(long, allow_negative_numbers = true)]
     pub pue: Option<f64>,
 
-    /// Defaults of a known calculator: `calculator-2026` (a widely read 2026 online GPU-vs-CPU
-    /// calculator: an 8B model, 100K requests/day, A100 at $2/h, CPU instance at $0.40/h), with
-    /// measured throughput instead of its estimate. Without --run or --cpu-* figures it uses
-    /// the newest run in --results-dir with a 7-8B model's batched ternary cells (as
-    /// scenarios/cost-8b.toml writes), or says what to run. Flags given still win.
+    /// Defaults of a known calculator: `calculator-2026` (the defaults of a widely read 2026
+    /// online GPU-vs-CPU "run the numbers" calculator: 8B model, 100K requests/day, A100 at
+    /// $2/h, CPU instance at $0.40/h), with measured throughput instead of its unpublished
+    /// estimate. Without --run or --cpu-* figures it uses the newest run in --results-dir with
+    /// a 7-8B model's batched ternary cells (as scenarios/cost-8b.toml writes), or says what to
+    /// run. Flags given still win.
     #[arg(long, value_parser = ["calculator-2026"])]
     pub preset: Option<String>,
     /// Per-stream latency target: each deployment is sized from its largest batch whose streams
@@ -558,15 +742,15 @@ pub struct CostArgs {
     #[arg(long, value_name = "LO..HI", default_value = "1000..10000000")]
     pub sweep: String,
     /// Output format.
-    #[arg(long, value_enum, default_value = "text")]
-    pub format: CostFormat,
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
+    pub output: CostFormat,
     /// Also write an SVG bar chart of $/Mtok by deployment to this file.
     #[arg(long, value_name = "FILE")]
     pub chart: Option<PathBuf>,
     /// Write the charts into this folder: monthly-cost.svg and monthly-cost.png (monthly cost
     /// against requests/day, crossovers marked) and cost-per-mtok.svg.
     #[arg(long, value_name = "DIR")]
-    pub charts: Option<PathBuf>,
+    pub out: Option<PathBuf>,
 }
 
 /// `ternbench compare` output formats.
@@ -581,8 +765,8 @@ pub enum CompareFormat {
 /// `ternbench compare`.
 #[derive(Debug, Args)]
 pub struct CompareArgs {
-    /// BASELINE then NEW (with --baseline: NEW only): run folders, run.json files or names of
-    /// saved baselines.
+    /// BASELINE then NEW (with --baseline: NEW only): run folders, run.json files, counts
+    /// files of `ternbench icount`, or names of saved baselines.
     #[arg(value_name = "RUN", required = true, num_args = 1..=2)]
     pub runs: Vec<String>,
     /// Compare against this saved baseline (`ternbench baseline save`) instead of a BASELINE
@@ -592,7 +776,7 @@ pub struct CompareArgs {
     /// Metrics, comma separated: decode_tps, prefill_tps, j_per_token, instructions_per_token,
     /// latency_p50, latency_p99. Every metric named gates the exit code. Default: gate on
     /// instructions_per_token when both runs have counters, else on decode_tps, and show the
-    /// others beside it.
+    /// others beside it. For counts files: instructions (default), d1_misses, ll_misses.
     #[arg(long, value_delimiter = ',', value_name = "METRIC")]
     pub metric: Option<Vec<String>>,
     /// Noise band in percent: a change counts only when its whole 95% CI lies beyond it.
@@ -600,8 +784,8 @@ pub struct CompareArgs {
     #[arg(long, value_name = "PCT")]
     pub threshold: Option<f64>,
     /// Output format.
-    #[arg(long, value_enum, default_value = "md")]
-    pub format: CompareFormat,
+    #[arg(short = 'o', long, value_enum, default_value = "md")]
+    pub output: CompareFormat,
     /// Settings to leave out when matching cells, comma separated (model, engine, format,
     /// head, isa, threads, test): `--ignore isa` compares scalar against avx2 cell by cell.
     #[arg(long, value_delimiter = ',', value_name = "SETTING")]
@@ -612,6 +796,55 @@ pub struct CompareArgs {
     /// Where named baselines are kept.
     #[arg(long, default_value = "results/baselines", value_name = "DIR")]
     pub baselines_dir: PathBuf,
+}
+
+/// `ternbench icount` stdout formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum IcountOutput {
+    /// The counts as a Markdown table.
+    Md,
+    /// The counts file's JSON.
+    Json,
+}
+
+/// `ternbench icount` (docs/regression.md, "Instruction counts without a PMU").
+#[derive(Debug, Args)]
+pub struct IcountArgs {
+    /// Cases to count: identifiers or patterns with `*`, comma separated (default: the whole
+    /// suite; see --list), e.g. `kernel:i2:avx2:*` or `model:*`.
+    #[arg(long, value_delimiter = ',', value_name = "PATTERN")]
+    pub cases: Vec<String>,
+    /// List the cases (identifier, label, unit) and exit without counting.
+    #[arg(long)]
+    pub list: bool,
+    /// The folder written: `icount.json` (the counts file `compare` reads) and `icount.md`.
+    #[arg(long, default_value = "results/icount", value_name = "DIR")]
+    pub out: PathBuf,
+    /// What stdout gets: the Markdown table, or the counts file's JSON.
+    #[arg(
+        short = 'o',
+        long,
+        value_enum,
+        default_value = "md",
+        value_name = "FORMAT"
+    )]
+    pub output: IcountOutput,
+    /// Worker processes side by side (default: the logical CPUs, at most 4). Counts do not
+    /// depend on it.
+    #[arg(short = 'j', long, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub jobs: Option<u32>,
+    /// Skip Valgrind's cache simulator: instructions only, about a third faster.
+    #[arg(long)]
+    pub no_cache_sim: bool,
+    /// The Valgrind program (default: `valgrind` on PATH).
+    #[arg(long, value_name = "PATH")]
+    pub valgrind: Option<PathBuf>,
+    /// No progress lines on stderr.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Internal: run the cases in this process (what each Valgrind worker runs).
+    #[arg(long, hide = true)]
+    pub worker: bool,
 }
 
 /// `ternbench baseline`.
@@ -626,11 +859,11 @@ pub struct BaselineArgs {
 #[derive(Debug, Subcommand)]
 pub enum BaselineAction {
     /// Keep a run as a named baseline: copies its run.json, cells.csv and cells.jsonl to
-    /// DIR/NAME/.
+    /// DIR/NAME/ (or an instruction-count file to DIR/NAME/icount.json).
     Save {
         /// Baseline name (letters, digits, `.`, `_`, `-`).
         name: String,
-        /// The run: a results folder or its run.json.
+        /// The run: a results folder or its run.json; or a counts file of `ternbench icount`.
         run: PathBuf,
         /// Replace a baseline of that name.
         #[arg(long)]
@@ -644,23 +877,25 @@ pub enum BaselineAction {
         /// Where named baselines are kept.
         #[arg(long, default_value = "results/baselines", value_name = "DIR")]
         dir: PathBuf,
-        /// Print JSON (an array) instead of a table.
-        #[arg(long)]
-        json: bool,
+        /// Output format: a table, or JSON (an array).
+        #[arg(short = 'o', long, value_enum, default_value = "text")]
+        output: TextOrJson,
     },
 }
 
 /// `ternbench report`.
 #[derive(Debug, Args)]
 pub struct ReportArgs {
-    /// Results folders written by `ternbench run` (or their run.json). Several runs of the same
-    /// scenario, from different machines, make a CPU comparison.
+    /// Results folders written by `ternbench run` (or their run.json), or folders holding
+    /// them (a fleet folder from deploy/ansible or deploy/slurm, a results/ folder): every
+    /// complete run under such a folder, unfinished ones left out with a note. Several runs of
+    /// the same scenario, from different machines, make a CPU comparison.
     #[arg(required = true, value_name = "RUN")]
     pub runs: Vec<PathBuf>,
     /// Output folder (default: reports/<run id>, or reports/compare-<first run id> for
     /// several runs). Holds index.html, summary.md, tables.csv, claims.csv and each chart
     /// as .svg and .png.
-    #[arg(short = 'o', long)]
+    #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Price of a run's machine, `RUNID_OR_INDEX=USD_PER_HOUR` (index 1 is the first RUN);
     /// repeat for each machine. Adds tokens/s per dollar to the CPU comparison.
@@ -674,4 +909,106 @@ pub struct ReportArgs {
     /// into the binary).
     #[arg(long, value_name = "FILE")]
     pub claims: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Every subcommand (nested ones included) with its path, e.g. `baseline list`.
+    fn commands() -> Vec<(String, clap::Command)> {
+        fn walk(prefix: &str, c: &clap::Command, out: &mut Vec<(String, clap::Command)>) {
+            for s in c.get_subcommands().filter(|s| s.get_name() != "help") {
+                let name = format!("{prefix}{}", s.get_name()).trim().to_string();
+                out.push((name.clone(), s.clone()));
+                walk(&format!("{name} "), s, out);
+            }
+        }
+        let mut out = Vec::new();
+        walk("", &Cli::command(), &mut out);
+        out
+    }
+
+    #[test]
+    fn definitions_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn one_flag_name_per_meaning() {
+        for (name, c) in commands() {
+            for a in c.get_arguments().filter(|a| !a.is_hide_set()) {
+                let long = a.get_long().unwrap_or("");
+                assert!(
+                    long != "format" && long != "json" && long != "quiet-progress",
+                    "`{name}` has --{long}: use -o/--output or --weight-format (docs/cli.md)"
+                );
+                if a.get_short() == Some('o') {
+                    assert_eq!(long, "output", "`{name}`: -o is the output format");
+                }
+                if long == "output" {
+                    assert_eq!(a.get_short(), Some('o'), "`{name}`: --output is -o");
+                }
+                if a.get_short() == Some('t') {
+                    assert_eq!(long, "threads", "`{name}`: -t is --threads");
+                }
+                if long == "threads" && name != "cost" {
+                    assert_eq!(a.get_short(), Some('t'), "`{name}`: --threads is -t");
+                }
+                if a.get_short() == Some('m') {
+                    assert_eq!(long, "model", "`{name}`: -m is --model");
+                }
+                if long == "quiet" {
+                    assert_eq!(a.get_short(), Some('q'), "`{name}`: --quiet is -q");
+                }
+            }
+            // Every command that spawns workers refuses more than the logical CPUs unless asked.
+            let spawns =
+                c.get_arguments().any(|a| a.get_long() == Some("threads")) && name != "cost";
+            if spawns {
+                assert!(
+                    c.get_arguments()
+                        .any(|a| a.get_long() == Some("oversubscribe")),
+                    "`{name}` takes --threads but not --oversubscribe"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn docs_cli_md_lists_every_command_and_flag() {
+        let doc = include_str!("../../docs/cli.md");
+        for (name, c) in commands() {
+            let top = name.split(' ').next().unwrap();
+            let head = format!("### `ternbench {top}`");
+            let at = doc
+                .find(&head)
+                .unwrap_or_else(|| panic!("docs/cli.md has no section `{head}`"));
+            let section = &doc[at..];
+            let end = section[head.len()..]
+                .find("\n### ")
+                .map_or(section.len(), |e| e + head.len());
+            let section = &section[..end];
+            for a in c.get_arguments().filter(|a| !a.is_hide_set()) {
+                if let Some(long) = a.get_long() {
+                    if long == "help" || long == "version" {
+                        continue;
+                    }
+                    assert!(
+                        section.contains(&format!("--{long}")),
+                        "docs/cli.md, section `{head}`, does not mention --{long} of `{name}`"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn version_names_the_commit() {
+        let v = super::VERSION;
+        assert!(v.starts_with(env!("CARGO_PKG_VERSION")), "{v}");
+        assert!(v.contains("(commit "), "{v}");
+    }
 }

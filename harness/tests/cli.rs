@@ -3,7 +3,7 @@
 //! level this CPU lacks is refused by name, never silently replaced.
 //!
 //! Runs are kept small (a 64 MiB bandwidth array, one thread, few repetitions) so the suite
-//! takes seconds, except `kernels --quick --json`, the documented short run.
+//! takes seconds, except `kernels --quick -o json`, the documented short run.
 
 use std::process::{Command, Output};
 
@@ -125,7 +125,8 @@ fn check_row(r: &Value) {
 fn bandwidth_json_quick() {
     let v = stdout_json(&ternbench(&[
         "bandwidth",
-        "--json",
+        "-o",
+        "json",
         "--threads",
         "1",
         "--size-mib",
@@ -149,7 +150,7 @@ fn bandwidth_json_quick() {
 
 #[test]
 fn peak_json_lists_every_level() {
-    let v = stdout_json(&ternbench(&["peak", "--json"]));
+    let v = stdout_json(&ternbench(&["peak", "-o", "json"]));
     let rows = v.as_array().unwrap();
     for isa in Isa::available() {
         for kind in ["int8", "f32"] {
@@ -164,7 +165,7 @@ fn peak_json_lists_every_level() {
 
 #[test]
 fn kernels_quick_json() {
-    let v = stdout_json(&ternbench(&["kernels", "--quick", "--json"]));
+    let v = stdout_json(&ternbench(&["kernels", "--quick", "-o", "json"]));
     let rows = v.as_array().unwrap();
     // i2, tq1, f16 at their best level; gemv on the stack, gemm on kv; 1 thread and all cores.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -187,10 +188,11 @@ fn kernels_quick_json() {
 fn kernels_all_levels_report_missing_kernels_as_rows() {
     let v = stdout_json(&ternbench(&[
         "kernels",
-        "--json",
+        "-o",
+        "json",
         "--isa",
         "all",
-        "--format",
+        "--weight-format",
         "tq1",
         "--shapes",
         "kv",
@@ -227,7 +229,7 @@ fn kernels_out_dir_writes_json_and_markdown() {
     let _ = std::fs::remove_dir_all(&dir);
     let o = ternbench(&[
         "kernels",
-        "--format",
+        "--weight-format",
         "i2",
         "--isa",
         "scalar",
@@ -262,7 +264,7 @@ fn kernels_out_dir_writes_json_and_markdown() {
 
 #[test]
 fn bad_arguments_exit_2_with_a_message() {
-    let e = usage_error(&["kernels", "--format", "i3"]);
+    let e = usage_error(&["kernels", "--weight-format", "i3"]);
     assert!(
         e.contains("unknown weight format `i3`") && e.contains("tq1"),
         "{e}"
@@ -291,7 +293,7 @@ fn a_level_this_cpu_lacks_is_refused_by_name() {
             "kernels",
             "--isa",
             isa.name(),
-            "--format",
+            "--weight-format",
             "i2",
             "--shapes",
             "kv",
@@ -317,7 +319,7 @@ fn a_named_level_without_a_named_format_is_an_error() {
                 "kernels",
                 "--isa",
                 ks.isa.name(),
-                "--format",
+                "--weight-format",
                 f.name(),
                 "--shapes",
                 "kv",
@@ -339,7 +341,8 @@ fn logits_json_has_one_vocab_row_per_token() {
         "bitnet-125m",
         "--tokens",
         "1,17,250",
-        "--json",
+        "-o",
+        "json",
     ]);
     let v = stdout_json(&o);
     assert_eq!(v["tokens"], serde_json::json!([1, 17, 250]));
@@ -422,7 +425,7 @@ fn bench_rows(extra: &[&str]) -> Value {
         "1",
         "-o",
         "json",
-        "--quiet-progress",
+        "-q",
     ];
     args.extend_from_slice(extra);
     stdout_json(&ternbench(&args))
@@ -451,11 +454,20 @@ fn bench_batch_sweep_rows() {
     );
     assert!((agg / per - 3.0).abs() < 1e-9, "{tg3}");
     assert!(tg3["p99_ms"].as_f64().unwrap() >= tg3["p50_ms"].as_f64().unwrap());
-    let ratio = tg3["ratio_to_batch1"].as_f64().unwrap();
+    // Ratios of medians from the statistics model: a value, and with one repetition per side
+    // no interval but the reason in words.
+    let ratio = tg3["ratio_to_batch1"]["value"].as_f64().unwrap();
     let want = agg / rows[1]["median_ts"].as_f64().unwrap();
     assert!((ratio - want).abs() < 1e-9, "{tg3}");
-    let ceil = tg3["ratio_to_ceiling"].as_f64().unwrap();
+    assert!(tg3["ratio_to_batch1"]["ci95_low"].is_null(), "{tg3}");
+    assert!(tg3["ratio_to_batch1"]["no_ci"].is_string(), "{tg3}");
+    let ceil = tg3["ratio_to_ceiling"]["value"].as_f64().unwrap();
     assert!((ceil - agg / rows[4]["median_ts"].as_f64().unwrap()).abs() < 1e-9);
+    // Only decode rows have a ratio to the ceiling; batch-1 rows and the ceiling row have
+    // none to batch 1.
+    assert!(rows[1]["ratio_to_batch1"].is_null(), "{}", rows[1]);
+    assert!(rows[2]["ratio_to_ceiling"].is_null(), "{}", rows[2]);
+    assert!(rows[4]["ratio_to_batch1"].is_null(), "{}", rows[4]);
     // A prefill row has no per-stream decode rate.
     assert!(rows[2]["median_ts_per_stream"].is_null());
     let err = usage_error(&["bench", "-m", "bitnet-125m", "--batch", "0"]);
@@ -518,4 +530,36 @@ fn bench_json_rows_and_engine_errors() {
         "5000",
     ]);
     assert!(err.contains("context"), "{err}");
+}
+
+#[test]
+fn bench_csv_is_rfc_4180_with_one_line_per_row() {
+    let o = ternbench(&[
+        "bench",
+        "-m",
+        "bitnet-125m",
+        "--sample-layers",
+        "1",
+        "-p",
+        "4",
+        "-n",
+        "2",
+        "-r",
+        "1",
+        "-o",
+        "csv",
+        "-q",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8(o.stdout).unwrap();
+    let mut r = csv::Reader::from_reader(text.as_bytes());
+    let header = r.headers().unwrap().clone();
+    assert_eq!(&header[0], "model");
+    assert!(header.iter().any(|h| h == "median_ts"), "{header:?}");
+    let rows: Vec<csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();
+    assert_eq!(rows.len(), 4, "{text}");
+    for row in &rows {
+        assert_eq!(row.len(), header.len(), "{row:?}");
+        assert_eq!(&row[0], "bitnet-125m");
+    }
 }

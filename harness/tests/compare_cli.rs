@@ -1,7 +1,7 @@
 //! `ternbench compare` and `ternbench baseline`, run as a user would.
 //!
 //! Synthetic runs are built here with serde_json from one template: the machine block is this
-//! machine's `ternbench sysinfo --json --no-bandwidth`, every cell has seeded normal noise
+//! machine's `ternbench sysinfo -o json --no-bandwidth`, every cell has seeded normal noise
 //! (CV 3%, 8 repetitions). On them: an injected 10% slowdown is `regressed`, two draws of the
 //! same distribution are `unchanged`, different machines are `not comparable`, the counters
 //! gate on instructions per token, J/token is direction-aware, and exit codes are 0/1/2.
@@ -34,7 +34,7 @@ fn text(o: &Output) -> String {
 fn machine() -> Value {
     static M: OnceLock<Value> = OnceLock::new();
     M.get_or_init(|| {
-        let o = ternbench(&["sysinfo", "--json", "--no-bandwidth"]);
+        let o = ternbench(&["sysinfo", "-o", "json", "--no-bandwidth"]);
         assert!(o.status.success(), "{}", text(&o));
         serde_json::from_slice(&o.stdout).unwrap()
     })
@@ -192,7 +192,7 @@ fn s(p: &Path) -> &str {
 fn compare_json(args: &[&str]) -> (i32, Value) {
     let mut a = vec!["compare"];
     a.extend_from_slice(args);
-    a.extend_from_slice(&["--format", "json"]);
+    a.extend_from_slice(&["-o", "json"]);
     let o = ternbench(&a);
     let code = o.status.code().unwrap();
     let v = serde_json::from_slice(&o.stdout)
@@ -236,7 +236,7 @@ fn ten_percent_slowdown_is_regressed() {
         assert!((-14.0..-6.0).contains(&c), "{row}");
         assert!(row["ci95_low_pct"].as_f64().unwrap() < c);
         assert!(row["ci95_high_pct"].as_f64().unwrap() > c);
-        assert_eq!(row["ci_method"], "bootstrap");
+        assert_eq!(row["ci_method"], "ratio_of_medians_mann_whitney");
         assert!(row["p_value"].as_f64().unwrap() < 0.05);
     }
     // The Markdown says what gates and why, with plain verdict words.
@@ -382,7 +382,7 @@ fn counters_gate_on_instructions_and_energy_is_lower_better() {
     assert_eq!(code, 1);
     assert_eq!(r["metrics"][0]["better"], "lower");
     assert_eq!(verdicts(&r, "j_per_token"), vec!["regressed"; 4]);
-    assert_eq!(r["metrics"][0]["rows"][0]["ci_method"], "delta");
+    assert_eq!(r["metrics"][0]["rows"][0]["ci_method"], "delta_of_means");
     // Fewer instructions: improved, exit 0.
     let (code, r) = compare_json(&[s(&b), s(&a)]);
     assert_eq!(code, 0);
@@ -464,7 +464,7 @@ fn named_baselines_save_list_compare() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("--force"));
     let o = ternbench(&["baseline", "save", "../evil", s(&b), "--dir", s(&dir)]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    let o = ternbench(&["baseline", "list", "--dir", s(&dir), "--json"]);
+    let o = ternbench(&["baseline", "list", "--dir", s(&dir), "-o", "json"]);
     assert!(o.status.success(), "{}", text(&o));
     let l: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(l[0]["name"], "main");
@@ -646,4 +646,36 @@ fn ci_bench_script_saves_then_compares_and_writes_the_step_summary() {
         md.contains("error (exit 2)") && md.contains("--metric speed"),
         "{md}"
     );
+}
+
+/// Sets a synthetic run's energy status to measured, with DRAM in or out of the total.
+fn set_dram(run: &Path, dram: bool) {
+    let p = run.join("run.json");
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    v["energy"] = json!({"status": "measured", "source": "powercap", "dram_in_total": dram});
+    std::fs::write(&p, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+}
+
+// Issue 21 defect 7: J/token from a run with DRAM in the total set against one without it is
+// not like for like, and the comparison says so.
+#[test]
+fn energy_with_dram_in_and_out_is_flagged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = Spec {
+        joules: Some(1.0),
+        ..Spec::default()
+    };
+    let a = synth_run(tmp.path(), "a", &spec);
+    let b = synth_run(tmp.path(), "b", &Spec { seed: 2, ..spec });
+    set_dram(&a, true);
+    set_dram(&b, false);
+    let (_, r) = compare_json(&[s(&a), s(&b), "--metric", "j_per_token"]);
+    let notes = r["notes"].to_string();
+    assert!(
+        notes.contains("DRAM energy is in the baseline's total and out the new run's"),
+        "{r:#}"
+    );
+    set_dram(&b, true);
+    let (_, r) = compare_json(&[s(&a), s(&b), "--metric", "j_per_token"]);
+    assert!(!r["notes"].to_string().contains("DRAM"), "{r:#}");
 }

@@ -93,7 +93,7 @@ fn row<'a>(j: &'a Value, name: &str) -> &'a Value {
 
 #[test]
 fn worked_example_json() {
-    let j: Value = serde_json::from_str(&ok_stdout(&args(&["--format", "json"]))).unwrap();
+    let j: Value = serde_json::from_str(&ok_stdout(&args(&["-o", "json"]))).unwrap();
     close(&j["output_tokens_per_month"], 525.6e6);
     close(&j["prompt_tokens_per_month"], 262.8e6);
     let gpu = row(&j, "GPU FP16 (custom)");
@@ -125,12 +125,7 @@ fn worked_example_text_and_markdown_and_chart() {
     assert!(s.contains("a month is 730 h"), "{s}");
     let dir = tempfile::tempdir().unwrap();
     let chart = dir.path().join("cost.svg");
-    let md = ok_stdout(&args(&[
-        "--format",
-        "md",
-        "--chart",
-        chart.to_str().unwrap(),
-    ]));
+    let md = ok_stdout(&args(&["-o", "md", "--chart", chart.to_str().unwrap()]));
     assert!(md.starts_with("# Cost per million tokens"), "{md}");
     assert!(md.contains("| deployment | instances |"), "{md}");
     let svg = std::fs::read_to_string(&chart).unwrap();
@@ -183,7 +178,7 @@ const ONPREM: &[&str] = &[
     "0.1",
     "--pue",
     "1.5",
-    "--format",
+    "-o",
     "json",
 ];
 
@@ -248,7 +243,7 @@ fn run_with_measured_energy() {
         "--allow-size-mismatch",
         "--threads",
         "1",
-        "--format",
+        "-o",
         "json",
     ];
     b.extend_from_slice(&["--cpu-fp16-decode-tps", "5", "--cpu-fp16-prefill-tps", "40"]);
@@ -358,7 +353,7 @@ fn calculator_preset_prices() {
         "20",
         "--cpu-ternary-prefill-tps",
         "50",
-        "--format",
+        "-o",
         "json",
     ]);
     let j: Value = serde_json::from_str(&s).unwrap();
@@ -394,7 +389,7 @@ fn owned_gpu_uses_catalogue_power() {
         "20",
         "--cpu-ternary-prefill-tps",
         "50",
-        "--format",
+        "-o",
         "json",
     ]);
     let j: Value = serde_json::from_str(&s).unwrap();
@@ -501,9 +496,9 @@ fn an_8b_run_against_the_8b_gpu_row_is_sized_at_the_latency_target() {
     let j: Value = serde_json::from_str(&ok_stdout(&[
         "--run",
         &run,
-        "--format",
+        "-o",
         "json",
-        "--charts",
+        "--out",
         charts.to_str().unwrap(),
     ]))
     .unwrap();
@@ -541,7 +536,7 @@ fn an_8b_run_against_the_8b_gpu_row_is_sized_at_the_latency_target() {
         &run,
         "--slo",
         "p99=150ms",
-        "--format",
+        "-o",
         "json",
     ]))
     .unwrap();
@@ -583,7 +578,7 @@ fn the_gpu_row_meets_the_target_at_a_published_load() {
         "20",
         "--cpu-ternary-prefill-tps",
         "50",
-        "--format",
+        "-o",
         "json",
     ];
     let j: Value = serde_json::from_str(&ok_stdout(&base)).unwrap();
@@ -627,7 +622,7 @@ fn a_700m_run_against_the_8b_gpu_row_is_refused_unless_allowed_and_then_said_fir
         "--run",
         &run,
         "--allow-size-mismatch",
-        "--charts",
+        "--out",
         charts.to_str().unwrap(),
     ]);
     assert!(
@@ -637,13 +632,13 @@ fn a_700m_run_against_the_8b_gpu_row_is_refused_unless_allowed_and_then_said_fir
     // The table's first line says it too.
     let t = s.split("\n\n").nth(1).unwrap();
     assert!(t.starts_with("SIZE MISMATCH"), "{t}");
-    let md = ok_stdout(&["--run", &run, "--allow-size-mismatch", "--format", "md"]);
+    let md = ok_stdout(&["--run", &run, "--allow-size-mismatch", "-o", "md"]);
     assert!(md.starts_with("**SIZE MISMATCH"), "{md}");
     let j: Value = serde_json::from_str(&ok_stdout(&[
         "--run",
         &run,
         "--allow-size-mismatch",
-        "--format",
+        "-o",
         "json",
     ]))
     .unwrap();
@@ -684,7 +679,7 @@ fn the_preset_alone_uses_the_newest_cost_run_or_says_what_to_run() {
         "calculator-2026",
         "--results-dir",
         dir.path().to_str().unwrap(),
-        "--format",
+        "-o",
         "json",
     ]))
     .unwrap();

@@ -26,6 +26,13 @@ fn summary(median: f64) -> Value {
     })
 }
 
+fn reps(m: f64) -> Vec<f64> {
+    [0.98, 0.99, 1.0, 1.0, 1.01, 1.02]
+        .iter()
+        .map(|k| k * m)
+        .collect()
+}
+
 fn cell(
     model: &str,
     engine: &str,
@@ -65,8 +72,9 @@ fn cell(
             None => Value::Null,
         },
         "noisy": false,
-        "samples_prefill_tokens_per_s": [tg * 3.0],
-        "samples_decode_tokens_per_s": [tg]
+        // Six repetitions (±2%): enough for the medians' and the ratios' 95% CIs.
+        "samples_prefill_tokens_per_s": reps(tg * 3.0),
+        "samples_decode_tokens_per_s": reps(tg)
     })
 }
 
@@ -188,7 +196,7 @@ fn report_of_two_machines_is_self_contained_and_labelled() {
         "report",
         a.to_str().unwrap(),
         b.join("run.json").to_str().unwrap(),
-        "-o",
+        "--out",
         out.to_str().unwrap(),
         "--price",
         "1=0.10",
@@ -262,8 +270,22 @@ fn report_of_two_machines_is_self_contained_and_labelled() {
     assert!(sp.contains("SAMPLED"), "speedup.svg legend");
     let j = std::fs::read_to_string(out.join("joules_per_token.svg")).unwrap();
     assert!(j.contains("ESTIMATED"), "joules_per_token.svg legend");
-    // Energy unavailable on machine B is explained, with its reason.
-    assert!(html.contains("no energy counters could be read (test machine)"));
+    // Energy unavailable on machine B is explained, with its reason, once (in its verdict
+    // card), and run B's card comes before everything else but run A's.
+    assert_eq!(
+        html.matches("no energy counters could be read (test machine)")
+            .count(),
+        1,
+        "the energy reason once per run"
+    );
+    let card_b = html.find("id=\"verdict-2\"").expect("run B's verdict card");
+    assert!(card_b < html.find("id=\"results\"").unwrap());
+    assert!(html.find("id=\"verdict-1\"").unwrap() < card_b);
+    // The cards answer with the ratios and their CIs: 700M 4x at 2 threads.
+    assert!(
+        html.contains("ternary i2 decodes 4.00x ["),
+        "the verdict's decode ratio"
+    );
     // Claims: 700M speedup (4x) reproduces claim 1's 3.88x, on different hardware.
     let claims = std::fs::read_to_string(out.join("claims.csv")).unwrap();
     assert!(
@@ -289,7 +311,7 @@ fn differing_scenarios_are_refused_unless_allowed() {
         "report",
         a.to_str().unwrap(),
         c.to_str().unwrap(),
-        "-o",
+        "--out",
         out.to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(2));
@@ -301,7 +323,7 @@ fn differing_scenarios_are_refused_unless_allowed() {
         "report",
         a.to_str().unwrap(),
         c.to_str().unwrap(),
-        "-o",
+        "--out",
         out.to_str().unwrap(),
         "--allow-mismatch",
     ]);
@@ -322,7 +344,7 @@ fn bad_inputs_are_usage_errors() {
         a.to_str().unwrap(),
         "--price",
         "7=1.0",
-        "-o",
+        "--out",
         tmp.path().join("r").to_str().unwrap(),
     ]);
     assert_eq!(o.status.code(), Some(2));

@@ -1,4 +1,4 @@
-//! `ternbench sysinfo` run as a user would: `--json --no-bandwidth` prints one JSON object with
+//! `ternbench sysinfo` run as a user would: `-o json --no-bandwidth` prints one JSON object with
 //! every documented field (null where this machine does not say, bandwidth null), the text form
 //! has its summary line, and `--compare` says whether a saved fingerprint is comparable.
 
@@ -78,7 +78,7 @@ const FIELDS: [&str; 51] = [
 ];
 
 fn fingerprint_json() -> (String, Value) {
-    let out = ok_stdout(&ternbench(&["sysinfo", "--json", "--no-bandwidth"]));
+    let out = ok_stdout(&ternbench(&["sysinfo", "-o", "json", "--no-bandwidth"]));
     let v: Value =
         serde_json::from_str(&out).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{out}"));
     (out, v)
@@ -156,7 +156,8 @@ fn compare_with_a_saved_fingerprint() {
         "sysinfo",
         "--compare",
         other.to_str().unwrap(),
-        "--json",
+        "-o",
+        "json",
     ])))
     .unwrap();
     assert_eq!(j["comparable"], false);
@@ -172,12 +173,12 @@ fn compare_with_a_saved_fingerprint() {
 }
 
 #[test]
-fn compare_with_a_bad_file_fails_with_its_name() {
+fn compare_with_a_bad_file_fails_with_its_name_and_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.json");
     std::fs::write(&bad, "{\"not\": \"a fingerprint\"}").unwrap();
     let o = ternbench(&["sysinfo", "--compare", bad.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("bad.json"), "{err}");
 }

@@ -32,6 +32,7 @@ pub mod isa;
 pub mod kernel;
 pub mod probe;
 pub mod scalar;
+pub mod selftest;
 pub mod softmax;
 pub mod table;
 pub mod threads;

@@ -43,13 +43,16 @@ static SCALAR: KernelSet = KernelSet {
 };
 
 impl KernelSet {
-    /// The set for `isa`, if this CPU can run it.
+    /// The set for `isa`, if this CPU can run it. (A test may ask for a deliberately slowed
+    /// `avx2` set through an environment variable: [`crate::selftest`].)
     pub fn get(isa: Isa) -> Result<&'static KernelSet, KernelError> {
         isa.check()?;
         match isa {
             Isa::Scalar => Ok(&SCALAR),
             #[cfg(target_arch = "x86_64")]
             Isa::Sse41 => Ok(&crate::x86::sse41::KERNELS),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 if crate::selftest::slow_avx2_i2_gemv() => Ok(&crate::selftest::AVX2_SLOWED),
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => Ok(&crate::x86::avx2::KERNELS),
             #[cfg(target_arch = "x86_64")]

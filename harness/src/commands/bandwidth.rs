@@ -11,7 +11,7 @@ use crate::measure::bandwidth::{default_bytes, default_probes, measure, Bandwidt
 use crate::output::{fmt_f, Table};
 use crate::records::machine;
 
-/// What `ternbench bandwidth --json` prints.
+/// What `ternbench bandwidth -o json` prints.
 #[derive(Debug, Serialize)]
 struct Report {
     cpu: String,
@@ -25,6 +25,7 @@ struct Report {
 /// Runs `ternbench bandwidth`.
 pub fn run(args: &BandwidthArgs) -> Result<()> {
     let threads = machine::thread_list(args.threads.as_deref());
+    crate::commands::check_threads(&threads, &args.thread_opts, "--threads")?;
     let bytes = match args.size_mib {
         Some(m) => (m as usize) << 20,
         None => default_bytes(),
@@ -50,7 +51,7 @@ pub fn run(args: &BandwidthArgs) -> Result<()> {
         passes,
         results,
     };
-    if args.json {
+    if args.output == crate::cli::TextOrJson::Json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
     }

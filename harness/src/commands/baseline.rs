@@ -1,9 +1,11 @@
 //! `ternbench baseline save NAME RUN [--force]` and `ternbench baseline list`: named baselines
 //! kept as copies of a run's `run.json`, `cells.csv` and (for per-repetition latencies)
-//! `cells.jsonl` under `results/baselines/NAME/`. Saving refuses to replace a baseline unless
-//! `--force` is given, and refuses a file that is not a readable run.json.
+//! `cells.jsonl` under `results/baselines/NAME/`, or of an instruction-count file
+//! (`ternbench icount`) as `results/baselines/NAME/icount.json`. Saving refuses to replace a
+//! baseline unless `--force` is given, and refuses a file that is neither a readable run.json
+//! nor a counts file.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -13,6 +15,7 @@ use crate::error::usage;
 use crate::output::Table;
 use crate::present::compare::load::{baseline_names, read_run, run_json_path, valid_name};
 use crate::records::fingerprint::Fingerprint;
+use crate::records::icount;
 
 /// Files copied into a baseline (run.json is required; the others when present).
 pub const FILES: &[&str] = &["run.json", "cells.csv", "cells.jsonl"];
@@ -26,7 +29,7 @@ pub fn run(a: &BaselineArgs) -> Result<()> {
             force,
             dir,
         } => save(name, run, *force, dir),
-        BaselineAction::List { dir, json } => list(dir, *json),
+        BaselineAction::List { dir, output } => list(dir, *output == crate::cli::TextOrJson::Json),
     }
 }
 
@@ -38,24 +41,16 @@ fn save(name: &str, run: &Path, force: bool, dir: &Path) -> Result<()> {
     }
     if !run.exists() {
         return Err(usage(format!(
-            "{}: no such run folder or run.json",
+            "{}: no such run folder, run.json or icount.json",
             run.display()
         )));
     }
+    if let Some(counts) = icount::counts_path(run) {
+        return save_counts(name, &counts, force, dir);
+    }
     let (json, src_dir) = run_json_path(run);
     let rf = read_run(&json)?;
-    let dest = dir.join(name);
-    if dest.exists() {
-        if !force {
-            return Err(usage(format!(
-                "baseline `{name}` already exists in {}: pass --force to replace it",
-                dir.display()
-            )));
-        }
-        std::fs::remove_dir_all(&dest)
-            .with_context(|| format!("removing the old baseline {}", dest.display()))?;
-    }
-    std::fs::create_dir_all(&dest).with_context(|| format!("creating {}", dest.display()))?;
+    let dest = fresh_dest(name, force, dir)?;
     let mut copied = Vec::new();
     for f in FILES {
         let src = if *f == "run.json" {
@@ -80,10 +75,48 @@ fn save(name: &str, run: &Path, force: bool, dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// `dir/name`, emptied (refused without `force` when it exists) and created.
+fn fresh_dest(name: &str, force: bool, dir: &Path) -> Result<PathBuf> {
+    let dest = dir.join(name);
+    if dest.exists() {
+        if !force {
+            return Err(usage(format!(
+                "baseline `{name}` already exists in {}: pass --force to replace it",
+                dir.display()
+            )));
+        }
+        std::fs::remove_dir_all(&dest)
+            .with_context(|| format!("removing the old baseline {}", dest.display()))?;
+    }
+    std::fs::create_dir_all(&dest).with_context(|| format!("creating {}", dest.display()))?;
+    Ok(dest)
+}
+
+/// Keeps an instruction-count file (`ternbench icount`) as `dir/name/icount.json`.
+fn save_counts(name: &str, src: &Path, force: bool, dir: &Path) -> Result<()> {
+    let f = icount::read(src)?;
+    let dest = fresh_dest(name, force, dir)?;
+    let to = dest.join(icount::FILE_NAME);
+    std::fs::copy(src, &to)
+        .with_context(|| format!("copying {} to {}", src.display(), to.display()))?;
+    println!(
+        "saved instruction-count baseline `{name}`: {} cases, build {} ({}, {} profile), {} -> {}",
+        f.cases.len(),
+        f.commit_short(),
+        f.build.rustc,
+        f.build.profile,
+        f.tool.valgrind,
+        to.display()
+    );
+    Ok(())
+}
+
 /// One line of `baseline list`.
 #[derive(Debug, Serialize)]
 struct Entry {
     name: String,
+    /// `run` (a run's files) or `icount` (an instruction-count file).
+    kind: &'static str,
     run_id: String,
     scenario: String,
     started_utc: String,
@@ -95,12 +128,34 @@ struct Entry {
 fn list(dir: &Path, json: bool) -> Result<()> {
     let mut entries = Vec::new();
     for name in baseline_names(dir) {
+        let c = dir.join(&name).join(icount::FILE_NAME);
+        if c.is_file() && !dir.join(&name).join("run.json").is_file() {
+            match icount::read(&c) {
+                Ok(f) => entries.push(Entry {
+                    name,
+                    kind: "icount",
+                    run_id: "-".into(),
+                    scenario: format!("instruction counts ({})", f.tool.valgrind),
+                    started_utc: f.created_utc.clone(),
+                    cells: f.cases.len(),
+                    git_commit: f.build.git_commit.clone(),
+                    machine: format!(
+                        "{}, {}",
+                        f.host.cpu_model.as_deref().unwrap_or("unknown CPU"),
+                        f.build.rustc
+                    ),
+                }),
+                Err(e) => eprintln!("warning: {name}: {e:#}"),
+            }
+            continue;
+        }
         let p = dir.join(&name).join("run.json");
         match read_run(&p) {
             Ok(r) => {
                 let fp = serde_json::from_value::<Fingerprint>(r.machine.clone()).ok();
                 entries.push(Entry {
                     name,
+                    kind: "run",
                     run_id: r.run_id,
                     scenario: r.scenario.name,
                     started_utc: r.started_utc,
@@ -121,11 +176,12 @@ fn list(dir: &Path, json: bool) -> Result<()> {
         return Ok(());
     }
     let mut t = Table::new(&[
-        "name", "run", "scenario", "cells", "commit", "started", "machine",
+        "name", "kind", "run", "scenario", "cells", "commit", "started", "machine",
     ]);
     for e in entries {
         t.row(vec![
             e.name,
+            e.kind.to_string(),
             e.run_id,
             e.scenario,
             e.cells.to_string(),

@@ -43,7 +43,7 @@ fn given(v: f64, flag: &str) -> Figure {
 /// Runs the command.
 pub fn run(a: &CostArgs) -> Result<()> {
     let result = build(a).map_err(usage)?;
-    let out = match a.format {
+    let out = match a.output {
         CostFormat::Text => render::text(&result),
         CostFormat::Md => render::markdown(&result),
         CostFormat::Json => render::json(&result),
@@ -52,12 +52,12 @@ pub fn run(a: &CostArgs) -> Result<()> {
         std::fs::write(p, render::svg(&result))
             .with_context(|| format!("--chart {}: writing the SVG", p.display()))?;
     }
-    if let Some(dir) = &a.charts {
+    if let Some(dir) = &a.out {
         std::fs::create_dir_all(dir)
-            .with_context(|| format!("--charts {}: creating the folder", dir.display()))?;
+            .with_context(|| format!("--out {}: creating the folder", dir.display()))?;
         let write = |name: &str, data: &[u8]| {
             let p = dir.join(name);
-            std::fs::write(&p, data).with_context(|| format!("--charts: writing {}", p.display()))
+            std::fs::write(&p, data).with_context(|| format!("--out: writing {}", p.display()))
         };
         write("cost-per-mtok.svg", render::svg(&result).as_bytes())?;
         if let Some(sw) = &result.sweep {
@@ -83,7 +83,7 @@ fn demand(a: &CostArgs) -> Demand {
             a.requests_per_day,
             "--requests-per-day",
             100_000.0,
-            "the default of a widely read 2026 online GPU-vs-CPU cost calculator",
+            "the default of a widely read 2026 online GPU-vs-CPU calculator",
         ),
         prompt_tokens: fig(
             a.prompt_tokens,
@@ -137,9 +137,9 @@ pub fn build(a: &CostArgs) -> Result<CostResult, String> {
     let mut assumptions = Vec::new();
     if let Some(p) = &a.preset {
         assumptions.push(format!(
-            "--preset {p}: the defaults of a widely read 2026 online GPU-vs-CPU (1-bit) cost \
-             calculator (an 8B model, 100K requests/day, A100 $2/h, CPU $0.40/h; its throughput \
-             scaling was an unpublished estimate, replaced here by the figures below)"
+            "--preset {p}: the defaults of a widely read 2026 online GPU-vs-CPU calculator (8B \
+             model, 100K requests/day, A100 $2/h, CPU $0.40/h; its throughput scaling was an \
+             unpublished estimate, replaced here by the figures below)"
         ));
     }
     let run_path = cpu_run_path(a, &mut assumptions)?;

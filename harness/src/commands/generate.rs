@@ -11,7 +11,7 @@ use ternbench_engine::load::tokenizer::Tokenizer;
 use ternbench_engine::{generate, model::exec, KvType, Sampler};
 
 use crate::cli::GenerateArgs;
-use crate::commands::{parse_tokens, sampled_note};
+use crate::commands::{parse_tokens, sampled_note, synthetic_note};
 use crate::error::usage;
 use crate::plan::model::{build, engine_label, is_checkpoint, kernel_set, model_config, ModelPlan};
 
@@ -35,7 +35,8 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
     } else {
         None
     };
-    let threads = a.threads.max(1);
+    let threads = a.threads as usize;
+    crate::commands::check_threads(&[threads], &a.thread_opts, "-t")?;
     let pool = ThreadPool::new(threads, Pinning::None);
     let ks = kernel_set(a.opts.isa)?;
     let prompt = match (&a.prompt, &tokenizer) {
@@ -62,7 +63,7 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
     let plan = ModelPlan {
         name: &a.model,
         engine: a.engine,
-        format: a.opts.format,
+        format: a.opts.weight_format,
         head: a.opts.head,
         seed: a.opts.seed,
         sample_layers: a.sample_layers,
@@ -91,6 +92,9 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
         ks.isa,
         sampled_note(&model)
     );
+    if let Some(note) = synthetic_note(&a.model) {
+        eprintln!("{note}");
+    }
     let mut session = model.session(context, KvType::F32)?;
     let mut sampler = if a.temperature > 0.0 {
         Sampler::new(a.temperature, a.top_k, a.top_p, a.opts.seed)

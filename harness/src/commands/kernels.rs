@@ -160,8 +160,8 @@ struct Plan {
 
 impl Plan {
     fn from_args(a: &KernelsArgs) -> Result<Plan> {
-        let formats_explicit = a.format.is_some();
-        let mut formats = a.format.clone().unwrap_or_else(|| {
+        let formats_explicit = a.weight_format.is_some();
+        let mut formats = a.weight_format.clone().unwrap_or_else(|| {
             if a.quick {
                 vec![Format::I2, Format::Tq1, Format::F16]
             } else {
@@ -326,6 +326,7 @@ struct Ctx<'a> {
 /// Runs `ternbench kernels`.
 pub fn run(args: &KernelsArgs) -> Result<()> {
     let plan = Plan::from_args(args)?;
+    crate::commands::check_threads(&plan.threads, &args.thread_opts, "--threads")?;
     if let Some(dir) = &args.out {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("creating output directory {}", dir.display()))?;
@@ -387,7 +388,7 @@ pub fn run(args: &KernelsArgs) -> Result<()> {
         peaks: peaks.into_values().collect(),
         warnings,
     };
-    if args.json {
+    if args.output == crate::cli::TextOrJson::Json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
     } else {
         print!("{}", summary.text());

@@ -12,7 +12,8 @@ use crate::plan::model::{build, kernel_set, model_config, ModelPlan};
 
 /// `ternbench logits`.
 pub fn run(a: &LogitsArgs) -> Result<()> {
-    let threads = a.threads.max(1);
+    let threads = a.threads as usize;
+    crate::commands::check_threads(&[threads], &a.thread_opts, "-t")?;
     let pool = ThreadPool::new(threads, Pinning::None);
     let ks = kernel_set(a.opts.isa)?;
     let cfg = model_config(&a.model)?;
@@ -20,7 +21,7 @@ pub fn run(a: &LogitsArgs) -> Result<()> {
     let plan = ModelPlan {
         name: &a.model,
         engine: a.engine,
-        format: a.opts.format,
+        format: a.opts.weight_format,
         head: a.opts.head,
         seed: a.opts.seed,
         sample_layers: None,
@@ -39,7 +40,7 @@ pub fn run(a: &LogitsArgs) -> Result<()> {
         tokens: &tokens,
         logits: logits.chunks(cfg.vocab).collect(),
     };
-    if a.json {
+    if a.output == crate::cli::TextOrJson::Json {
         println!("{}", serde_json::to_string(&out)?);
     } else {
         for (p, row) in out.logits.iter().enumerate() {

@@ -13,6 +13,7 @@ use crate::records::machine;
 /// Runs `ternbench peak`.
 pub fn run(args: &PeakArgs) -> Result<()> {
     let threads = machine::thread_list(Some(&args.threads));
+    crate::commands::check_threads(&threads, &args.thread_opts, "--threads")?;
     let pool = ThreadPool::new(*threads.iter().max().unwrap_or(&1), Pinning::None);
     let mut rows = Vec::new();
     for probe in peak_probes() {
@@ -20,7 +21,7 @@ pub fn run(args: &PeakArgs) -> Result<()> {
             rows.push(measure(&pool, &probe, t, TARGET_S, REPS));
         }
     }
-    if args.json {
+    if args.output == crate::cli::TextOrJson::Json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());
     }

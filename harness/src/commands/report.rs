@@ -25,8 +25,11 @@ fn default_out(runs: &[Loaded]) -> PathBuf {
 
 /// Runs `ternbench report`.
 pub fn run(a: &ReportArgs) -> Result<()> {
-    let runs = a
-        .runs
+    let (paths, skipped) = load::expand(&a.runs).map_err(|e| usage(format!("{e:#}")))?;
+    for s in &skipped {
+        eprintln!("left out: {s}");
+    }
+    let runs = paths
         .iter()
         .enumerate()
         .map(|(i, p)| load::load(p, i + 1))

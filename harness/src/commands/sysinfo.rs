@@ -1,4 +1,4 @@
-//! `ternbench sysinfo [--json] [--no-bandwidth] [--compare FILE]`: this machine's fingerprint
+//! `ternbench sysinfo [-o json] [--no-bandwidth] [--compare FILE]`: this machine's fingerprint
 //! ([`crate::records::fingerprint`]), with a short read-bandwidth measurement beside it.
 
 use anyhow::{Context, Result};
@@ -23,7 +23,7 @@ pub fn measure_bandwidth() -> (f64, usize) {
     (bandwidth::quick_medians(&pool, &[threads])[0].1, threads)
 }
 
-/// What `sysinfo --compare FILE --json` prints.
+/// What `sysinfo --compare FILE -o json` prints.
 #[derive(Debug, Serialize)]
 struct Comparison {
     comparable: bool,
@@ -36,10 +36,11 @@ pub fn run(args: &SysinfoArgs) -> Result<()> {
     if let Some(path) = &args.compare {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let other: Fingerprint = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not a `sysinfo --json` fingerprint", path.display()))?;
+        let other: Fingerprint = serde_json::from_str(&text).with_context(|| {
+            format!("{} is not a `sysinfo -o json` fingerprint", path.display())
+        })?;
         let differences = fp.matches(&other);
-        if args.json {
+        if args.output == crate::cli::TextOrJson::Json {
             let c = Comparison {
                 comparable: differences.is_empty(),
                 differences,
@@ -60,7 +61,7 @@ pub fn run(args: &SysinfoArgs) -> Result<()> {
         fp.read_bandwidth_gbps = Some(gbps);
         fp.read_bandwidth_threads = Some(threads);
     }
-    if args.json {
+    if args.output == crate::cli::TextOrJson::Json {
         println!("{}", serde_json::to_string_pretty(&fp)?);
     } else {
         print!("{}", fp.render_text());

@@ -1,4 +1,5 @@
-//! Hardware counters per token: instructions, cycles and cache misses from Linux perf events.
+//! Hardware counters per token: instructions, cycles and cache misses from Linux perf events,
+//! opened with the `perf-event2` crate.
 //!
 //! Counters are opened on the calling process with `inherit` set, so threads spawned *after*
 //! opening (the worker pool) are counted too; the kernel sums the children into each read. Only
@@ -9,27 +10,23 @@
 
 use crate::records::counters::{CounterStatus, Reading, EVENTS};
 
-/// Open perf event file descriptors for [`EVENTS`].
+/// Open perf event counters for [`EVENTS`].
 #[derive(Debug)]
 pub struct Counters {
     #[cfg(target_os = "linux")]
-    fds: [i32; 3],
+    open: std::sync::Mutex<[perf_event::Counter; 3]>,
 }
 
 #[cfg(target_os = "linux")]
-mod sys {
-    /// `PERF_TYPE_HARDWARE`.
-    pub const TYPE_HARDWARE: u32 = 0;
-    /// `PERF_COUNT_HW_CPU_CYCLES`, `_INSTRUCTIONS`, `_CACHE_MISSES`.
-    pub const HW_CYCLES: u64 = 0;
-    pub const HW_INSTRUCTIONS: u64 = 1;
-    pub const HW_CACHE_MISSES: u64 = 3;
-    /// `perf_event_attr` flag bits (the bitfield word at byte 40).
-    pub const FLAG_INHERIT: u64 = 1 << 1;
-    pub const FLAG_EXCLUDE_KERNEL: u64 = 1 << 5;
-    pub const FLAG_EXCLUDE_HV: u64 = 1 << 6;
-    /// Size of the attribute struct we pass (`PERF_ATTR_SIZE_VER5`, 112 bytes; zero-padded).
-    pub const ATTR_SIZE: u32 = 112;
+fn open_one(event: perf_event::events::Hardware) -> std::io::Result<perf_event::Counter> {
+    perf_event::Builder::new(event)
+        .observe_self()
+        .any_cpu()
+        .inherit(true)
+        .exclude_kernel(true)
+        .exclude_hv(true)
+        .enabled(true)
+        .build()
 }
 
 impl Counters {
@@ -37,21 +34,20 @@ impl Counters {
     pub fn open() -> Result<Counters, String> {
         #[cfg(target_os = "linux")]
         {
+            use perf_event::events::Hardware;
             if !std::path::Path::new("/sys/bus/event_source/devices/cpu").exists() {
                 return Err("the kernel exposes no hardware PMU (/sys/bus/event_source/devices/cpu is absent; usual in VMs without a virtual PMU)".into());
             }
-            let mut fds = [-1i32; 3];
-            for (i, cfg) in [sys::HW_INSTRUCTIONS, sys::HW_CYCLES, sys::HW_CACHE_MISSES]
-                .into_iter()
-                .enumerate()
-            {
-                match open_one(cfg) {
-                    Ok(fd) => fds[i] = fd,
+            let events = [
+                Hardware::INSTRUCTIONS,
+                Hardware::CPU_CYCLES,
+                Hardware::CACHE_MISSES,
+            ];
+            let mut open = Vec::with_capacity(3);
+            for (i, ev) in events.into_iter().enumerate() {
+                match open_one(ev) {
+                    Ok(c) => open.push(c),
                     Err(e) => {
-                        for &fd in &fds[..i] {
-                            // SAFETY: fd was returned by perf_event_open and not closed yet.
-                            unsafe { libc::close(fd) };
-                        }
                         let paranoid =
                             std::fs::read_to_string("/proc/sys/kernel/perf_event_paranoid")
                                 .map(|s| s.trim().to_string())
@@ -63,7 +59,12 @@ impl Counters {
                     }
                 }
             }
-            Ok(Counters { fds })
+            let open: [perf_event::Counter; 3] = open
+                .try_into()
+                .map_err(|_| "three counters expected".to_string())?;
+            Ok(Counters {
+                open: std::sync::Mutex::new(open),
+            })
         }
         #[cfg(not(target_os = "linux"))]
         {
@@ -71,67 +72,24 @@ impl Counters {
         }
     }
 
-    /// The current totals.
+    /// The current totals (an event whose read fails reads 0, as a counter that never ran).
     pub fn read(&self) -> Reading {
         #[cfg(target_os = "linux")]
         {
-            let r = |fd: i32| -> u64 {
-                let mut v = 0u64;
-                // SAFETY: `v` is 8 writable bytes; fd is an open perf event descriptor, whose
-                // read returns one u64 (read_format 0).
-                let n = unsafe { libc::read(fd, (&mut v as *mut u64).cast(), 8) };
-                if n == 8 {
-                    v
-                } else {
-                    0
-                }
+            let mut open = match self.open.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
             };
+            let mut r = |i: usize| open[i].read().unwrap_or(0);
             Reading {
-                instructions: r(self.fds[0]),
-                cycles: r(self.fds[1]),
-                cache_misses: r(self.fds[2]),
+                instructions: r(0),
+                cycles: r(1),
+                cache_misses: r(2),
             }
         }
         #[cfg(not(target_os = "linux"))]
         {
             Reading::default()
-        }
-    }
-}
-
-#[cfg(target_os = "linux")]
-fn open_one(config: u64) -> Result<i32, std::io::Error> {
-    // perf_event_attr as 14 u64 words (112 bytes): type/size, config, sample_period,
-    // sample_type, read_format, flags, then zeros.
-    let mut attr = [0u64; 14];
-    attr[0] = u64::from(sys::TYPE_HARDWARE) | (u64::from(sys::ATTR_SIZE) << 32);
-    attr[1] = config;
-    attr[5] = sys::FLAG_INHERIT | sys::FLAG_EXCLUDE_KERNEL | sys::FLAG_EXCLUDE_HV;
-    // SAFETY: attr is a valid, zero-padded perf_event_attr of ATTR_SIZE bytes that outlives
-    // the call; pid 0 / cpu -1 / group -1 / flags 0 count this process on any CPU.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_perf_event_open,
-            attr.as_ptr(),
-            0 as libc::pid_t,
-            -1 as libc::c_int,
-            -1 as libc::c_int,
-            0 as libc::c_ulong,
-        )
-    };
-    if fd < 0 {
-        Err(std::io::Error::last_os_error())
-    } else {
-        Ok(fd as i32)
-    }
-}
-
-impl Drop for Counters {
-    fn drop(&mut self) {
-        #[cfg(target_os = "linux")]
-        for &fd in &self.fds {
-            // SAFETY: each fd was opened by us and is closed exactly once, here.
-            unsafe { libc::close(fd) };
         }
     }
 }

@@ -1,5 +1,6 @@
-//! Ctrl-C during `ternbench run`: finish the repetition in flight, keep every record, mark the
-//! run `interrupted` and say how to resume, instead of dying mid-write.
+//! Ctrl-C during `ternbench run` and `bench`: finish the repetition in flight and keep every
+//! record (`run`: mark the run `interrupted` and say how to resume; `bench`: print the rows
+//! measured so far), instead of dying mid-write.
 //!
 //! The first SIGINT sets a flag the runner checks between repetitions; a second one exits at
 //! once (everything measured is already on disk, flushed per repetition).
@@ -31,15 +32,3 @@ pub fn install() {
         unsafe { libc::signal(libc::SIGINT, handler as libc::sighandler_t) };
     }
 }
-
-/// The error a run stops with after Ctrl-C.
-#[derive(Debug)]
-pub struct Interrupted;
-
-impl std::fmt::Display for Interrupted {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("interrupted (Ctrl-C)")
-    }
-}
-
-impl std::error::Error for Interrupted {}

@@ -15,7 +15,7 @@
 //! tg test does. Counters and energy are read at the phase boundaries, outside the timed spans.
 
 use std::collections::BTreeMap;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -46,37 +46,165 @@ pub trait Sink {
     fn record(&mut self, r: &Record) -> Result<()>;
 }
 
-/// Progress display on stderr.
+/// Progress on stderr: an `indicatif` bar on a terminal, one line per repetition otherwise.
+///
+/// The bar counts work, not repetitions: each repetition weighs its cell's estimated seconds
+/// (from the plan's calibration, [`crate::plan::estimate`]), so a 20-second FP16 prefill and a
+/// 1-second ternary decode move it by what they cost. The ETA is ours, not indicatif's `{eta}`:
+/// indicatif's rate is an exponential average over the last ~15 s and reads 0 before the first
+/// step (`indicatif` 0.18 `state.rs`, `Estimator`, `ProgressState::eta`), so with repetitions
+/// of 5–60 s it swung between updates and showed "0s" at the start. Ours is the work left over
+/// the rate measured since this run began (a resumed run's earlier work excluded), before the
+/// first repetition the plan's estimate marked `~`, and "done" at the end (never a
+/// microsecond count).
 #[derive(Debug)]
 pub struct Progress {
     quiet: bool,
     tty: bool,
-    total: usize,
-    done: usize,
+    /// Estimated seconds and planned repetitions per cell (empty: every repetition weighs 1 s).
+    weights: BTreeMap<CellKey, (f64, usize)>,
+    bar: Option<indicatif::ProgressBar>,
+    total_units: u64,
+    done_units: u64,
+    start_units: u64,
+    total_reps: usize,
+    done_reps: usize,
     t0: Instant,
-    line_open: bool,
+}
+
+/// Milliseconds of estimated work: the bar's unit.
+fn units(seconds: f64) -> u64 {
+    (seconds * 1e3).round().max(1.0) as u64
+}
+
+/// A duration for a person: `45s`, `3m 05s`, `1h 02m`; `<1s` below a second.
+pub fn fmt_duration(secs: f64) -> String {
+    if !secs.is_finite() || secs < 0.0 {
+        return "?".into();
+    }
+    let s = secs.round() as u64;
+    if secs < 1.0 {
+        "<1s".into()
+    } else if s < 60 {
+        format!("{s}s")
+    } else if s < 3600 {
+        format!("{}m {:02}s", s / 60, s % 60)
+    } else {
+        format!("{}h {:02}m", s / 3600, (s % 3600) / 60)
+    }
+}
+
+/// The ETA shown: `done` when nothing is left; from the rate measured since `start` when some
+/// work was done; else the plan's estimate (`~`), when the units are estimated seconds.
+pub fn eta_text(len: u64, pos: u64, start: u64, elapsed_s: f64, estimated: bool) -> String {
+    let left = len.saturating_sub(pos);
+    if left == 0 {
+        return "done".into();
+    }
+    let done = pos.saturating_sub(start);
+    if done > 0 && elapsed_s > 0.0 {
+        return fmt_duration(left as f64 * elapsed_s / done as f64);
+    }
+    if estimated {
+        format!("~{} (estimate)", fmt_duration(left as f64 / 1e3))
+    } else {
+        "?".into()
+    }
 }
 
 impl Progress {
-    /// `total` planned timed repetitions.
-    pub fn new(quiet: bool, total: usize) -> Progress {
+    /// A display; `weights` maps each cell to its estimated seconds per repetition and
+    /// planned repetitions (may be empty).
+    pub fn new(quiet: bool, weights: BTreeMap<CellKey, (f64, usize)>) -> Progress {
         Progress {
             quiet,
             tty: std::io::stderr().is_terminal(),
-            total,
-            done: 0,
+            weights,
+            bar: None,
+            total_units: 0,
+            done_units: 0,
+            start_units: 0,
+            total_reps: 0,
+            done_reps: 0,
             t0: Instant::now(),
-            line_open: false,
         }
     }
 
-    fn eta(&self) -> String {
-        if self.done == 0 {
-            return "?".into();
+    fn weight(&self, key: &CellKey) -> u64 {
+        self.weights.get(key).map_or(1000, |w| units(w.0))
+    }
+
+    /// Planned timed repetitions of a cell (the plan's, else the scenario's).
+    fn planned(&self, key: &CellKey, s: &Scenario) -> usize {
+        self.weights.get(key).map_or(s.repetitions, |w| w.1)
+    }
+
+    /// Sets the work of the whole run: every cell's warm-ups (where they will run) and
+    /// planned repetitions, the repetitions already recorded (`prior`) counted as done, so a
+    /// resumed run starts at the fraction it had reached.
+    pub fn begin(
+        &mut self,
+        s: &Scenario,
+        isas: &[Isa],
+        prior: &BTreeMap<CellKey, Vec<SampleRecord>>,
+    ) {
+        let (mut total, mut done, mut reps, mut done_reps) = (0, 0, 0, 0);
+        for (_, cells) in s.cells(isas) {
+            for (_, key) in cells {
+                let w = self.weight(&key);
+                let had = prior.get(&key).map_or(0, |v| v.len());
+                let planned = self.planned(&key, s).max(had);
+                let finished = had >= s.max_repetitions
+                    || (had >= s.repetitions
+                        && prior
+                            .get(&key)
+                            .map_or(0.0, |v| v.iter().map(|r| r.seconds()).sum())
+                            >= s.min_seconds);
+                // A partly measured cell's warm-ups are added as they run (`extend`).
+                let warm = if finished || had > 0 { 0 } else { s.warmup };
+                let planned = if finished { had } else { planned };
+                total += (warm + planned) as u64 * w;
+                done += had as u64 * w;
+                reps += planned;
+                done_reps += had;
+            }
         }
-        let per = self.t0.elapsed().as_secs_f64() / self.done as f64;
-        let left = per * self.total.saturating_sub(self.done) as f64;
-        crate::output::fmt_secs(left)
+        self.total_units = total.max(1);
+        self.done_units = done;
+        self.start_units = done;
+        self.total_reps = reps;
+        self.done_reps = done_reps;
+        self.t0 = Instant::now();
+        if self.quiet || !self.tty {
+            return;
+        }
+        let start = done;
+        let estimated = !self.weights.is_empty();
+        let style = indicatif::ProgressStyle::with_template(
+            "[{bar:24.cyan/blue}] {percent:>3}% {msg} · ETA {eta_measured}",
+        )
+        .expect("a valid template")
+        .progress_chars("#>-")
+        .with_key(
+            "eta_measured",
+            move |st: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = w.write_str(&eta_text(
+                    st.len().unwrap_or(0),
+                    st.pos(),
+                    start,
+                    st.elapsed().as_secs_f64(),
+                    estimated,
+                ));
+            },
+        );
+        let bar = indicatif::ProgressBar::with_draw_target(
+            Some(self.total_units),
+            indicatif::ProgressDrawTarget::stderr(),
+        )
+        .with_style(style)
+        .with_position(done);
+        bar.enable_steady_tick(std::time::Duration::from_millis(500));
+        self.bar = Some(bar);
     }
 
     /// A status line (not counted).
@@ -84,55 +212,78 @@ impl Progress {
         if self.quiet {
             return;
         }
-        self.clear();
-        eprintln!("{msg}");
-    }
-
-    fn clear(&mut self) {
-        if self.line_open {
-            eprint!("\r\x1b[K");
-            self.line_open = false;
+        match &self.bar {
+            Some(b) => b.println(msg),
+            None => eprintln!("{msg}"),
         }
     }
 
-    /// A repetition is starting.
-    pub fn start(&mut self, cell: &str, rep: &str) {
-        if self.quiet || !self.tty {
-            return;
+    /// A repetition of `key` is starting (`rep`: `warm-up` or `rep N`).
+    pub fn start(&mut self, key: &CellKey, rep: &str) {
+        if let Some(b) = &self.bar {
+            b.set_message(format!("{} {rep}", key.id()));
         }
-        let pct = 100 * self.done / self.total.max(1);
-        let width = 20;
-        let filled = width * self.done / self.total.max(1);
-        eprint!(
-            "\r\x1b[K[{}{}] {pct:>3}% {cell} {rep} · ETA {}",
-            "#".repeat(filled),
-            "-".repeat(width - filled),
-            self.eta()
-        );
-        let _ = std::io::stderr().flush();
-        self.line_open = true;
     }
 
-    /// A timed repetition finished.
-    pub fn done(&mut self, cell: &str, rep: usize, summary: &str) {
-        self.done += 1;
+    /// A repetition of `key` ran beyond the planned work (a warm-up of a resumed cell, or a
+    /// repetition added by `min_seconds`): the total grows by its weight.
+    pub fn extend(&mut self, key: &CellKey, timed: bool) {
+        let w = self.weight(key);
+        self.total_units += w;
+        if timed {
+            self.total_reps += 1;
+        }
+        if let Some(b) = &self.bar {
+            b.set_length(self.total_units);
+        }
+    }
+
+    /// A warm-up repetition of `key` finished.
+    pub fn warmed(&mut self, key: &CellKey) {
+        let w = self.weight(key);
+        self.done_units = (self.done_units + w).min(self.total_units);
+        if let Some(b) = &self.bar {
+            b.set_position(self.done_units);
+        }
+    }
+
+    /// The ETA as shown now.
+    fn eta(&self) -> String {
+        eta_text(
+            self.total_units,
+            self.done_units,
+            self.start_units,
+            self.t0.elapsed().as_secs_f64(),
+            !self.weights.is_empty(),
+        )
+    }
+
+    /// A timed repetition of `key` finished.
+    pub fn done(&mut self, key: &CellKey, rep: usize, summary: &str) {
+        let w = self.weight(key);
+        self.done_units = (self.done_units + w).min(self.total_units);
+        self.done_reps += 1;
         if self.quiet {
             return;
         }
-        if !self.tty {
-            eprintln!(
-                "[{}/{}] {cell} rep {} {summary} (ETA {})",
-                self.done,
-                self.total.max(self.done),
+        match &self.bar {
+            Some(b) => b.set_position(self.done_units),
+            None => eprintln!(
+                "[{}/{}] {} rep {} {summary} · ETA {}",
+                self.done_reps,
+                self.total_reps.max(self.done_reps),
+                key.id(),
                 rep + 1,
                 self.eta()
-            );
+            ),
         }
     }
 
     /// Ends the display.
     pub fn finish(&mut self) {
-        self.clear();
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
+        }
     }
 }
 
@@ -163,10 +314,22 @@ pub struct RunOutput {
     pub cells: Vec<CellResult>,
 }
 
-/// Timed repetitions planned for `s` (for progress and ETA).
-pub fn planned_reps(s: &Scenario, isas: usize) -> usize {
-    s.models.len() * s.engines.len() * isas * s.threads.len() * s.tests.len() * s.repetitions
+/// The error a run stops with after Ctrl-C ([`crate::measure::interrupt`]), carrying every
+/// cell measured so far (summarised from the repetitions it has) so a caller can print or keep
+/// them.
+#[derive(Debug)]
+pub struct Interrupted {
+    /// The cells with at least one timed repetition, and the models built.
+    pub partial: RunOutput,
 }
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("interrupted (Ctrl-C)")
+    }
+}
+
+impl std::error::Error for Interrupted {}
 
 fn rss() -> (Option<u64>, Option<u64>) {
     let Ok(s) = std::fs::read_to_string("/proc/self/status") else {
@@ -189,7 +352,7 @@ fn reset_peak_rss() {
 
 /// For `sample_layers = "auto"`: every layer if all the scenario's engines of this zoo model fit
 /// in 80% of the available memory, else as many layers as fit (1 to 4).
-fn auto_layers(s: &Scenario, name: &str) -> Option<usize> {
+pub fn auto_layers(s: &Scenario, name: &str) -> Option<usize> {
     let cfg = ternbench_engine::zoo::config(name).ok()?;
     let avail = crate::records::machine::mem_available()? as f64 * 0.8;
     let bytes = |layers: usize| -> f64 {
@@ -236,6 +399,8 @@ fn fill_depth(model: &Model, ex: Exec<'_>, session: &mut Session, n: usize) -> R
 }
 
 struct Cell {
+    /// Timed repetitions the progress display planned for (beyond: it grows).
+    planned: usize,
     spec: EngineSpec,
     key: CellKey,
     test: TestSpec,
@@ -379,6 +544,7 @@ pub fn run(
     } else {
         BTreeMap::new()
     };
+    ctx.progress.begin(s, isas, &ctx.prior);
     for (mspec, cells) in s.cells(isas) {
         let mut group: Vec<Cell> = cells
             .into_iter()
@@ -394,6 +560,7 @@ pub fn run(
                     .find(|i| i.name() == key.isa)
                     .expect("cell level from the scenario");
                 Cell {
+                    planned: ctx.progress.planned(&key, s).max(samples.len()),
                     warm_left: s.warmup,
                     spec,
                     key,
@@ -506,7 +673,22 @@ pub fn run(
             for i in batch {
                 if crate::measure::interrupt::requested() {
                     ctx.progress.finish();
-                    return Err(crate::measure::interrupt::Interrupted.into());
+                    // Every cell measured so far, this model's partly measured ones included.
+                    let mut cells = cells_out;
+                    for c in group.iter().filter(|c| !c.samples.is_empty()) {
+                        let b = built.iter().find(|(sp, ..)| *sp == c.spec);
+                        let peak = b
+                            .zip(peaks.get(&(c.isa, c.key.threads)))
+                            .map(|((.., p), &(int8, f32))| p.at(int8, f32));
+                        cells.push(summarise(s, c, b.map(|(_, _, r, _)| r), peak));
+                    }
+                    return Err(Interrupted {
+                        partial: RunOutput {
+                            models: models_out,
+                            cells,
+                        },
+                    }
+                    .into());
                 }
                 let c = &mut group[i];
                 let (_, model, _, _) = built
@@ -514,14 +696,21 @@ pub fn run(
                     .find(|(sp, ..)| *sp == c.spec)
                     .expect("engine built");
                 let ks = KernelSet::get(c.isa).map_err(|e| anyhow::anyhow!("{e}"))?;
-                let id = c.key.id();
+                let resumed_cell = !c.samples.is_empty();
                 while c.warm_left > 0 {
-                    ctx.progress.start(&id, "warm-up");
+                    if resumed_cell {
+                        ctx.progress.extend(&c.key, false);
+                    }
+                    ctx.progress.start(&c.key, "warm-up");
                     run_rep(model, ks, ctx, c.key.threads, c.test, kv)?;
+                    ctx.progress.warmed(&c.key);
                     c.warm_left -= 1;
                 }
                 let rep = c.samples.len();
-                ctx.progress.start(&id, &format!("rep {}", rep + 1));
+                if rep >= c.planned {
+                    ctx.progress.extend(&c.key, true);
+                }
+                ctx.progress.start(&c.key, &format!("rep {}", rep + 1));
                 let threads = c.key.threads;
                 let (beside, pool) = (ctx.beside, ctx.pool);
                 let read_bw = || beside.and_then(|b| b.gbps(pool, threads));
@@ -539,7 +728,7 @@ pub fn run(
                 if let Some(d) = rec.decode_tps() {
                     parts.push(format!("tg {d:.2} t/s"));
                 }
-                ctx.progress.done(&id, rep, &parts.join(", "));
+                ctx.progress.done(&c.key, rep, &parts.join(", "));
                 c.samples.push(rec);
                 if s.cooldown_seconds > 0.0 {
                     std::thread::sleep(std::time::Duration::from_secs_f64(s.cooldown_seconds));
@@ -644,60 +833,134 @@ fn per_token(
     v.and_then(|v| Summary::of(&v))
 }
 
+/// Each string once, in first-seen order.
+fn dedup(v: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for x in v {
+        if !out.contains(&x) {
+            out.push(x);
+        }
+    }
+    out
+}
+
+/// A cell's energy from its repetitions' windows. `None` only when no repetition had an energy
+/// source at all (the run's `energy.reason` says why); a repetition without a figure leaves the
+/// others' figures standing and its reason in `missing`.
 fn energy_summary(samples: &[SampleRecord]) -> Option<CellEnergy> {
-    let dec: Option<Vec<&PhaseEnergy>> = samples
+    let dec: Vec<(&SampleRecord, Option<&PhaseEnergy>)> = samples
         .iter()
         .filter(|s| s.n_gen > 0)
-        .map(|s| s.energy_decode.as_ref())
+        .map(|s| (s, s.energy_decode.as_ref()))
         .collect();
-    let pre: Option<Vec<&PhaseEnergy>> = samples
+    let pre: Vec<(&SampleRecord, Option<&PhaseEnergy>)> = samples
         .iter()
         .filter(|s| s.n_prompt > 0)
-        .map(|s| s.energy_prefill.as_ref())
+        .map(|s| (s, s.energy_prefill.as_ref()))
         .collect();
     let method = dec
-        .as_ref()
-        .and_then(|d| d.first())
-        .or_else(|| pre.as_ref().and_then(|p| p.first()))?
-        .method
-        .clone();
-    let decode_samples: Vec<&SampleRecord> = samples.iter().filter(|s| s.n_gen > 0).collect();
-    let prefill_samples: Vec<&SampleRecord> = samples.iter().filter(|s| s.n_prompt > 0).collect();
-    let jpt = |es: &[&PhaseEnergy], ss: &[&SampleRecord], n: fn(&SampleRecord) -> usize| {
-        let v: Vec<f64> = es
+        .iter()
+        .chain(&pre)
+        .find_map(|(_, e)| e.map(|e| e.method.clone()))?;
+    let per_token = |v: &[(&SampleRecord, Option<&PhaseEnergy>)],
+                     j: fn(&PhaseEnergy) -> Option<f64>,
+                     n: fn(&SampleRecord) -> usize| {
+        let xs: Vec<f64> = v
             .iter()
-            .zip(ss)
-            .map(|(e, s)| e.cpu_total_joules / n(s) as f64)
+            .filter_map(|(s, e)| Some(j((*e)?)? / n(s) as f64))
             .collect();
-        Summary::of(&v)
+        Summary::of(&xs)
+    };
+    // Tokens of a repetition: every sequence's, for a batched test.
+    let gen = |s: &SampleRecord| s.n_gen * s.batch.max(1);
+    let prompt = |s: &SampleRecord| s.n_prompt * s.batch.max(1);
+    let with_figure = dec
+        .iter()
+        .filter(|(_, e)| e.is_some_and(|e| e.measured().or(e.estimate()).is_some()))
+        .count();
+    let mut reasons = Vec::new();
+    for (phase, v) in [("decode", &dec), ("prefill", &pre)] {
+        let lacking: Vec<String> = v
+            .iter()
+            .filter_map(|(s, e)| match e {
+                None => Some(format!("rep {}: no energy window", s.rep)),
+                Some(e) if e.measured().or(e.estimate()).is_none() => Some(format!(
+                    "rep {}: {}",
+                    s.rep,
+                    e.missing.as_deref().unwrap_or("no figure")
+                )),
+                _ => None,
+            })
+            .collect();
+        if !lacking.is_empty() {
+            reasons.push(format!(
+                "{} of {} {phase} repetitions without a figure ({})",
+                lacking.len(),
+                v.len(),
+                lacking.join("; ")
+            ));
+        }
+    }
+    let drams: Vec<bool> = dec
+        .iter()
+        .chain(&pre)
+        .filter_map(|(_, e)| e.and_then(|e| e.dram_measured))
+        .collect();
+    let dram_in_total = match (drams.iter().any(|&d| d), drams.iter().all(|&d| d)) {
+        _ if drams.is_empty() => None,
+        (_, true) => Some(true),
+        (false, _) => Some(false),
+        (true, false) => {
+            reasons.push("DRAM was measured in some windows only: left out of the total".into());
+            Some(false)
+        }
+    };
+    let notes = dedup(
+        dec.iter()
+            .chain(&pre)
+            .filter_map(|(_, e)| *e)
+            .flat_map(|e| e.notes.iter().cloned()),
+    );
+    // Each decode repetition's J/token (measured, else ESTIMATED, as `method` says), for the
+    // interval of an energy ratio; only when every repetition has one, so they pair with speed.
+    let samples_decode_joules_per_token: Vec<f64> = {
+        let v: Vec<f64> = dec
+            .iter()
+            .filter_map(|(s, e)| {
+                let e = (*e)?;
+                Some(e.measured().or(e.estimate())? / gen(s) as f64)
+            })
+            .collect();
+        if v.len() == dec.len() {
+            v
+        } else {
+            Vec::new()
+        }
     };
     Some(CellEnergy {
+        samples_decode_joules_per_token,
         method,
-        prefill_joules_per_token: pre
-            .as_ref()
-            .and_then(|p| jpt(p, &prefill_samples, |s| s.n_prompt * s.batch)),
-        decode_joules_per_token: dec
-            .as_ref()
-            .and_then(|d| jpt(d, &decode_samples, |s| s.n_gen * s.batch)),
-        decode_net_joules_per_token: dec.as_ref().and_then(|d| {
-            let v: Option<Vec<f64>> = d
+        prefill_joules_per_token: per_token(&pre, PhaseEnergy::measured, prompt),
+        decode_joules_per_token: per_token(&dec, PhaseEnergy::measured, gen),
+        decode_net_joules_per_token: per_token(&dec, |e| e.cpu_total_net_joules, gen),
+        decode_watts: {
+            let v: Vec<f64> = dec
                 .iter()
-                .zip(&decode_samples)
-                .map(|(e, s)| {
-                    e.cpu_total_net_joules
-                        .map(|j| j / (s.n_gen * s.batch) as f64)
+                .filter_map(|(_, e)| {
+                    let e = (*e)?;
+                    (e.seconds > 0.0).then_some(e.measured()? / e.seconds)
                 })
                 .collect();
-            v.and_then(|v| Summary::of(&v))
-        }),
-        decode_watts: dec.as_ref().and_then(|d| {
-            let v: Vec<f64> = d
-                .iter()
-                .filter(|e| e.seconds > 0.0)
-                .map(|e| e.cpu_total_joules / e.seconds)
-                .collect();
             Summary::of(&v)
-        }),
+        },
+        estimated_prefill_joules_per_token: per_token(&pre, PhaseEnergy::estimate, prompt),
+        estimated_decode_joules_per_token: per_token(&dec, PhaseEnergy::estimate, gen),
+        estimated_decode_net_joules_per_token: per_token(&dec, |e| e.estimated_net_joules, gen),
+        dram_in_total,
+        decode_repetitions_with_energy: with_figure,
+        decode_repetitions: dec.len(),
+        missing: (!reasons.is_empty()).then(|| reasons.join("; ")),
+        notes,
     })
 }
 
@@ -741,7 +1004,7 @@ fn summarise(
     let headline = tg_s.as_ref().or(pp_s.as_ref());
     // The paired roofline: every repetition's decode rate against the bandwidth read around it
     // (`SampleRecord::paired_bandwidth_gbps`), when every repetition has such a reading.
-    let paired: Option<(f64, f64)> = bytes.and_then(|b| {
+    let paired: Option<(Vec<f64>, f64)> = bytes.and_then(|b| {
         let pairs: Vec<(f64, f64)> = c
             .samples
             .iter()
@@ -759,10 +1022,7 @@ fn summarise(
                 .map(|(t, g)| t * b as f64 / (g * 1e9))
                 .collect();
             let bws: Vec<f64> = pairs.iter().map(|p| p.1).collect();
-            (
-                crate::measure::timing::median(&ratios),
-                crate::measure::timing::median(&bws),
-            )
+            (ratios, crate::measure::timing::median(&bws))
         })
     });
     // Products per token at the peaks: one LM head per decode token, one per prompt (every
@@ -796,9 +1056,18 @@ fn summarise(
         decode_kv_bytes_per_token: kv_bytes,
         // Paired here; otherwise set by the caller from the run's start and end readings
         // (`set_bandwidth`).
-        decode_roofline_fraction: paired.map(|p| p.0),
-        bandwidth_gbps: paired.map(|p| p.1),
+        decode_roofline_fraction: paired
+            .as_ref()
+            .map(|p| crate::measure::timing::median(&p.0)),
+        decode_roofline: paired.as_ref().and_then(|p| {
+            // The roofline bounds the cell only when its bytes exceed the cache.
+            let (llc, _) = crate::records::machine::llc_bytes();
+            let streamed = bytes.is_none_or(|b| llc == 0 || b > llc);
+            crate::records::stats::roofline_fraction(&p.0, streamed)
+        }),
+        bandwidth_gbps: paired.as_ref().map(|p| p.1),
         roofline_paired: paired.is_some(),
+        samples_decode_roofline_fraction: paired.map(|p| p.0).unwrap_or_default(),
         decode_tokens_per_s_full_depth_estimate: scale
             .zip(tg_s.as_ref())
             .map(|(k, t)| t.median * k),
@@ -829,5 +1098,144 @@ fn summarise(
         energy: energy_summary(&c.samples),
         samples_prefill_tokens_per_s: pp,
         samples_decode_tokens_per_s: tg,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(rep: usize, decode: Option<PhaseEnergy>) -> SampleRecord {
+        SampleRecord {
+            key: CellKey {
+                model: "m".into(),
+                engine: "ternary".into(),
+                format: "tl2".into(),
+                head: "f16".into(),
+                isa: "avx2".into(),
+                threads: 1,
+                test: "tg4".into(),
+            },
+            rep,
+            time_utc: String::new(),
+            n_prompt: 0,
+            n_gen: 4,
+            n_depth: 0,
+            batch: 1,
+            prefill_seconds: None,
+            decode_step_seconds: vec![0.1; 4],
+            peak_rss_bytes: None,
+            counters_prefill: None,
+            counters_decode: None,
+            energy_prefill: None,
+            energy_decode: decode,
+            bandwidth_before_gbps: None,
+            bandwidth_after_gbps: None,
+        }
+    }
+
+    fn measured(j: f64, dram: bool) -> PhaseEnergy {
+        let mut p = PhaseEnergy::missing("measured", 2.0, "x");
+        p.missing = None;
+        p.cpu_total_joules = Some(j);
+        p.dram_measured = Some(dram);
+        p.notes = vec!["window of 0.400 s is under 1 s".into()];
+        p
+    }
+
+    // Defect 3: one repetition without a figure used to null the whole cell silently.
+    #[test]
+    fn a_repetition_without_energy_keeps_the_others_and_says_why() {
+        let samples = vec![
+            sample(0, Some(measured(4.0, false))),
+            sample(
+                1,
+                Some(PhaseEnergy::missing(
+                    "measured",
+                    0.0,
+                    "the energy counters could not be read: reading x: permission denied",
+                )),
+            ),
+            sample(2, Some(measured(8.0, false))),
+        ];
+        let e = energy_summary(&samples).unwrap();
+        assert_eq!(e.method, "measured");
+        assert_eq!(e.decode_joules_per_token.as_ref().unwrap().n, 2);
+        assert_eq!(e.decode_joules_per_token.as_ref().unwrap().median, 1.5);
+        assert_eq!(
+            (e.decode_repetitions_with_energy, e.decode_repetitions),
+            (2, 3)
+        );
+        let why = e.missing.as_deref().unwrap();
+        assert!(
+            why.contains("1 of 3 decode repetitions") && why.contains("permission denied"),
+            "{why}"
+        );
+        assert_eq!(e.notes.len(), 1, "each caveat once: {:?}", e.notes);
+        assert_eq!(e.dram_in_total, Some(false));
+        assert_eq!(e.dram_label(), "DRAM out");
+        assert_eq!(e.estimated_decode_joules_per_token, None);
+        // No energy source at all: `null`, the run's reason covers it.
+        assert_eq!(energy_summary(&[sample(0, None)]), None);
+    }
+
+    // A batched repetition's energy is shared by every sequence's tokens: 4 steps × 8
+    // sequences = 32 tokens for 8 J.
+    #[test]
+    fn batched_energy_is_per_token_of_every_sequence() {
+        let mut s = sample(0, Some(measured(8.0, false)));
+        s.batch = 8;
+        let e = energy_summary(&[s]).unwrap();
+        assert_eq!(e.decode_joules_per_token.as_ref().unwrap().median, 0.25);
+        assert_eq!(e.samples_decode_joules_per_token, vec![0.25]);
+    }
+
+    // Defect 10: an estimate never lands in the measured fields.
+    #[test]
+    fn estimated_figures_have_fields_of_their_own() {
+        let mut p = PhaseEnergy::missing("estimated", 2.0, "x");
+        p.missing = None;
+        p.estimated_joules = Some(2.0);
+        p.estimated_net_joules = Some(1.0);
+        let e = energy_summary(&[sample(0, Some(p))]).unwrap();
+        assert_eq!(e.decode_joules_per_token, None);
+        assert_eq!(e.decode_watts, None);
+        assert_eq!(
+            e.estimated_decode_joules_per_token.as_ref().unwrap().median,
+            0.5
+        );
+        assert_eq!(
+            e.decode_jpt().map(|(s, est)| (s.median, est)),
+            Some((0.5, true))
+        );
+        assert_eq!(e.measured_decode_jpt(), None);
+    }
+}
+
+#[cfg(test)]
+mod progress_tests {
+    use super::{eta_text, fmt_duration};
+
+    #[test]
+    fn durations_read_as_a_person_would() {
+        assert_eq!(fmt_duration(0.0), "<1s");
+        assert_eq!(fmt_duration(0.4), "<1s");
+        assert_eq!(fmt_duration(45.2), "45s");
+        assert_eq!(fmt_duration(185.0), "3m 05s");
+        assert_eq!(fmt_duration(3720.0), "1h 02m");
+        assert_eq!(fmt_duration(f64::NAN), "?");
+    }
+
+    #[test]
+    fn eta_is_done_at_the_end_and_measured_from_this_runs_rate() {
+        // Finished: "done", never a zero duration in microseconds.
+        assert_eq!(eta_text(1000, 1000, 0, 12.0, true), "done");
+        // Nothing measured yet: the plan's estimate, marked.
+        assert_eq!(eta_text(90_000, 0, 0, 0.5, true), "~1m 30s (estimate)");
+        assert_eq!(eta_text(90, 0, 0, 0.5, false), "?");
+        // Half the work in 60 s: 60 s left.
+        assert_eq!(eta_text(1000, 500, 0, 60.0, true), "1m 00s");
+        // Resumed at 600 of 1000: only this run's work sets the rate (100 units in 10 s).
+        assert_eq!(eta_text(1000, 700, 600, 10.0, true), "30s");
     }
 }

@@ -80,7 +80,7 @@ pub fn build(plan: &ModelPlan<'_>, pool: &ThreadPool, threads: usize) -> Result<
     };
     if plan.engine == EngineArg::Ternary && !linear.is_ternary() {
         return Err(usage(format!(
-            "--format {linear}: the ternary engine takes i2, tq1 or tl"
+            "--weight-format {linear}: the ternary engine takes i2, tq1 or tl"
         )));
     }
     let layers = plan.sample_layers.unwrap_or(cfg.layers);

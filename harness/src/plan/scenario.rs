@@ -251,10 +251,19 @@ pub enum Order {
 pub struct EnergySpec {
     /// `auto`, `powercap`, `perf`, `msr`, `none` or `estimate`.
     pub source: String,
-    /// Seconds of idle-power baseline before the sweep (0: none).
+    /// Seconds of idle-power baseline before the sweep, and again after it (0: none).
     pub idle_seconds: f64,
+    /// Seconds of doing nothing before each baseline (the model load or a build may just have
+    /// heated the package).
+    pub idle_settle_seconds: f64,
+    /// What to do when `/proc/stat` shows other load during the baseline: `flag`, `refuse`
+    /// (measure again, then stop the run) or `off`.
+    pub idle_check: String,
     /// Package power at full load (W), for `estimate` only.
     pub tdp_watts: Option<f64>,
+    /// Idle power of the CPUs used (W), for `estimate` only (default: a fraction of
+    /// `tdp_watts`).
+    pub idle_watts: Option<f64>,
 }
 
 /// A checked scenario.
@@ -359,7 +368,10 @@ struct Raw {
 struct RawEnergy {
     source: Option<Spanned<String>>,
     idle_seconds: Option<Spanned<f64>>,
+    idle_settle_seconds: Option<Spanned<f64>>,
+    idle_check: Option<Spanned<String>>,
     tdp_watts: Option<Spanned<f64>>,
+    idle_watts: Option<Spanned<f64>>,
 }
 
 /// Facts of this machine the scenario resolves against.
@@ -668,7 +680,7 @@ impl Scenario {
             Some(v) => expand_batches(tests, &batches(&src, v)?),
         };
 
-        let repetitions = int_in(&src, &raw.repetitions, "repetitions", 1, 10_000, 5)?;
+        let repetitions = int_in(&src, &raw.repetitions, "repetitions", 1, 10_000, 6)?;
         let warmup = int_in(&src, &raw.warmup, "warmup", 0, 1000, 1)?;
         let max_repetitions = int_in(
             &src,
@@ -714,7 +726,10 @@ impl Scenario {
             None => EnergySpec {
                 source: "auto".into(),
                 idle_seconds: 0.0,
+                idle_settle_seconds: 0.0,
+                idle_check: "flag".into(),
                 tdp_watts: None,
+                idle_watts: None,
             },
             Some(e) => {
                 let source = one_of(
@@ -744,13 +759,43 @@ impl Scenario {
                         0.0,
                     )?),
                 };
+                let idle_settle_seconds = float_in(
+                    &src,
+                    &e.idle_settle_seconds,
+                    "energy.idle_settle_seconds",
+                    0.0,
+                    3600.0,
+                    0.0,
+                )?;
+                let idle_check = one_of(
+                    &src,
+                    &e.idle_check,
+                    "energy.idle_check",
+                    &["flag", "refuse", "off"],
+                    "flag",
+                )?
+                .to_string();
+                let idle_watts = match &e.idle_watts {
+                    None => None,
+                    Some(_) => Some(float_in(
+                        &src,
+                        &e.idle_watts,
+                        "energy.idle_watts",
+                        0.0,
+                        2000.0,
+                        0.0,
+                    )?),
+                };
                 if source == "estimate" && tdp_watts.is_none() {
                     return Err(src.err(e.source.as_ref().map(|s| s.span()), "energy.tdp_watts", "missing: `source = \"estimate\"` needs the package power at full load, e.g. tdp_watts = 65"));
                 }
                 EnergySpec {
                     source,
                     idle_seconds,
+                    idle_settle_seconds,
+                    idle_check,
                     tdp_watts,
+                    idle_watts,
                 }
             }
         };
@@ -996,6 +1041,28 @@ mod tests {
         Scenario::parse(t, "s.toml", HOST)
     }
 
+    /// Issue 21 defect 6: every shipped scenario that measures energy states its idle baseline's
+    /// protocol (window, settle period, quiet check) instead of inheriting defaults.
+    #[test]
+    fn shipped_scenarios_state_their_idle_protocol() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let p = entry.unwrap().path();
+            if p.extension().and_then(|e| e.to_str()) != Some("toml") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&p).unwrap();
+            let s = Scenario::parse(&text, &p.display().to_string(), HOST).unwrap();
+            if s.energy.source == "none" {
+                continue;
+            }
+            for key in ["idle_seconds", "idle_settle_seconds", "idle_check"] {
+                assert!(text.contains(key), "{} does not state {key}", p.display());
+            }
+            assert!(s.energy.idle_seconds > 0.0 && s.energy.idle_settle_seconds > 0.0);
+        }
+    }
+
     #[test]
     fn embedded_quick_parses() {
         let s = Scenario::parse(EMBEDDED_QUICK, "quick.toml", HOST).unwrap();
@@ -1008,7 +1075,7 @@ mod tests {
         let s = parse("models = [\"bitnet-125m\"]\nthreads = [1, \"all\", \"2-3\", \"physical\"]\nformats = [\"i2\", \"tq1\"]\ntests = [\"pp16\", \"tg8\", \"pp4+tg4\"]\n").unwrap();
         assert_eq!(s.threads, vec![1, 8, 2, 3, 4]);
         assert_eq!(s.engines.len(), 3);
-        assert_eq!(s.repetitions, 5);
+        assert_eq!(s.repetitions, 6);
         assert_eq!(s.order, Order::Interleaved);
         // llama-bench's cache type, as `ternbench bench`.
         assert!(s.kv_f16);
@@ -1066,6 +1133,10 @@ mod tests {
 
         let e = parse("models = [\"bitnet-125m\"]\n[energy]\nsource = \"estimate\"\n").unwrap_err();
         assert_eq!(e.key, "energy.tdp_watts");
+
+        let e =
+            parse("models = [\"bitnet-125m\"]\n[energy]\nidle_check = \"maybe\"\n").unwrap_err();
+        assert_eq!(e.key, "energy.idle_check");
 
         let e = parse("models = [\"bitnet-125m\"]\nthreads = [\"4-2\"]").unwrap_err();
         assert!(e.msg.contains("empty range"), "{e}");

@@ -1,7 +1,7 @@
 //! The output side of `ternbench kernels`: the row each cell becomes (its JSON schema), the
 //! run's summary lines, the aligned text table, and the `--out` files.
 //!
-//! ## JSON (`--json` on stdout, `kernels.json` with `--out`)
+//! ## JSON (`-o json` on stdout, `kernels.json` with `--out`)
 //! One JSON **array** of row objects, one per cell, each self-contained:
 //!
 //! | field | meaning |

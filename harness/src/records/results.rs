@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::output::csv;
 use crate::records::counters::{CounterStatus, Reading};
-use crate::records::stats::{Percentiles, Summary};
+use crate::records::stats::{self, Estimate, Percentiles, Summary};
 
 /// Version of `run.json`'s schema; bumped on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -55,21 +55,75 @@ pub struct ModelRecord {
     pub activation: String,
 }
 
-/// Energy of one phase of one repetition.
+/// Energy of one phase of one repetition: measured figures, or ESTIMATED ones in fields of
+/// their own, or why there is none.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PhaseEnergy {
     /// `measured` or `estimated`.
     pub method: String,
     /// Seconds of the window.
     pub seconds: f64,
-    /// Gross joules of `cpu_total` (Σpackage + Σdram).
-    pub cpu_total_joules: f64,
-    /// Joules net of the idle baseline (`null` without a baseline).
+    /// Gross measured joules of `cpu_total` (Σpackage + Σdram); `null` when the window has no
+    /// measured figure (`missing` says why) and always for estimates.
+    pub cpu_total_joules: Option<f64>,
+    /// Measured joules net of the idle baseline (`null` without one; `notes` says why).
     pub cpu_total_net_joules: Option<f64>,
+    /// ESTIMATED joules (`--energy estimate` only: a model, never a measurement).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimated_joules: Option<f64>,
+    /// ESTIMATED joules above the model's idle power.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimated_net_joules: Option<f64>,
     /// Joules per domain, gross.
     pub domains_joules: std::collections::BTreeMap<String, f64>,
     /// Counter wraps seen during the window.
     pub wraps_seen: u64,
+    /// Whether DRAM energy is in `cpu_total_joules` (`null`: no measured figure).
+    #[serde(default)]
+    pub dram_measured: Option<bool>,
+    /// Why there is no figure for this window (a failed counter read, no package figure).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing: Option<String>,
+    /// Caveats of this window: a counter that did not move, a window under 1 s, net below
+    /// zero, no net figure and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+impl PhaseEnergy {
+    /// A window without a figure, and why.
+    pub fn missing(method: &str, seconds: f64, why: impl Into<String>) -> PhaseEnergy {
+        PhaseEnergy {
+            method: method.to_string(),
+            seconds,
+            cpu_total_joules: None,
+            cpu_total_net_joules: None,
+            estimated_joules: None,
+            estimated_net_joules: None,
+            domains_joules: Default::default(),
+            wraps_seen: 0,
+            dram_measured: None,
+            missing: Some(why.into()),
+            notes: Vec::new(),
+        }
+    }
+
+    /// The ESTIMATED joules, also from results written before estimates had a field of their
+    /// own (then `cpu_total_joules` with `method: "estimated"`).
+    pub fn estimate(&self) -> Option<f64> {
+        if self.method == "estimated" {
+            self.estimated_joules.or(self.cpu_total_joules)
+        } else {
+            None
+        }
+    }
+
+    /// The measured gross joules (never an estimate).
+    pub fn measured(&self) -> Option<f64> {
+        (self.method != "estimated")
+            .then_some(self.cpu_total_joules)
+            .flatten()
+    }
 }
 
 /// One timed repetition of one cell.
@@ -172,19 +226,95 @@ pub struct Sampled {
     pub layers_total: usize,
 }
 
-/// Per-token energy of a cell, from the same repetitions as its speed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Per-token energy of a cell, from the same repetitions as its speed. Measured figures and
+/// ESTIMATED ones never share a field: an estimate's are the `estimated_*` fields.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CellEnergy {
     /// `measured` or `estimated`: never mixed.
     pub method: String,
-    /// Gross J per prompt token over the prefill windows.
+    /// Measured gross J per prompt token over the prefill windows.
     pub prefill_joules_per_token: Option<Summary>,
-    /// Gross J per generated token over the decode windows.
+    /// Measured gross J per generated token over the decode windows.
     pub decode_joules_per_token: Option<Summary>,
-    /// Net-of-idle J per generated token.
+    /// Measured net-of-idle J per generated token.
     pub decode_net_joules_per_token: Option<Summary>,
-    /// Average watts over the decode windows.
+    /// Measured average watts over the decode windows.
     pub decode_watts: Option<Summary>,
+    /// J per generated token of each decode repetition, measured (or ESTIMATED, as `method`
+    /// says), for ratios with an interval (absent in results written before it was kept).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub samples_decode_joules_per_token: Vec<f64>,
+    /// ESTIMATED J per prompt token (a model, not a measurement).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimated_prefill_joules_per_token: Option<Summary>,
+    /// ESTIMATED J per generated token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimated_decode_joules_per_token: Option<Summary>,
+    /// ESTIMATED J per generated token above the model's idle power.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimated_decode_net_joules_per_token: Option<Summary>,
+    /// Whether DRAM energy is in the measured J/token (`null` without a measured figure). It
+    /// differs by machine: compare J/token only between runs that agree on it.
+    #[serde(default)]
+    pub dram_in_total: Option<bool>,
+    /// Decode repetitions with a figure, and all decode repetitions.
+    #[serde(default)]
+    pub decode_repetitions_with_energy: usize,
+    /// All decode repetitions of the cell.
+    #[serde(default)]
+    pub decode_repetitions: usize,
+    /// Why figures are missing, for all or some repetitions (each reason once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing: Option<String>,
+    /// Caveats of the windows, each once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+impl CellEnergy {
+    /// Decode J/token and whether it is ESTIMATED: the measured figure, else the estimate
+    /// (also from results written before estimates had fields of their own).
+    pub fn decode_jpt(&self) -> Option<(&Summary, bool)> {
+        if self.method == "estimated" {
+            self.estimated_decode_joules_per_token
+                .as_ref()
+                .or(self.decode_joules_per_token.as_ref())
+                .map(|s| (s, true))
+        } else {
+            self.decode_joules_per_token.as_ref().map(|s| (s, false))
+        }
+    }
+
+    /// Prefill J/token and whether it is ESTIMATED.
+    pub fn prefill_jpt(&self) -> Option<(&Summary, bool)> {
+        if self.method == "estimated" {
+            self.estimated_prefill_joules_per_token
+                .as_ref()
+                .or(self.prefill_joules_per_token.as_ref())
+                .map(|s| (s, true))
+        } else {
+            self.prefill_joules_per_token.as_ref().map(|s| (s, false))
+        }
+    }
+
+    /// The measured decode J/token (never an estimate).
+    pub fn measured_decode_jpt(&self) -> Option<&Summary> {
+        self.decode_jpt().filter(|(_, est)| !est).map(|(s, _)| s)
+    }
+
+    /// The ESTIMATED decode J/token.
+    pub fn estimated_decode_jpt(&self) -> Option<&Summary> {
+        self.decode_jpt().filter(|(_, est)| *est).map(|(s, _)| s)
+    }
+
+    /// `DRAM in`, `DRAM out`, or empty when unknown: shown beside every J/token.
+    pub fn dram_label(&self) -> &'static str {
+        match self.dram_in_total {
+            Some(true) => "DRAM in",
+            Some(false) => "DRAM out",
+            None => "",
+        }
+    }
 }
 
 /// One cell's results: what `run.json` and `cells.csv` carry.
@@ -259,9 +389,16 @@ pub struct CellResult {
     pub bandwidth_gbps: Option<f64>,
     /// Decode tokens/s × bytes per token over the bandwidth: the median over repetitions, each
     /// against the mean of the bandwidth read just before and just after it
-    /// ([`SampleRecord::paired_bandwidth_gbps`], `roofline_paired`), else the cell's median
+    /// ([`SampleRecord::paired_bandwidth_gbps`], `roofline_paired`), else each repetition's
     /// tokens/s over `bandwidth_gbps`.
     pub decode_roofline_fraction: Option<f64>,
+    /// The same with its 95% interval, clipped at 100% with the reason when a repetition went
+    /// past it ([`stats::roofline_fraction`]).
+    #[serde(default)]
+    pub decode_roofline: Option<Estimate>,
+    /// Each repetition's roofline fraction.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub samples_decode_roofline_fraction: Vec<f64>,
     /// Whether the roofline pairs each repetition with its own bandwidth reading.
     #[serde(default)]
     pub roofline_paired: bool,
@@ -281,19 +418,132 @@ pub struct CellResult {
 }
 
 impl CellResult {
+    /// Whether a decode step's bytes must stream from memory: they exceed the last-level cache
+    /// (`llc_bytes`; unknown counts as streamed), so the memory roofline bounds the step.
+    pub fn streams_from_memory(&self, llc_bytes: Option<u64>) -> bool {
+        match (self.decode_read_bytes(), llc_bytes) {
+            (Some(b), Some(l)) if l > 0 => b > l,
+            _ => true,
+        }
+    }
+
     /// Sets the roofline's denominator for this cell (GB/s at its thread count) and the
     /// fraction of it reached: median decode tokens/s × bytes per token over the bandwidth.
     /// A cell whose repetitions carry their own readings keeps its paired figures.
-    pub fn set_bandwidth(&mut self, gbps: f64) {
+    /// `llc_bytes`: the last-level cache, which decides whether the roofline bounds the cell.
+    pub fn set_bandwidth(&mut self, gbps: f64, llc_bytes: Option<u64>) {
         if self.roofline_paired {
             return;
         }
         self.bandwidth_gbps = Some(gbps);
+        self.samples_decode_roofline_fraction = match self.decode_read_bytes() {
+            Some(bytes) if gbps > 0.0 => self
+                .samples_decode_tokens_per_s
+                .iter()
+                .map(|t| t * bytes as f64 / (gbps * 1e9))
+                .collect(),
+            _ => Vec::new(),
+        };
+        self.decode_roofline = stats::roofline_fraction(
+            &self.samples_decode_roofline_fraction,
+            self.streams_from_memory(llc_bytes),
+        );
         self.decode_roofline_fraction = match (&self.decode_tokens_per_s, self.decode_read_bytes())
         {
             (Some(t), Some(bytes)) if gbps > 0.0 => Some(t.median * bytes as f64 / (gbps * 1e9)),
             _ => None,
         };
+    }
+
+    /// This cell's tokens/s over `other`'s (decode or prefill), with the interval of the ratio
+    /// from both cells' repetitions: [`stats::ratio`], the one ratio every command prints.
+    pub fn tps_ratio(&self, other: &CellResult, decode: bool) -> Option<Estimate> {
+        fn pick(c: &CellResult, decode: bool) -> (&Vec<f64>, &Option<Summary>) {
+            if decode {
+                (&c.samples_decode_tokens_per_s, &c.decode_tokens_per_s)
+            } else {
+                (&c.samples_prefill_tokens_per_s, &c.prefill_tokens_per_s)
+            }
+        }
+        let ((ra, sa), (rb, sb)) = (pick(self, decode), pick(other, decode));
+        if !ra.is_empty() && !rb.is_empty() {
+            return stats::ratio(ra, rb);
+        }
+        // An older file without repetitions: the ratio of the medians, no interval.
+        let (a, b) = (sa.as_ref()?, sb.as_ref()?);
+        (b.median > 0.0).then(|| Estimate {
+            value: a.median / b.median,
+            ci95_low: None,
+            ci95_high: None,
+            ci_level: None,
+            method: stats::RATIO_CI.into(),
+            n: a.n,
+            n_den: Some(b.n),
+            no_ci: Some("the repetitions are not in the results file: no interval".into()),
+            clipped: None,
+            note: None,
+        })
+    }
+
+    /// Whether `other` is this cell's twin on another engine: same model, SIMD level,
+    /// threads and test.
+    pub fn same_setup(&self, other: &CellResult) -> bool {
+        self.key.model == other.key.model
+            && self.key.isa == other.key.isa
+            && self.key.threads == other.key.threads
+            && self.key.test == other.key.test
+    }
+
+    /// The roofline fraction with its interval (or why none), as every command shows it.
+    pub fn roofline(&self) -> Option<Estimate> {
+        if let Some(e) = &self.decode_roofline {
+            return Some(e.clone());
+        }
+        let v = self.decode_roofline_fraction?;
+        stats::roofline_fraction(&self.samples_decode_roofline_fraction, true).or_else(|| {
+            let mut e = Summary::of(&[v])?.estimate();
+            e.no_ci = Some("an older results file: per-repetition fractions not kept".into());
+            Some(e)
+        })
+    }
+
+    /// Re-derives what older results files computed another way: the tokens/s summaries from
+    /// the repetitions they keep (their intervals were of the mean), the roofline interval
+    /// (`llc_bytes`: the machine's last-level cache, from the run's machine block).
+    pub fn restat(&mut self, llc_bytes: Option<u64>) {
+        let redo = |s: &mut Option<Summary>, raw: &[f64]| {
+            if s.as_ref().is_some_and(|s| s.ci_method != stats::MEDIAN_CI) && !raw.is_empty() {
+                *s = Summary::of(raw);
+            }
+        };
+        redo(
+            &mut self.prefill_tokens_per_s,
+            &self.samples_prefill_tokens_per_s,
+        );
+        redo(
+            &mut self.decode_tokens_per_s,
+            &self.samples_decode_tokens_per_s,
+        );
+        if self.decode_roofline.is_none() && self.samples_decode_roofline_fraction.is_empty() {
+            if let (Some(f), Some(t)) = (self.decode_roofline_fraction, &self.decode_tokens_per_s) {
+                if t.median > 0.0 {
+                    // Each repetition against the cell's one denominator.
+                    self.samples_decode_roofline_fraction = self
+                        .samples_decode_tokens_per_s
+                        .iter()
+                        .map(|x| f * x / t.median)
+                        .collect();
+                }
+            }
+            let streamed = self.streams_from_memory(llc_bytes);
+            self.decode_roofline =
+                stats::roofline_fraction(&self.samples_decode_roofline_fraction, streamed).map(
+                    |mut e| {
+                        e.value = self.decode_roofline_fraction.unwrap_or(e.value);
+                        e
+                    },
+                );
+        }
     }
 
     /// Bytes one decode step reads (see [`decode_read_bytes`]).
@@ -409,6 +659,14 @@ pub struct RunFile {
     pub scenario: ScenarioInfo,
     /// The machine fingerprint.
     pub machine: serde_json::Value,
+    /// What the user calls the machine (`ternbench run --label`: an instance type, a lab
+    /// host): reports show it in place of the CPU name. `null` when not given.
+    #[serde(default)]
+    pub label: Option<String>,
+    /// The machine's price in USD per hour (`ternbench run --price-per-hour`): the CPU
+    /// comparison's tokens per dollar. `null` when not given.
+    #[serde(default)]
+    pub price_usd_per_hour: Option<f64>,
     /// Read bandwidth per thread count (roofline denominators).
     pub bandwidth: Vec<RunBandwidth>,
     /// Hardware counters: measured or why not.
@@ -421,6 +679,22 @@ pub struct RunFile {
     pub cells: Vec<CellResult>,
     /// Notes worth reading beside the numbers.
     pub notes: Vec<String>,
+}
+
+impl RunFile {
+    /// Parses a `run.json` and re-derives what older versions computed another way
+    /// ([`CellResult::restat`]), so every command reads the same figures from it.
+    pub fn parse(text: &str) -> serde_json::Result<RunFile> {
+        let mut r: RunFile = serde_json::from_str(text)?;
+        let llc = r
+            .machine
+            .get("l3_bytes")
+            .and_then(serde_json::Value::as_u64);
+        for c in &mut r.cells {
+            c.restat(llc);
+        }
+        Ok(r)
+    }
 }
 
 /// A results folder.
@@ -467,7 +741,7 @@ impl RunDir {
             Vec::new()
         };
         let run = match std::fs::read_to_string(path.join("run.json")) {
-            Ok(s) => Some(serde_json::from_str::<RunFile>(&s).with_context(|| {
+            Ok(s) => Some(RunFile::parse(&s).with_context(|| {
                 format!(
                     "{}: unreadable run.json (schema {SCHEMA_VERSION} expected)",
                     path.display()
@@ -617,11 +891,16 @@ pub const CSV_COLUMNS: &[&str] = &[
     "decode_kv_bytes_per_token",
     "bandwidth_gbps",
     "decode_roofline_fraction",
+    "decode_roofline_ci95_low",
+    "decode_roofline_ci95_high",
     "decode_tps_full_depth_estimate",
     "decode_instructions_per_token",
     "energy_method",
     "decode_j_per_token",
     "decode_net_j_per_token",
+    "dram_in_total",
+    "decode_j_per_token_ESTIMATED",
+    "energy_missing",
     "noisy",
     "decode_tps_per_stream_median",
     "decode_peak_fraction",
@@ -682,6 +961,8 @@ fn cells_csv(run: &RunFile) -> String {
                     .unwrap_or_default(),
                 f(c.bandwidth_gbps),
                 f(c.decode_roofline_fraction),
+                f(c.roofline().and_then(|e| e.ci95_low)),
+                f(c.roofline().and_then(|e| e.ci95_high)),
                 f(c.decode_tokens_per_s_full_depth_estimate),
                 f(med(&c.decode_instructions_per_token)),
                 c.energy
@@ -690,10 +971,22 @@ fn cells_csv(run: &RunFile) -> String {
                     .unwrap_or_else(|| "unavailable".into()),
                 f(c.energy
                     .as_ref()
-                    .and_then(|e| med(&e.decode_joules_per_token))),
+                    .and_then(|e| e.measured_decode_jpt().map(|s| s.median))),
                 f(c.energy
                     .as_ref()
                     .and_then(|e| med(&e.decode_net_joules_per_token))),
+                c.energy
+                    .as_ref()
+                    .and_then(|e| e.dram_in_total)
+                    .map(|d| d.to_string())
+                    .unwrap_or_default(),
+                f(c.energy
+                    .as_ref()
+                    .and_then(|e| e.estimated_decode_jpt().map(|s| s.median))),
+                c.energy
+                    .as_ref()
+                    .and_then(|e| e.missing.clone())
+                    .unwrap_or_default(),
                 c.noisy.to_string(),
                 f(med(&c.decode_tokens_per_s_per_stream)),
                 f(c.decode_peak_fraction),
@@ -707,6 +1000,21 @@ fn cells_csv(run: &RunFile) -> String {
 /// RFC 3339 UTC timestamp of now, to the second.
 pub fn now_utc() -> String {
     crate::records::fingerprint::os::rfc3339(std::time::SystemTime::now())
+}
+
+impl RunFile {
+    /// Whether DRAM energy is in this run's measured `cpu_total` (`None`: no measured energy,
+    /// or results written before it was recorded and without a provenance domain list).
+    pub fn dram_in_total(&self) -> Option<bool> {
+        if self.energy.get("status").and_then(|s| s.as_str()) != Some("measured") {
+            return None;
+        }
+        if let Some(d) = self.energy.get("dram_in_total").and_then(|d| d.as_bool()) {
+            return Some(d);
+        }
+        let domains = self.energy.get("provenance")?.get("domains")?.as_array()?;
+        Some(domains.iter().any(|d| d.as_str() == Some("dram")))
+    }
 }
 
 /// One cell: a model × engine × level × threads × test.

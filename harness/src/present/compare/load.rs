@@ -36,12 +36,16 @@ pub fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
-/// The names of the baselines under `dir` (folders holding a run.json), sorted.
+/// The names of the baselines under `dir` (folders holding a run.json, or the icount.json of
+/// an instruction-count baseline), sorted.
 pub fn baseline_names(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
         .map(|d| {
             d.flatten()
-                .filter(|e| e.path().join("run.json").is_file())
+                .filter(|e| {
+                    e.path().join("run.json").is_file()
+                        || e.path().join(crate::records::icount::FILE_NAME).is_file()
+                })
                 .map(|e| e.file_name().to_string_lossy().into_owned())
                 .collect()
         })
@@ -96,7 +100,7 @@ pub fn run_json_path(p: &Path) -> (PathBuf, Option<PathBuf>) {
 pub fn read_run(path: &Path) -> Result<RunFile> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| usage(format!("{}: cannot read ({e})", path.display())))?;
-    serde_json::from_str::<RunFile>(&text).map_err(|e| {
+    RunFile::parse(&text).map_err(|e| {
         usage(format!(
             "{}: not a ternbench run.json of schema {SCHEMA_VERSION} ({e})",
             path.display()

@@ -1,16 +1,19 @@
 //! `ternbench compare BASELINE NEW`: regression tracking between two runs.
 //!
 //! Cells are matched by their settings ([`CellKey`], less any `--ignore`d fields). For each
-//! metric and matched cell the relative change `mean(new)/mean(baseline) − 1` gets a 95%
-//! confidence interval and a verdict, following criterion's recipe:
+//! metric and matched cell the relative change `median(new)/median(baseline) − 1` gets a
+//! confidence interval at `1 − --alpha` (95%) and a verdict, following criterion's recipe:
 //!
-//! 1. Welch's t-test over the repetitions ([`stats::welch`]): no significant difference at
-//!    `--alpha` (5%) is `unchanged`.
-//! 2. Otherwise the CI of the relative change (a seeded percentile bootstrap over the raw
-//!    per-repetition samples where the run keeps them, else the delta method from mean,
-//!    stddev and n) is set against the noise band ±threshold: `regressed` (or `improved`) only
-//!    when the whole interval lies beyond the band on the worse (better) side; a significant
-//!    change inside the band is `unchanged`.
+//! 1. The interval of the ratio comes from the one function every command uses for ratios,
+//!    [`stats::ratio_at`] (the Mann-Whitney test inverted on the logarithms of the raw
+//!    repetitions; its p-value is shown). An interval that contains no change is `unchanged`.
+//! 2. Otherwise the interval is set against the noise band ±threshold: `regressed` (or
+//!    `improved`) only when the whole interval lies beyond the band on the worse (better)
+//!    side; a significant change inside the band is `unchanged`.
+//!
+//! Each side shows the median with its 95% interval, as `run`, `bench` and `report` show the
+//! same cell. Where a results file keeps only mean, stddev and n (older runs; counter
+//! summaries), Welch's t-test and the delta method of the means stand in, and the row says so.
 //!
 //! Direction is per metric: more tokens/s is better; fewer joules, instructions or ms is
 //! better. A cell is `not comparable` when the runs come from different machines (the
@@ -25,9 +28,9 @@
 //! To add a metric: a [`Metric`] variant, its name, direction and default threshold, and its
 //! samples in [`Metric::data`].
 
+pub mod counts;
 pub mod load;
 pub mod render;
-pub mod stats;
 
 use std::collections::BTreeMap;
 
@@ -39,8 +42,8 @@ use crate::error::usage;
 use crate::records::counters::CounterStatus;
 use crate::records::results::CellKey;
 use crate::records::results::{CellResult, SampleRecord};
+use crate::records::stats::{self, moments, moments::Moments, Summary};
 use load::Loaded;
-use stats::Moments;
 
 /// What `compare` can compare.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -118,16 +121,8 @@ impl Metric {
     /// else a summary (mean, stddev, n), else a pooled point estimate (latency percentiles
     /// without cells.jsonl). `None` when the cell lacks the metric.
     pub fn data(self, cell: &CellResult, samples: Option<&[SampleRecord]>) -> Option<Data> {
-        let summary = |s: &Option<crate::records::stats::Summary>| {
-            s.as_ref().map(|s| {
-                Data::Summary(Moments {
-                    n: s.n,
-                    mean: s.mean,
-                    sd: s.stddev,
-                })
-            })
-        };
-        let raw = |v: &[f64], fallback: &Option<crate::records::stats::Summary>| {
+        let summary = |s: &Option<Summary>| s.as_ref().map(|s| Data::Summary(s.clone()));
+        let raw = |v: &[f64], fallback: &Option<Summary>| {
             if v.is_empty() {
                 summary(fallback)
             } else {
@@ -144,7 +139,7 @@ impl Metric {
             Metric::JPerToken => cell
                 .energy
                 .as_ref()
-                .and_then(|e| summary(&e.decode_joules_per_token)),
+                .and_then(|e| e.decode_jpt().and_then(|(s, _)| summary(&Some(s.clone())))),
             Metric::LatencyP50 | Metric::LatencyP99 => {
                 let q = if self == Metric::LatencyP50 {
                     0.5
@@ -180,7 +175,7 @@ fn latency_per_rep(samples: &[SampleRecord], key: &CellKey, q: f64) -> Vec<f64> 
         .map(|s| {
             let mut v: Vec<f64> = s.decode_step_seconds.iter().map(|x| x * 1e3).collect();
             v.sort_by(f64::total_cmp);
-            crate::records::stats::quantile_sorted(&v, q)
+            stats::quantile_sorted(&v, q)
         })
         .collect()
 }
@@ -190,8 +185,8 @@ fn latency_per_rep(samples: &[SampleRecord], key: &CellKey, q: f64) -> Vec<f64> 
 pub enum Data {
     /// Per-repetition samples.
     Raw(Vec<f64>),
-    /// Mean, stddev and n only.
-    Summary(Moments),
+    /// The summary only (no repetitions kept).
+    Summary(Summary),
     /// A single pooled value without a spread.
     Point(f64),
 }
@@ -200,13 +195,39 @@ impl Data {
     fn moments(&self) -> Option<Moments> {
         match self {
             Data::Raw(v) => Moments::of(v),
-            Data::Summary(m) => Some(*m),
+            Data::Summary(s) => Some(Moments {
+                n: s.n,
+                mean: s.mean,
+                sd: s.stddev,
+            }),
             Data::Point(x) => Some(Moments {
                 n: 1,
                 mean: *x,
                 sd: 0.0,
             }),
         }
+    }
+
+    /// The side as shown: the median with its interval (as every command shows a cell).
+    fn side(&self) -> Option<Side> {
+        let s = match self {
+            Data::Raw(v) => Summary::of(v)?,
+            Data::Summary(s) => s.clone(),
+            Data::Point(x) => Summary::of(&[*x])?,
+        };
+        Some(Side {
+            n: s.n,
+            median: s.median,
+            ci95_low: s.ci().map(|c| c.0),
+            ci95_high: s.ci().map(|c| c.1),
+            shown: if matches!(self, Data::Point(_)) {
+                format!("{} (pooled)", render::num(s.median))
+            } else {
+                render::summary(&s)
+            },
+            mean: s.mean,
+            sd: s.stddev,
+        })
     }
 }
 
@@ -241,9 +262,17 @@ impl Verdict {
 pub struct Side {
     /// Repetitions.
     pub n: usize,
-    /// Mean.
+    /// Median: the figure compared.
+    pub median: f64,
+    /// Lower end of the median's 95% interval (`null`: too few repetitions).
+    pub ci95_low: Option<f64>,
+    /// Upper end of the median's 95% interval.
+    pub ci95_high: Option<f64>,
+    /// The figure as printed (`14.44 [13.90, 14.80] (n=6)`).
+    pub shown: String,
+    /// Mean (secondary).
     pub mean: f64,
-    /// Sample standard deviation.
+    /// Sample standard deviation (secondary).
     pub sd: f64,
 }
 
@@ -260,15 +289,15 @@ pub struct Row {
     pub baseline: Option<Side>,
     /// New figures.
     pub new: Option<Side>,
-    /// `100·(mean_new/mean_baseline − 1)`.
+    /// `100·(median_new/median_baseline − 1)` (of the means where only summaries exist).
     pub change_pct: Option<f64>,
     /// Lower end of the 95% CI of the change, percent.
     pub ci95_low_pct: Option<f64>,
     /// Upper end of the 95% CI of the change, percent.
     pub ci95_high_pct: Option<f64>,
-    /// Welch's two-sided p-value.
+    /// Two-sided p-value: Mann-Whitney on the repetitions, Welch on summaries.
     pub p_value: Option<f64>,
-    /// `bootstrap` (raw samples) or `delta` (summaries).
+    /// `ratio_of_medians_mann_whitney` (repetitions) or `delta_of_means` (summaries).
     pub ci_method: Option<&'static str>,
     /// The verdict.
     pub verdict: Verdict,
@@ -342,7 +371,7 @@ pub struct Gate {
     pub explanation: String,
 }
 
-/// The whole comparison: what `--format json` prints.
+/// The whole comparison: what `-o json` prints.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
     /// `ternbench-compare/1`.
@@ -481,16 +510,6 @@ fn run_info(l: &Loaded) -> RunInfo {
     }
 }
 
-/// A stable per-row seed: FNV-1a of the metric and cell, mixed with a fixed constant.
-fn row_seed(metric: Metric, cell: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in metric.name().bytes().chain([0u8]).chain(cell.bytes()) {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h ^ 0x7e4b_2026_c0de_0001
-}
-
 /// Compares one metric of one matched cell.
 #[allow(clippy::too_many_arguments)]
 fn compare_cell(
@@ -507,21 +526,12 @@ fn compare_cell(
     if da.is_none() && db.is_none() {
         return None;
     }
-    let side = |m: &Moments| Side {
-        n: m.n,
-        mean: m.mean,
-        sd: m.sd,
-    };
-    let (ma, mb) = (
-        da.as_ref().and_then(Data::moments),
-        db.as_ref().and_then(Data::moments),
-    );
     let mut row = Row {
         cell: cell.clone(),
         baseline_key: a.key.clone(),
         new_key: b.key.clone(),
-        baseline: ma.as_ref().map(side),
-        new: mb.as_ref().map(side),
+        baseline: da.as_ref().and_then(Data::side),
+        new: db.as_ref().and_then(Data::side),
         change_pct: None,
         ci95_low_pct: None,
         ci95_high_pct: None,
@@ -530,17 +540,18 @@ fn compare_cell(
         verdict: Verdict::NotComparable,
         note: None,
     };
-    let (Some(ma), Some(mb)) = (ma, mb) else {
+    let (Some(da), Some(db)) = (da, db) else {
         row.note = Some(format!(
             "{} only in the {} run",
             metric.label(),
-            if da.is_some() { "baseline" } else { "new" }
+            if row.baseline.is_some() {
+                "baseline"
+            } else {
+                "new"
+            }
         ));
         return Some(row);
     };
-    if ma.mean != 0.0 {
-        row.change_pct = Some(100.0 * (mb.mean / ma.mean - 1.0));
-    }
     if a.sampled != b.sampled {
         let s = |c: &CellResult| {
             c.sampled.as_ref().map_or("all".to_string(), |s| {
@@ -550,51 +561,66 @@ fn compare_cell(
         row.note = Some(format!("layers built differ: {} vs {}", s(a), s(b)));
         return Some(row);
     }
-    let ci = match (&da, &db) {
-        (Some(Data::Raw(x)), Some(Data::Raw(y))) if x.len() >= 2 && y.len() >= 2 => {
-            row.ci_method = Some("bootstrap");
-            stats::bootstrap_rel_change_ci(
-                x,
-                y,
-                row_seed(metric, &cell),
-                stats::BOOTSTRAP_RESAMPLES,
-            )
+    let (ci, significant) = match (&da, &db) {
+        (Data::Raw(x), Data::Raw(y)) => {
+            // The one ratio function: new ÷ baseline, medians, rank interval.
+            let Some(r) = stats::ratio_at(y, x, 1.0 - alpha) else {
+                row.verdict = Verdict::Unchanged;
+                row.note = Some("no ratio (a median is 0): not judged".into());
+                return Some(row);
+            };
+            row.change_pct = Some(100.0 * (r.value - 1.0));
+            row.p_value = stats::ranks::mann_whitney_p(x, y);
+            let Some((lo, hi)) = r.ci() else {
+                row.verdict = Verdict::Unchanged;
+                row.note = Some(format!(
+                    "{}: not judged",
+                    r.no_ci.unwrap_or_else(|| "no interval".into())
+                ));
+                return Some(row);
+            };
+            row.ci_method = Some(stats::RATIO_CI);
+            ((lo - 1.0, hi - 1.0), lo > 1.0 || hi < 1.0)
         }
         _ => {
-            row.ci_method = Some("delta");
-            stats::delta_rel_change_ci(&ma, &mb)
+            let (Some(ma), Some(mb)) = (da.moments(), db.moments()) else {
+                return Some(row);
+            };
+            if ma.mean != 0.0 {
+                row.change_pct = Some(100.0 * (mb.mean / ma.mean - 1.0));
+            }
+            let Some(w) = moments::welch(&ma, &mb) else {
+                row.verdict = Verdict::Unchanged;
+                row.note = Some(
+                    if matches!(da, Data::Point(_)) || matches!(db, Data::Point(_)) {
+                        "pooled percentile only (no cells.jsonl): not tested".to_string()
+                    } else {
+                        format!(
+                            "fewer than 2 repetitions (n {} vs {}): not tested",
+                            ma.n, mb.n
+                        )
+                    },
+                );
+                return Some(row);
+            };
+            row.p_value = Some(w.p);
+            let Some(ci) = moments::delta_rel_change_ci(&ma, &mb) else {
+                row.verdict = Verdict::Unchanged;
+                row.note = Some("no interval (a mean is 0): not judged".into());
+                return Some(row);
+            };
+            row.ci_method = Some("delta_of_means");
+            row.note = Some("summaries only (no repetitions kept): means compared".into());
+            (ci, w.p < alpha)
         }
     };
-    if let Some((lo, hi)) = ci {
-        row.ci95_low_pct = Some(100.0 * lo);
-        row.ci95_high_pct = Some(100.0 * hi);
-    } else {
-        row.ci_method = None;
-    }
-    let Some(w) = stats::welch(&ma, &mb) else {
-        row.verdict = Verdict::Unchanged;
-        row.note = Some(
-            if matches!(da, Some(Data::Point(_))) || matches!(db, Some(Data::Point(_))) {
-                "pooled percentile only (no cells.jsonl): not tested".to_string()
-            } else {
-                format!(
-                    "fewer than 2 repetitions (n {} vs {}): not tested",
-                    ma.n, mb.n
-                )
-            },
-        );
-        return Some(row);
-    };
-    row.p_value = Some(w.p);
-    if w.p >= alpha {
+    let (lo, hi) = ci;
+    row.ci95_low_pct = Some(100.0 * lo);
+    row.ci95_high_pct = Some(100.0 * hi);
+    if !significant {
         row.verdict = Verdict::Unchanged;
         return Some(row);
     }
-    let Some((lo, hi)) = ci else {
-        row.verdict = Verdict::Unchanged;
-        row.note = Some("no interval (a mean is 0): not judged".into());
-        return Some(row);
-    };
     let t = threshold_pct / 100.0;
     let (worse, better) = if metric.higher_is_better() {
         (hi < -t, lo > t)
@@ -704,6 +730,17 @@ pub fn compare(base: &Loaded, new: &Loaded, opt: &Options) -> Result<Report> {
             notes.push(format!(
                 "build profiles differ: {} (baseline) vs {} (new)",
                 a.build_profile, b.build_profile
+            ));
+        }
+    }
+    if let (Some(a), Some(b)) = (base.run.dram_in_total(), new.run.dram_in_total()) {
+        if a != b {
+            let io = |d: bool| if d { "in" } else { "out" };
+            notes.push(format!(
+                "J/token is not like for like: DRAM energy is {} the baseline's total and {} the \
+                 new run's (machines differ in the RAPL domains they expose)",
+                io(a),
+                io(b)
             ));
         }
     }
@@ -890,9 +927,8 @@ pub fn compare(base: &Loaded, new: &Loaded, opt: &Options) -> Result<Report> {
         alpha: opt.alpha,
         ignore: opt.ignore.clone(),
         method: format!(
-            "Welch's t-test over the repetitions at {}%; 95% CI of the relative change by a seeded percentile bootstrap of the raw repetitions ({} resamples), or the delta method where only mean, stddev and n are kept; a change counts only when the whole CI lies beyond ±threshold (criterion's recipe).",
-            opt.alpha * 100.0,
-            stats::BOOTSTRAP_RESAMPLES
+            "each side is the median of its repetitions with its 95% CI (order statistics); the change is new ÷ baseline of the medians with its {:.0}% CI from the repetitions of both (the Mann-Whitney test inverted on the logarithms, the same ratio every ternbench command prints), or Welch's t-test and the delta method of the means where a file keeps only mean, stddev and n; a change counts only when the whole CI excludes no change and lies beyond ±threshold (criterion's recipe). See docs/method.md.",
+            (1.0 - opt.alpha) * 100.0
         ),
         metrics: reports,
         only_in_baseline,

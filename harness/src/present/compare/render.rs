@@ -5,19 +5,20 @@
 use super::{Report, Row, Side};
 use crate::output::Table;
 use crate::records::results::CellKey;
+use crate::records::stats::{fmt_num, Summary};
 
-/// A number with about four significant digits, no exponent.
-fn num(v: f64) -> String {
-    if !v.is_finite() {
-        return "-".into();
+/// A number as every command prints one ([`fmt_num`]).
+pub fn num(v: f64) -> String {
+    fmt_num(v)
+}
+
+/// One side of a row: the median with its 95% interval and the repetitions,
+/// `14.44 [13.90, 14.80] (n=6)`, as `run`, `bench` and `report` show the cell.
+pub fn summary(s: &Summary) -> String {
+    match s.ci() {
+        Some(_) => format!("{} (n={})", s.show(), s.n),
+        None => s.show(),
     }
-    let mag = if v == 0.0 {
-        0
-    } else {
-        v.abs().log10().floor() as i32
-    };
-    let digits = (3 - mag).clamp(0, 6) as usize;
-    format!("{v:.digits$}")
 }
 
 fn pct(v: Option<f64>) -> String {
@@ -25,11 +26,7 @@ fn pct(v: Option<f64>) -> String {
 }
 
 fn side(s: &Option<Side>) -> String {
-    match s {
-        Some(s) if s.n > 1 => format!("{} ± {} (n={})", num(s.mean), num(s.sd), s.n),
-        Some(s) => format!("{} (n={})", num(s.mean), s.n),
-        None => "-".into(),
-    }
+    s.as_ref().map_or_else(|| "-".into(), |s| s.shown.clone())
 }
 
 fn p_value(p: Option<f64>) -> String {
@@ -177,7 +174,13 @@ pub fn markdown(r: &Report) -> String {
             m.threshold_pct
         );
         let mut t = Table::new(&[
-            "cell", "baseline", "new", "change", "95% CI", "p", "verdict",
+            "cell",
+            "baseline (median [95% CI])",
+            "new (median [95% CI])",
+            "change",
+            "95% CI",
+            "p",
+            "verdict",
         ]);
         for row in &m.rows {
             let mut cell = format!("`{}`", row.cell);
@@ -242,7 +245,7 @@ mod tests {
         assert_eq!(num(37.601), "37.60");
         assert_eq!(num(0.012345), "0.01235");
         assert_eq!(num(123_456_789.4), "123456789");
-        assert_eq!(num(0.0), "0.000");
+        assert_eq!(num(0.0), "0");
         assert_eq!(pct(Some(-9.96)), "-10.0%");
         assert_eq!(p_value(Some(0.0001)), "<0.001");
     }

@@ -6,8 +6,9 @@
 //! energy. When no cell meets the target, the one with the fastest streams, labelled as missing
 //! it.
 //!
-//! Labels: `measured (run <id>, cell <cell id>)`; a sampled cell's full-depth figure is
-//! `ESTIMATE (run <id>, cell <cell id>: K/N layers built, scaled to full depth)`; energy a run
+//! Labels: `measured (run <id>, cell <cell id>: <median [95% CI]>)`, the cell as every command
+//! shows it; a sampled cell's full-depth figure is `ESTIMATE (run <id>, cell <cell id>: K/N
+//! layers built, scaled to full depth from the measured <median [95% CI]>)`; energy a run
 //! estimated from a TDP model is `ESTIMATE (run <id>, cell <cell id>: TDP model)`.
 
 use std::path::Path;
@@ -55,7 +56,7 @@ pub fn load_run(path: &Path) -> Result<RunFile, String> {
             file.display()
         )
     })?;
-    serde_json::from_str(&text).map_err(|e| {
+    RunFile::parse(&text).map_err(|e| {
         format!(
             "--run {}: {} is not a ternbench run.json (schema {}): {e}",
             path.display(),
@@ -92,32 +93,43 @@ fn depth_scale(c: &CellResult) -> Option<(usize, usize)> {
 }
 
 fn decode_of(run: &RunFile, c: &CellResult) -> Option<Figure> {
-    let med = c.decode_tokens_per_s.as_ref()?.median;
+    let s = c.decode_tokens_per_s.as_ref()?;
+    let med = s.median;
     let id = c.key.id();
     Some(match depth_scale(c) {
-        None => Figure::new(med, format!("measured (run {}, cell {id})", run.run_id)),
+        // The cell as every command shows it: median [95% CI].
+        None => Figure::new(
+            med,
+            format!("measured (run {}, cell {id}: {})", run.run_id, s.show()),
+        ),
         Some((b, t)) => Figure::new(
             c.decode_tokens_per_s_full_depth_estimate
                 .unwrap_or(med * b as f64 / t as f64),
             format!(
-                "ESTIMATE (run {}, cell {id}: {b}/{t} layers built, scaled to full depth)",
-                run.run_id
+                "ESTIMATE (run {}, cell {id}: {b}/{t} layers built, scaled to full depth from the measured {})",
+                run.run_id,
+                s.show()
             ),
         ),
     })
 }
 
 fn prefill_of(run: &RunFile, c: &CellResult) -> Option<Figure> {
-    let med = c.prefill_tokens_per_s.as_ref()?.median;
+    let s = c.prefill_tokens_per_s.as_ref()?;
+    let med = s.median;
     let id = c.key.id();
     Some(match depth_scale(c) {
-        None => Figure::new(med, format!("measured (run {}, cell {id})", run.run_id)),
+        None => Figure::new(
+            med,
+            format!("measured (run {}, cell {id}: {})", run.run_id, s.show()),
+        ),
         Some((b, t)) => Figure::new(
             c.prefill_tokens_per_s_full_depth_estimate
                 .unwrap_or(med * b as f64 / t as f64),
             format!(
-                "ESTIMATE (run {}, cell {id}: {b}/{t} layers built, scaled to full depth)",
-                run.run_id
+                "ESTIMATE (run {}, cell {id}: {b}/{t} layers built, scaled to full depth from the measured {})",
+                run.run_id,
+                s.show()
             ),
         ),
     })
@@ -125,10 +137,10 @@ fn prefill_of(run: &RunFile, c: &CellResult) -> Option<Figure> {
 
 fn joules_of(run: &RunFile, c: &CellResult, decode: bool) -> Option<Figure> {
     let e = c.energy.as_ref()?;
-    let s = if decode {
-        e.decode_joules_per_token.as_ref()?
+    let (s, _) = if decode {
+        e.decode_jpt()?
     } else {
-        e.prefill_joules_per_token.as_ref()?
+        e.prefill_jpt()?
     };
     let id = c.key.id();
     let scale = depth_scale(c);
@@ -338,6 +350,8 @@ mod tests {
             prefill_instructions_per_token: None,
             bandwidth_gbps: None,
             decode_roofline_fraction: None,
+            decode_roofline: None,
+            samples_decode_roofline_fraction: vec![],
             roofline_paired: false,
             decode_tokens_per_s_full_depth_estimate: None,
             prefill_tokens_per_s_full_depth_estimate: None,
@@ -364,6 +378,8 @@ mod tests {
                 text: String::new(),
             },
             machine: serde_json::Value::Null,
+            label: None,
+            price_usd_per_hour: None,
             bandwidth: vec![],
             counters: serde_json::from_str(r#"{"status":"unavailable","reason":"x"}"#).unwrap(),
             energy: serde_json::json!({"status": "unavailable", "reason": "no counters"}),
@@ -453,6 +469,7 @@ mod tests {
             decode_joules_per_token: Summary::of(&[0.5]),
             decode_net_joules_per_token: None,
             decode_watts: None,
+            ..Default::default()
         });
         let f = pick(&run(vec![c]), "m", "ternary", None, &Slo::default()).unwrap();
         assert_eq!(f.decode_tps.value, 3.5);

@@ -299,7 +299,7 @@ fn md_body(r: &CostResult, heading: &str) -> String {
     s
 }
 
-/// A Markdown document (`--format md`): a size mismatch is its first line.
+/// A Markdown document (`-o md`): a size mismatch is its first line.
 pub fn markdown(r: &CostResult) -> String {
     let lead = r
         .first_line
@@ -315,7 +315,7 @@ pub fn markdown_section(r: &CostResult) -> String {
     format!("## Cost\n\n{}", md_body(r, "###"))
 }
 
-/// JSON (`--format json`).
+/// JSON (`-o json`).
 pub fn json(r: &CostResult) -> String {
     serde_json::to_string_pretty(r).expect("a CostResult always serialises") + "\n"
 }

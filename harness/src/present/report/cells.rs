@@ -5,6 +5,7 @@
 //! the figures are for those layers) and `ESTIMATED` (energy from a model, not a counter).
 
 use crate::records::results::CellResult;
+use crate::records::stats::{self, Estimate};
 
 use super::load::Loaded;
 
@@ -93,22 +94,18 @@ impl<'a> Cell<'a> {
         self.cell.prefill_tokens_per_s.as_ref().map(|s| s.median)
     }
 
-    /// Median gross decode J/token.
+    /// Median gross decode J/token: measured, or ESTIMATED where [`Cell::estimated`].
     pub fn j_per_token(&self) -> Option<f64> {
         self.cell
             .energy
             .as_ref()
-            .and_then(|e| e.decode_joules_per_token.as_ref())
-            .map(|s| s.median)
+            .and_then(|e| e.decode_jpt())
+            .map(|(s, _)| s.median)
     }
 
     /// Whether `other` has the same model, SIMD level, threads and test, in the same run.
     pub fn same_setup(&self, other: &Cell<'_>) -> bool {
-        std::ptr::eq(self.run, other.run)
-            && self.cell.key.model == other.cell.key.model
-            && self.cell.key.isa == other.cell.key.isa
-            && self.cell.key.threads == other.cell.key.threads
-            && self.cell.key.test == other.cell.key.test
+        std::ptr::eq(self.run, other.run) && self.cell.same_setup(other.cell)
     }
 }
 
@@ -131,62 +128,44 @@ pub struct Pair<'a> {
     pub fp16: Cell<'a>,
 }
 
-/// A ratio of two medians with a conservative interval from the two 95% CIs (low ÷ high,
-/// high ÷ low): wider than the ratio's own CI, never narrower.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Ratio {
-    /// Median ÷ median.
-    pub value: f64,
-    /// Lower bound.
-    pub lo: Option<f64>,
-    /// Upper bound.
-    pub hi: Option<f64>,
-}
-
-fn ratio(
-    a: Option<&crate::records::stats::Summary>,
-    b: Option<&crate::records::stats::Summary>,
-) -> Option<Ratio> {
-    let (a, b) = (a?, b?);
-    if b.median <= 0.0 {
-        return None;
-    }
-    let lo = match (a.ci95_low, b.ci95_high) {
-        (Some(l), Some(h)) if h > 0.0 => Some(l.max(0.0) / h),
-        _ => None,
-    };
-    let hi = match (a.ci95_high, b.ci95_low) {
-        (Some(h), Some(l)) if l > 0.0 => Some(h / l),
-        _ => None,
-    };
-    Some(Ratio {
-        value: a.median / b.median,
-        lo,
-        hi,
-    })
-}
-
 impl Pair<'_> {
-    /// Ternary ÷ FP16 decode tokens/s.
-    pub fn decode_speedup(&self) -> Option<Ratio> {
-        ratio(
-            self.tern.cell.decode_tokens_per_s.as_ref(),
-            self.fp16.cell.decode_tokens_per_s.as_ref(),
-        )
+    /// Ternary ÷ FP16 decode tokens/s, with the interval of the ratio from the repetitions.
+    pub fn decode_speedup(&self) -> Option<Estimate> {
+        self.tern.cell.tps_ratio(self.fp16.cell, true)
     }
 
-    /// Ternary ÷ FP16 prefill tokens/s.
-    pub fn prefill_speedup(&self) -> Option<Ratio> {
-        ratio(
-            self.tern.cell.prefill_tokens_per_s.as_ref(),
-            self.fp16.cell.prefill_tokens_per_s.as_ref(),
-        )
+    /// Ternary ÷ FP16 prefill tokens/s, with the interval of the ratio from the repetitions.
+    pub fn prefill_speedup(&self) -> Option<Estimate> {
+        self.tern.cell.tps_ratio(self.fp16.cell, false)
     }
 
-    /// Percent less decode energy per token than FP16, `1 − tern ÷ fp16`.
-    pub fn energy_reduction_pct(&self) -> Option<f64> {
-        let (t, f) = (self.tern.j_per_token()?, self.fp16.j_per_token()?);
-        (f > 0.0).then(|| (1.0 - t / f) * 100.0)
+    /// Ternary ÷ FP16 gross decode J/token, with the interval of the ratio where both cells
+    /// kept their repetitions' energy.
+    pub fn energy_ratio(&self) -> Option<Estimate> {
+        let (t, f) = (
+            self.tern.cell.energy.as_ref()?,
+            self.fp16.cell.energy.as_ref()?,
+        );
+        let (ts, fs) = (
+            &t.samples_decode_joules_per_token,
+            &f.samples_decode_joules_per_token,
+        );
+        if !ts.is_empty() && !fs.is_empty() {
+            return stats::ratio(ts, fs);
+        }
+        let (a, b) = (self.tern.j_per_token()?, self.fp16.j_per_token()?);
+        (b > 0.0).then(|| Estimate {
+            value: a / b,
+            ci95_low: None,
+            ci95_high: None,
+            ci_level: None,
+            method: stats::RATIO_CI.into(),
+            n: 0,
+            n_den: None,
+            no_ci: Some("per-repetition energy is not in the results file: no interval".into()),
+            clipped: None,
+            note: None,
+        })
     }
 
     /// Either side sampled.

@@ -1,13 +1,16 @@
 //! Charts: a small data model ([`Chart`]) drawn with plotters to SVG (for the HTML page and
 //! `.svg` files) and to PNG (through the bitmap backend and the `png` encoder).
 //!
-//! Text is laid out and, in PNGs, rasterised with DejaVu Sans, embedded in the binary and
-//! registered with plotters' `ab_glyph` renderer: no fontconfig or freetype is needed. Two
+//! Text is laid out with DejaVu Sans, embedded in the binary and registered with plotters'
+//! `ab_glyph` renderer (no fontconfig or freetype is needed); in PNGs it is rasterised by
+//! [`super::glyphs`], which places each glyph where the font puts it. Two
 //! kinds of chart: grouped bars over categories ([`XAxis::Categories`], a point's `x` is its
 //! category index) and lines over a numeric axis ([`XAxis::Numeric`]). Every point may carry
-//! a 95% interval (drawn as an error bar) and a [`Mark`]: SAMPLED figures are drawn hatched
-//! (bars) or as hollow circles (lines), ESTIMATED ones hollow (bars) or as hollow triangles,
-//! and the legend names both. Published reference values are black diamonds.
+//! a 95% interval (drawn as an error bar; an interval clipped at a feasible limit ends in an
+//! open triangle and the chart draws the limit) and a [`Mark`]: SAMPLED figures are drawn
+//! hatched (bars) or as hollow circles (lines), ESTIMATED ones hollow (bars) or as hollow
+//! triangles, and the legend names both. Published reference values are black diamonds.
+//! Colours come from [`super::palette`]: one hue per engine and format in every chart.
 //! To add a chart kind: build a [`Chart`] in a file of `charts/`; draw something new here.
 
 use std::sync::Once;
@@ -26,13 +29,18 @@ pub const WIDTH: u32 = 900;
 pub const PLOT_HEIGHT: u32 = 420;
 const LEGEND_ROW: u32 = 20;
 
-static FONT: &[u8] = include_bytes!("../../../../assets/fonts/DejaVuSans.ttf");
 static REGISTER: Once = Once::new();
 
 /// Registers the embedded font as `sans-serif` (once per process).
 pub fn register_font() {
     REGISTER.call_once(|| {
-        if plotters::style::register_font("sans-serif", FontStyle::Normal, FONT).is_err() {
+        if plotters::style::register_font(
+            "sans-serif",
+            FontStyle::Normal,
+            super::glyphs::FONT_BYTES,
+        )
+        .is_err()
+        {
             eprintln!(
                 "warning: the embedded chart font could not be read; chart text may be missing"
             );
@@ -62,8 +70,24 @@ pub struct Point {
     pub lo: Option<f64>,
     /// Upper end of its 95% interval.
     pub hi: Option<f64>,
+    /// Whether the interval was clipped at the chart's feasible limit.
+    pub clipped: bool,
     /// How it was obtained.
     pub mark: Mark,
+}
+
+impl Point {
+    /// A point without an interval.
+    pub fn bare(x: f64, y: f64, mark: Mark) -> Point {
+        Point {
+            x,
+            y,
+            lo: None,
+            hi: None,
+            clipped: false,
+            mark,
+        }
+    }
 }
 
 /// A named set of values drawn in one colour.
@@ -71,6 +95,9 @@ pub struct Point {
 pub struct Series {
     /// Legend text.
     pub name: String,
+    /// The engine and format it measures (`ternary i2`, `fp16`): fixes its hue in every chart
+    /// ([`super::palette`]).
+    pub family: String,
     /// Values.
     pub points: Vec<Point>,
 }
@@ -105,6 +132,9 @@ pub struct Chart {
     pub reference_label: String,
     /// Y values are fractions, shown as percent.
     pub percent: bool,
+    /// The feasible limit of the values (100% of the roofline) and its legend text: drawn as a
+    /// dashed line; intervals are clipped there.
+    pub limit: Option<(f64, String)>,
     /// A sentence under the chart: what is drawn and how to read it.
     pub caption: String,
 }
@@ -116,11 +146,25 @@ impl Chart {
             .any(|s| s.points.iter().any(|p| p.mark == m))
     }
 
+    fn any_clipped(&self) -> bool {
+        self.series
+            .iter()
+            .any(|s| s.points.iter().any(|p| p.clipped))
+    }
+
     fn legend_entries(&self) -> usize {
         self.series.len()
             + usize::from(self.has(Mark::Sampled))
             + usize::from(self.has(Mark::Estimated))
+            + usize::from(self.limit.is_some())
+            + usize::from(self.any_clipped())
             + usize::from(!self.references.is_empty())
+    }
+
+    /// The series' colours: one hue per family ([`super::palette::colours`]).
+    pub fn colours(&self) -> Vec<RGBColor> {
+        let fams: Vec<&str> = self.series.iter().map(|s| s.family.as_str()).collect();
+        super::palette::colours(&fams)
     }
 
     /// Legend columns: two, or one when a series name is too long for half the width.
@@ -146,6 +190,7 @@ impl Chart {
             .flat_map(|s| s.points.iter())
             .map(|p| p.hi.unwrap_or(p.y).max(p.y))
             .chain(self.references.iter().map(|r| r.1))
+            .chain(self.limit.iter().map(|l| l.0))
             .fold(0.0f64, f64::max);
         if m > 0.0 && m.is_finite() {
             m * 1.12
@@ -153,23 +198,6 @@ impl Chart {
             1.0
         }
     }
-}
-
-/// Series colours (colour-blind friendly: Okabe-Ito).
-const PALETTE: [RGBColor; 8] = [
-    RGBColor(0, 114, 178),
-    RGBColor(213, 94, 0),
-    RGBColor(0, 158, 115),
-    RGBColor(204, 121, 167),
-    RGBColor(230, 159, 0),
-    RGBColor(86, 180, 233),
-    RGBColor(120, 120, 120),
-    RGBColor(100, 60, 160),
-];
-
-/// The colour of series `i`.
-pub fn colour(i: usize) -> RGBColor {
-    PALETTE[i % PALETTE.len()]
 }
 
 /// A linear f64 axis whose ticks are exactly the given values (category centres or thread
@@ -304,13 +332,28 @@ pub fn draw<DB: DrawingBackend>(c: &Chart, root: &DrawingArea<DB, Shift>) -> Dra
         .map_err(err)?;
 
     let n_series = c.series.len().max(1);
+    let colours = c.colours();
     let base = plot.get_base_pixel();
     let to_px = |chart: &ChartContext<DB, _>, x: f64, y: f64| {
         let (px, py) = chart.backend_coord(&(x, y));
         (px - base.0, py - base.1)
     };
+    if let Some((limit, _)) = &c.limit {
+        // The feasible limit, dashed across the plot.
+        let (a, py) = to_px(&chart, x_lo, *limit);
+        let (b, _) = to_px(&chart, x_hi, *limit);
+        let mut px = a;
+        while px < b {
+            plot.draw(&PathElement::new(
+                vec![(px, py), ((px + 8).min(b), py)],
+                RGBColor(90, 90, 90).stroke_width(1),
+            ))
+            .map_err(err)?;
+            px += 14;
+        }
+    }
     for (si, s) in c.series.iter().enumerate() {
-        let col = colour(si);
+        let col = colours[si];
         match &c.x {
             XAxis::Categories(_) => {
                 let w = 0.8 / n_series as f64;
@@ -349,6 +392,10 @@ pub fn draw<DB: DrawingBackend>(c: &Chart, root: &DrawingArea<DB, Shift>) -> Dra
                                 ),
                             ])
                             .map_err(err)?;
+                        if p.clipped {
+                            let (px, py) = to_px(&chart, xc, hi);
+                            clipped_mark(&plot, px, py)?;
+                        }
                     }
                 }
             }
@@ -373,6 +420,10 @@ pub fn draw<DB: DrawingBackend>(c: &Chart, root: &DrawingArea<DB, Shift>) -> Dra
                                 8,
                             )])
                             .map_err(err)?;
+                        if p.clipped {
+                            let (px, py) = to_px(&chart, p.x, hi);
+                            clipped_mark(&plot, px, py)?;
+                        }
                     }
                     match p.mark {
                         Mark::Measured => chart
@@ -424,7 +475,7 @@ pub fn draw<DB: DrawingBackend>(c: &Chart, root: &DrawingArea<DB, Shift>) -> Dra
         .series
         .iter()
         .enumerate()
-        .map(|(i, s)| (colour(i), s.name.clone(), None))
+        .map(|(i, s)| (colours[i], s.name.clone(), None))
         .collect();
     if c.has(Mark::Sampled) {
         entries.push((
@@ -496,8 +547,55 @@ pub fn draw<DB: DrawingBackend>(c: &Chart, root: &DrawingArea<DB, Shift>) -> Dra
             ))
             .map_err(err)?;
     }
+    let mut i = entries.len() + usize::from(!c.references.is_empty());
+    if let Some((_, text)) = &c.limit {
+        let x = 16 + (i % cols) as i32 * col_w;
+        let y = 4 + (i / cols) as i32 * LEGEND_ROW as i32;
+        legend
+            .draw(&PathElement::new(
+                vec![(x, y + 8), (x + 9, y + 8)],
+                RGBColor(90, 90, 90).stroke_width(1),
+            ))
+            .map_err(err)?;
+        legend
+            .draw(&PathElement::new(
+                vec![(x + 14, y + 8), (x + 22, y + 8)],
+                RGBColor(90, 90, 90).stroke_width(1),
+            ))
+            .map_err(err)?;
+        legend
+            .draw(&Text::new(fit(text), (x + 30, y + 1), style.clone()))
+            .map_err(err)?;
+        i += 1;
+    }
+    if c.any_clipped() {
+        let x = 16 + (i % cols) as i32 * col_w;
+        let y = 4 + (i / cols) as i32 * LEGEND_ROW as i32;
+        clipped_mark(&legend, x + 11, y + 12)?;
+        legend
+            .draw(&Text::new(
+                fit("CI clipped at the feasible limit (see caption)"),
+                (x + 30, y + 1),
+                style.clone(),
+            ))
+            .map_err(err)?;
+    }
     root.present().map_err(err)?;
     Ok(())
+}
+
+/// An open triangle pointing up, its base on `(px, py)`: the end of a clipped interval.
+fn clipped_mark<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, px: i32, py: i32) -> DrawResult {
+    area.draw(&Polygon::new(
+        vec![(px - 6, py), (px + 6, py), (px, py - 10)],
+        WHITE.filled(),
+    ))
+    .map_err(err)?;
+    area.draw(&PathElement::new(
+        vec![(px - 6, py), (px + 6, py), (px, py - 10), (px - 6, py)],
+        BLACK.stroke_width(1),
+    ))
+    .map_err(err)
 }
 
 /// The chart as an SVG document.
@@ -515,7 +613,9 @@ pub fn to_png(c: &Chart) -> Result<Vec<u8>> {
     let (w, h) = (WIDTH, c.height());
     let mut buf = vec![255u8; (w * h * 3) as usize];
     {
-        let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
+        // Text through our own glyph placement (plotters' ab_glyph drawing misplaces glyphs).
+        let root = super::glyphs::GlyphBackend::new(BitMapBackend::with_buffer(&mut buf, (w, h)))
+            .into_drawing_area();
         draw(c, &root).map_err(|e| anyhow!("drawing chart {} as PNG: {e}", c.id))?;
     }
     let mut out = Vec::new();

@@ -3,11 +3,14 @@
 //! Each claim names a `kind` (what to measure), the models or thread counts its published
 //! numbers are for, and how to compare (`at_least`, `at_most`, `within`, with a relative
 //! tolerance). [`evaluate`] gives one [`Row`] per claim, run and published item with a
-//! [`Verdict`]: reproduced, not reproduced (by how much), or not measurable here (and why:
-//! different hardware for an absolute figure, no energy counters, the model or thread count
-//! is not in the run, the claim is a model rather than a measurement). Ratios (speedups,
-//! energy reductions) are compared across machines; absolute speeds only on the claim's own
-//! hardware. To add a kind: a branch in [`evaluate_run`] and a line in docs/reports.md.
+//! [`Verdict`] that respects the 95% interval of our figure ([`judge`]): *reproduced* only when
+//! the whole interval satisfies the claim, *not reproduced* when the whole interval contradicts
+//! it, *inconclusive* otherwise (with about how many repetitions would decide it), never
+//! *reproduced* for a NOISY cell; *different hardware* for an absolute figure measured on
+//! another machine (ours ÷ theirs given); *not measurable here* with the reason (no energy
+//! counters, the model or thread count is not in the run, the claim is a model rather than a
+//! measurement). Ratios (speedups, energy reductions) are compared across machines. To add a
+//! kind: a branch in [`evaluate_run`] and a line in docs/reports.md.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -17,6 +20,7 @@ use serde::Deserialize;
 
 use super::cells::{self, Cell, Pair};
 use super::load::Loaded;
+use crate::records::stats::Estimate;
 
 /// The claims built into the binary.
 pub const EMBEDDED: &str = include_str!("../../../../data/claims.toml");
@@ -114,10 +118,15 @@ pub fn load(path: Option<&Path>) -> Result<Vec<Claim>> {
 /// The outcome of setting a claim beside a measurement.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
-    /// Our figure meets the claim.
+    /// The whole 95% interval of our figure satisfies the claim.
     Reproduced,
-    /// Our figure misses it; the text says by how much.
+    /// The whole interval contradicts it; the text says by how much.
     NotReproduced(String),
+    /// The interval reaches both sides, or there is none, or the cell is NOISY; the text says
+    /// why and what would decide it.
+    Inconclusive(String),
+    /// An absolute figure measured on other hardware: not compared; the text gives ours ÷ theirs.
+    DifferentHardware(String),
     /// Nothing here can test it; the text says why.
     NotMeasurable(String),
 }
@@ -128,6 +137,8 @@ impl Verdict {
         match self {
             Verdict::Reproduced => "reproduced",
             Verdict::NotReproduced(_) => "not reproduced",
+            Verdict::Inconclusive(_) => "inconclusive",
+            Verdict::DifferentHardware(_) => "different hardware",
             Verdict::NotMeasurable(_) => "not measurable here",
         }
     }
@@ -137,6 +148,8 @@ impl Verdict {
         match self {
             Verdict::Reproduced => "reproduced".into(),
             Verdict::NotReproduced(w) => format!("not reproduced ({w})"),
+            Verdict::Inconclusive(w) => format!("inconclusive ({w})"),
+            Verdict::DifferentHardware(w) => format!("different hardware ({w})"),
             Verdict::NotMeasurable(w) => format!("not measurable here ({w})"),
         }
     }
@@ -176,32 +189,189 @@ fn fmt_num(v: f64, unit: &str) -> String {
     match unit {
         "x" => format!("{s}x"),
         "%" => format!("{s}%"),
+        "" => s,
         u => format!("{s} {u}"),
     }
 }
 
-/// Compares `ours` with `published` as the claim says.
-pub fn judge(c: &Claim, ours: f64, published: f64) -> Verdict {
+/// The region of our figure that satisfies the claim: `(low, high)` limits, either open.
+fn region(c: &Claim, published: f64) -> (Option<f64>, Option<f64>) {
     let tol = c.tolerance.max(0.0);
+    match c.compare.as_deref().unwrap_or("within") {
+        "at_least" => (Some(published * (1.0 - tol)), None),
+        "at_most" => (None, Some(published * (1.0 + tol))),
+        _ => (
+            Some(published - tol * published.abs()),
+            Some(published + tol * published.abs()),
+        ),
+    }
+}
+
+/// `at least 3.30x (3.88x less 15%)`: the region in words.
+fn region_text(c: &Claim, published: f64) -> String {
+    let tol = c.tolerance.max(0.0);
+    let p = fmt_num(published, &c.unit);
+    let pct = format!("{:.0}%", tol * 100.0);
+    match region(c, published) {
+        (Some(l), None) if tol > 0.0 => {
+            format!("at least {} ({p} less {pct})", fmt_num(l, &c.unit))
+        }
+        (Some(_), None) => format!("at least {p}"),
+        (None, Some(h)) if tol > 0.0 => format!("at most {} ({p} plus {pct})", fmt_num(h, &c.unit)),
+        (None, Some(_)) => format!("at most {p}"),
+        (Some(l), Some(h)) => format!(
+            "between {} and {} ({p} ± {pct})",
+            fmt_num(l, &c.unit),
+            fmt_num(h, &c.unit)
+        ),
+        (None, None) => p,
+    }
+}
+
+/// Sets our figure, with its 95% interval, beside the published one as the claim says:
+/// *reproduced* only when the whole interval lies in the region the claim allows, *not
+/// reproduced* when the whole interval lies outside it, *inconclusive* otherwise (or when there
+/// is no interval), with about how many repetitions per cell would decide it. A `noisy` figure
+/// is never *reproduced*. An exact figure (bytes of a model) is its own interval.
+pub fn judge(c: &Claim, ours: &Estimate, published: f64, noisy: Option<&str>) -> Verdict {
+    let (lo_ok, hi_ok) = region(c, published);
+    let want = region_text(c, published);
     let rel = if published != 0.0 {
-        (ours - published) / published.abs() * 100.0
+        (ours.value - published) / published.abs() * 100.0
     } else {
         0.0
     };
-    let (ok, miss) = match c.compare.as_deref().unwrap_or("within") {
-        "at_least" => (ours >= published * (1.0 - tol), "below"),
-        "at_most" => (ours <= published * (1.0 + tol), "above"),
-        _ => ((ours - published).abs() <= tol * published.abs(), "off"),
+    let Some((lo, hi)) = ours.ci() else {
+        return Verdict::Inconclusive(format!(
+            "{} with no 95% interval: {}; the claim needs {want}",
+            fmt_num(ours.value, &c.unit),
+            ours.no_ci
+                .clone()
+                .unwrap_or_else(|| "too few repetitions".into())
+        ));
     };
-    if ok {
-        Verdict::Reproduced
+    let shown = if lo == hi {
+        fmt_num(ours.value, &c.unit)
+    } else if c.unit == "x" || c.unit == "%" {
+        format!(
+            "{} [{}, {}]",
+            fmt_num(ours.value, &c.unit),
+            fmt_num(lo, &c.unit),
+            fmt_num(hi, &c.unit)
+        )
     } else {
-        Verdict::NotReproduced(format!(
-            "{} {miss} the published {} ({:+.0}%)",
-            fmt_num(ours, &c.unit),
-            fmt_num(published, &c.unit),
-            rel
-        ))
+        format!(
+            "{} [{}, {}] {}",
+            fmt_num(ours.value, ""),
+            fmt_num(lo, ""),
+            fmt_num(hi, ""),
+            c.unit
+        )
+    };
+    let inside = lo_ok.is_none_or(|l| lo >= l) && hi_ok.is_none_or(|h| hi <= h);
+    let outside = lo_ok.is_some_and(|l| hi < l) || hi_ok.is_some_and(|h| lo > h);
+    if outside {
+        let miss = if lo_ok.is_some_and(|l| hi < l) {
+            "below"
+        } else {
+            "above"
+        };
+        return Verdict::NotReproduced(format!(
+            "{shown}: the whole 95% CI is {miss} {want} ({rel:+.0}% from the published figure)"
+        ));
+    }
+    if inside {
+        return match noisy {
+            Some(why) => Verdict::Inconclusive(format!(
+                "{shown} meets {want}, but the cell is NOISY ({why}): rerun on a quieter machine"
+            )),
+            None => Verdict::Reproduced,
+        };
+    }
+    // Across an edge: the one nearest the median decides.
+    let edge = [lo_ok, hi_ok]
+        .into_iter()
+        .flatten()
+        .min_by(|a, b| (a - ours.value).abs().total_cmp(&(b - ours.value).abs()));
+    let more = edge
+        .and_then(|e| ours.reps_to_decide(e))
+        .map(|n| {
+            format!("; about {n} repetitions per cell would decide it if the spread stays as it is")
+        })
+        .unwrap_or_else(|| {
+            "; the median sits on the edge: more repetitions alone may not decide it".into()
+        });
+    let noisy = noisy
+        .map(|w| format!("; the cell is NOISY ({w})"))
+        .unwrap_or_default();
+    Verdict::Inconclusive(format!(
+        "{shown}: the 95% CI reaches both sides of {want}{noisy}{more}"
+    ))
+}
+
+/// An exact figure (no repetitions: bytes of a model) as an estimate that is its own interval.
+fn exact(v: f64) -> Estimate {
+    Estimate {
+        value: v,
+        ci95_low: Some(v),
+        ci95_high: Some(v),
+        ci_level: Some(1.0),
+        method: "exact".into(),
+        n: 1,
+        n_den: None,
+        no_ci: None,
+        clipped: None,
+        note: None,
+    }
+}
+
+/// Why a cell (or a pair) is NOISY: `cv 7.1% > max_cv 5%`.
+fn noisy_why(cells: &[&Cell<'_>]) -> Option<String> {
+    let v: Vec<String> = cells
+        .iter()
+        .filter(|c| c.cell.noisy)
+        .map(|c| {
+            let cv = c
+                .cell
+                .decode_tokens_per_s
+                .as_ref()
+                .or(c.cell.prefill_tokens_per_s.as_ref())
+                .and_then(|s| s.cv)
+                .map_or("?".into(), |cv| format!("{:.1}%", cv * 100.0));
+            format!("{} cv {cv}", c.engine())
+        })
+        .collect();
+    (!v.is_empty()).then(|| format!("{} above the scenario's max_cv", v.join(", ")))
+}
+
+/// `1 − r`, in percent, with the interval turned round: the energy reduction of a J/token
+/// ratio.
+fn reduction_pct(r: &Estimate) -> Estimate {
+    Estimate {
+        value: (1.0 - r.value) * 100.0,
+        ci95_low: r.ci95_high.map(|h| (1.0 - h) * 100.0),
+        ci95_high: r.ci95_low.map(|l| (1.0 - l) * 100.0),
+        ..r.clone()
+    }
+}
+
+/// `e` times `k` (> 0), interval alike.
+fn scale(e: &Estimate, k: f64) -> Estimate {
+    Estimate {
+        value: e.value * k,
+        ci95_low: e.ci95_low.map(|v| v * k),
+        ci95_high: e.ci95_high.map(|v| v * k),
+        ..e.clone()
+    }
+}
+
+/// `k / e`, interval turned round (a rate to a time per item).
+fn reciprocal(e: &Estimate, k: f64) -> Estimate {
+    Estimate {
+        value: k / e.value,
+        ci95_low: e.ci95_high.map(|v| k / v),
+        ci95_high: e.ci95_low.map(|v| k / v),
+        ..e.clone()
     }
 }
 
@@ -327,11 +497,7 @@ pub fn evaluate_run(c: &Claim, run: &Loaded, tag_run: bool) -> Vec<Row> {
                     } else {
                         String::new()
                     };
-                    let noisy = if p.tern.cell.noisy || p.fp16.cell.noisy {
-                        "NOISY: a cell's CV exceeds the scenario's max_cv".to_string()
-                    } else {
-                        String::new()
-                    };
+                    let noisy = noisy_why(&[&p.tern, &p.fp16]);
                     let hwr = if same_hw {
                         String::new()
                     } else {
@@ -351,14 +517,15 @@ pub fn evaluate_run(c: &Claim, run: &Loaded, tag_run: bool) -> Vec<Row> {
                             item,
                             pubs.clone(),
                             format!(
-                                "{} ({}, {}{})",
-                                fmt_num(r.value, "x"),
+                                "{} ({}, {}{}{})",
+                                r.show(2, "x", false),
                                 if decode { "decode" } else { "prefill" },
                                 p.setup(),
-                                if p.sampled() { ", SAMPLED" } else { "" }
+                                if p.sampled() { ", SAMPLED" } else { "" },
+                                if noisy.is_some() { ", NOISY" } else { "" }
                             ),
-                            judge(c, r.value, pubv),
-                            note(&[hwr.clone(), sampled.clone(), noisy.clone()]),
+                            judge(c, &r, pubv, noisy.as_deref()),
+                            note(&[hwr.clone(), sampled.clone()]),
                         ));
                     } else {
                         let verdict_base = match energy.as_str() {
@@ -367,14 +534,15 @@ pub fn evaluate_run(c: &Claim, run: &Loaded, tag_run: bool) -> Vec<Row> {
                                 "only ESTIMATED energy in this run: a model, not a measurement"
                                     .to_string(),
                             ),
-                            _ => Some(run.energy_text()),
+                            _ => Some(run.energy_short()),
                         };
-                        let red = p.energy_reduction_pct();
-                        let measured = match red {
+                        // 1 − ternary ÷ FP16 J/token, in percent, with the ratio's interval.
+                        let red = p.energy_ratio().map(|r| reduction_pct(&r));
+                        let measured = match &red {
                             Some(v) if p.estimated() => {
-                                format!("{} ESTIMATED ({})", fmt_num(v, "%"), p.setup())
+                                format!("{} ESTIMATED ({})", v.show(1, "%", false), p.setup())
                             }
-                            Some(v) => format!("{} ({})", fmt_num(v, "%"), p.setup()),
+                            Some(v) => format!("{} ({})", v.show(1, "%", false), p.setup()),
                             None => "-".into(),
                         };
                         let verdict = match (verdict_base, red) {
@@ -384,16 +552,16 @@ pub fn evaluate_run(c: &Claim, run: &Loaded, tag_run: bool) -> Vec<Row> {
                             ),
                             (None, Some(v)) if p.estimated() => Verdict::NotMeasurable(format!(
                                 "only ESTIMATED energy ({})",
-                                fmt_num(v, "%")
+                                fmt_num(v.value, "%")
                             )),
-                            (None, Some(v)) => judge(c, v, pubv),
+                            (None, Some(v)) => judge(c, &v, pubv, noisy.as_deref()),
                         };
                         rows.push(base(
                             item,
                             pubs.clone(),
                             measured,
                             verdict,
-                            note(&[hwr.clone(), sampled.clone(), noisy.clone()]),
+                            note(&[hwr.clone(), sampled.clone()]),
                         ));
                     }
                 }
@@ -432,14 +600,29 @@ pub fn evaluate_run(c: &Claim, run: &Loaded, tag_run: bool) -> Vec<Row> {
                     "{} thr, {}, {}",
                     x.cell.key.threads, x.cell.key.isa, x.cell.key.test
                 );
-                let ours = match c.kind.as_str() {
-                    "decode_tps" => x
+                let ours: Option<Estimate> = match c.kind.as_str() {
+                    "decode_tps" => x.cell.decode_tokens_per_s.as_ref().map(|s| {
+                        let e = s.estimate();
+                        match (&x.cell.sampled, x.sampled()) {
+                            // The full-depth ESTIMATE scales the median and its interval alike.
+                            (Some(sm), true) => {
+                                scale(&e, sm.layers_built as f64 / sm.layers_total as f64)
+                            }
+                            _ => e,
+                        }
+                    }),
+                    // ms per token from the median decode tokens/s and its interval.
+                    "decode_latency_ms" => x
                         .cell
-                        .decode_tokens_per_s_full_depth_estimate
-                        .filter(|_| x.sampled())
-                        .or(x.decode()),
-                    "decode_latency_ms" => x.cell.decode_latency_ms.as_ref().map(|p| p.p50),
-                    _ => x.j_per_token(),
+                        .decode_tokens_per_s
+                        .as_ref()
+                        .map(|s| reciprocal(&s.estimate(), 1000.0)),
+                    _ => x
+                        .cell
+                        .energy
+                        .as_ref()
+                        .and_then(|e| e.decode_jpt())
+                        .map(|(s, _)| s.estimate()),
                 };
                 let est = if c.kind == "decode_tps" && x.sampled() {
                     " full-depth ESTIMATE from SAMPLED layers"
@@ -448,12 +631,14 @@ pub fn evaluate_run(c: &Claim, run: &Loaded, tag_run: bool) -> Vec<Row> {
                 } else {
                     ""
                 };
-                let measured = ours.map_or("-".into(), |v| {
-                    format!("{}{est} ({setup})", fmt_num(v, &c.unit))
+                let digits = if c.unit == "J/token" { 3 } else { 1 };
+                let measured = ours.as_ref().map_or("-".into(), |v| {
+                    format!("{} {}{est} ({setup})", v.show(digits, "", false), c.unit)
                 });
+                let noisy = noisy_why(&[&x]);
                 let verdict = match ours {
                     None if c.kind == "j_per_token" && energy != "measured" => {
-                        Verdict::NotMeasurable(run.energy_text())
+                        Verdict::NotMeasurable(run.energy_short())
                     }
                     None => Verdict::NotMeasurable("the cell has no such figure".into()),
                     Some(_) if c.kind == "j_per_token" && energy != "measured" => {
@@ -461,8 +646,9 @@ pub fn evaluate_run(c: &Claim, run: &Loaded, tag_run: bool) -> Vec<Row> {
                             "only ESTIMATED energy in this run: a model, not a measurement".into(),
                         )
                     }
-                    Some(_) if !same_hw => Verdict::NotMeasurable(format!(
-                        "{hw}: an absolute figure, fair only on the same hardware"
+                    Some(v) if !same_hw => Verdict::DifferentHardware(format!(
+                        "{hw}: an absolute figure, compared only on the same hardware; ours ÷ theirs = {:.2}",
+                        v.value / pubv
                     )),
                     Some(_) if c.threads.is_some_and(|t| t != x.cell.key.threads) => {
                         Verdict::NotMeasurable(format!(
@@ -470,7 +656,7 @@ pub fn evaluate_run(c: &Claim, run: &Loaded, tag_run: bool) -> Vec<Row> {
                             c.threads.unwrap_or(0)
                         ))
                     }
-                    Some(v) => judge(c, v, pubv),
+                    Some(v) => judge(c, &v, pubv, noisy.as_deref()),
                 };
                 rows.push(base(item, pubs, measured, verdict, note(&extra)));
             }
@@ -494,7 +680,7 @@ pub fn evaluate_run(c: &Claim, run: &Loaded, tag_run: bool) -> Vec<Row> {
                         m.format,
                         m.head
                     ),
-                    judge(c, gb, pubv),
+                    judge(c, &exact(gb), pubv, None),
                     note(&[]),
                 ));
             }
@@ -534,25 +720,31 @@ pub fn evaluate_run(c: &Claim, run: &Loaded, tag_run: bool) -> Vec<Row> {
                     missing.push(format!("{t} thr (run has {})", tests.join(", ")));
                     continue;
                 };
-                let ours = if decode { x.decode() } else { x.prefill() };
+                let ours = if decode {
+                    x.cell.decode_tokens_per_s.as_ref()
+                } else {
+                    x.cell.prefill_tokens_per_s.as_ref()
+                }
+                .map(|s| s.estimate());
                 let Some(v) = ours else {
                     missing.push(format!("{t} thr"));
                     continue;
                 };
                 let verdict = if same_hw {
-                    judge(c, v, pubv)
+                    judge(c, &v, pubv, noisy_why(&[x]).as_deref())
                 } else {
-                    Verdict::NotMeasurable(format!(
+                    Verdict::DifferentHardware(format!(
                         "{hw}: an absolute speed; ours ÷ theirs = {:.2}",
-                        v / pubv
+                        v.value / pubv
                     ))
                 };
                 rows.push(base(
                     &format!("{model} @ {t} thr"),
                     pubs.clone(),
                     format!(
-                        "{}{} ({}, {})",
-                        fmt_num(v, &c.unit),
+                        "{} {}{} ({}, {})",
+                        v.show(1, "", false),
+                        c.unit,
                         if x.sampled() { " SAMPLED" } else { "" },
                         x.cell.key.isa,
                         x.cell.key.test
@@ -672,17 +864,113 @@ mod tests {
         assert_eq!(claim("1").published["bitnet-1.5b"], 4.47);
     }
 
+    fn est(value: f64, lo: f64, hi: f64) -> Estimate {
+        Estimate {
+            value,
+            ci95_low: Some(lo),
+            ci95_high: Some(hi),
+            ci_level: Some(0.968),
+            method: crate::records::stats::RATIO_CI.into(),
+            n: 5,
+            n_den: Some(5),
+            no_ci: None,
+            clipped: None,
+            note: None,
+        }
+    }
+
     #[test]
-    fn judge_uses_the_tolerance_and_says_by_how_much() {
-        let c = claim("1"); // at_least, 15%
-        assert_eq!(judge(&c, 3.5, 3.88), Verdict::Reproduced);
-        match judge(&c, 2.0, 3.88) {
-            Verdict::NotReproduced(w) => assert!(w.contains("-48%"), "{w}"),
+    fn reproduced_only_when_the_whole_interval_meets_the_claim() {
+        let c = claim("1"); // at_least 3.88x less 15% = 3.298x
+        assert_eq!(
+            judge(&c, &est(4.0, 3.5, 4.4), 3.88, None),
+            Verdict::Reproduced
+        );
+        // The interval's low end sits below 3.298x: not a reproduction, however high the median.
+        match judge(&c, &est(4.39, 2.8, 7.2), 3.88, None) {
+            Verdict::Inconclusive(w) => {
+                assert!(w.contains("reaches both sides of at least 3.30x"), "{w}");
+                assert!(w.contains("repetitions per cell would decide it"), "{w}");
+            }
             v => panic!("{v:?}"),
         }
-        let c6 = claim("6"); // at_most 29 ms
-        assert_eq!(judge(&c6, 25.0, 29.0), Verdict::Reproduced);
-        assert!(matches!(judge(&c6, 40.0, 29.0), Verdict::NotReproduced(_)));
+    }
+
+    #[test]
+    fn not_reproduced_only_when_the_whole_interval_contradicts_it() {
+        let c = claim("1");
+        match judge(&c, &est(2.0, 1.8, 2.3), 3.88, None) {
+            Verdict::NotReproduced(w) => {
+                assert!(w.contains("whole 95% CI is below at least 3.30x"), "{w}");
+                assert!(w.contains("-48%"), "{w}");
+            }
+            v => panic!("{v:?}"),
+        }
+        let c6 = claim("6"); // at_most 29 ms plus 15%
+        assert_eq!(
+            judge(&c6, &est(25.0, 24.0, 26.0), 29.0, None),
+            Verdict::Reproduced
+        );
+        let v = judge(&c6, &est(40.0, 38.0, 42.0), 29.0, None);
+        assert!(
+            matches!(&v, Verdict::NotReproduced(w) if w.starts_with("40.0 [38.0, 42.0] ms/token: the whole 95% CI is above at most 33.3 ms/token")),
+            "{v:?}"
+        );
+    }
+
+    #[test]
+    fn inconclusive_says_what_would_decide_it() {
+        let c = claim("1");
+        // 3.5x [3.0, 4.1]: the edge 3.298 is ln(3.5/3.298) = 0.059 away, the reach 0.154:
+        // 5·(0.154/0.059)² ≈ 34 repetitions.
+        let Verdict::Inconclusive(w) = judge(&c, &est(3.5, 3.0, 4.1), 3.88, None) else {
+            panic!()
+        };
+        assert!(w.contains("about 34 repetitions per cell"), "{w}");
+        // No interval at all (3 repetitions a side): inconclusive, with the reason in words.
+        let mut few = est(4.0, 0.0, 0.0);
+        few.ci95_low = None;
+        few.ci95_high = None;
+        few.no_ci = Some(crate::records::stats::too_few_for_ratio(3, 3, 0.95));
+        let Verdict::Inconclusive(w) = judge(&c, &few, 3.88, None) else {
+            panic!()
+        };
+        assert!(w.contains("n=3 and 3: too few repetitions"), "{w}");
+    }
+
+    #[test]
+    fn a_noisy_cell_never_gets_a_green_verdict() {
+        let c = claim("1");
+        let v = judge(&c, &est(4.39, 4.0, 4.8), 3.88, Some("ternary i2 cv 9.0%"));
+        assert!(
+            matches!(&v, Verdict::Inconclusive(w) if w.contains("NOISY")),
+            "{v:?}"
+        );
+        // A noisy cell whose whole interval contradicts the claim is still not reproduced.
+        assert!(matches!(
+            judge(&c, &est(2.0, 1.8, 2.3), 3.88, Some("x")),
+            Verdict::NotReproduced(_)
+        ));
+        // End to end: a NOISY pair in a run.
+        let noisy: Vec<f64> = [30.0, 44.0, 40.0, 52.0, 39.0, 41.0].to_vec();
+        let r = run(
+            "AMD EPYC 7763",
+            "unavailable",
+            vec![
+                crate::present::report::testutil::cell_with(
+                    "bitnet-700m",
+                    "ternary",
+                    1,
+                    &noisy,
+                    None,
+                ),
+                cell("bitnet-700m", "fp16", 1, 10.0, None),
+            ],
+        );
+        let rows = evaluate_run(&claim("1"), &r, false);
+        let r700 = rows.iter().find(|x| x.item == "bitnet-700m").unwrap();
+        assert!(r700.measured.contains("NOISY"), "{}", r700.measured);
+        assert_ne!(r700.verdict, Verdict::Reproduced, "{r700:?}");
     }
 
     #[test]
@@ -699,7 +987,7 @@ mod tests {
         let rows = evaluate_run(&claim("1"), &r, false);
         let r700 = rows.iter().find(|x| x.item == "bitnet-700m").unwrap();
         assert_eq!(r700.verdict, Verdict::Reproduced, "{r700:?}");
-        assert!(r700.measured.starts_with("4.00x"), "{}", r700.measured);
+        assert!(r700.measured.starts_with("4.00x ["), "{}", r700.measured);
         assert!(r700.detail.contains("different hardware"));
         let rest = rows.iter().find(|x| x.item.contains("bitnet-13b")).unwrap();
         assert!(
@@ -712,21 +1000,26 @@ mod tests {
             matches!(&rows[0].verdict, Verdict::NotMeasurable(w) if w.contains("different hardware"))
         );
 
-        // Energy claim without counters: the run's reason is given.
+        // Energy claim without counters: a short line; the reason itself is in the verdict
+        // card, once per run.
         let rows = evaluate_run(&claim("3"), &r, false);
         let e = rows.iter().find(|x| x.item == "bitnet-700m").unwrap();
         assert!(
-            matches!(&e.verdict, Verdict::NotMeasurable(w) if w.contains("no counters in this VM"))
+            matches!(&e.verdict, Verdict::NotMeasurable(w) if w.contains("energy unavailable") && !w.contains("no counters in this VM")),
+            "{e:?}"
         );
 
         // 29 ms at 8 threads: our 2B4T cell is at 2 threads on other hardware.
         let rows = evaluate_run(&claim("6"), &r, false);
         assert!(
-            matches!(&rows[0].verdict, Verdict::NotMeasurable(w) if w.contains("different hardware"))
+            matches!(&rows[0].verdict, Verdict::DifferentHardware(w) if w.contains("ours ÷ theirs = 1.15")),
+            "{:?}",
+            rows[0].verdict
         );
+        assert_eq!(rows[0].verdict.word(), "different hardware");
         assert!(rows[0].detail.contains("8 threads"), "{}", rows[0].detail);
         assert!(
-            rows[0].measured.starts_with("33.3 ms/token"),
+            rows[0].measured.starts_with("33.3 [") && rows[0].measured.contains("] ms/token"),
             "{}",
             rows[0].measured
         );
@@ -738,7 +1031,7 @@ mod tests {
             .find(|x| x.item == "bitnet-2b4t @ 2 thr")
             .unwrap();
         assert!(
-            matches!(&two.verdict, Verdict::NotMeasurable(w) if w.contains("ours ÷ theirs = 1.05")),
+            matches!(&two.verdict, Verdict::DifferentHardware(w) if w.contains("ours ÷ theirs = 1.05")),
             "{two:?}"
         );
     }
@@ -766,7 +1059,11 @@ mod tests {
         );
         let rows = evaluate_run(&claim("3"), &r, false);
         let e = rows.iter().find(|x| x.item == "bitnet-700m").unwrap();
-        assert!(e.measured.contains("80.0% ESTIMATED"), "{}", e.measured);
+        assert!(
+            e.measured.starts_with("80.0% [") && e.measured.contains("] ESTIMATED"),
+            "{}",
+            e.measured
+        );
         assert!(matches!(&e.verdict, Verdict::NotMeasurable(w) if w.contains("ESTIMATED")));
     }
 

@@ -1,9 +1,13 @@
 //! CPU comparison: several runs of one scenario on different machines, side by side.
 //!
 //! Per run and per model × engine, the cell with the most threads (the machine at full use)
-//! gives decode and prefill tokens/s, tokens/s per core, tokens/s per watt (= tokens per
-//! joule, where the run measured or estimated energy; estimates are labelled) and tokens per
-//! dollar when `--price RUN=USD_PER_HOUR` names the machine's hourly price.
+//! gives decode and prefill tokens/s, tokens/s per core (÷ the cores that cell used: its
+//! threads, at most the machine's physical cores), tokens/s per watt (= tokens per joule,
+//! where the run measured or estimated energy; estimates are labelled) and tokens per dollar
+//! at the machine's hourly price (`ternbench run --price-per-hour`, or `report --price
+//! RUN=USD_PER_HOUR`, which wins). Rows are grouped by machine (the run's `--label`, else its
+//! CPU), and [`machine_notes`] says where labels and machines disagree: one label over
+//! different CPUs, or different labels over one kind of machine.
 
 use std::collections::BTreeMap;
 
@@ -52,8 +56,12 @@ pub fn parse_prices(specs: &[String], runs: &[Loaded]) -> Result<BTreeMap<usize,
 /// One machine's figures for one model and engine.
 #[derive(Debug, Clone)]
 pub struct Row {
-    /// Run label (`#2 AMD EPYC (Zen 4)`).
+    /// Run label (`#2 c7i.xlarge`, or `#2 AMD EPYC (Zen 4)` without `--label`).
     pub label: String,
+    /// The machine it groups under (its label, else its CPU).
+    pub group: String,
+    /// The CPU's name.
+    pub cpu: String,
     /// Run id.
     pub run_id: String,
     /// Model.
@@ -62,17 +70,19 @@ pub struct Row {
     pub engine: String,
     /// Threads of the cell used.
     pub threads: usize,
-    /// Cores of the machine.
+    /// Cores of the machine (physical, else logical CPUs).
     pub cores: Option<f64>,
+    /// Cores the cell used: its threads, at most the machine's cores.
+    pub cores_used: Option<f64>,
     /// Median decode tokens/s.
     pub decode_tps: Option<f64>,
     /// Median prefill tokens/s.
     pub prefill_tps: Option<f64>,
-    /// Decode tokens/s per core.
+    /// Decode tokens/s per core used.
     pub decode_tps_per_core: Option<f64>,
     /// Decode tokens/s per watt (tokens per joule), and whether it is an estimate.
     pub decode_tps_per_watt: Option<(f64, bool)>,
-    /// USD per hour given with `--price`.
+    /// USD per hour: `report --price`, else the run's `--price-per-hour`.
     pub usd_per_hour: Option<f64>,
     /// Decode tokens per dollar at that price.
     pub decode_tokens_per_usd: Option<f64>,
@@ -99,28 +109,109 @@ pub fn rows(runs: &[Loaded], prices: &BTreeMap<usize, f64>) -> Vec<Row> {
         }
         for ((model, engine), c) in best {
             let cores = r.cores();
+            let cores_used = cores.map(|n| n.min(c.cell.key.threads as f64));
             let decode = c.decode();
             let per_watt = c
                 .j_per_token()
                 .filter(|j| *j > 0.0)
                 .map(|j| (1.0 / j, c.estimated()));
-            let price = prices.get(&r.index).copied();
+            let price = prices.get(&r.index).copied().or(r.run.price_usd_per_hour);
             out.push(Row {
                 label: r.label(),
+                group: r.group(),
+                cpu: r.cpu(),
                 run_id: r.run.run_id.clone(),
                 model,
                 engine,
                 threads: c.cell.key.threads,
                 cores,
+                cores_used,
                 decode_tps: decode,
                 prefill_tps: c.prefill(),
-                decode_tps_per_core: decode.zip(cores).map(|(d, n)| d / n),
+                decode_tps_per_core: decode.zip(cores_used).map(|(d, n)| d / n),
                 decode_tps_per_watt: per_watt,
                 usd_per_hour: price,
                 decode_tokens_per_usd: decode.zip(price).map(|(d, p)| d * 3600.0 / p),
                 flags: c.flags(),
                 sampled: c.sampled(),
             });
+        }
+    }
+    // Group by machine, in order of first appearance (a stable sort keeps run order within).
+    let mut order: Vec<String> = Vec::new();
+    for r in &out {
+        if !order.contains(&r.group) {
+            order.push(r.group.clone());
+        }
+    }
+    out.sort_by_key(|r| order.iter().position(|g| g == &r.group));
+    out
+}
+
+/// Where labels and machines disagree, one line each: one label over machines of different
+/// kinds (its runs are not one machine's figures), several labels over one kind of machine
+/// (one host or identical instances: runs made at once on one host share its cores and memory
+/// bandwidth), and labels that several runs share (grouped in the comparison).
+pub fn machine_notes(runs: &[Loaded]) -> Vec<String> {
+    let mut by_label: BTreeMap<&str, Vec<&Loaded>> = BTreeMap::new();
+    let mut by_machine: BTreeMap<String, Vec<&Loaded>> = BTreeMap::new();
+    for r in runs {
+        if let Some(l) = &r.run.label {
+            by_label.entry(l.as_str()).or_default().push(r);
+        }
+        by_machine.entry(r.machine_key()).or_default().push(r);
+    }
+    let ids = |rs: &[&Loaded]| {
+        rs.iter()
+            .map(|r| format!("#{}", r.index))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut out = Vec::new();
+    for (label, rs) in &by_label {
+        let mut kinds: Vec<String> = rs.iter().map(|r| r.machine_key()).collect();
+        kinds.sort();
+        kinds.dedup();
+        if kinds.len() > 1 {
+            let each: Vec<String> = rs
+                .iter()
+                .map(|r| {
+                    format!(
+                        "#{} {} ({} CPUs)",
+                        r.index,
+                        r.cpu(),
+                        r.machine_str("logical_cpus").unwrap_or_else(|| "?".into())
+                    )
+                })
+                .collect();
+            out.push(format!(
+                "label \"{label}\" covers different machines: {}; its rows are not one machine's figures (an instance type can be served by several CPU generations: label them apart)",
+                each.join("; ")
+            ));
+        } else if rs.len() > 1 {
+            out.push(format!(
+                "label \"{label}\": {} runs ({}), grouped together",
+                rs.len(),
+                ids(rs)
+            ));
+        }
+    }
+    for rs in by_machine.values() {
+        let mut labels: Vec<&str> = rs.iter().filter_map(|r| r.run.label.as_deref()).collect();
+        labels.sort();
+        labels.dedup();
+        if labels.len() > 1 {
+            out.push(format!(
+                "{} ({}) report the same kind of machine ({}, {} CPUs, same ISA): one host or identical instances; runs made at the same time on one host share its cores and memory bandwidth",
+                labels
+                    .iter()
+                    .map(|l| format!("\"{l}\""))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                ids(rs),
+                rs[0].cpu(),
+                rs[0].machine_str("logical_cpus").unwrap_or_else(|| "?".into())
+            ));
         }
     }
     out
@@ -141,20 +232,15 @@ fn bar_chart(
             cats.push(r.label.clone());
         }
     }
-    let mut groups: BTreeMap<String, Vec<Point>> = BTreeMap::new();
+    let mut groups: BTreeMap<String, (String, Vec<Point>)> = BTreeMap::new();
     for r in rows {
         let Some((y, mark)) = value(r) else { continue };
         let x = cats.iter().position(|c| c == &r.label).unwrap_or(0) as f64;
         groups
-            .entry(format!("{} {}", r.model, r.engine))
-            .or_default()
-            .push(Point {
-                x,
-                y,
-                lo: None,
-                hi: None,
-                mark,
-            });
+            .entry(format!("{} {}", r.engine, r.model))
+            .or_insert_with(|| (r.engine.clone(), Vec::new()))
+            .1
+            .push(Point::bare(x, y, mark));
     }
     if groups.is_empty() {
         return None;
@@ -163,14 +249,14 @@ fn bar_chart(
     for (i, c) in cats.iter_mut().enumerate() {
         let has = groups
             .values()
-            .any(|pts| pts.iter().any(|p| p.x == i as f64));
+            .any(|(_, pts)| pts.iter().any(|p| p.x == i as f64));
         if !has {
             c.push_str(&format!(" ({missing})"));
         }
     }
     let series = groups
         .into_iter()
-        .map(|(k, points)| {
+        .map(|(k, (family, points))| {
             let mut name = k;
             if points.iter().all(|p| p.mark == Mark::Sampled) {
                 name.push_str(" (SAMPLED)");
@@ -178,7 +264,11 @@ fn bar_chart(
             if points.iter().all(|p| p.mark == Mark::Estimated) {
                 name.push_str(" (ESTIMATED)");
             }
-            Series { name, points }
+            Series {
+                name,
+                family,
+                points,
+            }
         })
         .collect();
     Some(Chart {
@@ -191,6 +281,7 @@ fn bar_chart(
         references: Vec::new(),
         reference_label: String::new(),
         percent: false,
+        limit: None,
         caption: caption.into(),
     })
 }
@@ -219,7 +310,7 @@ pub fn charts(rows: &[Row]) -> Vec<Figure> {
         ),
         fig(
             bar_chart(rows, "cpu_per_core", "Decode tokens/s per core", "decode tokens/s ÷ cores",
-                "Median decode tokens/s at the highest thread count ÷ the machine's physical cores (logical CPUs where cores are unknown).",
+                "Median decode tokens/s at the highest thread count ÷ the cores it used (its threads, at most the machine's physical cores; logical CPUs where cores are unknown).",
                 "cores unknown",
                 |r| r.decode_tps_per_core.map(|v| (v, m(r)))),
             "Decode tokens/s per core",
@@ -235,11 +326,11 @@ pub fn charts(rows: &[Row]) -> Vec<Figure> {
         ),
         fig(
             bar_chart(rows, "cpu_per_dollar", "Decode tokens per dollar", "tokens per USD",
-                "Median decode tokens/s × 3600 ÷ the hourly price given with --price.",
-                "no --price",
+                "Median decode tokens/s × 3600 ÷ the machine's hourly price (ternbench run --price-per-hour, or report --price).",
+                "no price",
                 |r| r.decode_tokens_per_usd.map(|v| (v, m(r)))),
             "Decode tokens per dollar",
-            "no price given: add --price RUN=USD_PER_HOUR for each machine",
+            "no price: run with --price-per-hour USD, or add --price RUN=USD_PER_HOUR to the report",
         ),
     ]
 }

@@ -1,12 +1,14 @@
 //! `index.html`: one self-contained page — CSS inline (with a print stylesheet), every chart
 //! inline as SVG, no scripts, no fonts or images fetched, so it reads offline and prints.
-//! Sections: machines, settings, results, charts (or why each was left out), energy, claims,
-//! CPU comparison, notes.
+//! Sections: the verdict card of each run first (the answer: ternary ÷ FP16 with CIs, roofline,
+//! energy or why not, $/Mtok, labels), then results, charts (or why each was left out),
+//! claims, CPU comparison, the machine and scenario folded, notes.
 
 use std::collections::BTreeMap;
 
 use super::charts::Figure;
 use super::tables;
+use super::verdict::{ratio_text, roofline_text, Card};
 use super::Report;
 
 /// Escapes text for HTML.
@@ -31,8 +33,15 @@ figure{margin:1.2em 0;page-break-inside:avoid;break-inside:avoid}
 figure svg{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{font-size:.88em;color:#444}
 .v-reproduced{color:#006d2c;font-weight:bold}.v-not-reproduced{color:#b30000;font-weight:bold}
-.v-not-measurable-here{color:#666}
+.v-inconclusive{color:#8a4b00;font-weight:bold}
+.v-not-measurable-here,.v-different-hardware{color:#666}
 .wide{overflow-x:auto}.wide td{white-space:nowrap}
+.verdict{border:2px solid #0072b2;border-radius:6px;padding:.2em 1em .5em;margin:.8em 0 1.2em;background:#f5f9fc}
+.verdict h2{border:none;margin:.4em 0 .2em;font-size:1.15em}
+.verdict .answer{font-size:1.12em;margin:.3em 0 .5em}
+.verdict table{font-size:.84em;margin:.3em 0}
+.verdict ul{margin:.3em 0;padding-left:1.2em;font-size:.9em}
+.sub{color:#444;font-size:.9em;margin-top:0}
 pre{background:#f6f6f6;padding:.8em;overflow-x:auto;font-size:.82em}
 @media print{
  body{max-width:none;margin:0;font-size:10pt}
@@ -112,6 +121,61 @@ fn flag_class(_: usize, c: &str) -> String {
     }
 }
 
+fn opt_text(
+    e: &Option<crate::records::stats::Estimate>,
+    f: fn(&crate::records::stats::Estimate) -> String,
+) -> String {
+    e.as_ref().map_or_else(|| "-".into(), f)
+}
+
+/// One run's verdict card.
+fn card(s: &mut String, c: &Card, i: usize) {
+    s.push_str(&format!(
+        "<section class=\"verdict\" id=\"verdict-{i}\"><h2>Verdict — {} (run <code>{}</code>, scenario <code>{}</code>)</h2>\n<p class=\"answer\">{}</p>\n",
+        esc(&c.run_label),
+        esc(&c.run_id),
+        esc(&c.scenario),
+        esc(&c.headline)
+    ));
+    if !c.rows.is_empty() {
+        let rows: Vec<Vec<String>> = c
+            .rows
+            .iter()
+            .map(|r| {
+                vec![
+                    r.setup.clone(),
+                    opt_text(&r.decode, ratio_text),
+                    opt_text(&r.prefill, ratio_text),
+                    r.decode_tps_ternary.clone(),
+                    r.decode_tps_fp16.clone(),
+                    opt_text(&r.roofline_ternary, roofline_text),
+                    opt_text(&r.roofline_fp16, roofline_text),
+                ]
+            })
+            .collect();
+        s.push_str(&table(
+            &[
+                "like for like",
+                "decode ternary ÷ FP16 [95% CI]",
+                "prefill ternary ÷ FP16 [95% CI]",
+                "decode t/s ternary",
+                "decode t/s FP16",
+                "roofline ternary",
+                "roofline FP16",
+            ],
+            &rows,
+            |_, _| String::new(),
+        ));
+    }
+    s.push_str("<ul>");
+    s.push_str(&format!("<li><b>Energy:</b> {}</li>", esc(&c.energy)));
+    s.push_str(&format!("<li><b>Cost:</b> {}</li>", esc(&c.cost)));
+    for l in &c.labels {
+        s.push_str(&format!("<li class=\"flag\">{}</li>", esc(l)));
+    }
+    s.push_str("</ul></section>\n");
+}
+
 /// The HTML page; `svgs` maps chart id to its SVG text.
 pub fn render(r: &Report, svgs: &BTreeMap<String, String>) -> String {
     let mut s = String::from(
@@ -120,15 +184,10 @@ pub fn render(r: &Report, svgs: &BTreeMap<String, String>) -> String {
     s.push_str(CSS);
     s.push_str("</style></head><body>\n<h1>ternbench report</h1>\n");
     s.push_str(&format!(
-        "<p>Generated {} from {} run(s). Figures are medians with 95% confidence intervals. <b>SAMPLED</b>: only some layers were built and timed (drawn hatched or hollow-circled). <b>ESTIMATED</b>: energy from a model, not counters (drawn hollow). Tables and charts of the same figures are in <code>tables.csv</code>, <code>claims.csv</code> and the <code>.svg</code>/<code>.png</code> files beside this page.</p>\n",
+        "<p class=\"sub\">Generated {} from {} run(s). Figures are medians with their 95% confidence intervals in brackets; ratios are ratios of medians with the interval of the ratio from the repetitions (docs/method.md).</p>\n",
         esc(&r.generated_utc),
         r.runs.len()
     ));
-    s.push_str("<nav><a href=\"#machines\">Machines</a> · <a href=\"#settings\">Settings</a> · <a href=\"#results\">Results</a> · <a href=\"#charts\">Charts</a> · <a href=\"#energy\">Energy</a> · <a href=\"#claims\">Claims</a>");
-    if !r.cpu_rows.is_empty() {
-        s.push_str(" · <a href=\"#cpus\">CPU comparison</a>");
-    }
-    s.push_str("</nav>\n");
     if !r.mismatches.is_empty() {
         s.push_str("<div class=\"warn\"><b>Settings differ between these runs</b> (reported with <code>--allow-mismatch</code>); their figures are not like for like:<ul>");
         for m in &r.mismatches {
@@ -136,11 +195,67 @@ pub fn render(r: &Report, svgs: &BTreeMap<String, String>) -> String {
         }
         s.push_str("</ul></div>\n");
     }
+    for (i, c) in r.cards.iter().enumerate() {
+        card(&mut s, c, i + 1);
+    }
+    s.push_str("<nav><a href=\"#results\">Results</a> · <a href=\"#charts\">Charts</a> · <a href=\"#claims\">Claims</a>");
+    if !r.cpu_rows.is_empty() {
+        s.push_str(" · <a href=\"#cpus\">CPU comparison</a>");
+    }
+    s.push_str(" · <a href=\"#machines\">Machine and scenario</a></nav>\n");
+    s.push_str("<p class=\"sub\"><b>SAMPLED</b>: only some layers were built and timed (drawn hatched or hollow-circled). <b>ESTIMATED</b>: energy from a model, not counters (drawn hollow). <b>NOISY</b>: the repetitions vary by more than the scenario's max_cv. Tables and charts of the same figures are in <code>tables.csv</code>, <code>claims.csv</code> and the <code>.svg</code>/<code>.png</code> files beside this page.</p>\n");
 
-    s.push_str("<h2 id=\"machines\">Machines</h2>\n");
+    s.push_str("<h2 id=\"results\">Results</h2>\n");
+    s.push_str(&table(
+        tables::CELL_HEADER,
+        &tables::cell_rows(r),
+        flag_class,
+    ));
+
+    s.push_str("<h2 id=\"charts\">Charts</h2>\n");
+    figures(&mut s, &r.figures, svgs);
+
+    s.push_str("<h2 id=\"claims\">Published claims beside our measurements</h2>\n<p>A claim is <b>reproduced</b> only when the whole 95% CI of our figure meets it, <b>not reproduced</b> when the whole CI contradicts it, and <b>inconclusive</b> otherwise (the verdict says about how many repetitions would decide it); a NOISY cell is never reproduced. Our machine is not theirs: ratios (speedups, energy reductions) are compared across machines; an absolute speed or latency from other hardware is marked <b>different hardware</b> and not judged. Sources are listed in <code>claims.csv</code> and <code>data/claims.toml</code>.</p>\n");
+    s.push_str(&table(
+        tables::CLAIM_HEADER,
+        &tables::claim_rows(r),
+        |i, c| {
+            if i == 5 {
+                let w = [
+                    "reproduced",
+                    "not reproduced",
+                    "inconclusive",
+                    "different hardware",
+                ]
+                .into_iter()
+                .find(|w| c.starts_with(w))
+                .unwrap_or("not measurable here");
+                format!("v-{}", w.replace(' ', "-"))
+            } else {
+                flag_class(i, c)
+            }
+        },
+    ));
+
+    if !r.cpu_rows.is_empty() {
+        s.push_str("<h2 id=\"cpus\">CPU comparison</h2>\n");
+        if !r.machines_differ() {
+            s.push_str("<p>All runs come from the same kind of machine.</p>\n");
+        }
+        for n in &r.machine_notes {
+            s.push_str(&format!(
+                "<div class=\"warn\"><b>Machines:</b> {}</div>\n",
+                esc(n)
+            ));
+        }
+        s.push_str(&table(tables::CPU_HEADER, &tables::cpu_rows(r), flag_class));
+        figures(&mut s, &r.cpu_figures, svgs);
+    }
+
+    s.push_str("<h2 id=\"machines\">Machine and scenario</h2>\n");
     for l in &r.runs {
         s.push_str(&format!(
-            "<h3>{} — run <code>{}</code></h3><p>read from <code>{}</code>; {} → {}, status {}</p>\n",
+            "<details><summary>{} — run <code>{}</code>: the machine (read from <code>{}</code>; {} → {}, status {})</summary>\n",
             esc(&l.label()),
             esc(&l.run.run_id),
             esc(&l.path.display().to_string()),
@@ -153,12 +268,11 @@ pub fn render(r: &Report, svgs: &BTreeMap<String, String>) -> String {
             .map(|(k, v)| vec![k.to_string(), v])
             .collect();
         s.push_str(&table(&["field", "value"], &rows, |_, _| String::new()));
+        s.push_str("</details>\n");
     }
-
-    s.push_str("<h2 id=\"settings\">Settings</h2>\n");
     for l in &r.runs {
         s.push_str(&format!(
-            "<p>{}: scenario <code>{}</code> — {}</p><details open><summary>scenario text</summary><pre>{}</pre></details>\n",
+            "<details><summary>{}: scenario <code>{}</code> — {}</summary><pre>{}</pre></details>\n",
             esc(&l.label()),
             esc(&l.run.scenario.name),
             esc(&l.run.scenario.description),
@@ -168,55 +282,6 @@ pub fn render(r: &Report, svgs: &BTreeMap<String, String>) -> String {
             // Same settings: one copy is enough.
             break;
         }
-    }
-
-    s.push_str("<h2 id=\"results\">Results</h2>\n");
-    s.push_str(&table(
-        tables::CELL_HEADER,
-        &tables::cell_rows(r),
-        flag_class,
-    ));
-
-    s.push_str("<h2 id=\"charts\">Charts</h2>\n");
-    figures(&mut s, &r.figures, svgs);
-
-    s.push_str("<h2 id=\"energy\">Energy</h2>\n<ul>");
-    for l in &r.runs {
-        s.push_str(&format!(
-            "<li>{}: {}</li>",
-            esc(&l.label()),
-            esc(&l.energy_text())
-        ));
-    }
-    s.push_str("</ul>\n");
-
-    s.push_str("<h2 id=\"claims\">Published claims beside our measurements</h2>\n<p>Our machine is not theirs: ratios (speedups, energy reductions) are compared across machines; absolute speeds and latencies only on the claim's own hardware. Sources are listed in <code>claims.csv</code> and <code>data/claims.toml</code>.</p>\n");
-    s.push_str(&table(
-        tables::CLAIM_HEADER,
-        &tables::claim_rows(r),
-        |i, c| {
-            if i == 5 {
-                let w = if c.starts_with("reproduced") {
-                    "reproduced"
-                } else if c.starts_with("not reproduced") {
-                    "not-reproduced"
-                } else {
-                    "not-measurable-here"
-                };
-                format!("v-{w}")
-            } else {
-                flag_class(i, c)
-            }
-        },
-    ));
-
-    if !r.cpu_rows.is_empty() {
-        s.push_str("<h2 id=\"cpus\">CPU comparison</h2>\n");
-        if !r.machines_differ() {
-            s.push_str("<p>All runs come from the same kind of machine.</p>\n");
-        }
-        s.push_str(&table(tables::CPU_HEADER, &tables::cpu_rows(r), flag_class));
-        figures(&mut s, &r.cpu_figures, svgs);
     }
 
     let notes: Vec<String> = r

@@ -35,13 +35,89 @@ pub fn load(path: &Path, index: usize) -> Result<Loaded> {
             file.display()
         )
     })?;
-    let run: RunFile = serde_json::from_str(&text)
+    let run = RunFile::parse(&text)
         .with_context(|| format!("{}: not a ternbench run.json", file.display()))?;
     Ok(Loaded {
         path: file,
         run,
         index,
     })
+}
+
+/// How deep [`expand`] looks under a folder for run folders (a fleet folder holds
+/// `hosts/<host>/<run-id>/`).
+const FLEET_DEPTH: usize = 4;
+
+/// The runs named on the command line: a results folder or run.json is itself; any other
+/// folder (a fleet folder, a `results/` folder) stands for every run folder under it, sorted
+/// by path, complete ones only. Returns the run paths and a line for each run left out.
+pub fn expand(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<String>)> {
+    let mut runs = Vec::new();
+    let mut skipped = Vec::new();
+    for p in paths {
+        if !p.is_dir() || is_run_folder(p) {
+            runs.push(p.clone());
+            continue;
+        }
+        let mut found = Vec::new();
+        find_runs(p, FLEET_DEPTH, &mut found)
+            .with_context(|| format!("looking for run folders under {}", p.display()))?;
+        found.sort();
+        let before = runs.len();
+        for d in found {
+            let status = std::fs::read_to_string(d.join("run.json"))
+                .ok()
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                .and_then(|v| v.get("status")?.as_str().map(str::to_string));
+            match status.as_deref() {
+                Some("complete") => runs.push(d),
+                Some(s) => skipped.push(format!(
+                    "{}: status `{s}`, not finished (finish it with `ternbench run --resume {}`, or rerun the fleet)",
+                    d.display(),
+                    d.display()
+                )),
+                None => skipped.push(format!(
+                    "{}: no readable run.json (stopped before its first write? resume it with `ternbench run --resume {}`)",
+                    d.display(),
+                    d.display()
+                )),
+            }
+        }
+        if runs.len() == before {
+            anyhow::bail!(
+                "{}: no complete run folder (a folder holding run.json) within {FLEET_DEPTH} levels{}",
+                p.display(),
+                if skipped.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({} unfinished)", skipped.len())
+                }
+            );
+        }
+    }
+    Ok((runs, skipped))
+}
+
+/// A folder `ternbench run` made: it holds run.json, or cells.jsonl (created with the folder,
+/// before run.json's first write).
+fn is_run_folder(p: &Path) -> bool {
+    p.join("run.json").is_file() || p.join("cells.jsonl").is_file()
+}
+
+fn find_runs(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for e in std::fs::read_dir(dir)? {
+        let e = e?;
+        if !e.file_type()?.is_dir() {
+            continue;
+        }
+        let p = e.path();
+        if is_run_folder(&p) {
+            out.push(p);
+        } else if depth > 1 {
+            find_runs(&p, depth - 1, out)?;
+        }
+    }
+    Ok(())
 }
 
 impl Loaded {
@@ -79,9 +155,18 @@ impl Loaded {
             .filter(|&c| c > 0.0)
     }
 
-    /// A short label: `#1 AMD EPYC (Zen 4)`.
+    /// A short label: the run's own (`#1 c7i.xlarge`, from `ternbench run --label`), else
+    /// the CPU's name (`#1 AMD EPYC (Zen 4)`).
     pub fn label(&self) -> String {
-        format!("#{} {}", self.index, self.cpu())
+        match &self.run.label {
+            Some(l) => format!("#{} {l}", self.index),
+            None => format!("#{} {}", self.index, self.cpu()),
+        }
+    }
+
+    /// The machine a run groups under in a CPU comparison: its label, else its identity.
+    pub fn group(&self) -> String {
+        self.run.label.clone().unwrap_or_else(|| self.cpu())
     }
 
     /// The machine's comparable identity (CPU model, logical CPUs, ISA set), as text.
@@ -151,6 +236,47 @@ impl Loaded {
             .and_then(|s| s.as_str())
             .unwrap_or("unavailable")
             .to_string()
+    }
+
+    /// A pointer for every place but the two that say more (the verdict card's short line and
+    /// the machine block's full reason): `energy unavailable on this machine (why: the run's
+    /// verdict card)`.
+    pub fn energy_short(&self) -> String {
+        match self.energy_status().as_str() {
+            "unavailable" => {
+                "energy unavailable on this machine (why: the run's verdict card)".into()
+            }
+            "estimated" => "energy ESTIMATED from a model, not measured".into(),
+            s => format!("energy {s}"),
+        }
+    }
+
+    /// The verdict card's one short line on why energy is unavailable: the reason's first
+    /// clause (`no energy counters could be read`), and whether the machine is a VM.
+    pub fn energy_brief(&self) -> String {
+        let reason = self
+            .run
+            .energy
+            .get("reason")
+            .and_then(|v| v.as_str())
+            .unwrap_or("no reason recorded");
+        let head = reason
+            .split(" (")
+            .next()
+            .and_then(|h| h.split("; ").next())
+            .unwrap_or(reason)
+            .trim_end_matches(['.', ';', ':']);
+        let head: String = if head.chars().count() > 100 {
+            head.chars().take(99).chain(['…']).collect()
+        } else {
+            head.to_string()
+        };
+        let vm = if reason.contains("virtual machine") {
+            " on this virtual machine"
+        } else {
+            ""
+        };
+        format!("unavailable: {head}{vm}")
     }
 
     /// Why energy is missing (or how it was obtained), with the fix when one was recorded.

@@ -1,9 +1,10 @@
-//! `summary.md`: the report for CI pages and pull requests — machines, settings, the cell
-//! table, charts as PNG links (each with its caption, or why it was left out), energy, the
-//! claims table and the CPU comparison.
+//! `summary.md`: the report for CI pages and pull requests — the verdict card of each run
+//! first, then the cell table, charts as PNG links (each with its caption, or why it was left
+//! out), the claims table, the CPU comparison, and the machine and scenario folded.
 
 use super::charts::Figure;
 use super::tables;
+use super::verdict::{ratio_text, roofline_text};
 use super::Report;
 
 fn md_escape(s: &str) -> String {
@@ -42,11 +43,6 @@ fn figures(s: &mut String, figs: &[Figure]) {
 /// The Markdown report.
 pub fn render(r: &Report) -> String {
     let mut s = String::from("# ternbench report\n\n");
-    s.push_str(&format!(
-        "Generated {} from {} run(s). Figures are medians with 95% confidence intervals; **SAMPLED** marks cells that built only some layers, **ESTIMATED** marks energy from a model rather than counters.\n\n",
-        r.generated_utc,
-        r.runs.len()
-    ));
     if !r.mismatches.is_empty() {
         s.push_str("> **Settings differ between these runs** (reported with --allow-mismatch); compare with care:\n");
         for m in &r.mismatches {
@@ -54,10 +50,79 @@ pub fn render(r: &Report) -> String {
         }
         s.push('\n');
     }
-    s.push_str("## Machines\n\n");
+    for c in &r.cards {
+        s.push_str(&format!(
+            "## Verdict — {} (run `{}`, scenario `{}`)\n\n**{}**\n\n",
+            c.run_label, c.run_id, c.scenario, c.headline
+        ));
+        if !c.rows.is_empty() {
+            let opt = |e: &Option<crate::records::stats::Estimate>,
+                       f: fn(&crate::records::stats::Estimate) -> String| {
+                e.as_ref().map_or_else(|| "-".into(), f)
+            };
+            let rows: Vec<Vec<String>> = c
+                .rows
+                .iter()
+                .map(|x| {
+                    vec![
+                        x.setup.clone(),
+                        opt(&x.decode, ratio_text),
+                        opt(&x.prefill, ratio_text),
+                        x.decode_tps_ternary.clone(),
+                        x.decode_tps_fp16.clone(),
+                        opt(&x.roofline_ternary, roofline_text),
+                        opt(&x.roofline_fp16, roofline_text),
+                    ]
+                })
+                .collect();
+            s.push_str(&table(
+                &[
+                    "like for like",
+                    "decode ternary ÷ FP16 [95% CI]",
+                    "prefill ternary ÷ FP16 [95% CI]",
+                    "decode t/s ternary",
+                    "decode t/s FP16",
+                    "roofline ternary",
+                    "roofline FP16",
+                ],
+                &rows,
+            ));
+            s.push('\n');
+        }
+        s.push_str(&format!("- **Energy:** {}\n", md_escape(&c.energy)));
+        s.push_str(&format!("- **Cost:** {}\n", md_escape(&c.cost)));
+        for l in &c.labels {
+            s.push_str(&format!("- {}\n", md_escape(l)));
+        }
+        s.push('\n');
+    }
+    s.push_str(&format!(
+        "Generated {} from {} run(s). Figures are medians with their 95% confidence intervals in brackets; ratios are ratios of medians with the interval of the ratio from the repetitions. **SAMPLED** marks cells that built only some layers, **ESTIMATED** marks energy from a model rather than counters, **NOISY** cells vary by more than the scenario's max_cv.\n\n## Results\n\n",
+        r.generated_utc,
+        r.runs.len()
+    ));
+    s.push_str(&table(tables::CELL_HEADER, &tables::cell_rows(r)));
+    s.push_str("\n## Charts\n\n");
+    figures(&mut s, &r.figures);
+    s.push_str("\n## Published claims beside our measurements\n\n");
+    s.push_str("A claim is **reproduced** only when the whole 95% CI of our figure meets it, **not reproduced** when the whole CI contradicts it, **inconclusive** otherwise (with about how many repetitions would decide it); a NOISY cell is never reproduced. Ratios (speedups, energy reductions) are compared across machines; an absolute figure from other hardware is **different hardware**, not judged.\n\n");
+    s.push_str(&table(tables::CLAIM_HEADER, &tables::claim_rows(r)));
+    if !r.cpu_rows.is_empty() {
+        s.push_str("\n## CPU comparison\n\n");
+        if !r.machines_differ() {
+            s.push_str("_All runs come from the same kind of machine._\n\n");
+        }
+        for n in &r.machine_notes {
+            s.push_str(&format!("> **Machines:** {}\n\n", md_escape(n)));
+        }
+        s.push_str(&table(tables::CPU_HEADER, &tables::cpu_rows(r)));
+        s.push('\n');
+        figures(&mut s, &r.cpu_figures);
+    }
+    s.push_str("\n## Machine and scenario\n\n");
     for l in &r.runs {
         s.push_str(&format!(
-            "### {} — run `{}` ({} → {})\n\n",
+            "<details><summary>{} — run `{}` ({} → {}): the machine</summary>\n\n",
             l.label(),
             l.run.run_id,
             l.run.started_utc,
@@ -68,9 +133,8 @@ pub fn render(r: &Report) -> String {
             .map(|(k, v)| vec![k.to_string(), v])
             .collect();
         s.push_str(&table(&["field", "value"], &rows));
-        s.push('\n');
+        s.push_str("\n</details>\n\n");
     }
-    s.push_str("## Settings\n\n");
     for l in &r.runs {
         s.push_str(&format!(
             "- {}: scenario `{}` — {}\n",
@@ -83,26 +147,7 @@ pub fn render(r: &Report) -> String {
     if let Some(l) = r.runs.first() {
         s.push_str(l.run.scenario.text.trim_end());
     }
-    s.push_str("\n```\n</details>\n\n## Results\n\n");
-    s.push_str(&table(tables::CELL_HEADER, &tables::cell_rows(r)));
-    s.push_str("\n## Charts\n\n");
-    figures(&mut s, &r.figures);
-    s.push_str("## Energy\n\n");
-    for l in &r.runs {
-        s.push_str(&format!("- {}: {}\n", l.label(), l.energy_text()));
-    }
-    s.push_str("\n## Published claims beside our measurements\n\n");
-    s.push_str("Our machine is not theirs: ratios (speedups, energy reductions) are compared across machines; absolute speeds only on the claim's own hardware.\n\n");
-    s.push_str(&table(tables::CLAIM_HEADER, &tables::claim_rows(r)));
-    if !r.cpu_rows.is_empty() {
-        s.push_str("\n## CPU comparison\n\n");
-        if !r.machines_differ() {
-            s.push_str("_All runs come from the same kind of machine._\n\n");
-        }
-        s.push_str(&table(tables::CPU_HEADER, &tables::cpu_rows(r)));
-        s.push('\n');
-        figures(&mut s, &r.cpu_figures);
-    }
+    s.push_str("\n```\n</details>\n");
     let notes: Vec<String> = r
         .runs
         .iter()

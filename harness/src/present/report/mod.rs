@@ -2,8 +2,8 @@
 //! [`crate::commands::report`], and the end of `ternbench run`).
 //!
 //! The data flow: [`load`] each run → refuse runs whose scenario settings differ
-//! ([`settings`], exit 2 unless `--allow-mismatch`) → derive figures ([`cells`]) → build the
-//! charts ([`charts`], [`cpus`] for several machines) and set the published claims beside
+//! ([`settings`], exit 2 unless `--allow-mismatch`) → derive figures ([`cells`]) → the verdict
+//! card of each run, shown first ([`verdict`]) → build the charts ([`charts`], [`cpus`] for several machines) and set the published claims beside
 //! the measurements ([`claims`]) → write `index.html` ([`html`]: charts inline as SVG, CSS
 //! inline, no network, a print stylesheet), `summary.md` ([`markdown`]), `tables.csv`,
 //! `claims.csv`, `cpus.csv` ([`tables`]) and each chart as `.svg` and `.png` ([`chart`]).
@@ -15,13 +15,16 @@ pub mod chart;
 pub mod charts;
 pub mod claims;
 pub mod cpus;
+pub mod glyphs;
 pub mod html;
 pub mod load;
 pub mod markdown;
+pub mod palette;
 pub mod settings;
 pub mod tables;
 #[cfg(test)]
 pub mod testutil;
+pub mod verdict;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -40,6 +43,8 @@ use settings::Mismatch;
 pub struct Report {
     /// The runs, in command-line order.
     pub runs: Vec<Loaded>,
+    /// The verdict card of each run: the answer, shown first.
+    pub cards: Vec<verdict::Card>,
     /// Scenario settings that differ between runs (empty unless `--allow-mismatch`).
     pub mismatches: Vec<Mismatch>,
     /// The charts of the cells (or why each is absent).
@@ -50,6 +55,8 @@ pub struct Report {
     pub cpu_rows: Vec<cpus::Row>,
     /// Its charts.
     pub cpu_figures: Vec<Figure>,
+    /// Where run labels and machines disagree ([`cpus::machine_notes`]).
+    pub machine_notes: Vec<String>,
     /// When the report was made (RFC 3339 UTC).
     pub generated_utc: String,
 }
@@ -90,20 +97,22 @@ pub fn build(
 ) -> Report {
     let figures = charts::all(&runs, claim_list);
     let claims = claims::evaluate(claim_list, &runs);
-    let (cpu_rows, cpu_figures) = if runs.len() > 1 {
+    let (cpu_rows, cpu_figures, machine_notes) = if runs.len() > 1 {
         let rows = cpus::rows(&runs, prices);
         let figs = cpus::charts(&rows);
-        (rows, figs)
+        (rows, figs, cpus::machine_notes(&runs))
     } else {
-        (Vec::new(), Vec::new())
+        (Vec::new(), Vec::new(), Vec::new())
     };
     Report {
+        cards: verdict::cards(&runs, prices),
         runs,
         mismatches,
         figures,
         claims,
         cpu_rows,
         cpu_figures,
+        machine_notes,
         generated_utc: now_utc(),
     }
 }
@@ -171,6 +180,8 @@ mod tests {
                     text: text.into(),
                 },
                 machine: serde_json::json!({"cpu_model": "X"}),
+                label: None,
+                price_usd_per_hour: None,
                 bandwidth: Vec::new(),
                 counters: crate::records::counters::CounterStatus::Unavailable {
                     reason: "none".into(),

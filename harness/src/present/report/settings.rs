@@ -1,8 +1,9 @@
 //! Whether runs may share one report: their scenario settings must match.
 //!
 //! Each run's scenario text is parsed as TOML and flattened to `key = value` lines (`name` and
-//! `description` are labels, not settings, and are ignored). A key whose value differs between
-//! any two runs is a mismatch; `ternbench report` refuses such runs (exit 2) unless
+//! `description` are labels, not settings, and are ignored), plus the build that measured it
+//! (version, git commit, profile: [`build`]). A key whose value differs between any two runs
+//! is a mismatch; `ternbench report` refuses such runs (exit 2) unless
 //! `--allow-mismatch`, and then flags every differing setting in the report. Text that is not
 //! TOML is compared whole.
 
@@ -64,11 +65,34 @@ pub fn settings(text: &str) -> BTreeMap<String, String> {
     out
 }
 
-/// Every setting whose value differs between the runs.
+/// The build that measured a run: `ternbench 0.1.0, git abc1234 (dirty), release`. Runs of
+/// different builds are not like for like (a kernel change moves every figure), so the build
+/// counts as a setting.
+pub fn build(r: &Loaded) -> String {
+    let commit = r.machine_str("git_commit");
+    format!(
+        "ternbench {}, git {}{}, {}",
+        r.run.ternbench_version,
+        commit.map_or("unknown".into(), |c| c.chars().take(12).collect::<String>()),
+        if r.run.machine.get("git_dirty").and_then(|v| v.as_bool()) == Some(true) {
+            " (dirty)"
+        } else {
+            ""
+        },
+        r.machine_str("build_profile")
+            .unwrap_or_else(|| "profile unknown".into())
+    )
+}
+
+/// Every setting whose value differs between the runs (the build included).
 pub fn mismatches(runs: &[Loaded]) -> Vec<Mismatch> {
     let all: Vec<BTreeMap<String, String>> = runs
         .iter()
-        .map(|r| settings(&r.run.scenario.text))
+        .map(|r| {
+            let mut m = settings(&r.run.scenario.text);
+            m.insert("(ternbench build)".into(), build(r));
+            m
+        })
         .collect();
     let keys: BTreeSet<&String> = all.iter().flat_map(|m| m.keys()).collect();
     keys.into_iter()

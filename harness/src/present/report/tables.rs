@@ -17,25 +17,34 @@ fn f(v: Option<f64>) -> String {
     v.map(|x| format!("{x}")).unwrap_or_default()
 }
 
-/// `41.66 ±12.3%` (median and the CI's half-width relative to the mean).
+/// `41.66 [40.10, 43.02]` (median and its 95% CI), as every command prints a cell.
 pub fn fmt_summary(s: Option<&Summary>) -> String {
-    match s {
-        Some(s) => match s.ci95_rel() {
-            Some(r) => format!("{:.2} ±{:.1}%", s.median, r * 100.0),
-            None => format!("{:.2}", s.median),
+    s.map_or_else(|| "-".into(), Summary::show)
+}
+
+/// The measured J/token column: the figure with DRAM in or out beside it, or why there is none
+/// (an estimate has a column of its own, [`estimated_energy_cell`]).
+fn energy_cell(c: &Cell<'_>) -> String {
+    match &c.cell.energy {
+        Some(e) if e.method == "estimated" => "-".into(),
+        Some(e) => match e.measured_decode_jpt() {
+            Some(j) => format!("{} ({})", j.show(), e.dram_label()),
+            None => format!("- ({})", e.missing.as_deref().unwrap_or("no figure")),
         },
-        None => "-".into(),
+        None => "unavailable".into(),
     }
 }
 
-fn energy_cell(c: &Cell<'_>) -> String {
-    match &c.cell.energy {
-        Some(e) => match e.decode_joules_per_token.as_ref() {
-            Some(j) if e.method == "estimated" => format!("{:.4} ESTIMATED", j.median),
-            Some(j) => format!("{:.4}", j.median),
-            None => "-".into(),
-        },
-        None => "unavailable".into(),
+/// The ESTIMATED J/token column.
+fn estimated_energy_cell(c: &Cell<'_>) -> String {
+    match c
+        .cell
+        .energy
+        .as_ref()
+        .and_then(|e| e.estimated_decode_jpt())
+    {
+        Some(j) => format!("{} ESTIMATED", j.show()),
+        None => "-".into(),
     }
 }
 
@@ -48,12 +57,13 @@ pub const CELL_HEADER: &[&str] = &[
     "isa",
     "threads",
     "test",
-    "pp t/s (median ±ci95)",
-    "tg t/s (median ±ci95)",
+    "pp t/s median [95% CI]",
+    "tg t/s median [95% CI]",
     "tg p50/p90/p99 ms",
-    "roofline",
-    "J/token",
-    "ternary ÷ FP16 tg",
+    "roofline [95% CI]",
+    "J/token measured",
+    "J/token ESTIMATED",
+    "ternary ÷ FP16 tg [95% CI]",
     "labels",
 ];
 
@@ -67,7 +77,7 @@ pub fn cell_rows(report: &Report) -> Vec<Vec<String>> {
                 .iter()
                 .find(|p| std::ptr::eq(p.tern.cell, c.cell))
                 .and_then(|p| p.decode_speedup())
-                .map(|r| format!("{:.2}x", r.value))
+                .map(|r| r.show(2, "x", false))
                 .unwrap_or_else(|| "-".into());
             let mut tg = fmt_summary(c.cell.decode_tokens_per_s.as_ref());
             if let Some(e) = c.cell.decode_tokens_per_s_full_depth_estimate {
@@ -89,10 +99,11 @@ pub fn cell_rows(report: &Report) -> Vec<Vec<String>> {
                     .map(|p| format!("{:.1}/{:.1}/{:.1}", p.p50, p.p90, p.p99))
                     .unwrap_or_else(|| "-".into()),
                 c.cell
-                    .decode_roofline_fraction
-                    .map(|r| format!("{:.0}%", r * 100.0))
+                    .roofline()
+                    .map(|r| r.show(0, "%", true))
                     .unwrap_or_else(|| "-".into()),
                 energy_cell(c),
+                estimated_energy_cell(c),
                 sp,
                 c.flags(),
             ]
@@ -150,16 +161,31 @@ pub fn cells_csv(report: &Report) -> String {
                 f(lat.map(|l| l.p99)),
                 f(c.cell.bandwidth_gbps),
                 f(c.cell.decode_roofline_fraction),
+                f(c.cell.roofline().and_then(|e| e.ci95_low)),
+                f(c.cell.roofline().and_then(|e| e.ci95_high)),
+                c.cell
+                    .roofline()
+                    .and_then(|e| e.clipped)
+                    .unwrap_or_default(),
                 match e {
                     Some(e) if e.method == "estimated" => "ESTIMATED".into(),
                     Some(e) => e.method.clone(),
                     None => "unavailable".into(),
                 },
-                f(c.j_per_token()),
+                f(e.and_then(|e| e.measured_decode_jpt()).map(|s| s.median)),
                 f(e.and_then(|e| e.decode_net_joules_per_token.as_ref())
                     .map(|s| s.median)),
+                e.and_then(|e| e.dram_in_total)
+                    .map(|d| d.to_string())
+                    .unwrap_or_default(),
+                f(e.and_then(|e| e.estimated_decode_jpt()).map(|s| s.median)),
                 f(p.and_then(|p| p.decode_speedup()).map(|r| r.value)),
+                f(p.and_then(|p| p.decode_speedup()).and_then(|r| r.ci95_low)),
+                f(p.and_then(|p| p.decode_speedup()).and_then(|r| r.ci95_high)),
                 f(p.and_then(|p| p.prefill_speedup()).map(|r| r.value)),
+                f(p.and_then(|p| p.prefill_speedup()).and_then(|r| r.ci95_low)),
+                f(p.and_then(|p| p.prefill_speedup())
+                    .and_then(|r| r.ci95_high)),
                 c.cell.noisy.to_string(),
                 c.flags(),
             ]
@@ -193,11 +219,20 @@ pub fn cells_csv(report: &Report) -> String {
             "decode_latency_ms_p99",
             "bandwidth_gbps",
             "decode_roofline_fraction",
+            "decode_roofline_ci95_low",
+            "decode_roofline_ci95_high",
+            "decode_roofline_clipped",
             "energy_method",
             "decode_j_per_token",
             "decode_net_j_per_token",
+            "dram_in_total",
+            "decode_j_per_token_ESTIMATED",
             "decode_speedup_vs_fp16",
+            "decode_speedup_ci95_low",
+            "decode_speedup_ci95_high",
             "prefill_speedup_vs_fp16",
+            "prefill_speedup_ci95_low",
+            "prefill_speedup_ci95_high",
             "noisy",
             "labels",
         ],
@@ -273,10 +308,11 @@ pub fn claims_csv(report: &Report) -> String {
 /// Header of the CPU comparison table.
 pub const CPU_HEADER: &[&str] = &[
     "machine",
+    "CPU",
     "model",
     "engine",
     "threads",
-    "cores",
+    "cores used",
     "tg t/s",
     "pp t/s",
     "tg t/s per core",
@@ -295,10 +331,14 @@ pub fn cpu_rows(report: &Report) -> Vec<Vec<String>> {
         .map(|r| {
             vec![
                 r.label.clone(),
+                r.cpu.clone(),
                 r.model.clone(),
                 r.engine.clone(),
                 r.threads.to_string(),
-                g(r.cores, 0),
+                match (r.cores_used, r.cores) {
+                    (Some(u), Some(n)) => format!("{u:.0} of {n:.0}"),
+                    _ => "-".into(),
+                },
                 g(r.decode_tps, 2),
                 g(r.prefill_tps, 2),
                 g(r.decode_tps_per_core, 2),
@@ -309,7 +349,7 @@ pub fn cpu_rows(report: &Report) -> Vec<Vec<String>> {
                 },
                 g(r.usd_per_hour, 3),
                 r.decode_tokens_per_usd
-                    .map_or("no --price".into(), |v| format!("{v:.0}")),
+                    .map_or("no price".into(), |v| format!("{v:.0}")),
                 r.flags.clone(),
             ]
         })
@@ -325,10 +365,12 @@ pub fn cpus_csv(report: &Report) -> String {
             vec![
                 r.run_id.clone(),
                 r.label.clone(),
+                r.cpu.clone(),
                 r.model.clone(),
                 r.engine.clone(),
                 r.threads.to_string(),
                 f(r.cores),
+                f(r.cores_used),
                 f(r.decode_tps),
                 f(r.prefill_tps),
                 f(r.decode_tps_per_core),
@@ -347,10 +389,12 @@ pub fn cpus_csv(report: &Report) -> String {
         &[
             "run_id",
             "machine",
+            "cpu",
             "model",
             "engine",
             "threads",
             "cores",
+            "cores_used",
             "decode_tps",
             "prefill_tps",
             "decode_tps_per_core",
@@ -372,6 +416,11 @@ fn bytes_gib(v: Option<f64>) -> Option<String> {
 pub fn machine_fields(r: &Loaded) -> Vec<(&'static str, String)> {
     let s = |k: &str| r.machine_str(k);
     let mut v: Vec<(&'static str, Option<String>)> = vec![
+        ("label (run --label)", r.run.label.clone()),
+        (
+            "price (run --price-per-hour)",
+            r.run.price_usd_per_hour.map(|p| format!("{p} USD/hour")),
+        ),
         ("CPU", Some(r.cpu())),
         ("codename", s("codename")),
         ("vendor", s("cpu_vendor")),
@@ -466,6 +515,7 @@ pub fn machine_fields(r: &Loaded) -> Vec<(&'static str, String)> {
                 )
             }),
         ),
+        // The full reason and its fix: once per run, here.
         ("energy", Some(r.energy_text())),
         (
             "counters",

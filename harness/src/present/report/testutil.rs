@@ -1,16 +1,28 @@
-//! Test helpers: runs and cells built from JSON, as `run.json` holds them.
+//! Test helpers: runs and cells built from JSON, as `run.json` holds them, read through
+//! [`RunFile::parse`] like every command reads a results file.
 
 use serde_json::{json, Value};
 
 use super::load::Loaded;
+use crate::records::results::RunFile;
 
-/// A summary whose every statistic is `m`.
+/// A summary whose every statistic is `m` (its interval `[m, m]`).
 pub fn summary(m: f64) -> Value {
-    json!({"n": 5, "median": m, "mean": m, "stddev": 0.0, "ci95_low": m, "ci95_high": m,
+    json!({"n": 6, "median": m, "mean": m, "stddev": 0.0, "ci95_low": m, "ci95_high": m,
+           "ci_level": 0.97, "ci_method": "median_order_statistics",
            "min": m, "max": m, "cv": 0.0, "outliers": []})
 }
 
-/// A cell of test `pp128+tg128` on avx2; `energy` is `(method, J/token)`.
+/// Six repetitions around `m` (±2%, median `m`).
+pub fn reps(m: f64) -> Vec<f64> {
+    [0.98, 0.99, 1.0, 1.0, 1.01, 1.02]
+        .iter()
+        .map(|k| k * m)
+        .collect()
+}
+
+/// A cell of test `pp128+tg128` on avx2 with six repetitions around `tg` decode tokens/s (and
+/// 3× that in prefill); `energy` is `(method, J/token)`.
 pub fn cell(
     model: &str,
     engine: &str,
@@ -18,14 +30,35 @@ pub fn cell(
     tg: f64,
     energy: Option<(&str, f64)>,
 ) -> Value {
+    cell_with(model, engine, threads, &reps(tg), energy)
+}
+
+/// [`cell`] with the given decode repetitions (prefill 3× them); the summaries are derived on
+/// reading, as from an older file.
+pub fn cell_with(
+    model: &str,
+    engine: &str,
+    threads: usize,
+    decode: &[f64],
+    energy: Option<(&str, f64)>,
+) -> Value {
+    let med = crate::records::stats::Summary::of(decode).unwrap().median;
+    let legacy = |m: f64| {
+        json!({"n": decode.len(), "median": m, "mean": m, "stddev": 0.0, "ci95_low": null,
+               "ci95_high": null, "min": m, "max": m, "cv": 0.0, "outliers": []})
+    };
+    let prefill: Vec<f64> = decode.iter().map(|x| x * 3.0).collect();
+    let cv = crate::records::stats::Summary::of(decode).unwrap().cv;
     json!({
         "key": {"model": model, "engine": engine, "format": "i2", "head": "f16",
                 "isa": "avx2", "threads": threads, "test": "pp128+tg128"},
-        "n_prompt": 128, "n_gen": 128, "repetitions": 5,
-        "prefill_tokens_per_s": summary(tg * 3.0), "decode_tokens_per_s": summary(tg),
-        "decode_latency_ms": {"n": 10, "p50": 1000.0 / tg, "p90": 1000.0 / tg, "p99": 1000.0 / tg},
-        "energy": energy.map(|(m, j)| json!({"method": m, "decode_joules_per_token": summary(j)})),
-        "noisy": false, "samples_prefill_tokens_per_s": [], "samples_decode_tokens_per_s": []
+        "n_prompt": 128, "n_gen": 128, "repetitions": decode.len(),
+        "prefill_tokens_per_s": legacy(med * 3.0), "decode_tokens_per_s": legacy(med),
+        "decode_latency_ms": {"n": 10, "p50": 1000.0 / med, "p90": 1000.0 / med, "p99": 1000.0 / med},
+        "energy": energy.map(|(m, j)| json!({"method": m, "decode_joules_per_token": summary(j),
+                                              "samples_decode_joules_per_token": reps(j)})),
+        "noisy": cv.is_some_and(|cv| cv > 0.05),
+        "samples_prefill_tokens_per_s": prefill, "samples_decode_tokens_per_s": decode
     })
 }
 
@@ -47,7 +80,7 @@ pub fn run(cpu: &str, energy: &str, cells: Vec<Value>) -> Loaded {
     });
     Loaded {
         path: "run.json".into(),
-        run: serde_json::from_value(v).unwrap(),
+        run: RunFile::parse(&v.to_string()).unwrap(),
         index: 1,
     }
 }

@@ -4,11 +4,9 @@
 //! decode is bandwidth-bound and flattens where it turns compute-bound; per-stream tokens/s is
 //! what each user sees.
 
-use std::collections::BTreeMap;
-
-use super::{collect, mark, point, run_prefix, Figure};
+use super::{add, collect, mark, point, run_prefix, Figure, Groups};
 use crate::present::report::cells;
-use crate::present::report::chart::{Chart, Point, XAxis};
+use crate::present::report::chart::{Chart, XAxis};
 use crate::present::report::load::Loaded;
 
 /// A test name without its ` @ bN` part: the cells of one line.
@@ -31,7 +29,7 @@ pub fn batch(runs: &[Loaded]) -> Figure {
                 .into(),
         );
     }
-    let mut groups: BTreeMap<String, Vec<Point>> = BTreeMap::new();
+    let mut groups: Groups = Groups::new();
     let mut ticks: Vec<f64> = Vec::new();
     for c in &cells {
         let (Some(agg), Some(per)) = (
@@ -54,24 +52,29 @@ pub fn batch(runs: &[Loaded]) -> Figure {
             unbatched(&c.cell.key.test)
         );
         let m = mark(c, false);
-        groups
-            .entry(format!("{base} aggregate"))
-            .or_default()
-            .push(point(x, agg, m));
-        groups
-            .entry(format!("{base} per stream"))
-            .or_default()
-            .push(point(x, per, m));
+        // One family per engine: its aggregate and per-stream lines share a hue.
+        add(
+            &mut groups,
+            format!("{base} aggregate"),
+            c.engine(),
+            point(x, agg, m),
+        );
+        add(
+            &mut groups,
+            format!("{base} per stream"),
+            c.engine(),
+            point(x, per, m),
+        );
     }
     // A line needs the same test at two batch sizes at least.
-    groups.retain(|_, pts| pts.len() > 1);
+    groups.retain(|_, (_, pts)| pts.len() > 1);
     if groups.is_empty() {
         return Figure::Omitted(
             title,
             "no decode test was measured at two batch sizes or more".into(),
         );
     }
-    for pts in groups.values_mut() {
+    for (_, pts) in groups.values_mut() {
         pts.sort_by(|a, b| a.x.total_cmp(&b.x));
     }
     ticks.sort_by(f64::total_cmp);
@@ -85,6 +88,7 @@ pub fn batch(runs: &[Loaded]) -> Figure {
         references: Vec::new(),
         reference_label: String::new(),
         percent: false,
+        limit: None,
         caption:
             "Aggregate: tokens/s of all sequences together (one forward pass per step over the \
                   batch); per stream: what each sequence gets (aggregate ÷ batch). Medians; bars \

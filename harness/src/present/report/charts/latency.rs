@@ -1,11 +1,12 @@
-//! Per-token decode latency percentiles (p50 / p90 / p99) per cell.
+//! Per-token decode latency percentiles (p50 / p90 / p99): one group per setting (model ×
+//! threads), one bar per engine and percentile, each engine in its own hue (p50 darkest).
 
-use super::{mark, series_name, Figure};
+use super::{add, collect, mark, Figure, Groups};
 use crate::present::report::cells::{self, Cell};
-use crate::present::report::chart::{Chart, Point, Series, XAxis};
+use crate::present::report::chart::{Chart, Point, XAxis};
 use crate::present::report::load::Loaded;
 
-/// p50 / p90 / p99 per-token decode latency per cell.
+/// p50 / p90 / p99 per-token decode latency per setting and engine.
 pub fn latency(runs: &[Loaded]) -> Figure {
     let cells = cells::all(runs);
     let multi = runs.len() > 1;
@@ -18,59 +19,65 @@ pub fn latency(runs: &[Loaded]) -> Figure {
     if with.is_empty() {
         return Figure::Omitted(title, "no cell decoded tokens (no tg test)".into());
     }
-    let mut cats = Vec::new();
-    let mut groups: Vec<Series> = ["p50", "p90", "p99"]
-        .iter()
-        .map(|n| Series {
-            name: (*n).to_string(),
-            points: Vec::new(),
-        })
-        .collect();
-    for (i, c) in with.iter().enumerate() {
-        let p = c.cell.decode_latency_ms.as_ref().expect("filtered");
-        let short_model = c.cell.key.model.trim_start_matches("bitnet-");
-        cats.push(format!(
-            "{}{} {} {}t",
+    let setting = |c: &Cell<'_>| {
+        format!(
+            "{}{} {} thr",
             if multi {
                 format!("#{} ", c.run.index)
             } else {
                 String::new()
             },
-            short_model,
-            if c.cell.key.engine == "ternary" {
-                "tern"
-            } else {
-                "fp16"
-            },
+            c.cell.key.model.trim_start_matches("bitnet-"),
             c.cell.key.threads
-        ));
-        for (s, v) in groups.iter_mut().zip([p.p50, p.p90, p.p99]) {
-            s.points.push(Point {
-                x: i as f64,
-                y: v,
-                lo: None,
-                hi: None,
-                mark: mark(c, false),
-            });
+        )
+    };
+    let mut cats: Vec<String> = Vec::new();
+    for c in &with {
+        let s = setting(c);
+        if !cats.contains(&s) {
+            cats.push(s);
         }
     }
-    let groups: Vec<Series> = groups
-        .into_iter()
-        .map(|s| Series {
-            name: series_name(s.name, &s.points),
-            points: s.points,
-        })
-        .collect();
+    if cats.len() < 2 {
+        return Figure::Omitted(
+            title,
+            format!(
+                "one setting ({}): the p50/p90/p99 per engine are in the results table",
+                cats[0]
+            ),
+        );
+    }
+    let mut groups = Groups::new();
+    for c in &with {
+        let p = c.cell.decode_latency_ms.as_ref().expect("filtered");
+        let x = cats.iter().position(|s| *s == setting(c)).unwrap_or(0) as f64;
+        let tail = if c.cell.key.test.contains('@')
+            || with.iter().any(|o| o.cell.key.test != c.cell.key.test)
+        {
+            format!(" {}", c.cell.key.test)
+        } else {
+            String::new()
+        };
+        for (q, v) in [("p50", p.p50), ("p90", p.p90), ("p99", p.p99)] {
+            add(
+                &mut groups,
+                format!("{} {q}{tail}", c.engine()),
+                c.engine(),
+                Point::bare(x, v, mark(c, false)),
+            );
+        }
+    }
     Figure::Chart(Box::new(Chart {
         id: "latency".into(),
         title,
-        x_label: "cell (model, engine, threads)".into(),
+        x_label: "setting (model, threads)".into(),
         y_label: "ms per token".into(),
         x: XAxis::Categories(cats),
-        series: groups,
+        series: collect(groups),
         references: Vec::new(),
         reference_label: String::new(),
         percent: false,
-        caption: "Percentiles over every decode step of every repetition of the cell.".into(),
+        limit: None,
+        caption: "Percentiles over every decode step of every repetition of the cell: per engine, p50 darkest, p99 lightest.".into(),
     }))
 }

@@ -1,11 +1,11 @@
-//! The fraction of the memory-bandwidth roofline reached in decode, per model and cell.
+//! The fraction of the memory-bandwidth roofline reached in decode, per model (or per thread
+//! count with one model) and engine, its interval clipped at 100% where a repetition passed it.
 
-use std::collections::BTreeMap;
-
-use super::{collect, mark, model_labels, models, run_prefix, Figure};
+use super::{add, collect, estimate_point, mark, run_prefix, Figure, Groups, XDim};
 use crate::present::report::cells::{self, Cell};
-use crate::present::report::chart::{Chart, Point, XAxis};
+use crate::present::report::chart::Chart;
 use crate::present::report::load::Loaded;
+use crate::records::stats::ROOFLINE_LIMIT_WHY;
 
 /// Fraction of the read-bandwidth roofline reached in decode.
 pub fn roofline(runs: &[Loaded]) -> Figure {
@@ -14,7 +14,7 @@ pub fn roofline(runs: &[Loaded]) -> Figure {
     let title = "Decode: fraction of the memory-bandwidth roofline reached".to_string();
     let with: Vec<Cell> = cells
         .iter()
-        .filter(|c| c.cell.decode_roofline_fraction.is_some())
+        .filter(|c| c.cell.roofline().is_some())
         .copied()
         .collect();
     if with.is_empty() {
@@ -23,44 +23,86 @@ pub fn roofline(runs: &[Loaded]) -> Figure {
             "no cell has a roofline fraction (it needs decode tokens/s, the bytes one decode step reads and the run's bandwidth measurement)".into(),
         );
     }
-    let ms = models(&with);
-    let mut groups: BTreeMap<String, Vec<Point>> = BTreeMap::new();
+    let xd = match XDim::pick(&with, "the roofline fractions") {
+        Ok(x) => x,
+        Err(why) => return Figure::Omitted(title, why),
+    };
+    let mut groups = Groups::new();
+    let mut clipped = false;
     for c in &with {
-        let x = ms.iter().position(|m| m == &c.cell.key.model).unwrap_or(0) as f64;
-        let y = c.cell.decode_roofline_fraction.expect("filtered");
-        // The CI of tokens/s scales the fraction alike.
-        let (lo, hi) = match (&c.cell.decode_tokens_per_s, c.decode()) {
-            (Some(s), Some(m)) if m > 0.0 => (
-                s.ci95_low.map(|l| y * l.max(0.0) / m),
-                s.ci95_high.map(|h| y * h / m),
-            ),
-            _ => (None, None),
-        };
+        let e = c.cell.roofline().expect("filtered");
+        clipped |= e.clipped.is_some();
         let k = format!(
-            "{}{} {} thr {}",
+            "{}{}{} {}",
             run_prefix(c, multi),
             c.engine(),
-            c.cell.key.threads,
+            xd.threads_in_name(c),
             c.cell.key.isa
         );
-        groups.entry(k).or_default().push(Point {
-            x,
-            y,
-            lo,
-            hi,
-            mark: mark(c, false),
-        });
+        add(
+            &mut groups,
+            k,
+            c.engine(),
+            estimate_point(xd.x(c), &e, mark(c, false)),
+        );
     }
+    let (x, x_label) = xd.axis();
     Figure::Chart(Box::new(Chart {
         id: "roofline".into(),
         title,
-        x_label: "model (parameters)".into(),
+        x_label,
         y_label: "tokens/s × bytes/token ÷ read bandwidth".into(),
-        x: XAxis::Categories(model_labels(&with, &ms)),
+        x,
         series: collect(groups),
         references: Vec::new(),
         reference_label: String::new(),
         percent: true,
-        caption: "Median decode tokens/s × bytes one decode step reads ÷ the read bandwidth measured in the same run at the same threads (mean of before and after the sweep). Near 100%: memory-bound; well below: compute-bound.".into(),
+        limit: Some((1.0, "the roofline: 100% of the read bandwidth".into())),
+        caption: format!(
+            "Median over repetitions of decode tokens/s × bytes one decode step reads ÷ the read bandwidth measured just before and after that repetition, at the same threads; bars: its 95% CI (order statistics). Near 100%: memory-bound; well below: compute-bound.{}",
+            if clipped {
+                format!(" A triangle marks an interval clipped at 100%: {ROOFLINE_LIMIT_WHY}.")
+            } else {
+                String::new()
+            }
+        ),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::present::report::testutil::{cell, run};
+
+    #[test]
+    fn the_interval_stays_within_100_percent_and_is_marked_where_clipped() {
+        let mut r = run(
+            "CPU",
+            "unavailable",
+            vec![
+                cell("bitnet-700m", "ternary", 1, 20.0, None),
+                cell("bitnet-700m", "ternary", 2, 30.0, None),
+            ],
+        );
+        for (c, f) in r.run.cells.iter_mut().zip([
+            vec![0.80, 0.85, 0.9, 0.95, 1.2, 0.88],
+            vec![0.5, 0.52, 0.55, 0.51, 0.53, 0.54],
+        ]) {
+            c.decode_roofline = crate::records::stats::roofline_fraction(&f, true);
+            c.decode_roofline_fraction = c.decode_roofline.as_ref().map(|e| e.value);
+            c.samples_decode_roofline_fraction = f;
+        }
+        let Figure::Chart(c) = roofline(&[r]) else {
+            panic!("no chart")
+        };
+        let pts: Vec<_> = c.series.iter().flat_map(|s| s.points.iter()).collect();
+        assert!(pts.iter().all(|p| p.hi.unwrap() <= 1.0), "{pts:?}");
+        assert_eq!(pts.iter().filter(|p| p.clipped).count(), 1);
+        assert!(c.caption.contains("clipped at 100%"), "{}", c.caption);
+        assert_eq!(c.limit.as_ref().unwrap().0, 1.0);
+        // One engine, two thread counts: the x axis is the threads, both of the engine's hue.
+        assert_eq!(c.x_label, "threads");
+        let png = crate::present::report::chart::to_png(&c).unwrap();
+        assert!(png.len() > 2000);
+    }
 }

@@ -1,10 +1,8 @@
 //! Decode tokens/s per SIMD level (drawn when the scenario ran more than one).
 
-use std::collections::BTreeMap;
-
-use super::{collect, mark, point, run_prefix, Figure};
+use super::{add, collect, mark, point, run_prefix, Figure, Groups};
 use crate::present::report::cells;
-use crate::present::report::chart::{Chart, Point, XAxis};
+use crate::present::report::chart::{Chart, XAxis};
 use crate::present::report::load::Loaded;
 
 /// Decode tokens/s per SIMD level.
@@ -27,7 +25,7 @@ pub fn simd(runs: &[Loaded]) -> Figure {
             ),
         );
     }
-    let mut groups: BTreeMap<String, Vec<Point>> = BTreeMap::new();
+    let mut groups = Groups::new();
     for c in &cells {
         let Some(s) = c.cell.decode_tokens_per_s.as_ref() else {
             continue;
@@ -39,14 +37,11 @@ pub fn simd(runs: &[Loaded]) -> Figure {
         let k = format!(
             "{}{} {} {} thr",
             run_prefix(c, multi),
-            c.cell.key.model,
             c.engine(),
+            c.cell.key.model,
             c.cell.key.threads
         );
-        groups
-            .entry(k)
-            .or_default()
-            .push(point(x, s, mark(c, false)));
+        add(&mut groups, k, c.engine(), point(x, s, mark(c, false)));
     }
     Figure::Chart(Box::new(Chart {
         id: "simd".into(),
@@ -58,6 +53,7 @@ pub fn simd(runs: &[Loaded]) -> Figure {
         references: Vec::new(),
         reference_label: String::new(),
         percent: false,
+        limit: None,
         caption: "The same cells at each SIMD level the scenario ran.".into(),
     }))
 }

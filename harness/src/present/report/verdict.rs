@@ -1,0 +1,392 @@
+//! The verdict card: the answer a run gives, above everything else in the report.
+//!
+//! Per run: one sentence (ternary ÷ FP16 decode and prefill at the run's widest setting, with
+//! the 95% CIs of the ratios), a row per like-for-like pair (same model, SIMD level, threads and
+//! test) with both ratios and both cells' roofline fractions, the energy (J/token per engine,
+//! or one short line on why it is unavailable; the full reason and its fix are given once per
+//! run, in the folded machine block), $/Mtok when `--price` names the machine's hourly price, and every label
+//! that qualifies a figure (NOISY, SAMPLED, ESTIMATED, an interval clipped at a limit, too few
+//! repetitions for an interval). Every ratio comes from [`crate::records::stats::ratio`], so the
+//! card, the tables, the charts, `run` and `compare` print the same figures.
+
+use std::collections::BTreeMap;
+
+use super::cells::{self, Cell, Pair};
+use super::load::Loaded;
+use crate::records::stats::{fmt_num, Estimate};
+
+/// One like-for-like pair of the card.
+#[derive(Debug, Clone)]
+pub struct PairRow {
+    /// `bitnet-700m, 2 thr, avx2, pp64+tg32`.
+    pub setup: String,
+    /// Ternary ÷ FP16 decode tokens/s.
+    pub decode: Option<Estimate>,
+    /// Ternary ÷ FP16 prefill tokens/s.
+    pub prefill: Option<Estimate>,
+    /// The ternary cell's roofline fraction.
+    pub roofline_ternary: Option<Estimate>,
+    /// The FP16 cell's roofline fraction.
+    pub roofline_fp16: Option<Estimate>,
+    /// The ternary cell's decode tokens/s as shown everywhere (`14.44 [13.90, 14.80]`).
+    pub decode_tps_ternary: String,
+    /// The FP16 cell's.
+    pub decode_tps_fp16: String,
+}
+
+/// The card of one run.
+#[derive(Debug, Clone)]
+pub struct Card {
+    /// `#1 AMD EPYC 7763 (Zen 3)`.
+    pub run_label: String,
+    /// Run id.
+    pub run_id: String,
+    /// The scenario's name.
+    pub scenario: String,
+    /// The answer in one sentence.
+    pub headline: String,
+    /// One row per pair, widest setting first.
+    pub rows: Vec<PairRow>,
+    /// Energy: J/token per engine, or why it is unavailable (in full, once per run).
+    pub energy: String,
+    /// $/Mtok of decode when a price is known, else how to get it.
+    pub cost: String,
+    /// NOISY, SAMPLED, ESTIMATED, clipped intervals, missing intervals: one line each.
+    pub labels: Vec<String>,
+}
+
+fn roofline(c: &Cell<'_>) -> Option<Estimate> {
+    c.cell.roofline()
+}
+
+fn tps(c: &Cell<'_>) -> String {
+    c.cell
+        .decode_tokens_per_s
+        .as_ref()
+        .map_or_else(|| "-".into(), |s| s.show())
+}
+
+/// `2.37x [2.10x, 2.61x]`, or `2.37x (no CI: n=3 and 3: too few …)`.
+pub fn ratio_text(e: &Estimate) -> String {
+    match e.ci() {
+        Some(_) => e.show(2, "x", false),
+        None => format!(
+            "{:.2}x (no CI: {})",
+            e.value,
+            e.no_ci.as_deref().unwrap_or("no interval")
+        ),
+    }
+}
+
+/// A roofline fraction: `62% [58%, 66%]`, marked when clipped.
+pub fn roofline_text(e: &Estimate) -> String {
+    e.show(0, "%", true)
+}
+
+/// `4.00x [3.92x, 4.08x] as fast as`, with a word when the CI includes 1x.
+fn as_fast(e: &Estimate) -> String {
+    let tie = match e.ci() {
+        Some((l, h)) if l <= 1.0 && 1.0 <= h => " (no measurable difference: the CI includes 1x)",
+        _ => "",
+    };
+    format!("{} as fast{tie}", ratio_text(e))
+}
+
+/// Builds the card of each run; `prices` maps run index → USD per hour.
+pub fn cards(runs: &[Loaded], prices: &BTreeMap<usize, f64>) -> Vec<Card> {
+    runs.iter().map(|r| card(r, prices.get(&r.index))).collect()
+}
+
+fn card(run: &Loaded, price: Option<&f64>) -> Card {
+    let all = cells::all(std::slice::from_ref(run));
+    let mut pairs: Vec<Pair> = cells::pairs(&all);
+    // Widest setting first: most threads, then the model's order in the run.
+    pairs.sort_by_key(|p| std::cmp::Reverse(p.tern.cell.key.threads));
+    let rows: Vec<PairRow> = pairs
+        .iter()
+        .map(|p| PairRow {
+            setup: format!("{}, {}", p.tern.cell.key.model, p.setup()),
+            decode: p.decode_speedup(),
+            prefill: p.prefill_speedup(),
+            roofline_ternary: roofline(&p.tern),
+            roofline_fp16: roofline(&p.fp16),
+            decode_tps_ternary: tps(&p.tern),
+            decode_tps_fp16: tps(&p.fp16),
+        })
+        .collect();
+    let headline = match (pairs.first(), rows.first()) {
+        (Some(p), Some(r)) => {
+            let k = &p.tern.cell.key;
+            let mut s = format!(
+                "{} at {} thread{} ({}, {}): ternary {} ",
+                k.model,
+                k.threads,
+                if k.threads == 1 { "" } else { "s" },
+                k.isa,
+                k.test,
+                k.format
+            );
+            match (&r.decode, &r.prefill) {
+                (Some(d), Some(f)) => s.push_str(&format!(
+                    "decodes {} as its FP16 twin, and prefills {}.",
+                    as_fast(d),
+                    as_fast(f)
+                )),
+                (Some(d), None) => s.push_str(&format!("decodes {} as its FP16 twin.", as_fast(d))),
+                (None, Some(f)) => {
+                    s.push_str(&format!("prefills {} as its FP16 twin.", as_fast(f)))
+                }
+                (None, None) => s.push_str("has no tokens/s to set beside its FP16 twin."),
+            }
+            s
+        }
+        _ => {
+            let engines: Vec<String> = {
+                let mut v: Vec<String> = all.iter().map(|c| c.engine()).collect();
+                v.sort();
+                v.dedup();
+                v
+            };
+            format!(
+                "No ternary cell has an FP16 twin at the same model, threads, SIMD level and test in this run (engines: {}): no ternary ÷ FP16 ratio. Add both engines to the scenario's `engines`.",
+                if engines.is_empty() {
+                    "none".into()
+                } else {
+                    engines.join(", ")
+                }
+            )
+        }
+    };
+    Card {
+        run_label: run.label(),
+        run_id: run.run.run_id.clone(),
+        scenario: run.run.scenario.name.clone(),
+        headline,
+        energy: energy_line(run, &pairs),
+        cost: cost_line(&pairs, price),
+        labels: labels(&all),
+        rows,
+    }
+}
+
+fn energy_line(run: &Loaded, pairs: &[Pair]) -> String {
+    match run.energy_status().as_str() {
+        "unavailable" => format!(
+            "{} (the full reason and how to fix it: Machine and scenario, below)",
+            run.energy_brief()
+        ),
+        status => {
+            let est = if status == "estimated" {
+                " ESTIMATED (a model, not a measurement)"
+            } else {
+                ""
+            };
+            let per: Vec<String> = pairs
+                .iter()
+                .take(1)
+                .flat_map(|p| [p.tern, p.fp16])
+                .filter_map(|c| {
+                    let e = c.cell.energy.as_ref()?;
+                    let (j, _) = e.decode_jpt()?;
+                    let dram = match e.dram_label() {
+                        "" => String::new(),
+                        d => format!(", {d}"),
+                    };
+                    Some(format!("{} {} J/token{dram}", c.engine(), j.show()))
+                })
+                .collect();
+            if per.is_empty() {
+                format!("{} — no decode cell has energy", run.energy_text())
+            } else {
+                let ratio = pairs
+                    .first()
+                    .and_then(|p| p.energy_ratio())
+                    .map(|r| format!("; ternary ÷ FP16 {}", ratio_text(&r)))
+                    .unwrap_or_default();
+                format!("decode energy{est}: {}{ratio}", per.join(", "))
+            }
+        }
+    }
+}
+
+fn cost_line(pairs: &[Pair], price: Option<&f64>) -> String {
+    let Some(&usd) = price else {
+        return "$/Mtok: give the machine's price with `ternbench report RUN --price 1=USD_PER_HOUR`.".into();
+    };
+    let Some(p) = pairs.first() else {
+        return format!("${usd}/hour: no ternary/FP16 pair to price.");
+    };
+    // One stream decoding without pause: $ per million tokens = $/h ÷ (tokens/s · 3600) · 1e6.
+    let per = |c: &Cell<'_>| -> Option<String> {
+        let s = c.cell.decode_tokens_per_s.as_ref()?;
+        let m = |t: f64| usd / (t * 3600.0) * 1e6;
+        Some(match s.ci() {
+            Some((l, h)) => format!(
+                "{} ${} [{}, {}]",
+                c.engine(),
+                fmt_num(m(s.median)),
+                fmt_num(m(h)),
+                fmt_num(m(l))
+            ),
+            None => format!("{} ${} (no CI)", c.engine(), fmt_num(m(s.median))),
+        })
+    };
+    let v: Vec<String> = [p.tern, p.fp16].iter().filter_map(per).collect();
+    format!(
+        "$/Mtok of decode at ${usd}/hour, one stream at {} thread(s), no batching: {}",
+        p.tern.cell.key.threads,
+        v.join(", ")
+    )
+}
+
+fn labels(all: &[Cell<'_>]) -> Vec<String> {
+    let mut v = Vec::new();
+    let noisy: Vec<String> = all
+        .iter()
+        .filter(|c| c.cell.noisy)
+        .map(|c| {
+            let cv = c
+                .cell
+                .decode_tokens_per_s
+                .as_ref()
+                .or(c.cell.prefill_tokens_per_s.as_ref())
+                .and_then(|s| s.cv)
+                .map_or("?".into(), |cv| format!("{:.1}%", cv * 100.0));
+            format!("{} {} thr (cv {cv})", c.engine(), c.cell.key.threads)
+        })
+        .collect();
+    if !noisy.is_empty() {
+        v.push(format!(
+            "NOISY: {} vary by more than the scenario's max_cv between repetitions; no claim is reproduced on them. Rerun on a quieter machine or with more repetitions.",
+            noisy.join(", ")
+        ));
+    }
+    if let Some(c) = all.iter().find(|c| c.sampled()) {
+        let s = c.cell.sampled.as_ref().expect("sampled");
+        v.push(format!(
+            "SAMPLED: {} built {}/{} layers; its figures are for those layers (full-depth figures are ESTIMATES).",
+            c.cell.key.model, s.layers_built, s.layers_total
+        ));
+    }
+    if all.iter().any(|c| c.estimated()) {
+        v.push(
+            "ESTIMATED: the energy figures come from a TDP × utilisation model, not counters."
+                .into(),
+        );
+    }
+    let clipped: Vec<(String, String)> = all
+        .iter()
+        .filter_map(|c| {
+            let why = c.cell.roofline()?.clipped?;
+            Some((format!("{} {} thr", c.engine(), c.cell.key.threads), why))
+        })
+        .collect();
+    if !clipped.is_empty() {
+        // The reason once: the part after the figures (`upper end 1.2 clipped to 1: <why>`).
+        let why = clipped[0]
+            .1
+            .split_once(": ")
+            .map_or(clipped[0].1.as_str(), |x| x.1);
+        v.push(format!(
+            "roofline CI clipped at 100% for {}: {why}.",
+            clipped
+                .iter()
+                .map(|(c, _)| c.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if let Some(note) = all.iter().find_map(|c| c.cell.roofline()?.note) {
+        v.push(format!("roofline: {note}."));
+    }
+    let mut no_ci: Vec<String> = all
+        .iter()
+        .filter_map(|c| c.cell.decode_tokens_per_s.as_ref()?.no_ci_reason())
+        .collect();
+    no_ci.sort();
+    no_ci.dedup();
+    v.extend(no_ci);
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::present::report::testutil::{cell, cell_with, run};
+
+    #[test]
+    fn the_card_answers_with_both_ratios_and_their_intervals() {
+        let r = run(
+            "AMD EPYC 7763",
+            "unavailable",
+            vec![
+                cell("bitnet-700m", "ternary", 1, 20.0, None),
+                cell("bitnet-700m", "fp16", 1, 10.0, None),
+                cell("bitnet-700m", "ternary", 2, 40.0, None),
+                cell("bitnet-700m", "fp16", 2, 16.0, None),
+            ],
+        );
+        let c = &cards(std::slice::from_ref(&r), &BTreeMap::new())[0];
+        // The widest setting leads.
+        assert!(
+            c.headline.starts_with(
+                "bitnet-700m at 2 threads (avx2, pp128+tg128): ternary i2 decodes 2.50x ["
+            ),
+            "{}",
+            c.headline
+        );
+        assert!(
+            c.headline
+                .contains("x] as fast as its FP16 twin, and prefills 2.50x ["),
+            "{}",
+            c.headline
+        );
+        assert_eq!(c.rows.len(), 2);
+        // One short line on why energy is unavailable.
+        assert_eq!(
+            c.energy,
+            "unavailable: no counters in this VM (the full reason and how to fix it: Machine and scenario, below)"
+        );
+        assert!(c.cost.contains("--price"), "{}", c.cost);
+    }
+
+    #[test]
+    fn prices_give_dollars_per_million_tokens_and_labels_are_listed() {
+        let noisy = [30.0, 44.0, 40.0, 52.0, 39.0, 41.0];
+        let r = run(
+            "CPU",
+            "unavailable",
+            vec![
+                cell_with("bitnet-700m", "ternary", 1, &noisy, None),
+                cell("bitnet-700m", "fp16", 1, 10.0, None),
+            ],
+        );
+        let prices = BTreeMap::from([(1, 0.36)]);
+        let c = &cards(std::slice::from_ref(&r), &prices)[0];
+        // $0.36/h at 10 tokens/s: 0.36 / 36000 · 1e6 = $10 per million tokens.
+        assert!(c.cost.contains("fp16 $10.00 ["), "{}", c.cost);
+        assert!(
+            c.labels
+                .iter()
+                .any(|l| l.starts_with("NOISY: ternary i2 1 thr")),
+            "{:?}",
+            c.labels
+        );
+    }
+
+    #[test]
+    fn a_run_without_twins_says_so() {
+        let r = run(
+            "CPU",
+            "unavailable",
+            vec![cell("bitnet-700m", "ternary", 1, 20.0, None)],
+        );
+        let c = &cards(std::slice::from_ref(&r), &BTreeMap::new())[0];
+        assert!(
+            c.headline.starts_with("No ternary cell has an FP16 twin"),
+            "{}",
+            c.headline
+        );
+        assert!(c.rows.is_empty());
+    }
+}
