@@ -518,6 +518,9 @@ fn an_8b_run_against_the_8b_gpu_row_is_sized_at_the_latency_target() {
     // Ternary: batch 8 (6.25 per stream) is the largest meeting 5; 16 (3.75) misses.
     let t = row(&j, "CPU ternary");
     close(&t["deployment"]["decode_tps"]["value"], 50.0);
+    // Sized from batch 8 by hand: 100 000 req/day = 1.1574 req/s, ×2 at the peak; each request
+    // busies an instance 128/40 + 128/50 = 5.76 s; 2.3148 × 5.76 / 0.6 = 22.2 → 23 instances.
+    assert_eq!(t["instances"], 23, "{t}");
     let notes = t["deployment"]["notes"][0].as_str().unwrap();
     assert!(
         notes.starts_with("batch 8, the largest meeting ≥ 5 tokens/s per stream"),
@@ -688,4 +691,116 @@ fn the_preset_alone_uses_the_newest_cost_run_or_says_what_to_run() {
     let t = row(&j, "CPU ternary");
     close(&t["deployment"]["pricing"]["usd_per_hour"]["value"], 0.40);
     close(&t["deployment"]["decode_tps"]["value"], 50.0);
+}
+
+/// The recorded fixture of scripts/gpu/decode_bench.py's results folder (written by
+/// scripts/gpu/make_fixture.py through the same writer; synthetic timings, NOT a measurement).
+fn gpu_fixture() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/gpu-run-fixture")
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+/// `cost --gpu-run` reads a GPU results folder without a GPU: the GPU row is sized from its
+/// batched cells at the latency target, like the CPU's, 8B against 8B.
+#[test]
+fn a_gpu_run_folder_replaces_the_catalogue_figures() {
+    let fixture = gpu_fixture();
+    let run_json: Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{fixture}/run.json")).unwrap())
+            .unwrap();
+    assert!(run_json["machine"]["gpu_name"]
+        .as_str()
+        .unwrap()
+        .starts_with("FIXTURE, NOT A MEASUREMENT"));
+    let median = |test: &str, field: &str| {
+        run_json["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["key"]["test"] == test)
+            .unwrap_or_else(|| panic!("no cell {test}"))[field]["median"]
+            .as_f64()
+            .unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let run = cost8b_run(dir.path(), "r8b", "2026-12-01T00:00:00Z");
+    let base = [
+        "--run",
+        &run,
+        "--gpu-run",
+        &fixture,
+        "--gpu-price-hour",
+        "2",
+    ];
+    let mut a = base.to_vec();
+    a.extend(["-o", "json"]);
+    let j: Value = serde_json::from_str(&ok_stdout(&a)).unwrap();
+    // 8B on both sides: no mismatch line.
+    assert!(j["first_line"].is_null(), "{j}");
+    let g = row(&j, "GPU FP16 (measured)");
+    // Every batch of the fixture meets 5 tokens/s per stream: the largest, 16, is taken.
+    close(
+        &g["deployment"]["decode_tps"]["value"],
+        median("tg32 @ b16", "decode_tokens_per_s"),
+    );
+    close(
+        &g["deployment"]["prefill_tps"]["value"],
+        median("pp64", "prefill_tokens_per_s"),
+    );
+    let d = g["deployment"]["description"].as_str().unwrap();
+    assert!(d.contains("FIXTURE, NOT A MEASUREMENT"), "{d}");
+    // Its energy is the run's J/token (NVML in a real run), not a catalogue wattage.
+    let b16 = run_json["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["key"]["test"] == "tg32 @ b16")
+        .unwrap();
+    assert_eq!(g["deployment"]["energy"]["kind"], "joules_per_token");
+    close(
+        &g["deployment"]["energy"]["decode"]["value"],
+        b16["energy"]["decode_joules_per_token"]["median"]
+            .as_f64()
+            .unwrap(),
+    );
+    let assumptions = j["assumptions"].to_string();
+    assert!(
+        assumptions.contains("GPU figures measured: run gpu-run-fixture"),
+        "{assumptions}"
+    );
+    // A stricter target: 50 tokens/s per stream. Per stream the fixture's batches make about
+    // 77, 69, 57, 43 and 28 tokens/s: batch 4 is the largest meeting it.
+    let mut a = base.to_vec();
+    a.extend(["--slo", "50", "-o", "json"]);
+    let j: Value = serde_json::from_str(&ok_stdout(&a)).unwrap();
+    close(
+        &row(&j, "GPU FP16 (measured)")["deployment"]["decode_tps"]["value"],
+        median("tg32 @ b4", "decode_tokens_per_s"),
+    );
+    // No price: the run measures throughput only, and says which flag gives one.
+    let err = usage_error(&["--run", &run, "--gpu-run", &fixture]);
+    assert!(err.contains("--gpu-price-hour"), "{err}");
+    // A CPU run is not a GPU run.
+    let err = usage_error(&["--run", &run, "--gpu-run", &run, "--gpu-price-hour", "2"]);
+    assert!(err.contains("no gpu-fp16 cells"), "{err}");
+}
+
+/// The fixture is what the writer of scripts/gpu/decode_bench.py writes today (where python3
+/// is at hand; the writer needs only its standard library).
+#[test]
+fn the_gpu_fixture_is_what_the_script_writes() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let script = root.join("scripts/gpu/make_fixture.py");
+    match Command::new("python3").arg(&script).arg("--check").output() {
+        Ok(o) => assert!(
+            o.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+        Err(e) => eprintln!("python3 not runnable ({e}): fixture check skipped"),
+    }
 }
