@@ -666,7 +666,7 @@ fn the_preset_alone_uses_the_newest_cost_run_or_says_what_to_run() {
         dir.path().to_str().unwrap(),
     ]);
     assert!(
-        e.contains("ternbench run scenarios/cost-8b.toml") && e.contains("about 10 minutes"),
+        e.contains("ternbench run scenarios/cost-8b.toml") && e.contains("about 16 minutes"),
         "{e}"
     );
     cost8b_run(dir.path(), "older", "2026-11-01T00:00:00Z");

@@ -206,7 +206,7 @@ fn cpu_run_path(
         None => Err(format!(
             "--preset calculator-2026 compares an 8B model, and {} holds no run with a 7-8B \
              model's batched ternary cells: run `ternbench run scenarios/cost-8b.toml` (about \
-             10 minutes on a 2-core machine; it writes results/<date>-<time>-cost-8b), then \
+             16 minutes on a 2-core machine; it writes results/<date>-<time>-cost-8b), then \
              `ternbench cost --preset calculator-2026` again; or pass --run, or the \
              --cpu-ternary-decode-tps and --cpu-ternary-prefill-tps figures",
             dir.display()
