@@ -188,7 +188,7 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-/// `compare ... --format json`, with the exit code.
+/// `compare ... -o json`, with the exit code.
 fn compare_json(args: &[&str]) -> (i32, Value) {
     let mut a = vec!["compare"];
     a.extend_from_slice(args);

@@ -158,7 +158,7 @@ fn compare_judges_counts_files() {
     let o = ternbench(&["compare", &base, &within, "--threshold", "0.1"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
 
-    let o = ternbench(&["compare", &base, &slow, "--format", "json"]);
+    let o = ternbench(&["compare", &base, &slow, "-o", "json"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let j: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(j["schema"], "ternbench-compare-counts/1");

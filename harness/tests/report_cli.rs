@@ -350,3 +350,118 @@ fn bad_inputs_are_usage_errors() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no run `7`"));
 }
+
+/// Rewrites `dir/run.json` as a run with measured energy (`dram` in its totals or not) at one
+/// thread count (2), made on a machine where `busy` other processes were running.
+fn measured_at_one_thread_count(dir: &Path, dram: bool, busy: bool) {
+    let p = dir.join("run.json");
+    let mut run: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    run["energy"] = json!({
+        "status": "measured", "source": "powercap", "dram_in_total": dram,
+        "caveats": ["AMD: the package counter covers the I/O die"],
+        "idle": {"cpu_total_watts": 40.0, "quiet": false, "other_load_cpus": 0.8,
+                 "notes": ["NOT QUIET: other processes used 0.80 CPUs during the 5.0 s idle window"]},
+        "idle_end": {"cpu_total_watts": 52.0, "quiet": true, "notes": []},
+        "idle_drift": {"start_watts": 40.0, "end_watts": 52.0, "relative": 0.3, "flagged": true,
+                       "note": "IDLE DRIFT: idle power moved +30% during the run"}
+    });
+    run["machine"]["busy_processes"] = if busy {
+        json!([{"name": "rustc", "pid": 4242, "cpu_percent": 97.0}])
+    } else {
+        json!([])
+    };
+    let cells: Vec<Value> = run["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["key"]["threads"] == 2 && c["key"]["model"] == "bitnet-700m")
+        .cloned()
+        .map(|mut c| {
+            c["energy"]["method"] = json!("measured");
+            c["energy"]["dram_in_total"] = json!(dram);
+            c
+        })
+        .collect();
+    run["cells"] = Value::Array(cells);
+    std::fs::write(&p, serde_json::to_string_pretty(&run).unwrap()).unwrap();
+}
+
+#[test]
+fn the_card_carries_energy_notes_and_busy_warnings_and_one_thread_count_draws_bars() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = write_run(
+        tmp.path(),
+        "run-a",
+        "AMD EPYC Test",
+        SCENARIO,
+        Some("measured"),
+        1.0,
+    );
+    let b = write_run(
+        tmp.path(),
+        "run-b",
+        "Intel Xeon Test",
+        SCENARIO,
+        Some("measured"),
+        1.0,
+    );
+    measured_at_one_thread_count(&a, false, true);
+    measured_at_one_thread_count(&b, true, false);
+
+    // One run: the card answers, with the energy notes under J/token and the BUSY warning.
+    let out = tmp.path().join("one");
+    let o = ternbench(&[
+        "report",
+        a.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    let card = &html[html.find("id=\"verdict-1\"").unwrap()..html.find("id=\"results\"").unwrap()];
+    for want in [
+        "J/token, DRAM out",
+        "DRAM OUT: this machine exposes no DRAM counter",
+        "caveat: AMD: the package counter covers the I/O die",
+        "idle baseline before the sweep: NOT QUIET",
+        "IDLE DRIFT: idle power moved +30%",
+        "BUSY: other processes used the CPU when the run started: rustc (97% of a CPU)",
+    ] {
+        assert!(card.contains(want), "{want:?} not in the card:\n{card}");
+    }
+    // The machine block labels the busy processes.
+    assert!(
+        html.contains(
+            "other busy processes (when the run started)</td><td>rustc (97% of a CPU, pid 4242)"
+        ),
+        "no busy-processes row"
+    );
+    // One thread count: bars per cell, no line against threads.
+    assert!(out.join("decode_cells.svg").is_file());
+    assert!(!out.join("decode_threads.svg").exists());
+
+    // Two runs whose totals differ in DRAM scope: the CPU comparison says so.
+    let out = tmp.path().join("two");
+    let o = ternbench(&[
+        "report",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(
+        html.contains("energy is not like for like across these runs: DRAM energy is in the totals of #2 (Σpackage + Σdram) and out of #1"),
+        "no DRAM-scope note"
+    );
+    let md = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(
+        md.contains("(DRAM out)") && md.contains("(DRAM in)"),
+        "{md}"
+    );
+    // Run B's machine was quiet: its card warns of nothing busy.
+    let card_b =
+        &html[html.find("id=\"verdict-2\"").unwrap()..html.find("id=\"results\"").unwrap()];
+    assert!(!card_b.contains("BUSY"), "{card_b}");
+}

@@ -572,9 +572,16 @@ pub fn draw<DB: DrawingBackend>(c: &Chart, root: &DrawingArea<DB, Shift>) -> Dra
         let x = 16 + (i % cols) as i32 * col_w;
         let y = 4 + (i / cols) as i32 * LEGEND_ROW as i32;
         clipped_mark(&legend, x + 11, y + 12)?;
+        let at = match &c.limit {
+            Some((l, _)) if c.percent => format!("{:.0}%", l * 100.0),
+            Some((l, _)) => format!("{l}"),
+            None => "the feasible limit".into(),
+        };
         legend
             .draw(&Text::new(
-                fit("CI clipped at the feasible limit (see caption)"),
+                fit(&format!(
+                    "CI clipped at {at}: it cannot pass it (see caption)"
+                )),
                 (x + 30, y + 1),
                 style.clone(),
             ))

@@ -7,7 +7,8 @@
 //! at the machine's hourly price (`ternbench run --price-per-hour`, or `report --price
 //! RUN=USD_PER_HOUR`, which wins). Rows are grouped by machine (the run's `--label`, else its
 //! CPU), and [`machine_notes`] says where labels and machines disagree: one label over
-//! different CPUs, or different labels over one kind of machine.
+//! different CPUs, or different labels over one kind of machine, and where the runs' energy
+//! totals differ in scope (DRAM in one, out of another: [`dram_note`]).
 
 use std::collections::BTreeMap;
 
@@ -82,6 +83,8 @@ pub struct Row {
     pub decode_tps_per_core: Option<f64>,
     /// Decode tokens/s per watt (tokens per joule), and whether it is an estimate.
     pub decode_tps_per_watt: Option<(f64, bool)>,
+    /// Whether DRAM energy is in the run's measured totals (`None`: not measured, or unknown).
+    pub dram_in_total: Option<bool>,
     /// USD per hour: `report --price`, else the run's `--price-per-hour`.
     pub usd_per_hour: Option<f64>,
     /// Decode tokens per dollar at that price.
@@ -130,6 +133,7 @@ pub fn rows(runs: &[Loaded], prices: &BTreeMap<usize, f64>) -> Vec<Row> {
                 prefill_tps: c.prefill(),
                 decode_tps_per_core: decode.zip(cores_used).map(|(d, n)| d / n),
                 decode_tps_per_watt: per_watt,
+                dram_in_total: r.run.dram_in_total(),
                 usd_per_hour: price,
                 decode_tokens_per_usd: decode.zip(price).map(|(d, p)| d * 3600.0 / p),
                 flags: c.flags(),
@@ -214,7 +218,36 @@ pub fn machine_notes(runs: &[Loaded]) -> Vec<String> {
             ));
         }
     }
+    if let Some(n) = dram_note(runs) {
+        out.push(n);
+    }
     out
+}
+
+/// Runs whose measured energy totals differ in scope (DRAM energy in one total, out of
+/// another: machines expose different RAPL domains): their J/token and tokens per watt are not
+/// like for like. `None` when every run with measured energy agrees.
+pub fn dram_note(runs: &[Loaded]) -> Option<String> {
+    let known: Vec<(&Loaded, bool)> = runs
+        .iter()
+        .filter_map(|r| r.run.dram_in_total().map(|d| (r, d)))
+        .collect();
+    if !known.iter().any(|(_, d)| *d) || known.iter().all(|(_, d)| *d) {
+        return None;
+    }
+    let which = |want: bool| {
+        known
+            .iter()
+            .filter(|(_, d)| *d == want)
+            .map(|(r, _)| format!("#{}", r.index))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    Some(format!(
+        "energy is not like for like across these runs: DRAM energy is in the totals of {} (Σpackage + Σdram) and out of {} (package alone; no DRAM counter on that machine), so their J/token and tokens per watt differ in scope",
+        which(true),
+        which(false)
+    ))
 }
 
 fn bar_chart(
@@ -295,6 +328,15 @@ pub fn charts(rows: &[Row]) -> Vec<Figure> {
             Mark::Measured
         }
     };
+    let scopes: Vec<bool> = rows.iter().filter_map(|r| r.dram_in_total).collect();
+    let per_watt_caption = format!(
+        "Tokens/s per watt = tokens per joule (1 ÷ gross J/token). ESTIMATED bars come from a TDP model.{}",
+        if scopes.contains(&true) && scopes.contains(&false) {
+            " NOT LIKE FOR LIKE: DRAM energy is in some machines' totals and out of others' (see the table's DRAM column and the notes)."
+        } else {
+            ""
+        }
+    );
     let fig = |c: Option<Chart>, title: &str, why: &str| match c {
         Some(c) => Figure::Chart(Box::new(c)),
         None => Figure::Omitted(title.into(), why.into()),
@@ -318,7 +360,7 @@ pub fn charts(rows: &[Row]) -> Vec<Figure> {
         ),
         fig(
             bar_chart(rows, "cpu_per_watt", "Decode tokens/s per watt", "tokens per joule",
-                "Tokens/s per watt = tokens per joule (1 ÷ gross J/token). ESTIMATED bars come from a TDP model.",
+                &per_watt_caption,
                 "energy unavailable",
                 |r| r.decode_tps_per_watt.map(|(v, est)| (v, if est { Mark::Estimated } else { m(r) }))),
             "Decode tokens/s per watt",
@@ -333,4 +375,85 @@ pub fn charts(rows: &[Row]) -> Vec<Figure> {
             "no price: run with --price-per-hour USD, or add --price RUN=USD_PER_HOUR to the report",
         ),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::present::report::testutil::{cell, run};
+
+    fn measured(index: usize, cpu: &str, dram: Option<bool>) -> Loaded {
+        let mut r = run(
+            cpu,
+            "measured",
+            vec![cell(
+                "bitnet-700m",
+                "ternary",
+                2,
+                20.0,
+                Some(("measured", 0.5)),
+            )],
+        );
+        r.index = index;
+        r.run.run_id = format!("r{index}");
+        r.run.energy = serde_json::json!({"status": "measured", "source": "powercap"});
+        if let Some(d) = dram {
+            r.run.energy["dram_in_total"] = serde_json::Value::Bool(d);
+        }
+        r
+    }
+
+    #[test]
+    fn runs_whose_energy_totals_differ_in_dram_scope_are_flagged() {
+        let runs = [
+            measured(1, "Intel Xeon", Some(true)),
+            measured(2, "AMD EPYC", Some(false)),
+            measured(3, "Intel Xeon", Some(true)),
+        ];
+        let notes = machine_notes(&runs);
+        let n = notes
+            .iter()
+            .find(|n| n.starts_with("energy is not like for like"))
+            .unwrap_or_else(|| panic!("no DRAM note: {notes:?}"));
+        assert!(
+            n.contains("DRAM energy is in the totals of #1, #3") && n.contains("out of #2"),
+            "{n}"
+        );
+        // The table says each row's scope, and the per-watt chart's caption warns.
+        let rows = rows(&runs, &BTreeMap::new());
+        // (grouped by machine: the two Xeon runs first)
+        assert_eq!(
+            rows.iter().map(|r| r.dram_in_total).collect::<Vec<_>>(),
+            [Some(true), Some(true), Some(false)]
+        );
+        let per_watt = charts(&rows)
+            .into_iter()
+            .find_map(|f| match f {
+                Figure::Chart(c) if c.id == "cpu_per_watt" => Some(c),
+                _ => None,
+            })
+            .expect("a per-watt chart");
+        assert!(
+            per_watt.caption.contains("NOT LIKE FOR LIKE"),
+            "{}",
+            per_watt.caption
+        );
+
+        // Agreeing runs, or runs without measured energy, raise nothing.
+        let same = [
+            measured(1, "Intel Xeon", Some(true)),
+            measured(2, "AMD EPYC", Some(true)),
+        ];
+        assert_eq!(dram_note(&same), None);
+        let mut unknown = measured(2, "AMD EPYC", None);
+        unknown.run.energy = serde_json::json!({"status": "unavailable", "reason": "VM"});
+        assert_eq!(
+            dram_note(&[measured(1, "Intel Xeon", Some(false)), unknown]),
+            None
+        );
+        let rows = super::rows(&same, &BTreeMap::new());
+        assert!(!charts(&rows)
+            .iter()
+            .any(|f| matches!(f, Figure::Chart(c) if c.caption.contains("NOT LIKE FOR LIKE"))));
+    }
 }

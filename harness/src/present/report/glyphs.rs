@@ -312,12 +312,11 @@ mod tests {
 
     #[test]
     fn no_gap_inside_a_word_is_wider_than_the_font_gives() {
-        // The widest blank run between glyph inks inside "avx512vnni" must match the font's
-        // own spacing (right bearing + next left bearing) within a pixel; plotters' own
+        // The widest blank run between glyph inks inside "avx512vnni" (and "hardware") must
+        // match the font's own spacing (right bearing + next left bearing) within a pixel; plotters' own
         // ab_glyph drawing misplaces glyphs by up to 1.5 px each, which is what opened
         // "avx51 2vnni".
-        let text = "avx512vnni";
-        let off = |fixed: bool| -> i64 {
+        let off_in = |fixed: bool, text: &str| -> i64 {
             let got = left_edges(fixed, text);
             let want = expected_edges(text, 13.0, 10.0);
             got.iter()
@@ -326,7 +325,14 @@ mod tests {
                 .max()
                 .unwrap_or(0)
         };
-        assert!(off(true) <= 1, "ours is off by {} px", off(true));
+        for text in ["avx512vnni", "hardware"] {
+            assert!(
+                off_in(true, text) <= 1,
+                "{text:?}: ours is off by {} px",
+                off_in(true, text)
+            );
+        }
+        let off = |fixed: bool| off_in(fixed, "avx512vnni");
         // The fault this module exists for: if plotters ever places glyphs right, this
         // fails and GlyphBackend can go.
         assert!(

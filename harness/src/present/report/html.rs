@@ -19,12 +19,33 @@ pub fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// Escapes text for HTML and sets `code spans` (the commands a sentence quotes) as `<code>`.
+pub fn esc_code(s: &str) -> String {
+    let parts: Vec<&str> = s.split('`').collect();
+    if parts.len().is_multiple_of(2) {
+        // An unpaired backtick: keep the text as it is.
+        return esc(s);
+    }
+    parts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            if i % 2 == 1 {
+                format!("<code>{}</code>", esc(p))
+            } else {
+                esc(p)
+            }
+        })
+        .collect()
+}
+
 const CSS: &str = r#"
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em auto;max-width:1100px;padding:0 1em;color:#222;line-height:1.45}
 h1{margin-bottom:.2em}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:2em}
 table{border-collapse:collapse;margin:.6em 0;font-size:.86em;width:100%}
 th,td{border:1px solid #ccc;padding:.25em .45em;text-align:left;vertical-align:top}
 th{background:#f2f2f2}tr:nth-child(even) td{background:#fafafa}
+.scroll{overflow-x:auto;max-width:100%}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 .flag{font-weight:bold;color:#8a4b00}
 .warn{background:#fff4e0;border-left:4px solid #e69f00;padding:.6em 1em}
@@ -51,7 +72,7 @@ pre{background:#f6f6f6;padding:.8em;overflow-x:auto;font-size:.82em}
  table,figure{page-break-inside:avoid;break-inside:avoid}
  tr:nth-child(even) td{background:none}
  .files{display:none}
- .wide{overflow:visible}.wide td{white-space:normal}
+ .wide{overflow:visible}.wide td{white-space:normal}.scroll{overflow:visible}
 }
 "#;
 
@@ -60,7 +81,8 @@ fn table(
     rows: &[Vec<String>],
     class_of: impl Fn(usize, &str) -> String,
 ) -> String {
-    let mut s = String::from("<table><thead><tr>");
+    // Wide tables scroll inside the page's column instead of running past it.
+    let mut s = String::from("<div class=\"scroll\"><table><thead><tr>");
     for h in header {
         s.push_str(&format!("<th>{}</th>", esc(h)));
     }
@@ -77,7 +99,7 @@ fn table(
         }
         s.push_str("</tr>\n");
     }
-    s.push_str("</tbody></table>\n");
+    s.push_str("</tbody></table></div>\n");
     s
 }
 
@@ -168,12 +190,26 @@ fn card(s: &mut String, c: &Card, i: usize) {
         ));
     }
     s.push_str("<ul>");
-    s.push_str(&format!("<li><b>Energy:</b> {}</li>", esc(&c.energy)));
-    s.push_str(&format!("<li><b>Cost:</b> {}</li>", esc(&c.cost)));
+    s.push_str(&format!("<li><b>Energy:</b> {}", esc_code(&c.energy)));
+    if !c.energy_notes.is_empty() {
+        s.push_str("<ul class=\"notes\">");
+        for n in &c.energy_notes {
+            s.push_str(&format!("<li>{}</li>", esc_code(n)));
+        }
+        s.push_str("</ul>");
+    }
+    s.push_str("</li>");
+    s.push_str(&format!("<li><b>Cost:</b> {}</li>", esc_code(&c.cost)));
     for l in &c.labels {
-        s.push_str(&format!("<li class=\"flag\">{}</li>", esc(l)));
+        s.push_str(&format!("<li class=\"flag\">{}</li>", esc_code(l)));
     }
     s.push_str("</ul></section>\n");
+}
+
+/// [`card`] for the tests of other modules.
+#[cfg(test)]
+pub fn card_for_test(s: &mut String, c: &Card) {
+    card(s, c, 1);
 }
 
 /// The HTML page; `svgs` maps chart id to its SVG text.
@@ -303,4 +339,19 @@ pub fn render(r: &Report, svgs: &BTreeMap<String, String>) -> String {
     }
     s.push_str("</body></html>\n");
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_commands_are_code_and_everything_is_escaped() {
+        assert_eq!(
+            esc_code("give it with `ternbench report RUN --price 1=<USD>` & rerun"),
+            "give it with <code>ternbench report RUN --price 1=&lt;USD&gt;</code> &amp; rerun"
+        );
+        // An unpaired backtick stays text.
+        assert_eq!(esc_code("a ` b"), "a ` b");
+    }
 }

@@ -90,6 +90,9 @@ pub fn render(r: &Report) -> String {
             s.push('\n');
         }
         s.push_str(&format!("- **Energy:** {}\n", md_escape(&c.energy)));
+        for n in &c.energy_notes {
+            s.push_str(&format!("  - {}\n", md_escape(n)));
+        }
         s.push_str(&format!("- **Cost:** {}\n", md_escape(&c.cost)));
         for l in &c.labels {
             s.push_str(&format!("- {}\n", md_escape(l)));

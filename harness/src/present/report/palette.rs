@@ -20,11 +20,15 @@ const HUES: &[(&str, RGBColor)] = &[
     ("bitnet.cpp", RGBColor(86, 180, 233)),  // sky blue
 ];
 
-/// Families without a fixed hue (a future engine) take these, by a stable hash of the name.
+/// Families without a fixed hue (a future engine) take these, by a stable hash of the name;
+/// where two families of one chart would share a colour, the later takes the first unused one.
 const SPARE: &[RGBColor] = &[
-    RGBColor(100, 60, 160),
-    RGBColor(120, 120, 120),
-    RGBColor(140, 110, 40),
+    RGBColor(100, 60, 160),  // violet
+    RGBColor(120, 120, 120), // grey
+    RGBColor(140, 110, 40),  // olive brown
+    RGBColor(240, 228, 66),  // yellow (Okabe and Ito)
+    RGBColor(0, 0, 0),       // black
+    RGBColor(160, 30, 60),   // crimson
 ];
 
 /// The hue of a family.
@@ -52,16 +56,60 @@ pub fn shade(base: RGBColor, k: usize, of: usize) -> RGBColor {
     RGBColor(mix(base.0), mix(base.1), mix(base.2))
 }
 
+/// The `k`-th of an endless sequence of distinct, mid-dark colours (hues a golden angle apart,
+/// three lightness steps): for charts with more families than named colours.
+fn golden(k: usize) -> RGBColor {
+    let h = (k as f64 * 137.507_764) % 360.0;
+    let v = [0.55, 0.7, 0.85][(k / 3) % 3] + (k / 9) as f64 * 1e-3;
+    let s = 0.75;
+    let c = v * s;
+    let x = c * (1.0 - ((h / 60.0) % 2.0 - 1.0).abs());
+    let m = v - c;
+    let (r, g, b) = match (h / 60.0) as u32 {
+        0 => (c, x, 0.0),
+        1 => (x, c, 0.0),
+        2 => (0.0, c, x),
+        3 => (0.0, x, c),
+        4 => (x, 0.0, c),
+        _ => (c, 0.0, x),
+    };
+    let u = |f: f64| ((f + m).min(1.0) * 255.0).round() as u8;
+    RGBColor(u(r), u(g), u(b))
+}
+
 /// The colour of each series of a chart, from their families in order: the same family always
-/// gets the same hue; within a chart its series get successive shades.
+/// gets the same hue (unless two families of the chart would share one: the later then takes
+/// an unused spare); within a chart a family's series get successive shades. No two series of
+/// one chart get the same colour.
 pub fn colours(families: &[&str]) -> Vec<RGBColor> {
+    let mut distinct: Vec<&str> = Vec::new();
+    for f in families {
+        if !distinct.contains(f) {
+            distinct.push(f);
+        }
+    }
+    let mut bases: Vec<RGBColor> = Vec::new();
+    for f in &distinct {
+        let mut c = hue(f);
+        if bases.contains(&c) {
+            c = SPARE
+                .iter()
+                .chain(HUES.iter().map(|(_, h)| h))
+                .copied()
+                .chain((0..).map(golden))
+                .find(|s| !bases.contains(s))
+                .expect("an endless supply");
+        }
+        bases.push(c);
+    }
     families
         .iter()
         .enumerate()
         .map(|(i, f)| {
+            let base = bases[distinct.iter().position(|d| d == f).expect("listed")];
             let of = families.iter().filter(|g| *g == f).count();
             let k = families[..i].iter().filter(|g| *g == f).count();
-            shade(hue(f), k, of)
+            shade(base, k, of)
         })
         .collect()
 }
@@ -85,6 +133,51 @@ mod tests {
         // Peers keep their own hues.
         assert_ne!(hue("llama.cpp f16"), hue("fp16"));
         assert_eq!(hue("unknown engine"), hue("unknown engine"));
+    }
+
+    #[test]
+    fn thread_counts_are_shades_of_their_engine_never_another_engines_hue() {
+        // Ternary and FP16 at 1, 2 and 4 threads (the threads chart's series).
+        let fams = [
+            "fp16",
+            "fp16",
+            "fp16",
+            "ternary i2",
+            "ternary i2",
+            "ternary i2",
+        ];
+        let c = colours(&fams);
+        let all_hues: Vec<RGBColor> = HUES.iter().map(|(_, h)| *h).collect();
+        for (i, col) in c.iter().enumerate() {
+            // The first shade is the engine's hue; the others are lighter, and none is any
+            // other family's hue.
+            if i % 3 == 0 {
+                assert_eq!(*col, hue(fams[i]));
+            } else {
+                assert!(!all_hues.contains(col), "shade {i} reuses a family hue");
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn no_colour_repeats_within_a_chart(
+            fams in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "fp16", "ternary i2", "ternary tq1", "ternary tl", "ternary", "llama.cpp f16",
+                    "bitnet.cpp i2_s", "engine-a", "engine-b", "engine-c", "engine-d",
+                    "engine-e", "engine-f", "engine-g",
+                ]),
+                1..24,
+            )
+        ) {
+            let c = colours(&fams);
+            for i in 0..c.len() {
+                for j in 0..i {
+                    proptest::prop_assert!(c[i] != c[j], "series {} and {} share {:?}: {:?}", j, i, c[i], fams);
+                }
+            }
+        }
     }
 
     #[test]

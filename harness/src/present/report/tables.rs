@@ -342,10 +342,12 @@ pub fn cpu_rows(report: &Report) -> Vec<Vec<String>> {
                 g(r.decode_tps, 2),
                 g(r.prefill_tps, 2),
                 g(r.decode_tps_per_core, 2),
-                match r.decode_tps_per_watt {
-                    Some((v, true)) => format!("{v:.2} ESTIMATED"),
-                    Some((v, false)) => format!("{v:.2}"),
-                    None => "energy unavailable".into(),
+                match (r.decode_tps_per_watt, r.dram_in_total) {
+                    (Some((v, true)), _) => format!("{v:.2} ESTIMATED"),
+                    (Some((v, false)), Some(true)) => format!("{v:.2} (DRAM in)"),
+                    (Some((v, false)), Some(false)) => format!("{v:.2} (DRAM out)"),
+                    (Some((v, false)), None) => format!("{v:.2}"),
+                    (None, _) => "energy unavailable".into(),
                 },
                 g(r.usd_per_hour, 3),
                 r.decode_tokens_per_usd
@@ -410,6 +412,34 @@ pub fn cpus_csv(report: &Report) -> String {
 
 fn bytes_gib(v: Option<f64>) -> Option<String> {
     v.map(|b| format!("{:.1} GiB", b / (1u64 << 30) as f64))
+}
+
+/// The fingerprint's `busy_processes`: `rustc (36% of a CPU, pid 16841), …`, `none` when it
+/// saw none, `None` for results written before the field existed.
+fn busy_processes(r: &Loaded) -> Option<String> {
+    let busy = r.run.machine.get("busy_processes")?.as_array()?;
+    if busy.is_empty() {
+        return Some(format!(
+            "none (no other process used {}% of a CPU or more)",
+            crate::records::fingerprint::os::BUSY_PERCENT
+        ));
+    }
+    Some(
+        busy.iter()
+            .map(|p| {
+                let pid = p
+                    .get("pid")
+                    .and_then(|v| v.as_u64())
+                    .map_or(String::new(), |pid| format!(", pid {pid}"));
+                format!(
+                    "{} ({:.0}% of a CPU{pid})",
+                    p.get("name").and_then(|n| n.as_str()).unwrap_or("?"),
+                    p.get("cpu_percent").and_then(|c| c.as_f64()).unwrap_or(0.0)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+    )
 }
 
 /// The machine block: label and value of each key field the run recorded.
@@ -487,6 +517,10 @@ pub fn machine_fields(r: &Loaded) -> Vec<(&'static str, String)> {
         ),
         ("load average (1 min)", s("load_avg_1m")),
         (
+            "other busy processes (when the run started)",
+            busy_processes(r),
+        ),
+        (
             "OS / kernel",
             match (s("os"), s("kernel_release")) {
                 (None, None) => None,
@@ -533,4 +567,36 @@ pub fn machine_fields(r: &Loaded) -> Vec<(&'static str, String)> {
     v.into_iter()
         .filter_map(|(k, v)| v.map(|v| (k, v)))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::present::report::testutil::{cell, run};
+
+    #[test]
+    fn the_machine_block_labels_the_other_busy_processes() {
+        let mut r = run(
+            "CPU",
+            "unavailable",
+            vec![cell("bitnet-700m", "ternary", 1, 20.0, None)],
+        );
+        let key = "other busy processes (when the run started)";
+        // Results written before the field: no row.
+        assert!(!machine_fields(&r).iter().any(|(k, _)| *k == key));
+        r.run.machine["busy_processes"] = serde_json::json!([
+            {"name": "rustc", "pid": 16841, "cpu_percent": 36.4},
+            {"name": "opt cgu.3", "pid": 17243, "cpu_percent": 18.2}
+        ]);
+        let f = machine_fields(&r);
+        let (_, v) = f.iter().find(|(k, _)| *k == key).expect("the row");
+        assert_eq!(
+            v,
+            "rustc (36% of a CPU, pid 16841), opt cgu.3 (18% of a CPU, pid 17243)"
+        );
+        r.run.machine["busy_processes"] = serde_json::json!([]);
+        let f = machine_fields(&r);
+        let (_, v) = f.iter().find(|(k, _)| *k == key).expect("the row");
+        assert_eq!(v, "none (no other process used 5% of a CPU or more)");
+    }
 }

@@ -47,11 +47,17 @@ pub struct Card {
     pub headline: String,
     /// One row per pair, widest setting first.
     pub rows: Vec<PairRow>,
-    /// Energy: J/token per engine, or why it is unavailable (in full, once per run).
+    /// Energy: J/token per engine (DRAM in/out beside each), or one short line on why it is
+    /// unavailable (the full reason is in the machine block, once per run).
     pub energy: String,
+    /// What qualifies the energy figures, one line each: the counters' caveats (AMD, VM
+    /// passthrough), an idle baseline that was NOT QUIET, IDLE DRIFT between the baselines, and
+    /// the cells (or repetitions) without a figure, with why.
+    pub energy_notes: Vec<String>,
     /// $/Mtok of decode when a price is known, else how to get it.
     pub cost: String,
-    /// NOISY, SAMPLED, ESTIMATED, clipped intervals, missing intervals: one line each.
+    /// BUSY (other processes used the CPU when the run started), NOISY, SAMPLED, ESTIMATED,
+    /// clipped intervals, missing intervals: one line each.
     pub labels: Vec<String>,
 }
 
@@ -163,8 +169,9 @@ fn card(run: &Loaded, price: Option<&f64>) -> Card {
         scenario: run.run.scenario.name.clone(),
         headline,
         energy: energy_line(run, &pairs),
+        energy_notes: energy_notes(run, &all),
         cost: cost_line(&pairs, price),
-        labels: labels(&all),
+        labels: busy_label(run).into_iter().chain(labels(&all)).collect(),
         rows,
     }
 }
@@ -187,10 +194,14 @@ fn energy_line(run: &Loaded, pairs: &[Pair]) -> String {
                 .flat_map(|p| [p.tern, p.fp16])
                 .filter_map(|c| {
                     let e = c.cell.energy.as_ref()?;
-                    let (j, _) = e.decode_jpt()?;
-                    let dram = match e.dram_label() {
-                        "" => String::new(),
-                        d => format!(", {d}"),
+                    let (j, est) = e.decode_jpt()?;
+                    // DRAM in/out beside every measured J/token: the cell's own scope, else
+                    // the run's (an estimate models no DRAM domain).
+                    let dram = match (e.dram_label(), est, run.run.dram_in_total()) {
+                        ("", false, Some(true)) => ", DRAM in".to_string(),
+                        ("", false, Some(false)) => ", DRAM out".to_string(),
+                        ("", ..) => String::new(),
+                        (d, ..) => format!(", {d}"),
                     };
                     Some(format!("{} {} J/token{dram}", c.engine(), j.show()))
                 })
@@ -207,6 +218,141 @@ fn energy_line(run: &Loaded, pairs: &[Pair]) -> String {
             }
         }
     }
+}
+
+/// The energy notes of a run: each caveat, idle-baseline and missing-figure note once.
+fn energy_notes(run: &Loaded, all: &[Cell<'_>]) -> Vec<String> {
+    let e = &run.run.energy;
+    let status = run.energy_status();
+    let mut v: Vec<String> = Vec::new();
+    let mut push = |n: String| {
+        if !v.contains(&n) {
+            v.push(n);
+        }
+    };
+    if status == "measured" {
+        match run.run.dram_in_total() {
+            Some(true) => push(
+                "DRAM in: the totals are Σpackage + Σdram (memory energy counted)".into(),
+            ),
+            Some(false) => push(
+                "DRAM OUT: this machine exposes no DRAM counter, so the totals are the package alone, without memory energy; compare J/token only with runs that agree".into(),
+            ),
+            None => {}
+        }
+    }
+    let strs = |v: Option<&serde_json::Value>| -> Vec<String> {
+        v.and_then(|c| c.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c.as_str().map(str::to_string))
+            .collect()
+    };
+    for c in strs(e.get("caveats")) {
+        push(format!("caveat: {c}"));
+    }
+    for (key, when) in [
+        ("idle", "before the sweep"),
+        ("idle_end", "after the sweep"),
+    ] {
+        let Some(idle) = e.get(key) else { continue };
+        if idle.get("quiet").and_then(|q| q.as_bool()) == Some(false) {
+            let said = strs(idle.get("notes"))
+                .into_iter()
+                .find(|n| n.starts_with("NOT QUIET"));
+            push(match said {
+                Some(n) => format!("idle baseline {when}: {n}"),
+                None => format!(
+                    "idle baseline {when}: NOT QUIET: other processes used {} CPUs during it; their power is in the baseline",
+                    idle.get("other_load_cpus")
+                        .and_then(|o| o.as_f64())
+                        .map_or("?".into(), |o| format!("{o:.2}"))
+                ),
+            });
+        }
+    }
+    if let Some(n) = e
+        .get("idle_drift")
+        .and_then(|d| d.get("note"))
+        .and_then(|n| n.as_str())
+    {
+        push(n.to_string());
+    }
+    if let Some(err) = e.get("idle_end_error").and_then(|n| n.as_str()) {
+        push(format!(
+            "no idle baseline after the sweep ({err}): drift could not be checked"
+        ));
+    }
+    if status != "unavailable" {
+        // Cells without a figure (or with some repetitions only), grouped by reason.
+        let mut by_reason: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for c in all {
+            let name = format!(
+                "{} {} thr {}",
+                c.engine(),
+                c.cell.key.threads,
+                c.cell.key.test
+            );
+            match c.cell.energy.as_ref() {
+                None if c.cell.decode_tokens_per_s.is_some() => by_reason
+                    .entry("no energy figure recorded".into())
+                    .or_default()
+                    .push(name),
+                None => {}
+                Some(ce) => {
+                    let part = ce.decode_repetitions > 0
+                        && ce.decode_repetitions_with_energy < ce.decode_repetitions;
+                    let name = if part {
+                        format!(
+                            "{name} ({} of {} decode repetitions have a figure)",
+                            ce.decode_repetitions_with_energy, ce.decode_repetitions
+                        )
+                    } else {
+                        name
+                    };
+                    if let Some(m) = &ce.missing {
+                        by_reason.entry(m.clone()).or_default().push(name);
+                    } else if part {
+                        by_reason
+                            .entry("no reason recorded".into())
+                            .or_default()
+                            .push(name);
+                    }
+                }
+            }
+        }
+        for (why, cells) in by_reason {
+            push(format!("energy missing for {}: {why}", cells.join(", ")));
+        }
+    }
+    v
+}
+
+/// BUSY: the processes the fingerprint saw using the CPU when the run started.
+fn busy_label(run: &Loaded) -> Option<String> {
+    let busy = run.run.machine.get("busy_processes")?.as_array()?;
+    if busy.is_empty() {
+        return None;
+    }
+    let each: Vec<String> = busy
+        .iter()
+        .take(3)
+        .map(|p| {
+            format!(
+                "{} ({:.0}% of a CPU)",
+                p.get("name").and_then(|n| n.as_str()).unwrap_or("?"),
+                p.get("cpu_percent").and_then(|c| c.as_f64()).unwrap_or(0.0)
+            )
+        })
+        .collect();
+    let more = match busy.len().saturating_sub(3) {
+        0 => String::new(),
+        n => format!(" and {n} more"),
+    };
+    Some(format!(
+        "BUSY: other processes used the CPU when the run started: {}{more}. They compete for cores and memory bandwidth: the figures may be slower and noisier than on a quiet machine (see 'other busy processes' under Machine and scenario).",
+        each.join(", ")
+    ))
 }
 
 fn cost_line(pairs: &[Pair], price: Option<&f64>) -> String {
@@ -372,6 +518,107 @@ mod tests {
             "{:?}",
             c.labels
         );
+    }
+
+    #[test]
+    fn measured_energy_shows_dram_caveats_idle_notes_and_missing_cells() {
+        let mut r = run(
+            "AMD EPYC 7763",
+            "measured",
+            vec![
+                cell("bitnet-700m", "ternary", 2, 40.0, Some(("measured", 0.5))),
+                cell("bitnet-700m", "fp16", 2, 16.0, Some(("measured", 1.5))),
+                cell("bitnet-700m", "ternary", 1, 20.0, Some(("measured", 0.6))),
+                cell("bitnet-700m", "fp16", 1, 10.0, None),
+            ],
+        );
+        r.run.energy = serde_json::json!({
+            "status": "measured", "source": "powercap", "dram_in_total": false,
+            "caveats": ["AMD: the package counter includes the I/O die (RAPL on Zen)"],
+            "idle": {"cpu_total_watts": 40.0, "quiet": false, "other_load_cpus": 0.8,
+                     "notes": ["NOT QUIET: other processes used 0.80 CPUs during the 5.0 s idle window"]},
+            "idle_end": {"cpu_total_watts": 52.0, "quiet": true, "notes": []},
+            "idle_drift": {"start_watts": 40.0, "end_watts": 52.0, "relative": 0.3, "flagged": true,
+                           "note": "IDLE DRIFT: idle power moved +30% during the run"}
+        });
+        // One cell lost a repetition's figure, one has none at all.
+        {
+            let e = r.run.cells[2].energy.as_mut().unwrap();
+            e.decode_repetitions = 6;
+            e.decode_repetitions_with_energy = 5;
+            e.missing = Some("the counter wrapped twice in one window".into());
+        }
+        let c = &cards(std::slice::from_ref(&r), &BTreeMap::new())[0];
+        // DRAM in/out beside each J/token.
+        assert!(
+            c.energy.starts_with("decode energy: ternary i2 0.5000 [0.5000, 0.5000] J/token, DRAM out, fp16 1.50 [1.50, 1.50] J/token, DRAM out;"),
+            "{}",
+            c.energy
+        );
+        let notes = c.energy_notes.join("\n");
+        for want in [
+            "DRAM OUT: this machine exposes no DRAM counter",
+            "caveat: AMD: the package counter includes the I/O die",
+            "idle baseline before the sweep: NOT QUIET: other processes used 0.80 CPUs",
+            "IDLE DRIFT: idle power moved +30%",
+            "energy missing for ternary i2 1 thr pp128+tg128 (5 of 6 decode repetitions have a figure): the counter wrapped twice in one window",
+            "energy missing for fp16 1 thr pp128+tg128: no energy figure recorded",
+        ] {
+            assert!(notes.contains(want), "{want:?} not in:\n{notes}");
+        }
+        assert!(!notes.contains("after the sweep: NOT QUIET"), "{notes}");
+        // Each note once, in both formats; the HTML sets them under the energy line.
+        assert_eq!(c.energy_notes.len(), 6, "{notes}");
+        let mut h = String::new();
+        crate::present::report::html::card_for_test(&mut h, c);
+        assert!(h.contains("<ul class=\"notes\"><li>DRAM OUT"), "{h}");
+        // Unavailable energy: the one short line, no per-cell notes.
+        let u = run(
+            "CPU",
+            "unavailable",
+            vec![
+                cell("bitnet-700m", "ternary", 1, 20.0, None),
+                cell("bitnet-700m", "fp16", 1, 10.0, None),
+            ],
+        );
+        let c = &cards(std::slice::from_ref(&u), &BTreeMap::new())[0];
+        assert!(c.energy_notes.is_empty(), "{:?}", c.energy_notes);
+    }
+
+    #[test]
+    fn other_busy_processes_are_a_warning_on_the_card() {
+        let mut r = run(
+            "CPU",
+            "unavailable",
+            vec![
+                cell("bitnet-700m", "ternary", 1, 20.0, None),
+                cell("bitnet-700m", "fp16", 1, 10.0, None),
+            ],
+        );
+        let c = &cards(std::slice::from_ref(&r), &BTreeMap::new())[0];
+        assert!(
+            !c.labels.iter().any(|l| l.starts_with("BUSY")),
+            "{:?}",
+            c.labels
+        );
+        r.run.machine["busy_processes"] = serde_json::json!([
+            {"name": "rustc", "pid": 11, "cpu_percent": 96.2},
+            {"name": "cc1plus", "pid": 12, "cpu_percent": 40.0},
+            {"name": "rustc", "pid": 13, "cpu_percent": 33.3},
+            {"name": "ld", "pid": 14, "cpu_percent": 6.0}
+        ]);
+        let c = &cards(std::slice::from_ref(&r), &BTreeMap::new())[0];
+        assert!(
+            c.labels[0].starts_with(
+                "BUSY: other processes used the CPU when the run started: rustc (96% of a CPU), cc1plus (40% of a CPU), rustc (33% of a CPU) and 1 more."
+            ),
+            "{:?}",
+            c.labels
+        );
+        // An empty list (a quiet machine) warns of nothing.
+        r.run.machine["busy_processes"] = serde_json::json!([]);
+        let c = &cards(std::slice::from_ref(&r), &BTreeMap::new())[0];
+        assert!(!c.labels.iter().any(|l| l.starts_with("BUSY")));
     }
 
     #[test]

@@ -102,6 +102,9 @@ mod tests {
         assert_eq!(c.limit.as_ref().unwrap().0, 1.0);
         // One engine, two thread counts: the x axis is the threads, both of the engine's hue.
         assert_eq!(c.x_label, "threads");
+        // The legend says where and that it was clipped.
+        let svg = crate::present::report::chart::to_svg(&c).unwrap();
+        assert!(svg.contains("CI clipped at 100%"), "no clipped legend");
         let png = crate::present::report::chart::to_png(&c).unwrap();
         assert!(png.len() > 2000);
     }
