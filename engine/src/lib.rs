@@ -12,6 +12,7 @@
 
 pub mod config;
 pub mod error;
+pub mod export;
 pub mod generate;
 pub mod kv_cache;
 pub mod linear;

@@ -200,6 +200,7 @@ pub struct SynthOptions {
 }
 
 /// xoshiro-style stream seeded per tensor (splitmix64 state expansion + xorshift64*).
+#[derive(Debug)]
 struct Stream(u64);
 impl Stream {
     fn new(seed: u64, layer: u64, tensor: u64) -> Self {
@@ -251,6 +252,68 @@ fn norm_weights(n: usize) -> Vec<f32> {
     vec![1.0; n]
 }
 
+/// The seeded values of projection `t` (0..7: q, k, v, o, gate, up, down, as
+/// [`crate::load::assemble::shapes`]) of layer `layer`: `rows × cols` ternary values (row-major)
+/// and the tensor's scale β. The same function of (seed, layer, tensor) whatever is built from it.
+pub fn synthetic_projection(
+    cfg: &ModelConfig,
+    seed: u64,
+    layer: usize,
+    t: usize,
+) -> (Vec<i8>, f32) {
+    let (rows, cols) = crate::load::assemble::shapes(cfg)[t];
+    let mut s = Stream::new(seed, layer as u64, t as u64);
+    let b = beta(cols, &mut s);
+    (ternary(rows * cols, &mut s), b)
+}
+
+/// The synthetic embedding (`vocab × hidden`, uniform in [−1, 1), as f16 bits), row by row:
+/// [`SyntheticEmbedding::rows`] hands out consecutive rows, so a writer can stream it.
+#[derive(Debug)]
+pub struct SyntheticEmbedding {
+    s: Stream,
+    hidden: usize,
+    left: usize,
+    spare: Option<u16>,
+}
+
+impl SyntheticEmbedding {
+    /// The embedding of `cfg` under `seed`, from its first row.
+    pub fn new(cfg: &ModelConfig, seed: u64) -> Self {
+        SyntheticEmbedding {
+            s: Stream::new(seed, u64::MAX, 0),
+            hidden: cfg.hidden,
+            left: cfg.vocab * cfg.hidden,
+            spare: None,
+        }
+    }
+
+    /// The next `n` rows (fewer at the end), as f16 bits.
+    pub fn rows(&mut self, n: usize) -> Vec<u16> {
+        let want = (n * self.hidden).min(self.left);
+        let mut out = Vec::with_capacity(want);
+        if want > 0 {
+            if let Some(b) = self.spare.take() {
+                out.push(b);
+            }
+        }
+        while out.len() < want {
+            let r = self.s.next();
+            for half in [r as u32, (r >> 32) as u32] {
+                let u = (half >> 8) as f32 / (1u32 << 24) as f32; // [0, 1)
+                let b = f16::from_f32(u * 2.0 - 1.0).to_bits();
+                if out.len() < want {
+                    out.push(b);
+                } else {
+                    self.spare = Some(b);
+                }
+            }
+        }
+        self.left -= want;
+        out
+    }
+}
+
 /// Builds synthetic weights for `cfg`, using up to `threads` participants of `pool`.
 pub fn synthetic(
     cfg: &ModelConfig,
@@ -258,13 +321,27 @@ pub fn synthetic(
     pool: &ThreadPool,
     threads: usize,
 ) -> Result<Weights, EngineError> {
+    synthetic_with(cfg, opts, pool, threads, &|layer, t| {
+        synthetic_projection(cfg, opts.seed, layer, t)
+    })
+}
+
+/// [`synthetic`] with the projections' values and β from `projection(layer, t)` (for a model
+/// derived from the seeded one, e.g. with its scales rounded as a file format stores them).
+pub fn synthetic_with(
+    cfg: &ModelConfig,
+    opts: &SynthOptions,
+    pool: &ThreadPool,
+    threads: usize,
+    projection: &(dyn Fn(usize, usize) -> (Vec<i8>, f32) + Sync),
+) -> Result<Weights, EngineError> {
     let built = opts
         .sample_layers
         .unwrap_or(cfg.layers)
         .clamp(1, cfg.layers);
-    let (h, i, kv) = (cfg.hidden, cfg.intermediate, cfg.kv_dim());
-    // (rows, cols) of q, k, v, o, gate, up, down.
-    let shapes = [(h, h), (kv, h), (kv, h), (h, h), (i, h), (i, h), (h, i)];
+    let h = cfg.hidden;
+    let i = cfg.intermediate;
+    let shapes = crate::load::assemble::shapes(cfg);
     let jobs = built * shapes.len();
     let slots: Vec<Mutex<Option<Result<Linear, EngineError>>>> =
         (0..jobs).map(|_| Mutex::new(None)).collect();
@@ -273,9 +350,7 @@ pub fn synthetic(
         while j < jobs {
             let (layer, t) = (j / shapes.len(), j % shapes.len());
             let (rows, cols) = shapes[t];
-            let mut s = Stream::new(opts.seed, layer as u64, t as u64);
-            let b = beta(cols, &mut s);
-            let w = ternary(rows * cols, &mut s);
+            let (w, b) = projection(layer, t);
             let lin = Linear::from_ternary(opts.linear, rows, cols, &w, b);
             *slots[j].lock().unwrap_or_else(|e| e.into_inner()) = Some(lin);
             j += n;
@@ -312,16 +387,7 @@ pub fn synthetic(
             down,
         });
     }
-    let mut s = Stream::new(opts.seed, u64::MAX, 0);
-    let mut emb = Vec::with_capacity(cfg.vocab * h);
-    while emb.len() < cfg.vocab * h {
-        let r = s.next();
-        for half in [r as u32, (r >> 32) as u32] {
-            let u = (half >> 8) as f32 / (1u32 << 24) as f32; // [0, 1)
-            emb.push(f16::from_f32(u * 2.0 - 1.0).to_bits());
-        }
-    }
-    emb.truncate(cfg.vocab * h);
+    let emb = SyntheticEmbedding::new(cfg, opts.seed).rows(cfg.vocab);
     let embed = F16Matrix::from_bits(cfg.vocab, h, &emb)?;
     let head = match opts.head {
         Format::F16 => None,
@@ -350,6 +416,11 @@ pub fn synthetic(
     })
 }
 
+/// The synthetic norm weights (every norm of a synthetic model: ones).
+pub fn synthetic_norm(n: usize) -> Vec<f32> {
+    norm_weights(n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -362,5 +433,26 @@ mod tests {
         assert!((zeros - 0.3125).abs() < 0.005, "{zeros}");
         let pos = w.iter().filter(|&&v| v == 1).count() as f64 / w.len() as f64;
         assert!((pos - 0.34375).abs() < 0.005, "{pos}");
+    }
+
+    #[test]
+    fn the_embedding_streams_as_it_is_drawn_whole() {
+        let cfg = crate::zoo::config("bitnet-125m").unwrap();
+        let cfg = ModelConfig {
+            vocab: 300,
+            hidden: 7 * 2 + 1,
+            heads: 3,
+            kv_heads: 3,
+            ..cfg
+        };
+        let whole = SyntheticEmbedding::new(&cfg, 5).rows(cfg.vocab);
+        assert_eq!(whole.len(), 300 * 15);
+        let mut e = SyntheticEmbedding::new(&cfg, 5);
+        let mut parts = Vec::new();
+        for n in [1, 2, 7, 100, 1000] {
+            parts.extend(e.rows(n));
+        }
+        assert_eq!(parts, whole);
+        assert!(e.rows(3).is_empty());
     }
 }

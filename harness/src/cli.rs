@@ -112,6 +112,9 @@ pub enum Command {
     Icount(IcountArgs),
     /// Save or list named baselines for `compare --baseline NAME`.
     Baseline(BaselineArgs),
+    /// Write a synthetic zoo model as a GGUF file in a format llama.cpp or bitnet.cpp runs
+    /// (F16, TQ2_0, TQ1_0, I2_S), so one model goes through every engine (docs/peers.md).
+    Export(ExportArgs),
     /// Check this machine's energy counters: every source and zone found, which count toward
     /// the total and why, and whether powercap, perf and MSR agree over the same idle and busy
     /// windows.
@@ -124,6 +127,75 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the man page (roff) on stdout, or write one page per subcommand with --out.
     Man(ManArgs),
+}
+
+/// `ternbench export` tensor types of the projections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportType {
+    /// IEEE half (llama.cpp's FP16 baseline; llama.cpp, bitnet.cpp and ternbench read it).
+    F16,
+    /// llama.cpp's 2-bit ternary blocks (llama.cpp, bitnet.cpp, ternbench).
+    #[value(name = "tq2_0")]
+    Tq2_0,
+    /// llama.cpp's base-3 ternary blocks (llama.cpp, ternbench).
+    #[value(name = "tq1_0")]
+    Tq1_0,
+    /// bitnet.cpp's 2-bit ternary with one scale per tensor (bitnet.cpp, ternbench).
+    #[value(name = "i2_s")]
+    I2s,
+}
+
+/// `ternbench export` embedding (tied head) types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportHead {
+    /// IEEE half: the zoo model's embedding exactly.
+    F16,
+    /// ggml's 6-bit k-quant, as bitnet.cpp's --quant-embd and llama-quantize write it.
+    #[value(name = "q6_k")]
+    Q6k,
+}
+
+/// `ternbench export` architectures (the graph every engine runs on the file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportArch {
+    /// llama.cpp's BitNet graph (SiLU-gated FFN): llama.cpp, bitnet.cpp and ternbench run it.
+    Bitnet,
+    /// bitnet.cpp's BitNet b1.58 2B4T graph (relu²): bitnet.cpp and ternbench; llama.cpp refuses it.
+    #[value(name = "bitnet-25")]
+    Bitnet25,
+}
+
+/// `ternbench export`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  ternbench export -m bitnet-125m --type tq2_0 --out 125m.tq2_0.gguf\n  ternbench export -m bitnet-2b4t --type i2_s --arch bitnet-25 --out 2b4t.i2_s.gguf\nThe F16, TQ2_0, TQ1_0 and I2_S files of one model and seed hold the same weights."
+)]
+pub struct ExportArgs {
+    /// Zoo name of the synthetic model (`ternbench bench --help` lists them; e.g. bitnet-125m).
+    #[arg(short = 'm', long)]
+    pub model: String,
+    /// The projections' tensor type.
+    #[arg(long = "type", value_enum, value_name = "TYPE")]
+    pub weight_type: ExportType,
+    /// The embedding's (and so the tied LM head's) type.
+    #[arg(long, value_enum, default_value = "f16")]
+    pub head: ExportHead,
+    /// The GGUF architecture (default: the one whose graph is the model's own activation:
+    /// `bitnet` for SiLU, `bitnet-25` for relu²).
+    #[arg(long, value_enum)]
+    pub arch: Option<ExportArch>,
+    /// Seed of the synthetic weights (the same seed `bench --seed` and scenarios use).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// The GGUF file to write.
+    #[arg(long, value_name = "FILE")]
+    pub out: std::path::PathBuf,
+    /// Replace the file if it exists.
+    #[arg(long)]
+    pub force: bool,
+    /// Output format of the summary on stdout.
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
+    pub output: TextOrJson,
 }
 
 /// `ternbench completions`.

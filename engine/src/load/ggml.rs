@@ -12,8 +12,9 @@
 //! | 35 | TQ2_0 | 256 | 66 | `u8 qs[64]` (4 codes/byte), `f16 d` |
 //! | 36 | I2_S | (tensor) | n/4 + 32 | bitnet.cpp: 2-bit codes, then one f32 scale (padded to 32 bytes) |
 //!
-//! The decoders are exact: Q8_0/Q6_K products of an f16, an i8 and a 6-bit integer fit f32's
-//! 24-bit mantissa. Other ids are named in errors but not read. To read a new type: add a row to
+//! Encoders for the ternary types, I2_S, Q8_0 and Q6_K write what the decoders read (for the
+//! GGUF exporter and fixtures). The decoders are exact: Q8_0/Q6_K products of an f16, an i8 and
+//! a 6-bit integer fit f32's 24-bit mantissa. Other ids are named in errors but not read. To read a new type: add a row to
 //! `TYPES` and a decoder here.
 
 use half::f16;
@@ -228,27 +229,44 @@ fn pack_trits(digits: &[i8]) -> u8 {
     (q * 256).div_ceil(243) as u8
 }
 
+/// Appends one TQ1_0 block: 256 ternary values `x` with scale `d` (the inverse of [`tq1_0`] on
+/// one block).
+pub fn encode_tq1_0_block(x: &[i8], d: f32, out: &mut Vec<u8>) {
+    assert_eq!(x.len(), 256, "a TQ1_0 block holds 256 values");
+    for m in 0..32 {
+        let t = [x[m], x[32 + m], x[64 + m], x[96 + m], x[128 + m]];
+        out.push(pack_trits(&t));
+    }
+    for m in 0..16 {
+        let t = [x[160 + m], x[176 + m], x[192 + m], x[208 + m], x[224 + m]];
+        out.push(pack_trits(&t));
+    }
+    for j in 0..4 {
+        let t = [x[240 + j], x[244 + j], x[248 + j], x[252 + j]];
+        out.push(pack_trits(&t));
+    }
+    out.extend_from_slice(&f16::from_f32(d).to_le_bytes());
+}
+
+/// Appends one TQ2_0 block: 256 ternary values `x` with scale `d` (the inverse of [`tq2_0`] on
+/// one block).
+pub fn encode_tq2_0_block(x: &[i8], d: f32, out: &mut Vec<u8>) {
+    assert_eq!(x.len(), 256, "a TQ2_0 block holds 256 values");
+    let mut qs = [0u8; 64];
+    for (e, &v) in x.iter().enumerate() {
+        let (j, l, m) = ((e / 128) * 32, (e % 128) / 32, e % 32);
+        qs[j + m] |= ((v + 1) as u8) << (2 * l);
+    }
+    out.extend_from_slice(&qs);
+    out.extend_from_slice(&f16::from_f32(d).to_le_bytes());
+}
+
 /// Encodes ternary values (a multiple of 256) as TQ1_0 with scale `d` in every block (the
-/// inverse of [`tq1_0`]; for tests and fixture writers).
+/// inverse of [`tq1_0`]).
 pub fn encode_tq1_0(w: &[i8], d: f32) -> Vec<u8> {
     let mut out = Vec::with_capacity(w.len() / 256 * 54);
     for x in w.chunks_exact(256) {
-        for m in 0..32 {
-            out.push(pack_trits(
-                &(0..5).map(|n| x[n * 32 + m]).collect::<Vec<_>>(),
-            ));
-        }
-        for m in 0..16 {
-            out.push(pack_trits(
-                &(0..5).map(|n| x[160 + n * 16 + m]).collect::<Vec<_>>(),
-            ));
-        }
-        for j in 0..4 {
-            out.push(pack_trits(
-                &(0..4).map(|n| x[240 + n * 4 + j]).collect::<Vec<_>>(),
-            ));
-        }
-        out.extend_from_slice(&f16::from_f32(d).to_le_bytes());
+        encode_tq1_0_block(x, d, &mut out);
     }
     out
 }
@@ -257,13 +275,136 @@ pub fn encode_tq1_0(w: &[i8], d: f32) -> Vec<u8> {
 pub fn encode_tq2_0(w: &[i8], d: f32) -> Vec<u8> {
     let mut out = Vec::with_capacity(w.len() / 256 * 66);
     for x in w.chunks_exact(256) {
-        let mut qs = [0u8; 64];
+        encode_tq2_0_block(x, d, &mut out);
+    }
+    out
+}
+
+/// Encodes a whole tensor's ternary values (row-major, a multiple of 128) as bitnet.cpp's I2_S:
+/// codes `w + 1` four to a byte — in each 32-byte block of 128 values, byte `j` holds values
+/// `j, j+32, j+64, j+96` in bits 7-6, 5-4, 3-2, 1-0 — then the f32 `scale` and zeros up to 32
+/// bytes (bitnet.cpp `quantize_i2_s`'s layout; [`tensor_bytes`] gives the size).
+pub fn encode_i2s(w: &[i8], scale: f32) -> Vec<u8> {
+    assert!(
+        w.len().is_multiple_of(128),
+        "I2_S packs blocks of 128 values"
+    );
+    let mut out = vec![0u8; w.len() / 4 + 32];
+    for (blk, x) in w.chunks_exact(128).enumerate() {
+        let o = &mut out[blk * 32..blk * 32 + 32];
         for (e, &v) in x.iter().enumerate() {
-            let (j, l, m) = ((e / 128) * 32, (e % 128) / 32, e % 32);
-            qs[j + m] |= ((v + 1) as u8) << (2 * l);
+            o[e % 32] |= ((v + 1) as u8) << (6 - 2 * (e / 32));
         }
-        out.extend_from_slice(&qs);
-        out.extend_from_slice(&f16::from_f32(d).to_le_bytes());
+    }
+    let n = w.len() / 4;
+    out[n..n + 4].copy_from_slice(&scale.to_le_bytes());
+    out
+}
+
+/// I2_S bytes of `n` values → (ternary values, the tensor's scale) (the inverse of
+/// [`encode_i2s`]).
+pub fn i2s(b: &[u8], n: usize) -> (Vec<i8>, f32) {
+    let mut w = Vec::with_capacity(n);
+    for blk in b[..n / 4].chunks_exact(32) {
+        for g in 0..4 {
+            w.extend(blk.iter().map(|&q| ((q >> (6 - 2 * g)) & 3) as i8 - 1));
+        }
+    }
+    let scale = f32::from_le_bytes(b[n / 4..n / 4 + 4].try_into().expect("4 bytes"));
+    (w, scale)
+}
+
+/// Quantises one Q6_K sub-block of 16 values with scale `s`: the 6-bit codes (value
+/// `s·(q − 32)`) and the squared error.
+fn q6_sub(x: &[f32], s: f32) -> ([u8; 16], f32) {
+    let mut q = [32u8; 16];
+    let mut err = 0f32;
+    let inv = if s != 0.0 { 1.0 / s } else { 0.0 };
+    for (k, &v) in x.iter().enumerate() {
+        // Round to nearest by the 1.5·2²³ trick (|v·inv| stays far below 2²²: a candidate scale
+        // maps the sub-block's largest magnitude to at most 32 steps, and a rounded one to ~33);
+        // `f32::round` is a libm call on baseline x86-64, and this runs for every candidate.
+        let l = (((v * inv) + 12_582_912.0) - 12_582_912.0) as i32;
+        let l = l.clamp(-32, 31);
+        q[k] = (l + 32) as u8;
+        let e = v - s * l as f32;
+        err += e * e;
+    }
+    (q, err)
+}
+
+/// Encodes values (a multiple of 256) as Q6_K (ggml's layout, read by [`q6_k`]): per block of
+/// 256, sixteen sub-blocks of 16 values with an i8 scale each, one f16 super-scale `d`, codes
+/// `q ∈ [0, 63]` for the value `d·sc·(q − 32)`.
+///
+/// ternbench's own quantiser (not ggml's `make_qx_quants`): each sub-block's scale is searched
+/// over a grid of candidates that map its largest magnitude to 28, 28.5, .., 32 steps (either sign) for the
+/// least squared error; the sixteen scales are then rounded to i8 steps of `d = max|s|/127`
+/// (to whichever of the nearest step and its two neighbours errs least), and the codes
+/// recomputed with the rounded scales.
+pub fn encode_q6_k(x: &[f32]) -> Vec<u8> {
+    assert!(
+        x.len().is_multiple_of(256),
+        "Q6_K packs blocks of 256 values"
+    );
+    let mut out = Vec::with_capacity(x.len() / 256 * 210);
+    for blk in x.chunks_exact(256) {
+        let mut scales = [0f32; 16];
+        for (j, sub) in blk.chunks_exact(16).enumerate() {
+            let amax = sub.iter().fold(0f32, |m, v| m.max(v.abs()));
+            if amax == 0.0 {
+                continue;
+            }
+            let mut best = (f32::INFINITY, 0f32);
+            for steps in 0..=8 {
+                let t = 32.0 - steps as f32 * 0.5;
+                for s in [amax / t, -amax / t] {
+                    let (_, e) = q6_sub(sub, s);
+                    if e < best.0 {
+                        best = (e, s);
+                    }
+                }
+            }
+            scales[j] = best.1;
+        }
+        let smax = scales.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let d = f16::from_f32(smax / 127.0);
+        let df = d.to_f32();
+        let mut sc = [0i8; 16];
+        let mut q = [32u8; 256];
+        for (j, sub) in blk.chunks_exact(16).enumerate() {
+            if df == 0.0 || scales[j] == 0.0 {
+                continue;
+            }
+            // The rounded scale and its two neighbours: rounding down can clip the largest
+            // value, rounding up coarsens the step; keep whichever errs least.
+            let r = (scales[j] / df).round();
+            let mut best = (f32::INFINITY, 0i8, [32u8; 16]);
+            for c in [r - 1.0, r, r + 1.0] {
+                let c = c.clamp(-127.0, 127.0) as i8;
+                let (codes, e) = q6_sub(sub, df * c as f32);
+                if e < best.0 {
+                    best = (e, c, codes);
+                }
+            }
+            sc[j] = best.1;
+            q[j * 16..j * 16 + 16].copy_from_slice(&best.2);
+        }
+        let (mut ql, mut qh) = ([0u8; 128], [0u8; 64]);
+        for half in 0..2 {
+            let q = &q[half * 128..];
+            for l in 0..32 {
+                let (q1, q2, q3, q4) = (q[l], q[l + 32], q[l + 64], q[l + 96]);
+                ql[half * 64 + l] = (q1 & 0xF) | ((q3 & 0xF) << 4);
+                ql[half * 64 + l + 32] = (q2 & 0xF) | ((q4 & 0xF) << 4);
+                qh[half * 32 + l] =
+                    (q1 >> 4) | ((q2 >> 4) << 2) | ((q3 >> 4) << 4) | ((q4 >> 4) << 6);
+            }
+        }
+        out.extend_from_slice(&ql);
+        out.extend_from_slice(&qh);
+        out.extend(sc.iter().map(|&c| c as u8));
+        out.extend_from_slice(&d.to_le_bytes());
     }
     out
 }
@@ -312,6 +453,65 @@ mod tests {
             let b = pack_trits(&digits);
             assert_eq!((0..5).map(|n| trit(b, n)).collect::<Vec<_>>(), digits);
         }
+    }
+
+    #[test]
+    fn i2s_round_trips_in_bitnet_cpp_layout() {
+        let w = tern(256);
+        let b = encode_i2s(&w, 0.125);
+        assert_eq!(b.len(), 256 / 4 + 32);
+        // Byte j of a block: values j, j+32, j+64, j+96 in bits 7-6 .. 1-0, code w+1.
+        let want = ((w[0] + 1) as u8) << 6
+            | ((w[32] + 1) as u8) << 4
+            | ((w[64] + 1) as u8) << 2
+            | (w[96] + 1) as u8;
+        assert_eq!(b[0], want);
+        assert_eq!(&b[64..68], &0.125f32.to_le_bytes());
+        assert!(b[68..].iter().all(|&x| x == 0));
+        assert_eq!(i2s(&b, 256), (w, 0.125));
+    }
+
+    #[test]
+    fn q6_k_encoding_decodes_within_its_step() {
+        let mut s = 7u64;
+        let mut x: Vec<f32> = (0..1024)
+            .map(|_| {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1);
+                ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+            })
+            .collect();
+        x[300..316].iter_mut().for_each(|v| *v = 0.0); // an all-zero sub-block
+        x[600] = 40.0; // one outlier block
+        let b = encode_q6_k(&x);
+        assert_eq!(b.len(), 4 * 210);
+        let y = q6_k(&b);
+        for (blk, (xb, yb)) in x.chunks(256).zip(y.chunks(256)).enumerate() {
+            for (sub, (xs, ys)) in xb.chunks(16).zip(yb.chunks(16)).enumerate() {
+                let amax = xs.iter().fold(0f32, |m, v| m.max(v.abs()));
+                // Half a step of the sub-block's scale, plus the rounding of that scale to i8
+                // steps of d = max|s|/127 (at most half a d per code unit, 32 units).
+                let dmax = xb.iter().fold(0f32, |m, v| m.max(v.abs())) / 28.0 / 127.0;
+                let tol = amax / 28.0 * 0.5 + dmax * 0.5 * 32.0 + 1e-6;
+                for (a, b) in xs.iter().zip(ys) {
+                    assert!(
+                        (a - b).abs() <= tol,
+                        "block {blk} sub {sub}: {a} vs {b} (tol {tol})"
+                    );
+                }
+            }
+        }
+        assert!(y[300..316].iter().all(|&v| v == 0.0));
+        // Away from the outlier's own sub-block (whose 15 other values share its coarse step).
+        let rms = (x
+            .iter()
+            .zip(&y)
+            .enumerate()
+            .filter(|(i, _)| !(592..608).contains(i))
+            .map(|(_, (a, b))| (a - b) * (a - b))
+            .sum::<f32>()
+            / 1008.0)
+            .sqrt();
+        assert!(rms < 0.012, "rms error {rms}");
     }
 
     #[test]

@@ -452,12 +452,12 @@ impl Writer {
         }
     }
 
-    fn put_str(out: &mut Vec<u8>, s: &str) {
+    pub(crate) fn put_str(out: &mut Vec<u8>, s: &str) {
         out.extend_from_slice(&(s.len() as u64).to_le_bytes());
         out.extend_from_slice(s.as_bytes());
     }
 
-    fn put_value(out: &mut Vec<u8>, v: &Value) {
+    pub(crate) fn put_value(out: &mut Vec<u8>, v: &Value) {
         match v {
             Value::U8(x) => out.push(*x),
             Value::I8(x) => out.push(*x as u8),
@@ -482,7 +482,7 @@ impl Writer {
         }
     }
 
-    fn type_id(v: &Value) -> u32 {
+    pub(crate) fn type_id(v: &Value) -> u32 {
         match v {
             Value::U8(_) => 0,
             Value::I8(_) => 1,

@@ -417,6 +417,73 @@ impl GgufModel {
     }
 }
 
+/// The weight bytes one decode step of a GGUF file's model reads, from its tensor infos alone
+/// (the file's own types and sizes: what every engine running this file streams per token).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DecodeBytes {
+    /// Every block's 2-D weight tensors (`blk.N.*.weight`), all layers.
+    pub projections: u64,
+    /// The LM head: `output.weight`, else the tied `token_embd.weight`.
+    pub head: u64,
+    /// The head's ggml type name (`F16`, `Q6_K`, ...).
+    pub head_type: String,
+    /// Whether the head is the tied embedding.
+    pub tied: bool,
+    /// The projections' ggml type names, most bytes first, without repeats.
+    pub projection_types: Vec<String>,
+}
+
+impl DecodeBytes {
+    /// Projections plus head.
+    pub fn total(&self) -> u64 {
+        self.projections + self.head
+    }
+}
+
+impl GgufModel {
+    /// The weight bytes a decode step reads (see [`DecodeBytes`]); an error names a tensor whose
+    /// type ternbench cannot size.
+    pub fn decode_bytes(&self) -> Result<DecodeBytes, LoadError> {
+        let sized = |t: &TensorInfo| {
+            t.bytes.ok_or_else(|| {
+                LoadError::tensor(
+                    &self.path,
+                    &t.name,
+                    format!(
+                        "ggml type {} is not one ternbench can size",
+                        ggml::type_name(t.ggml_type)
+                    ),
+                )
+            })
+        };
+        let mut projections = 0;
+        let mut by_type: Vec<(String, u64)> = Vec::new();
+        for t in &self.header.tensors {
+            if t.name.starts_with("blk.") && t.name.ends_with(".weight") && t.dims.len() >= 2 {
+                let b = sized(t)?;
+                projections += b;
+                let name = ggml::type_name(t.ggml_type);
+                match by_type.iter_mut().find(|e| e.0 == name) {
+                    Some(e) => e.1 += b,
+                    None => by_type.push((name, b)),
+                }
+            }
+        }
+        by_type.sort_by_key(|e| std::cmp::Reverse(e.1));
+        let (head, tied) = match self.header.tensor("output.weight") {
+            Some(t) => (t, false),
+            None => (self.info("token_embd.weight")?, true),
+        };
+        Ok(DecodeBytes {
+            projections,
+            head: sized(head)?,
+            head_type: ggml::type_name(head.ggml_type),
+            tied,
+            projection_types: by_type.into_iter().map(|e| e.0).collect(),
+        })
+    }
+}
+
 /// The one scale shared by every TQ block that holds a nonzero weight.
 fn common_scale(d: &[f32], w: &[i8]) -> Result<f32, String> {
     let mut beta: Option<f32> = None;

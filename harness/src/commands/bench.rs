@@ -138,6 +138,7 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     let mut threads: Vec<usize> = a.threads.iter().map(|&t| t as usize).collect();
     threads.dedup();
     let scenario = Scenario {
+        peers: vec![],
         name: "bench".into(),
         description: String::new(),
         file: None,
@@ -149,6 +150,7 @@ pub fn run(a: &BenchArgs) -> Result<()> {
                 sample_layers: a
                     .sample_layers
                     .map_or(SampleLayers::Full, SampleLayers::Fixed),
+                engines: None,
             })
             .collect(),
         engines: a

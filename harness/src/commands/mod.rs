@@ -15,6 +15,7 @@ pub mod compare;
 pub mod completions;
 pub mod cost;
 pub mod energy;
+pub mod export;
 pub mod generate;
 pub mod icount;
 pub mod kernels;
@@ -47,6 +48,7 @@ pub fn dispatch(command: &Command) -> Result<i32> {
         Command::Compare(a) => compare::run(a),
         Command::Icount(a) => icount::run(a).map(|()| 0),
         Command::Baseline(a) => baseline::run(a).map(|()| 0),
+        Command::Export(a) => export::run(a).map(|()| 0),
         Command::Report(a) => report::run(a).map(|()| 0),
         Command::Energy(a) => energy::run(a).map(|()| 0),
         Command::Completions(a) => completions::completions(a).map(|()| 0),

@@ -573,11 +573,15 @@ fn cell_table(run: &RunFile) -> Table {
         if outliers > 0 {
             flags.push(format!("{outliers} outlier rep(s)"));
         }
-        let engine = if c.key.engine == "ternary" {
-            format!("ternary/{} head {}", c.key.format, c.key.head)
-        } else {
-            format!("fp16 head {}", c.key.head)
+        let engine = match c.key.engine.as_str() {
+            "ternary" => format!("ternary/{} head {}", c.key.format, c.key.head),
+            "fp16" => format!("fp16 head {}", c.key.head),
+            // A [[peer]]: the program, the file's projection and head types.
+            peer => format!("{peer} {} head {}", c.key.format, c.key.head),
         };
+        if let Some(e) = &c.error {
+            flags.push(format!("ERROR: {e}"));
+        }
         t.row(vec![
             c.key.model.clone(),
             engine,

@@ -10,6 +10,7 @@
 //! - [`energy_phase`]: one energy window per phase of a repetition, over `ternbench_energy`;
 //! - [`interrupt`]: Ctrl-C as a flag the runner polls, so no measured repetition is lost;
 //! - [`synth`]: synthetic matrices for the kernel sweep;
+//! - [`peer`]: a llama.cpp-family `llama-bench` run as an engine, one repetition per invocation;
 //! - [`icount`]: instructions per kernel call and per token counted under Valgrind (no PMU
 //!   needed), for the regression gate.
 
@@ -20,6 +21,7 @@ pub mod energy_phase;
 pub mod icount;
 pub mod interrupt;
 pub mod peak;
+pub mod peer;
 pub mod runner;
 pub mod synth;
 pub mod timing;

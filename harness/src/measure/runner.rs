@@ -23,12 +23,13 @@ use ternbench_engine::kernels::{Isa, KernelSet, ThreadPool};
 use ternbench_engine::{model::exec, sampler::argmax, Exec, KvType, Logits, Model, Session};
 
 use crate::measure::counters::Counters;
+use crate::measure::peer::{PeerError, PeerRun, PeerSpec};
 use crate::plan::model::{build, ModelPlan};
-use crate::plan::scenario::{EngineSpec, Order, SampleLayers, Scenario, TestSpec};
+use crate::plan::scenario::{EngineSpec, ModelSpec, Order, SampleLayers, Scenario, TestSpec};
 use crate::records::results::CellKey;
 use crate::records::results::{
-    now_utc, CellEnergy, CellResult, ComputePeak, ModelRecord, PhaseEnergy, Record, SampleRecord,
-    Sampled,
+    now_utc, CellEnergy, CellResult, ComputePeak, ModelRecord, PeerBuild, PhaseEnergy, Record,
+    SampleRecord, Sampled,
 };
 use crate::records::stats::{Percentiles, Summary};
 
@@ -139,35 +140,35 @@ impl Progress {
         self.weights.get(key).map_or(s.repetitions, |w| w.1)
     }
 
-    /// Sets the work of the whole run: every cell's warm-ups (where they will run) and
-    /// planned repetitions, the repetitions already recorded (`prior`) counted as done, so a
-    /// resumed run starts at the fraction it had reached.
+    /// Sets the work of the whole run: every cell's warm-ups (`cells`: each cell with the
+    /// warm-ups it runs before its first timed repetition) and planned repetitions, the
+    /// repetitions already recorded (`prior`) counted as done, so a resumed run starts at the
+    /// fraction it had reached.
     pub fn begin(
         &mut self,
         s: &Scenario,
-        isas: &[Isa],
+        cells: &[(CellKey, usize)],
         prior: &BTreeMap<CellKey, Vec<SampleRecord>>,
     ) {
         let (mut total, mut done, mut reps, mut done_reps) = (0, 0, 0, 0);
-        for (_, cells) in s.cells(isas) {
-            for (_, key) in cells {
-                let w = self.weight(&key);
-                let had = prior.get(&key).map_or(0, |v| v.len());
-                let planned = self.planned(&key, s).max(had);
-                let finished = had >= s.max_repetitions
-                    || (had >= s.repetitions
-                        && prior
-                            .get(&key)
-                            .map_or(0.0, |v| v.iter().map(|r| r.seconds()).sum())
-                            >= s.min_seconds);
-                // A partly measured cell's warm-ups are added as they run (`extend`).
-                let warm = if finished || had > 0 { 0 } else { s.warmup };
-                let planned = if finished { had } else { planned };
-                total += (warm + planned) as u64 * w;
-                done += had as u64 * w;
-                reps += planned;
-                done_reps += had;
-            }
+        for (key, warmup) in cells {
+            let (key, warmup) = (key.clone(), *warmup);
+            let w = self.weight(&key);
+            let had = prior.get(&key).map_or(0, |v| v.len());
+            let planned = self.planned(&key, s).max(had);
+            let finished = had >= s.max_repetitions
+                || (had >= s.repetitions
+                    && prior
+                        .get(&key)
+                        .map_or(0.0, |v| v.iter().map(|r| r.seconds()).sum())
+                        >= s.min_seconds);
+            // A partly measured cell's warm-ups are added as they run (`extend`).
+            let warm = if finished || had > 0 { 0 } else { warmup };
+            let planned = if finished { had } else { planned };
+            total += (warm + planned) as u64 * w;
+            done += had as u64 * w;
+            reps += planned;
+            done_reps += had;
         }
         self.total_units = total.max(1);
         self.done_units = done;
@@ -398,15 +399,142 @@ fn fill_depth(model: &Model, ex: Exec<'_>, session: &mut Session, n: usize) -> R
     Ok(tok)
 }
 
+/// What runs a cell: one of ternbench's engines at a SIMD level, or a peer (an index into the
+/// scenario's `peers`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Runs {
+    /// A ternbench engine at a SIMD level.
+    Engine(EngineSpec, Isa),
+    /// The scenario's `peers[i]`.
+    Peer(usize),
+}
+
+/// One model group of a run: cells that run on one model (file), interleaved with each other.
+#[derive(Debug, Clone)]
+pub struct Group {
+    /// The model.
+    pub model: ModelSpec,
+    /// Its cells, in scenario order: ternbench's, then the peers'.
+    pub cells: Vec<(Runs, CellKey)>,
+}
+
+/// Whether model name `a` (as the scenario spells it) and path `b` are the same file.
+fn same_file(a: &str, b: &std::path::Path) -> bool {
+    let a = std::path::Path::new(a);
+    a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
+}
+
+/// The run's cells by model group: each model's ternbench cells ([`Scenario::cells`]), with
+/// every peer's cells (threads × tests, SIMD level `peer`) in the group of the model on the
+/// same file, so they interleave with ternbench's on it; a peer whose file is not among the
+/// models gets a group of its own after them. `peer_files` are the peers' files as read
+/// ([`peer_files`]); a file that cannot be read gives cells of type `?` (their error says why).
+pub fn layout(s: &Scenario, isas: &[Isa], peer_files: &[Result<PeerFile, String>]) -> Vec<Group> {
+    let mut groups: Vec<Group> = s
+        .cells(isas)
+        .into_iter()
+        .map(|(model, cells)| {
+            let cells = cells
+                .into_iter()
+                .map(|(spec, key)| {
+                    let isa = *isas
+                        .iter()
+                        .find(|i| i.name() == key.isa)
+                        .expect("cell level from the scenario");
+                    (Runs::Engine(spec, isa), key)
+                })
+                .collect();
+            Group { model, cells }
+        })
+        .collect();
+    for (pi, p) in s.peers.iter().enumerate() {
+        let file = p.model.display().to_string();
+        let at = match groups
+            .iter()
+            .position(|g| same_file(&g.model.name, &p.model))
+        {
+            Some(i) => i,
+            None => match groups.iter().position(|g| g.model.name == file) {
+                Some(i) => i,
+                None => {
+                    groups.push(Group {
+                        model: ModelSpec::named(file),
+                        cells: Vec::new(),
+                    });
+                    groups.len() - 1
+                }
+            },
+        };
+        let (format, head) = match peer_files.get(pi) {
+            Some(Ok(f)) => (f.format.clone(), f.head.clone()),
+            _ => ("?".to_string(), "?".to_string()),
+        };
+        let model = groups[at].model.name.clone();
+        for &t in &s.threads {
+            for test in &s.tests {
+                let key = CellKey {
+                    model: model.clone(),
+                    engine: p.name.clone(),
+                    format: format.clone(),
+                    head: head.clone(),
+                    isa: "peer".into(),
+                    threads: t,
+                    test: test.name(),
+                };
+                groups[at].cells.push((Runs::Peer(pi), key));
+            }
+        }
+    }
+    groups
+}
+
+/// Every peer's file of `s`, read ([`PeerFile`]) or why not.
+pub fn peer_files(s: &Scenario) -> Vec<Result<PeerFile, String>> {
+    s.peers.iter().map(|p| peer_file(s, p)).collect()
+}
+
+/// The model record of a cell: its engine's build, or its peer's file.
+fn cell_model<'a>(
+    c: &Cell,
+    built: &'a [(EngineSpec, Model, ModelRecord, Products)],
+    peer_models: &'a [Option<ModelRecord>],
+) -> Option<&'a ModelRecord> {
+    match c.runs {
+        Runs::Engine(spec, _) => built
+            .iter()
+            .find(|(sp, ..)| *sp == spec)
+            .map(|(_, _, r, _)| r),
+        Runs::Peer(pi) => peer_models[pi].as_ref(),
+    }
+}
+
+/// The compute peaks a cell of ours is set against (`None` for a peer's cell, or where the
+/// run measured none).
+fn cell_peak(
+    c: &Cell,
+    built: &[(EngineSpec, Model, ModelRecord, Products)],
+    peaks: &BTreeMap<(Isa, usize), (f64, f64)>,
+) -> Option<ComputePeak> {
+    match c.runs {
+        Runs::Engine(spec, isa) => built
+            .iter()
+            .find(|(sp, ..)| *sp == spec)
+            .zip(peaks.get(&(isa, c.key.threads)))
+            .map(|((.., p), &(int8, f32))| p.at(int8, f32)),
+        Runs::Peer(_) => None,
+    }
+}
+
 struct Cell {
     /// Timed repetitions the progress display planned for (beyond: it grows).
     planned: usize,
-    spec: EngineSpec,
+    runs: Runs,
     key: CellKey,
     test: TestSpec,
-    isa: Isa,
     warm_left: usize,
     samples: Vec<SampleRecord>,
+    /// Set when a peer failed: the cell stops, the run goes on.
+    error: Option<String>,
 }
 
 impl Cell {
@@ -416,8 +544,118 @@ impl Cell {
 
     fn satisfied(&self, s: &Scenario) -> bool {
         let n = self.samples.len();
-        n >= s.max_repetitions || (n >= s.repetitions && self.measured_seconds() >= s.min_seconds)
+        self.error.is_some()
+            || n >= s.max_repetitions
+            || (n >= s.repetitions && self.measured_seconds() >= s.min_seconds)
     }
+}
+
+/// A peer's file, read once per run: what its cells' keys and model record say.
+pub struct PeerFile {
+    /// The projections' GGUF type (`TQ2_0`, `I2_S`, `F16`).
+    pub format: String,
+    /// The head's (tied embedding's) GGUF type.
+    pub head: String,
+    /// The model record its cells carry (decode bytes from the file's tensors).
+    pub record: ModelRecord,
+}
+
+/// Reads the GGUF a peer runs: its projection and head types, decode bytes (from the file's
+/// tensors: what every engine reading this file streams per token), KV bytes per position.
+fn peer_file(s: &Scenario, p: &PeerSpec) -> Result<PeerFile, String> {
+    use ternbench_engine::load::gguf_model::GgufModel;
+    let m = GgufModel::open(&p.model).map_err(|e| e.to_string())?;
+    let g = m.config().map_err(|e| e.to_string())?;
+    let b = m.decode_bytes().map_err(|e| e.to_string())?;
+    let kv = if s.kv_f16 { KvType::F16 } else { KvType::F32 };
+    let cfg = &g.cfg;
+    let format = b
+        .projection_types
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "?".into());
+    let record = ModelRecord {
+        model: p.model.display().to_string(),
+        engine: p.name.clone(),
+        format: format.clone(),
+        head: b.head_type.clone(),
+        layers_built: cfg.layers,
+        layers_total: cfg.layers,
+        params: cfg.linear_params() + cfg.embedding_params(),
+        weight_bytes: b.total(),
+        decode_bytes_per_token: b.total(),
+        decode_bytes_per_token_full_depth: b.total(),
+        kv_bytes_per_position: ternbench_engine::kv_cache::KvCache::bytes_for(
+            kv,
+            cfg.layers,
+            cfg.kv_dim(),
+            1,
+        ),
+        load_seconds: 0.0,
+        activation: cfg.act.name().into(),
+        peer: None,
+    };
+    Ok(PeerFile {
+        format,
+        head: b.head_type,
+        record,
+    })
+}
+
+/// One timed repetition of a peer: one llama-bench invocation (see `measure::peer`), inside an
+/// energy window that covers the whole invocation.
+fn run_peer_rep(
+    p: &PeerSpec,
+    s: &Scenario,
+    ctx: &mut RunContext<'_>,
+    threads: usize,
+    test: TestSpec,
+) -> Result<(SampleRecord, crate::measure::peer::PeerRep), PeerError> {
+    let run = PeerRun {
+        test,
+        threads,
+        pin: s.pin,
+        kv_f16: s.kv_f16,
+    };
+    if let Some(m) = ctx.energy.as_deref_mut() {
+        m.start();
+    }
+    let r = crate::measure::peer::run_once(p, &run);
+    let energy = ctx.energy.as_deref_mut().and_then(|m| m.stop());
+    let r = r?;
+    let rec = SampleRecord {
+        key: CellKey {
+            model: String::new(),
+            engine: String::new(),
+            format: String::new(),
+            head: String::new(),
+            isa: String::new(),
+            threads,
+            test: test.name(),
+        },
+        rep: 0,
+        time_utc: now_utc(),
+        n_prompt: test.n_prompt,
+        n_gen: test.n_gen,
+        n_depth: test.n_depth,
+        // llama-bench runs one sequence (batched tests are refused beside peers).
+        batch: 1,
+        // llama-bench times a `ppP+tgG` test as one span: it is recorded as decode-less prefill
+        // only when there is no decode.
+        prefill_seconds: (test.n_gen == 0).then_some(r.timed_seconds),
+        decode_step_seconds: Vec::new(),
+        decode_seconds: (test.n_gen > 0 && test.n_prompt == 0).then_some(r.timed_seconds),
+        peer_window_seconds: Some(r.window_seconds),
+        peak_rss_bytes: None,
+        counters_prefill: None,
+        counters_decode: None,
+        energy_prefill: None,
+        energy_decode: None,
+        peer_window_energy: energy,
+        bandwidth_before_gbps: None,
+        bandwidth_after_gbps: None,
+    };
+    Ok((rec, r))
 }
 
 /// The prompt of sequence `seq` of a batch: another stretch of the same token generator per
@@ -463,6 +701,9 @@ fn run_rep(
         batch: b,
         prefill_seconds: None,
         decode_step_seconds: Vec::with_capacity(test.n_gen),
+        decode_seconds: None,
+        peer_window_seconds: None,
+        peer_window_energy: None,
         peak_rss_bytes: None,
         counters_prefill: None,
         counters_decode: None,
@@ -544,29 +785,70 @@ pub fn run(
     } else {
         BTreeMap::new()
     };
-    ctx.progress.begin(s, isas, &ctx.prior);
-    for (mspec, cells) in s.cells(isas) {
+    let peer_files = peer_files(s);
+    // A resumed run keeps the peers' model records it has.
+    let mut peer_models: Vec<Option<ModelRecord>> = s
+        .peers
+        .iter()
+        .map(|p| {
+            let file = p.model.display().to_string();
+            ctx.prior_models
+                .iter()
+                .rev()
+                .find(|m| m.engine == p.name && m.peer.as_ref().is_some_and(|b| b.file == file))
+                .cloned()
+        })
+        .collect();
+    let groups = layout(s, isas, &peer_files);
+    let planned: Vec<(CellKey, usize)> = groups
+        .iter()
+        .flat_map(|g| {
+            g.cells.iter().map(|(runs, key)| {
+                // llama-bench warms up inside every invocation.
+                let warm = match runs {
+                    Runs::Engine(..) => s.warmup,
+                    Runs::Peer(_) => 0,
+                };
+                (key.clone(), warm)
+            })
+        })
+        .collect();
+    ctx.progress.begin(s, &planned, &ctx.prior);
+    for Group {
+        model: mspec,
+        cells,
+    } in groups
+    {
         let mut group: Vec<Cell> = cells
             .into_iter()
-            .map(|(spec, key)| {
+            .map(|(runs, key)| {
                 let samples = ctx.prior.remove(&key).unwrap_or_default();
                 let test = *s
                     .tests
                     .iter()
                     .find(|t| t.name() == key.test)
                     .expect("cell test from the scenario");
-                let isa = *isas
-                    .iter()
-                    .find(|i| i.name() == key.isa)
-                    .expect("cell level from the scenario");
+                let (warm_left, error) = match runs {
+                    Runs::Engine(..) => (s.warmup, None),
+                    Runs::Peer(pi) => (
+                        0,
+                        peer_files[pi].as_ref().err().map(|e| {
+                            format!(
+                                "{}: cannot read {}: {e}",
+                                s.peers[pi].name,
+                                s.peers[pi].model.display()
+                            )
+                        }),
+                    ),
+                };
                 Cell {
                     planned: ctx.progress.planned(&key, s).max(samples.len()),
-                    warm_left: s.warmup,
-                    spec,
+                    warm_left,
+                    runs,
                     key,
                     test,
-                    isa,
                     samples,
+                    error,
                 }
             })
             .collect();
@@ -600,7 +882,17 @@ pub fn run(
         let context = s.tests.iter().map(|t| t.context()).max().unwrap_or(1);
         reset_peak_rss();
         let mut built: Vec<(EngineSpec, Model, ModelRecord, Products)> = Vec::new();
-        for spec in &s.engines {
+        let group_engines: Vec<EngineSpec> = s
+            .engines
+            .iter()
+            .filter(|e| {
+                group
+                    .iter()
+                    .any(|c| matches!(c.runs, Runs::Engine(sp, _) if sp == **e))
+            })
+            .copied()
+            .collect();
+        for spec in &group_engines {
             ctx.progress
                 .note(&format!("building {} ({})…", mspec.name, spec.label()));
             let t0 = Instant::now();
@@ -643,6 +935,7 @@ pub fn run(
                 ),
                 load_seconds: t0.elapsed().as_secs_f64(),
                 activation: w.cfg.act.name().into(),
+                peer: None,
             };
             sink.record(&Record::Model(rec.clone()))?;
             if w.is_sampled() {
@@ -676,11 +969,12 @@ pub fn run(
                     // Every cell measured so far, this model's partly measured ones included.
                     let mut cells = cells_out;
                     for c in group.iter().filter(|c| !c.samples.is_empty()) {
-                        let b = built.iter().find(|(sp, ..)| *sp == c.spec);
-                        let peak = b
-                            .zip(peaks.get(&(c.isa, c.key.threads)))
-                            .map(|((.., p), &(int8, f32))| p.at(int8, f32));
-                        cells.push(summarise(s, c, b.map(|(_, _, r, _)| r), peak));
+                        cells.push(summarise(
+                            s,
+                            c,
+                            cell_model(c, &built, &peer_models),
+                            cell_peak(c, &built, &peaks),
+                        ));
                     }
                     return Err(Interrupted {
                         partial: RunOutput {
@@ -691,11 +985,69 @@ pub fn run(
                     .into());
                 }
                 let c = &mut group[i];
+                let (spec, isa) = match c.runs {
+                    Runs::Engine(spec, isa) => (spec, isa),
+                    Runs::Peer(pi) => {
+                        let rep = c.samples.len();
+                        if rep >= c.planned {
+                            ctx.progress.extend(&c.key, true);
+                        }
+                        ctx.progress.start(&c.key, &format!("rep {}", rep + 1));
+                        let threads = c.key.threads;
+                        let (beside, pool) = (ctx.beside, ctx.pool);
+                        let read_bw = || beside.and_then(|b| b.gbps(pool, threads));
+                        let before = read_bw();
+                        match run_peer_rep(&s.peers[pi], s, ctx, threads, c.test) {
+                            Ok((mut rec, r)) => {
+                                rec.bandwidth_before_gbps = before;
+                                rec.bandwidth_after_gbps = read_bw();
+                                rec.key = c.key.clone();
+                                rec.rep = rep;
+                                if peer_models[pi].is_none() {
+                                    if let Ok(f) = &peer_files[pi] {
+                                        let p = &s.peers[pi];
+                                        let mut m = f.record.clone();
+                                        // Load and warm-up of this first invocation.
+                                        m.load_seconds =
+                                            (r.window_seconds - r.timed_seconds).max(0.0);
+                                        m.peer = Some(Box::new(PeerBuild {
+                                            bench: p.bench.display().to_string(),
+                                            file: p.model.display().to_string(),
+                                            build_commit: r.row.build_commit.clone(),
+                                            cpu_info: r.row.cpu_info.clone(),
+                                            model_type: r.row.model_type.clone(),
+                                            reported_model_size: r.row.model_size,
+                                            record: crate::measure::peer::build_record(&p.bench),
+                                        }));
+                                        m.model = c.key.model.clone();
+                                        sink.record(&Record::Model(m.clone()))?;
+                                        models_out.push(m.clone());
+                                        peer_models[pi] = Some(m);
+                                    }
+                                }
+                                sink.record(&Record::Sample(Box::new(rec.clone())))?;
+                                let tps = rec.decode_tps().or(rec.prefill_tps()).unwrap_or(0.0);
+                                ctx.progress.done(&c.key, rep, &format!("{tps:.2} t/s"));
+                                c.samples.push(rec);
+                            }
+                            Err(e) => {
+                                ctx.progress.note(&format!("  {}: FAILED: {e}", c.key.id()));
+                                c.error = Some(e.to_string());
+                            }
+                        }
+                        if s.cooldown_seconds > 0.0 {
+                            std::thread::sleep(std::time::Duration::from_secs_f64(
+                                s.cooldown_seconds,
+                            ));
+                        }
+                        continue;
+                    }
+                };
                 let (_, model, _, _) = built
                     .iter()
-                    .find(|(sp, ..)| *sp == c.spec)
+                    .find(|(sp, ..)| *sp == spec)
                     .expect("engine built");
-                let ks = KernelSet::get(c.isa).map_err(|e| anyhow::anyhow!("{e}"))?;
+                let ks = KernelSet::get(isa).map_err(|e| anyhow::anyhow!("{e}"))?;
                 let resumed_cell = !c.samples.is_empty();
                 while c.warm_left > 0 {
                     if resumed_cell {
@@ -739,11 +1091,12 @@ pub fn run(
             }
         }
         for c in &group {
-            let b = built.iter().find(|(sp, ..)| *sp == c.spec);
-            let peak = b
-                .zip(peaks.get(&(c.isa, c.key.threads)))
-                .map(|((.., p), &(int8, f32))| p.at(int8, f32));
-            cells_out.push(summarise(s, c, b.map(|(_, _, r, _)| r), peak));
+            cells_out.push(summarise(
+                s,
+                c,
+                cell_model(c, &built, &peer_models),
+                cell_peak(c, &built, &peaks),
+            ));
         }
     }
     ctx.progress.finish();
@@ -1098,6 +1451,7 @@ fn summarise(
         energy: energy_summary(&c.samples),
         samples_prefill_tokens_per_s: pp,
         samples_decode_tokens_per_s: tg,
+        error: c.error.clone(),
     }
 }
 
@@ -1124,6 +1478,9 @@ mod tests {
             batch: 1,
             prefill_seconds: None,
             decode_step_seconds: vec![0.1; 4],
+            decode_seconds: None,
+            peer_window_seconds: None,
+            peer_window_energy: None,
             peak_rss_bytes: None,
             counters_prefill: None,
             counters_decode: None,

@@ -153,7 +153,8 @@ pub fn method_text(rates: &Rates) -> String {
     format!(
         "ESTIMATE from a roofline model calibrated on this machine just now ({:.1} s): decode at \
          the slower of weight bytes ÷ measured read bandwidth and the measured gemv rate, prefill \
-         at the measured gemm rate, builds scaled from a one-layer build. A busy machine runs \
+         at the measured gemm rate, builds scaled from a one-layer build, peers (llama-bench) at \
+         ternbench's rate for their bit width plus their model load and warm-up. A busy machine runs \
          slower; scenarios/README.md lists measured durations",
         rates.calibration_s
     )
@@ -178,7 +179,7 @@ pub fn estimate(
             continue;
         };
         let layers = *layers;
-        for e in &s.engines {
+        for e in s.engines.iter().filter(|e| mspec.runs(e.engine)) {
             let f = linear_format(e.engine, e.format);
             let weight_bytes = estimate_bytes(cfg, f, s.head, layers);
             let kv_bytes = (2 * layers * cfg.kv_dim() * context_len) as f64 * kv_elem;
@@ -255,6 +256,7 @@ pub fn estimate(
             });
         }
     }
+    cells.extend(peer_cells(s, isas, rates, ctx));
     let overhead = rates.run_bandwidth_s + ctx.idle_seconds;
     let total = overhead
         + models.iter().map(|m| m.build_seconds).sum::<f64>()
@@ -270,6 +272,71 @@ pub fn estimate(
         method: method_text(rates),
         rates: rates.clone(),
     }
+}
+
+/// The peers' cells (`[[peer]]`): one llama-bench invocation per repetition, each paying the
+/// model's load (its bytes read at the measured bandwidth) and llama-bench's own warm-up (the
+/// whole prompt for a pp test, one token for a tg test) beside the timed test. The peer's
+/// speed is ESTIMATED as ternbench's kernel of the same bit width on this machine (F16 as
+/// F16, TQ1_0 as tq1, the other ternary types as i2): a peer faster than ternbench finishes
+/// sooner. A file that cannot be read has no estimate (its cells fail at once).
+fn peer_cells(s: &Scenario, isas: &[Isa], rates: &Rates, ctx: Context) -> Vec<CellEstimate> {
+    if s.peers.is_empty() {
+        return Vec::new();
+    }
+    let files = crate::measure::runner::peer_files(s);
+    let isa = isas.first().map_or("scalar", |i| i.name());
+    let mut out = Vec::new();
+    for g in crate::measure::runner::layout(s, isas, &files) {
+        for (runs, key) in g.cells {
+            let crate::measure::runner::Runs::Peer(pi) = runs else {
+                continue;
+            };
+            let Ok(file) = &files[pi] else {
+                continue;
+            };
+            let Some(test) = s.tests.iter().find(|t| t.name() == key.test) else {
+                continue;
+            };
+            let f = match key.format.to_ascii_uppercase().as_str() {
+                "F16" | "F32" | "BF16" => Format::F16,
+                "TQ1_0" => Format::Tq1,
+                _ => Format::I2,
+            };
+            let t = key.threads;
+            let m = &file.record;
+            let bw = rates.bw(t);
+            let weights = m.params as f64;
+            let step = (m.decode_bytes_per_token as f64 / bw).max(weights * rates.gemv(f, isa, t));
+            let prefill = |n: usize| n as f64 * weights * rates.gemm(f, isa, t);
+            let timed = prefill(test.n_prompt) + test.n_gen as f64 * step;
+            let warm = prefill(test.n_prompt) + if test.n_gen > 0 { step } else { 0.0 };
+            // Loading: the file's weights read once (mapped from the page cache), plus
+            // llama-bench's start.
+            let load = m.weight_bytes as f64 / bw + 0.5;
+            let beside = if ctx.beside {
+                2.0 * rates.beside_reading_s.get(&t).copied().unwrap_or(0.0)
+            } else {
+                0.0
+            };
+            let wall = timed + warm + load + beside;
+            let reps = s.repetitions.max(if timed > 0.0 {
+                (s.min_seconds / timed).ceil() as usize
+            } else {
+                0
+            });
+            let reps = reps.min(s.max_repetitions.max(s.repetitions));
+            out.push(CellEstimate {
+                key,
+                warmup: 0,
+                repetitions: reps,
+                rep_seconds: timed,
+                rep_wall_seconds: wall,
+                seconds: reps as f64 * (wall + s.cooldown_seconds),
+            });
+        }
+    }
+    out
 }
 
 /// The linear-layer format an engine runs.

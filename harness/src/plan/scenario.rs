@@ -14,6 +14,7 @@ use ternbench_kernels::{Format, Isa, KernelSet};
 use toml::{Spanned, Value};
 
 use crate::cli::EngineArg;
+use crate::measure::peer::PeerSpec;
 use crate::records::results::CellKey;
 
 /// The scenario the README's main job runs when no file is given (`scenarios/quick.toml`).
@@ -67,6 +68,27 @@ pub struct ModelSpec {
     pub name: String,
     /// Layers to build.
     pub sample_layers: SampleLayers,
+    /// Which of the scenario's engines run on this model (`None`: every one). A model table's
+    /// `engines = ["ternary"]`, e.g. to leave the FP16 twin off files whose weights another
+    /// file of the run already gives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engines: Option<Vec<EngineKind>>,
+}
+
+impl ModelSpec {
+    /// A model every engine runs, built in full.
+    pub fn named(name: impl Into<String>) -> ModelSpec {
+        ModelSpec {
+            name: name.into(),
+            sample_layers: SampleLayers::Full,
+            engines: None,
+        }
+    }
+
+    /// Whether `engine` runs on this model.
+    pub fn runs(&self, engine: EngineKind) -> bool {
+        self.engines.as_ref().is_none_or(|e| e.contains(&engine))
+    }
 }
 
 /// An engine with its linear-layer format.
@@ -309,6 +331,9 @@ pub struct Scenario {
     pub max_cv: f64,
     /// Energy settings.
     pub energy: EnergySpec,
+    /// External engines (`[[peer]]`): llama.cpp-family `llama-bench` binaries on GGUF files,
+    /// interleaved with the cells of the model with the same file (see `measure::peer`).
+    pub peers: Vec<PeerSpec>,
 }
 
 /// Where a key's value sits in the text.
@@ -361,6 +386,42 @@ struct Raw {
     kv: Option<Spanned<String>>,
     max_cv: Option<Spanned<f64>>,
     energy: Option<RawEnergy>,
+    peer: Option<Vec<RawPeer>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPeer {
+    name: Spanned<String>,
+    bench: Spanned<String>,
+    model: Spanned<String>,
+    args: Option<Vec<String>>,
+    timeout_seconds: Option<Spanned<f64>>,
+}
+
+/// Where peer builds and their model files live: `TERNBENCH_PEERS`, else
+/// `~/.cache/ternbench/peers` (the scripts/peers default).
+pub fn peers_root() -> PathBuf {
+    match std::env::var_os("TERNBENCH_PEERS") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_default()
+            .join(".cache/ternbench/peers"),
+    }
+}
+
+/// A path from a scenario with `${TERNBENCH_PEERS}` (or `$TERNBENCH_PEERS`) and a leading `~/`
+/// expanded, so shipped scenarios name peer builds wherever the user keeps them.
+pub fn expand_path(s: &str) -> String {
+    let root = peers_root().display().to_string();
+    let s = s
+        .replace("${TERNBENCH_PEERS}", &root)
+        .replace("$TERNBENCH_PEERS", &root);
+    match (s.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => PathBuf::from(home).join(rest).display().to_string(),
+        _ => s,
+    }
 }
 
 #[derive(Deserialize)]
@@ -800,7 +861,100 @@ impl Scenario {
             }
         };
 
+        if let (Some(first), Some(t)) = (
+            raw.peer.as_ref().and_then(|p| p.first()),
+            tests.iter().find(|t| t.n_prompt > 0 && t.n_gen > 0),
+        ) {
+            return Err(src.err(
+                Some(first.name.span()),
+                "peer",
+                format!(
+                    "a [[peer]]'s llama-bench times \"{}\" as one span (prefill and decode together); with peers use separate tests, e.g. \"pp{}\" and \"tg{}\"",
+                    t.name(),
+                    t.n_prompt,
+                    t.n_gen
+                ),
+            ));
+        }
+        if let (Some(first), Some(t)) = (
+            raw.peer.as_ref().and_then(|p| p.first()),
+            tests.iter().find(|t| t.batch > 1 || t.head_all),
+        ) {
+            return Err(src.err(
+                Some(first.name.span()),
+                "peer",
+                format!(
+                    "a [[peer]]'s llama-bench runs one sequence per test and no \"+head\" ceiling, so \"{}\" cannot run beside it: put batched tests in a scenario without peers",
+                    t.name()
+                ),
+            ));
+        }
+        let mut peers: Vec<PeerSpec> = Vec::new();
+        for (i, p) in raw.peer.iter().flatten().enumerate() {
+            let key = |k: &str| format!("peer[{i}].{k}");
+            let nonempty = |v: &Spanned<String>, k: &str| {
+                let t = v.get_ref().trim();
+                if t.is_empty() {
+                    Err(src.err(Some(v.span()), &key(k), "empty"))
+                } else {
+                    Ok(t.to_string())
+                }
+            };
+            let name = nonempty(&p.name, "name")?;
+            if ["ternary", "fp16"].contains(&name.to_ascii_lowercase().as_str()) {
+                return Err(src.err(
+                    Some(p.name.span()),
+                    &key("name"),
+                    format!("\"{name}\" is the name of one of ternbench's engines; name the peer program (e.g. \"llama.cpp\")"),
+                ));
+            }
+            let timeout_seconds = float_in(
+                &src,
+                &p.timeout_seconds,
+                &key("timeout_seconds"),
+                1.0,
+                86_400.0,
+                1800.0,
+            )?;
+            let model = PathBuf::from(expand_path(&nonempty(&p.model, "model")?));
+            if peers.iter().any(|q| q.name == name && q.model == model) {
+                return Err(src.err(
+                    Some(p.model.span()),
+                    &key("model"),
+                    format!(
+                        "\"{name}\" already runs {}: a peer runs each file once",
+                        model.display()
+                    ),
+                ));
+            }
+            peers.push(PeerSpec {
+                name,
+                bench: PathBuf::from(expand_path(&nonempty(&p.bench, "bench")?)),
+                model,
+                args: p.args.clone().unwrap_or_default(),
+                timeout_seconds,
+            });
+        }
+
+        for (i, m) in models.iter().enumerate() {
+            if let Some(only) = &m.engines {
+                if !engines.iter().any(|e| only.contains(&e.engine)) {
+                    let have: Vec<&str> = engines.iter().map(|e| e.engine.name()).collect();
+                    return Err(src.err(
+                        None,
+                        &format!("models[{i}].engines"),
+                        format!(
+                            "none of {} is among the scenario's engines ({}): the model would have no cells; add the engine to `engines` or drop it here",
+                            only.iter().map(|e| e.name()).collect::<Vec<_>>().join(", "),
+                            have.join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+
         Ok(Scenario {
+            peers,
             name: raw.name.map(|n| n.into_inner()).unwrap_or_default(),
             description: raw.description.map(|d| d.into_inner()).unwrap_or_default(),
             file: None,
@@ -847,7 +1001,7 @@ impl Scenario {
             .iter()
             .map(|m| {
                 let mut cells = Vec::new();
-                for e in &self.engines {
+                for e in self.engines.iter().filter(|e| m.runs(e.engine)) {
                     for isa in isas {
                         for &t in &self.threads {
                             for test in &self.tests {
@@ -932,24 +1086,22 @@ fn expand_batches(tests: Vec<TestSpec>, batches: &[usize]) -> Vec<TestSpec> {
 }
 
 fn model_spec(src: &Src<'_>, v: &Spanned<Value>, key: &str) -> Result<ModelSpec, ScenarioError> {
-    const ALLOWED: &str = "a zoo name (e.g. \"bitnet-700m\"), a checkpoint directory, a .gguf file, or a table { name = \"...\", sample_layers = K | \"auto\" }";
+    const ALLOWED: &str = "a zoo name (e.g. \"bitnet-700m\"), a checkpoint directory, a .gguf file, or a table { name = \"...\", sample_layers = K | \"auto\", engines = [\"ternary\", \"fp16\"] }";
     let bad = |msg: String| src.err(Some(v.span()), key, format!("{msg}; allowed: {ALLOWED}"));
     match v.get_ref() {
         Value::String(s) if !s.trim().is_empty() => {
-            known_model(s.trim()).map_err(|m| src.err(Some(v.span()), key, m))?;
-            Ok(ModelSpec {
-                name: s.trim().to_string(),
-                sample_layers: SampleLayers::Full,
-            })
+            let name = expand_path(s.trim());
+            known_model(&name).map_err(|m| src.err(Some(v.span()), key, m))?;
+            Ok(ModelSpec::named(name))
         }
         Value::Table(t) => {
             for k in t.keys() {
-                if k != "name" && k != "sample_layers" {
+                if k != "name" && k != "sample_layers" && k != "engines" {
                     return Err(bad(format!("unknown key `{k}`")));
                 }
             }
             let name = match t.get("name") {
-                Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
+                Some(Value::String(s)) if !s.trim().is_empty() => expand_path(s.trim()),
                 _ => return Err(bad("`name` is missing or not a string".into())),
             };
             let sample_layers = match t.get("sample_layers") {
@@ -963,10 +1115,34 @@ fn model_spec(src: &Src<'_>, v: &Spanned<Value>, key: &str) -> Result<ModelSpec,
                     )))
                 }
             };
+            let engines = match t.get("engines") {
+                None => None,
+                Some(Value::Array(a)) if !a.is_empty() => {
+                    let mut v = Vec::new();
+                    for e in a {
+                        match e.as_str() {
+                            Some("ternary") => v.push(EngineKind::Ternary),
+                            Some("fp16") => v.push(EngineKind::Fp16),
+                            _ => {
+                                return Err(bad(format!(
+                                    "engines: {e} is not an engine (\"ternary\" or \"fp16\", among the scenario's `engines`)"
+                                )))
+                            }
+                        }
+                    }
+                    Some(v)
+                }
+                Some(other) => {
+                    return Err(bad(format!(
+                    "engines = {other} is not allowed (a non-empty list of \"ternary\", \"fp16\")"
+                )))
+                }
+            };
             known_model(&name).map_err(|m| src.err(Some(v.span()), key, m))?;
             Ok(ModelSpec {
                 name,
                 sample_layers,
+                engines,
             })
         }
         other => Err(bad(format!("a {} is not a model", other.type_str()))),
@@ -977,6 +1153,12 @@ fn model_spec(src: &Src<'_>, v: &Spanned<Value>, key: &str) -> Result<ModelSpec,
 fn known_model(name: &str) -> Result<(), String> {
     if ternbench_engine::zoo::config(name).is_ok() || Path::new(name).exists() {
         return Ok(());
+    }
+    if Path::new(name).starts_with(peers_root()) {
+        return Err(format!(
+            "\"{name}\" does not exist: peer scenarios run files under TERNBENCH_PEERS ({}); write them first (docs/peers.md)",
+            peers_root().display()
+        ));
     }
     Err(format!(
         "\"{name}\" is neither a zoo model nor an existing checkpoint directory or .gguf file; zoo models: {}",
@@ -1052,7 +1234,20 @@ mod tests {
                 continue;
             }
             let text = std::fs::read_to_string(&p).unwrap();
-            let s = Scenario::parse(&text, &p.display().to_string(), HOST).unwrap();
+            let s = match Scenario::parse(&text, &p.display().to_string(), HOST) {
+                Ok(s) => s,
+                // Peer scenarios name files under TERNBENCH_PEERS, absent until written: the
+                // text must still state the protocol.
+                Err(e) if e.msg.contains("TERNBENCH_PEERS") => {
+                    if !text.contains("source = \"none\"") {
+                        for key in ["idle_seconds", "idle_settle_seconds", "idle_check"] {
+                            assert!(text.contains(key), "{} does not state {key}", p.display());
+                        }
+                    }
+                    continue;
+                }
+                Err(e) => panic!("{e}"),
+            };
             if s.energy.source == "none" {
                 continue;
             }
@@ -1096,6 +1291,21 @@ mod tests {
         let s = parse("models = [\"bitnet-125m\", { name = \"bitnet-100b\", sample_layers = 2 }, { name = \"bitnet-7b\", sample_layers = \"auto\" }]").unwrap();
         assert_eq!(s.models[1].sample_layers, SampleLayers::Fixed(2));
         assert_eq!(s.models[2].sample_layers, SampleLayers::Auto);
+        let s = parse("engines = [\"ternary\", \"fp16\"]\nmodels = [\"bitnet-125m\", { name = \"bitnet-350m\", engines = [\"ternary\"] }]").unwrap();
+        let cells = s.cells(&[Isa::Scalar]);
+        assert!(cells[0].1.iter().any(|(e, _)| e.engine == EngineKind::Fp16));
+        assert!(cells[1]
+            .1
+            .iter()
+            .all(|(e, _)| e.engine == EngineKind::Ternary));
+        assert!(!cells[1].1.is_empty());
+        let e = parse(
+            "engines = [\"ternary\"]\nmodels = [{ name = \"bitnet-125m\", engines = [\"fp16\"] }]",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("no cells"), "{e}");
+        let e = parse("models = [{ name = \"bitnet-125m\", engines = [\"gpu\"] }]").unwrap_err();
+        assert!(e.to_string().contains("not an engine"), "{e}");
     }
 
     #[test]
@@ -1157,6 +1367,51 @@ mod tests {
     }
 
     #[test]
+    fn peers_parse_with_their_paths_expanded() {
+        let root = peers_root().display().to_string();
+        let s = parse(
+            "models = [\"bitnet-125m\"]\ntests = [\"pp8\", \"tg4\"]\n\
+             [[peer]]\nname = \"llama.cpp\"\nbench = \"${TERNBENCH_PEERS}/llama.cpp/build/bin/llama-bench\"\nmodel = \"/m/a.gguf\"\n\
+             [[peer]]\nname = \"llama.cpp\"\nbench = \"/x/llama-bench\"\nmodel = \"/m/b.gguf\"\nargs = [\"--prio\", \"2\"]\ntimeout_seconds = 60\n",
+        )
+        .unwrap();
+        assert_eq!(s.peers.len(), 2);
+        assert_eq!(
+            s.peers[0].bench,
+            PathBuf::from(format!("{root}/llama.cpp/build/bin/llama-bench"))
+        );
+        assert_eq!(s.peers[0].timeout_seconds, 1800.0);
+        assert_eq!(s.peers[1].args, vec!["--prio", "2"]);
+        assert_eq!(s.peers[1].timeout_seconds, 60.0);
+        let peer = |body: &str| {
+            parse(&format!(
+                "models = [\"bitnet-125m\"]\ntests = [\"tg4\"]\n{body}"
+            ))
+        };
+        let e = peer("[[peer]]\nname = \"fp16\"\nbench = \"b\"\nmodel = \"m\"\n").unwrap_err();
+        assert_eq!(e.key, "peer[0].name", "{e}");
+        let twice = "[[peer]]\nname = \"a\"\nbench = \"b\"\nmodel = \"m\"\n";
+        let e = peer(&format!("{twice}{twice}")).unwrap_err();
+        assert_eq!(e.key, "peer[1].model", "{e}");
+        let e = peer("[[peer]]\nname = \"a\"\nbench = \"\"\nmodel = \"m\"\n").unwrap_err();
+        assert_eq!(e.key, "peer[0].bench", "{e}");
+        let e = peer("[[peer]]\nname = \"a\"\nbench = \"b\"\n").unwrap_err();
+        assert!(e.msg.contains("model"), "{e}");
+        let e = peer("[[peer]]\nname = \"a\"\nbench = \"b\"\nmodel = \"m\"\ntimeout_seconds = 0\n")
+            .unwrap_err();
+        assert_eq!(e.key, "peer[0].timeout_seconds", "{e}");
+        let e = peer("[[peer]]\nname = \"a\"\nbench = \"b\"\nmodel = \"m\"\nthreads = 2\n")
+            .unwrap_err();
+        assert!(e.msg.contains("unknown field"), "{e}");
+        // A missing file under the peers root says where peer files come from.
+        let e = parse("models = [\"${TERNBENCH_PEERS}/models/nope.gguf\"]\n").unwrap_err();
+        assert!(
+            e.msg.contains("TERNBENCH_PEERS") && e.msg.contains("docs/peers.md"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn shipped_scenarios_parse() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
         let mut n = 0;
@@ -1165,9 +1420,14 @@ mod tests {
             if p.extension().is_some_and(|x| x == "toml") {
                 // Levels a scenario names may be missing on this CPU: that error is the
                 // expected one there, and it must name the isa key.
+                // Peer scenarios run GGUF files under TERNBENCH_PEERS, absent until written.
                 match Scenario::load(&p, HOST).map(|(s, _)| s) {
                     Ok(_) => {}
-                    Err(e) => assert!(e.key.starts_with("isa"), "{}: {e}", p.display()),
+                    Err(e) => assert!(
+                        e.key.starts_with("isa") || e.msg.contains("TERNBENCH_PEERS"),
+                        "{}: {e}",
+                        p.display()
+                    ),
                 }
                 n += 1;
             }

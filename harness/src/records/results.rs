@@ -53,6 +53,30 @@ pub struct ModelRecord {
     pub load_seconds: f64,
     /// The FFN activation the model uses (`relu2`, `silu`).
     pub activation: String,
+    /// For a peer (an external `llama-bench`): its build and what it said about the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<Box<PeerBuild>>,
+}
+
+/// What a peer run records about the program (see `measure::peer`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeerBuild {
+    /// The `llama-bench` binary.
+    pub bench: String,
+    /// The GGUF file it ran.
+    pub file: String,
+    /// llama-bench's `build_commit`.
+    pub build_commit: String,
+    /// llama-bench's `cpu_info`.
+    pub cpu_info: String,
+    /// llama-bench's `model_type` (its description of the file).
+    pub model_type: String,
+    /// llama-bench's `model_size` (bytes as it counts them; bitnet.cpp's misreports I2_S: the
+    /// decode bytes above come from the file itself).
+    pub reported_model_size: u64,
+    /// The build record beside the binary (`peer.json` from scripts/peers: commits, compiler,
+    /// flags), when there is one.
+    pub record: Option<serde_json::Value>,
 }
 
 /// Energy of one phase of one repetition: measured figures, or ESTIMATED ones in fields of
@@ -150,6 +174,19 @@ pub struct SampleRecord {
     pub prefill_seconds: Option<f64>,
     /// Seconds of each decode step.
     pub decode_step_seconds: Vec<f64>,
+    /// Seconds of all `n_gen` decode steps together, when the steps were not timed one by one
+    /// (a peer's llama-bench reports only its tg run's total); `decode_step_seconds` is then
+    /// empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decode_seconds: Option<f64>,
+    /// A peer's repetition: seconds of its whole invocation (model load, warm-up and the timed
+    /// run), the window an energy reading around it covers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_window_seconds: Option<f64>,
+    /// A peer's repetition: energy over that whole invocation (model load and warm-up
+    /// included, so NOT the energy of its tokens; `peer_window_seconds` long).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer_window_energy: Option<PhaseEnergy>,
     /// Peak resident memory of the process so far in this model group (bytes).
     pub peak_rss_bytes: Option<u64>,
     /// Counter deltas over the prefill.
@@ -181,6 +218,12 @@ impl SampleRecord {
     /// Decode tokens per second over all `batch` sequences (aggregate; a step makes one token
     /// of each).
     pub fn decode_tps(&self) -> Option<f64> {
+        if self.decode_step_seconds.is_empty() {
+            return self
+                .decode_seconds
+                .filter(|&s| s > 0.0 && self.n_gen > 0)
+                .map(|s| self.n_gen as f64 / s);
+        }
         let s: f64 = self.decode_step_seconds.iter().sum();
         (s > 0.0).then(|| (self.decode_step_seconds.len() * self.batch.max(1)) as f64 / s)
     }
@@ -199,7 +242,9 @@ impl SampleRecord {
 
     /// Seconds of timed work in this repetition.
     pub fn seconds(&self) -> f64 {
-        self.prefill_seconds.unwrap_or(0.0) + self.decode_step_seconds.iter().sum::<f64>()
+        self.prefill_seconds.unwrap_or(0.0)
+            + self.decode_step_seconds.iter().sum::<f64>()
+            + self.decode_seconds.unwrap_or(0.0)
     }
 }
 
@@ -415,6 +460,10 @@ pub struct CellResult {
     pub samples_prefill_tokens_per_s: Vec<f64>,
     /// Raw samples, decode tokens/s per repetition.
     pub samples_decode_tokens_per_s: Vec<f64>,
+    /// Why the cell has no (or fewer) measurements: a peer that crashed, refused its file or
+    /// timed out. The run goes on without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 impl CellResult {
@@ -1083,6 +1132,9 @@ mod tests {
             batch: 1,
             prefill_seconds: Some(0.5),
             decode_step_seconds: vec![0.1, 0.3],
+            decode_seconds: None,
+            peer_window_seconds: None,
+            peer_window_energy: None,
             peak_rss_bytes: Some(1 << 20),
             counters_prefill: None,
             counters_decode: None,

@@ -359,6 +359,7 @@ mod tests {
             noisy: false,
             samples_prefill_tokens_per_s: vec![],
             samples_decode_tokens_per_s: vec![],
+            error: None,
         }
     }
 

@@ -57,12 +57,13 @@ impl<'a> Cell<'a> {
         f.join("; ")
     }
 
-    /// The engine as shown: `ternary i2 (head f16)`, `fp16`.
+    /// The engine as shown: `ternary i2 (head f16)`, `fp16`, or a peer with its file's type
+    /// (`llama.cpp TQ2_0`).
     pub fn engine(&self) -> String {
-        if self.cell.key.engine == "ternary" {
-            format!("ternary {}", self.cell.key.format)
-        } else {
-            self.cell.key.engine.clone()
+        match self.cell.key.engine.as_str() {
+            "ternary" => format!("ternary {}", self.cell.key.format),
+            "fp16" => "fp16".into(),
+            peer => format!("{peer} {}", self.cell.key.format),
         }
     }
 

@@ -20,6 +20,7 @@ use serde::Deserialize;
 
 use super::cells::{self, Cell, Pair};
 use super::load::Loaded;
+use super::peers;
 use crate::records::stats::Estimate;
 
 /// The claims built into the binary.
@@ -762,6 +763,10 @@ pub fn evaluate_run(c: &Claim, run: &Loaded, tag_run: bool) -> Vec<Row> {
             )),
         }
     }
+    if c.kind == "speedup" {
+        let covered = program_rows(c, run, &mut rows, &base, &note, &hw);
+        missing.retain(|m| !covered.contains(m));
+    }
     if !missing.is_empty() {
         let published: Vec<String> = c
             .published
@@ -818,6 +823,107 @@ pub fn evaluate_run(c: &Claim, run: &Loaded, tag_run: bool) -> Vec<Row> {
         ));
     }
     rows
+}
+
+/// The programs' own speedup measured in this run, for a `speedup` claim: each
+/// [`peers::ProgramPair`] (bitnet.cpp I2_S ÷ llama.cpp F16 of one model, same threads and
+/// test) whose test times the claim's metric, judged against the published figure of the size
+/// with the same parameters (or, for a size the claim does not list, against its smallest
+/// figure: the least it says of any size), with ternbench's ternary ÷ FP16 on the same files
+/// beside it, each with its 95% CI. Returns the published items covered.
+fn program_rows(
+    c: &Claim,
+    run: &Loaded,
+    rows: &mut Vec<Row>,
+    base: &dyn Fn(&str, String, String, Verdict, String) -> Row,
+    note: &dyn Fn(&[String]) -> String,
+    hw: &str,
+) -> Vec<String> {
+    let decode = c.metric.as_deref() != Some("prefill");
+    let zoo_params = |name: &str| {
+        ternbench_engine::zoo::config(name)
+            .ok()
+            .map(|cfg| cfg.linear_params() + cfg.embedding_params())
+    };
+    let mut covered = Vec::new();
+    let Some((low_item, &low)) = c.published.iter().min_by(|a, b| a.1.total_cmp(b.1)) else {
+        return covered;
+    };
+    let mut pairs = peers::program_pairs(run);
+    pairs.sort_by_key(|p| (p.params(), p.ternary.cell.key.threads));
+    for p in pairs {
+        if (p.ternary.cell.n_gen > 0) != decode {
+            continue;
+        }
+        let Some(r) = p.peers_ratio(decode) else {
+            continue;
+        };
+        let item = c
+            .published
+            .keys()
+            .find(|k| p.params().is_some() && zoo_params(k) == p.params());
+        let mut extra = Vec::new();
+        if !hw.is_empty() {
+            extra.push(format!("{hw}; a ratio, so compared"));
+        }
+        let (label, pubv) = match item {
+            Some(k) => {
+                covered.push(k.clone());
+                (k.clone(), c.published[k])
+            }
+            None => {
+                extra.push(format!(
+                    "no published figure for this size: judged against the smallest published figure ({} at {low_item}), the least the claim says of any size",
+                    fmt_num(low, &c.unit)
+                ));
+                (
+                    format!(
+                        "{} ({})",
+                        peers::file_label(&p.ternary.cell.key.model),
+                        p.params().map(cells::size_label).unwrap_or_default()
+                    ),
+                    low,
+                )
+            }
+        };
+        if let Some(a) = p.activation_note() {
+            extra.push(a);
+        }
+        let ours = p.ours_ratio(decode);
+        let ours_text = match (&ours, p.ours_ternary) {
+            (Some(o), Some(t)) => format!(
+                "ternbench ternary {} ÷ fp16 on the same files: {}",
+                t.cell.key.format,
+                o.show(2, "x", false)
+            ),
+            _ => "ternbench ternary ÷ fp16 on the same files: not in this run".into(),
+        };
+        if let Some(o) = &ours {
+            let noisy = noisy_why(&[
+                &p.ours_ternary.unwrap_or(p.ternary),
+                &p.ours_fp16.unwrap_or(p.f16),
+            ]);
+            extra.push(format!(
+                "ternbench's own ratio against the claim: {}",
+                judge(c, o, pubv, noisy.as_deref()).text()
+            ));
+        }
+        let noisy = noisy_why(&[&p.ternary, &p.f16]);
+        rows.push(base(
+            &format!("{label}: {} ÷ {}", p.ternary.engine(), p.f16.engine()),
+            fmt_num(pubv, &c.unit),
+            format!(
+                "{} ({}, {}; the programs measured here{}) · {ours_text}",
+                r.show(2, "x", false),
+                if decode { "decode" } else { "prefill" },
+                p.setup(),
+                if noisy.is_some() { ", NOISY" } else { "" }
+            ),
+            judge(c, &r, pubv, noisy.as_deref()),
+            note(&extra),
+        ));
+    }
+    covered
 }
 
 #[cfg(test)]

@@ -234,7 +234,11 @@ pub fn render(r: &Report, svgs: &BTreeMap<String, String>) -> String {
     for (i, c) in r.cards.iter().enumerate() {
         card(&mut s, c, i + 1);
     }
-    s.push_str("<nav><a href=\"#results\">Results</a> · <a href=\"#charts\">Charts</a> · <a href=\"#claims\">Claims</a>");
+    s.push_str("<nav><a href=\"#results\">Results</a>");
+    if r.has_peers() {
+        s.push_str(" · <a href=\"#peers\">Peers</a>");
+    }
+    s.push_str(" · <a href=\"#charts\">Charts</a> · <a href=\"#claims\">Claims</a>");
     if !r.cpu_rows.is_empty() {
         s.push_str(" · <a href=\"#cpus\">CPU comparison</a>");
     }
@@ -247,6 +251,18 @@ pub fn render(r: &Report, svgs: &BTreeMap<String, String>) -> String {
         &tables::cell_rows(r),
         flag_class,
     ));
+
+    if r.has_peers() {
+        s.push_str(&format!(
+            "<h2 id=\"peers\">Peers side by side</h2>\n<p>{}</p>\n",
+            esc(&super::markdown::PEERS_INTRO.replace('`', ""))
+        ));
+        s.push_str(&table(
+            super::peers::HEADER,
+            &super::peers::table_rows(&r.runs),
+            flag_class,
+        ));
+    }
 
     s.push_str("<h2 id=\"charts\">Charts</h2>\n");
     figures(&mut s, &r.figures, svgs);

@@ -40,6 +40,9 @@ fn figures(s: &mut String, figs: &[Figure]) {
     }
 }
 
+/// What the peer table shows, in words (HTML and Markdown).
+pub const PEERS_INTRO: &str = "Each peer (a llama-bench of llama.cpp, bitnet.cpp or another fork, `[[peer]]` in the scenario) measured in the same run as ternbench, interleaved, on the same GGUF file, threads and test. Tokens/s are medians with their 95% CI; the roofline fraction is decode tokens/s × the bytes one step reads (from the file itself, not llama-bench's size) over the read bandwidth measured beside each repetition; ternbench ÷ peer is the ratio of medians with the interval of the ratio from both cells' repetitions. A peer repetition is one llama-bench invocation (its own warm-up and model load are outside the timed span). Also in `peers.csv`.";
+
 /// The Markdown report.
 pub fn render(r: &Report) -> String {
     let mut s = String::from("# ternbench report\n\n");
@@ -105,6 +108,13 @@ pub fn render(r: &Report) -> String {
         r.runs.len()
     ));
     s.push_str(&table(tables::CELL_HEADER, &tables::cell_rows(r)));
+    if r.has_peers() {
+        s.push_str(&format!("\n## Peers side by side\n\n{PEERS_INTRO}\n\n"));
+        s.push_str(&table(
+            super::peers::HEADER,
+            &super::peers::table_rows(&r.runs),
+        ));
+    }
     s.push_str("\n## Charts\n\n");
     figures(&mut s, &r.figures);
     s.push_str("\n## Published claims beside our measurements\n\n");

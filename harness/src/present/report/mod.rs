@@ -6,7 +6,7 @@
 //! card of each run, shown first ([`verdict`]) → build the charts ([`charts`], [`cpus`] for several machines) and set the published claims beside
 //! the measurements ([`claims`]) → write `index.html` ([`html`]: charts inline as SVG, CSS
 //! inline, no network, a print stylesheet), `summary.md` ([`markdown`]), `tables.csv`,
-//! `claims.csv`, `cpus.csv` ([`tables`]) and each chart as `.svg` and `.png` ([`chart`]).
+//! `claims.csv`, `cpus.csv` ([`tables`]), `peers.csv` ([`peers`]: the peers side by side) and each chart as `.svg` and `.png` ([`chart`]).
 //! To add a chart: a file in `charts/` with a builder returning a [`charts::Figure`], listed in
 //! [`charts::all`]; the HTML and Markdown pick it up.
 
@@ -20,6 +20,7 @@ pub mod html;
 pub mod load;
 pub mod markdown;
 pub mod palette;
+pub mod peers;
 pub mod settings;
 pub mod tables;
 #[cfg(test)]
@@ -67,6 +68,13 @@ impl Report {
         self.runs
             .iter()
             .any(|r| r.machine_key() != self.runs[0].machine_key())
+    }
+
+    /// Whether any run measured a peer (`[[peer]]`): the report then has a peer table.
+    pub fn has_peers(&self) -> bool {
+        self.runs
+            .iter()
+            .any(|r| r.run.cells.iter().any(peers::is_peer))
     }
 
     /// Every chart, the cells' then the CPU comparison's.
@@ -138,15 +146,19 @@ pub fn write(report: &Report, out: &Path) -> Result<Vec<PathBuf>> {
             svgs.insert(c.id.clone(), svg);
         }
     }
-    let files: [(&str, String); 5] = [
+    let files: [(&str, String); 6] = [
         ("index.html", html::render(report, &svgs)),
         ("summary.md", markdown::render(report)),
         ("tables.csv", tables::cells_csv(report)),
         ("claims.csv", tables::claims_csv(report)),
         ("cpus.csv", tables::cpus_csv(report)),
+        ("peers.csv", peers::csv(&report.runs)),
     ];
     for (name, text) in files {
         if name == "cpus.csv" && report.cpu_rows.is_empty() {
+            continue;
+        }
+        if name == "peers.csv" && !report.has_peers() {
             continue;
         }
         let p = out.join(name);
