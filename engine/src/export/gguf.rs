@@ -239,12 +239,12 @@ pub enum ExportError {
         reason: String,
     },
     /// Writing the file failed.
-    #[error("writing {}: {source}{hint}", .path.display())]
+    #[error("writing {}: {cause}{hint}", .path.display())]
     Io {
         /// The file being written.
         path: PathBuf,
-        /// What the OS said.
-        source: std::io::Error,
+        /// What the OS said (in the message itself, not as a source, so a chain prints it once).
+        cause: std::io::Error,
         /// A fix, when the error suggests one.
         hint: &'static str,
     },
@@ -255,13 +255,14 @@ pub enum ExportError {
 
 fn io_err(path: &Path, e: std::io::Error) -> ExportError {
     let hint = match e.raw_os_error() {
-        Some(28) => " (the disk is full: free space or write elsewhere with -o)",
-        Some(13) => " (permission denied: write elsewhere with -o)",
+        Some(28) => " (the disk is full: free space or write elsewhere with --out)",
+        Some(13) => " (permission denied: write elsewhere with --out)",
+        Some(2) => " (its folder does not exist: create it or give another --out)",
         _ => "",
     };
     ExportError::Io {
         path: path.to_path_buf(),
-        source: e,
+        cause: e,
         hint,
     }
 }
