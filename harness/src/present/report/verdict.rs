@@ -111,7 +111,14 @@ fn card(run: &Loaded, price: Option<&f64>) -> Card {
     let rows: Vec<PairRow> = pairs
         .iter()
         .map(|p| PairRow {
-            setup: format!("{}, {}", p.tern.cell.key.model, p.setup()),
+            // The file's name (not its folder) and the ternary format: a run with i2 and tq1
+            // has a row for each, and they must not read the same.
+            setup: format!(
+                "{}, ternary {}, {}",
+                super::peers::file_label(&p.tern.cell.key.model),
+                p.tern.cell.key.format,
+                p.setup()
+            ),
             decode: p.decode_speedup(),
             prefill: p.prefill_speedup(),
             roofline_ternary: roofline(&p.tern),
@@ -125,7 +132,7 @@ fn card(run: &Loaded, price: Option<&f64>) -> Card {
             let k = &p.tern.cell.key;
             let mut s = format!(
                 "{} at {} thread{} ({}, {}): ternary {} ",
-                k.model,
+                super::peers::file_label(&k.model),
                 k.threads,
                 if k.threads == 1 { "" } else { "s" },
                 k.isa,
@@ -528,6 +535,10 @@ mod tests {
             c.headline
         );
         assert_eq!(c.rows.len(), 2);
+        assert_eq!(
+            c.rows[0].setup,
+            "bitnet-700m, ternary i2, 2 thr, avx2, pp128+tg128"
+        );
         // One short line on why energy is unavailable.
         assert_eq!(
             c.energy,
