@@ -34,6 +34,35 @@ pub struct PairRow {
     pub decode_tps_fp16: String,
 }
 
+/// The header of the card's like-for-like table (HTML and Markdown alike).
+pub const ROW_HEADER: &[&str] = &[
+    "like for like",
+    "decode ternary ÷ FP16 [95% CI]",
+    "prefill ternary ÷ FP16 [95% CI]",
+    "decode t/s ternary",
+    "decode t/s FP16",
+    "roofline ternary",
+    "roofline FP16",
+];
+
+impl PairRow {
+    /// The row's cells under [`ROW_HEADER`], as text ("-" where a figure is missing).
+    pub fn cells(&self) -> Vec<String> {
+        let opt = |e: &Option<Estimate>, f: fn(&Estimate) -> String| {
+            e.as_ref().map_or_else(|| "-".into(), f)
+        };
+        vec![
+            self.setup.clone(),
+            opt(&self.decode, ratio_text),
+            opt(&self.prefill, ratio_text),
+            self.decode_tps_ternary.clone(),
+            self.decode_tps_fp16.clone(),
+            opt(&self.roofline_ternary, roofline_text),
+            opt(&self.roofline_fp16, roofline_text),
+        ]
+    }
+}
+
 /// The card of one run.
 #[derive(Debug, Clone)]
 pub struct Card {
