@@ -368,6 +368,11 @@ pub struct KernelsArgs {
     /// Also write `kernels.json` and `kernels.md` into this folder.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Software prefetch distance of the i2, tq1 and f16 gemv weight streams: `auto`
+    /// (calibrated per format, level and thread count before the sweep), `off`, or bytes (a
+    /// multiple of 64 up to 65536); each gemv row records it (`prefetch_bytes`).
+    #[arg(long, default_value = "auto", value_parser = crate::measure::prefetch::parse_prefetch, value_name = "auto|off|BYTES")]
+    pub prefetch: crate::measure::prefetch::PrefetchArg,
 }
 
 /// Which engine runs the model.
@@ -414,6 +419,12 @@ pub struct ModelOpts {
     /// Seed of the synthetic weights.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Software prefetch distance of the decode kernels' weight streams: `auto` (time 0 to 4096
+    /// bytes on this host first, about a second, and keep the fastest per format and thread
+    /// count), `off`, or bytes (a multiple of 64 up to 65536). logits uses the kernels' default
+    /// (2048) unless a distance is given.
+    #[arg(long, default_value = "auto", value_parser = crate::measure::prefetch::parse_prefetch, value_name = "auto|off|BYTES")]
+    pub prefetch: crate::measure::prefetch::PrefetchArg,
 }
 
 /// `ternbench generate`.
@@ -607,6 +618,11 @@ pub struct RunArgs {
     /// per dollar. Kept on --resume unless given.
     #[arg(long, value_name = "USD", value_parser = parse_price_per_hour, allow_negative_numbers = true)]
     pub price_per_hour: Option<f64>,
+    /// Software prefetch distance of the decode kernels' weight streams: `auto` (calibrated on
+    /// this host before the cells, recorded in run.json `prefetch`), `off`, or bytes (a multiple
+    /// of 64 up to 65536). A resumed run keeps the distances it started with.
+    #[arg(long, default_value = "auto", value_parser = crate::measure::prefetch::parse_prefetch, value_name = "auto|off|BYTES")]
+    pub prefetch: crate::measure::prefetch::PrefetchArg,
 }
 
 /// Parses `--label`: 1 to 100 printable characters, trimmed.

@@ -36,6 +36,7 @@ pub mod selftest;
 pub mod softmax;
 pub mod table;
 pub mod threads;
+pub mod tune;
 pub mod vecops;
 #[cfg(target_arch = "x86_64")]
 mod x86;

@@ -214,6 +214,13 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         eprintln!("{}", crate::commands::planning::headline(&plan));
         crate::commands::planning::weights(&plan)
     };
+    let prefetch =
+        crate::measure::prefetch::for_scenario(a.opts.prefetch, &scenario, &[isa], &pool)?;
+    if !a.quiet {
+        for l in prefetch.summary() {
+            eprintln!("{l}");
+        }
+    }
     let mut ctx = crate::measure::runner::RunContext {
         pool: &pool,
         counters: ctrs.as_ref(),
@@ -222,6 +229,7 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         prior_models: Vec::new(),
         progress: crate::measure::runner::Progress::new(a.quiet, weights),
         beside: None,
+        prefetch: Some(&prefetch),
     };
     crate::measure::interrupt::install();
     let (out, interrupted) =

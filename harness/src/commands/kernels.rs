@@ -321,6 +321,8 @@ struct Ctx<'a> {
     beside: &'a Beside,
     llc: u64,
     cpu: String,
+    /// The gemv prefetch distances, per format, level and thread count.
+    prefetch: crate::measure::prefetch::PrefetchPlan,
 }
 
 /// Runs `ternbench kernels`.
@@ -351,12 +353,33 @@ pub fn run(args: &KernelsArgs) -> Result<()> {
 
     let peaks_start = measure_peaks(&plan, &pool);
 
+    let mut prefetch = crate::measure::prefetch::PrefetchPlan::default();
+    if plan.cells.iter().any(|(o, _)| *o == Op::Gemv) {
+        for &f in &plan.formats {
+            for (_, ks) in plan.levels(f) {
+                let Some(ks) = ks else { continue };
+                let p = crate::measure::prefetch::for_formats(
+                    args.prefetch,
+                    &[f],
+                    ks,
+                    &pool,
+                    &plan.threads,
+                )
+                .with_context(|| format!("choosing the {f} gemv prefetch distance"))?;
+                for l in p.summary() {
+                    eprintln!("{l}");
+                }
+                prefetch.choices.extend(p.choices);
+            }
+        }
+    }
     let ctx = Ctx {
         plan: &plan,
         pool: &pool,
         beside: &beside,
         llc,
         cpu: cpu.clone(),
+        prefetch,
     };
     let mut rows = Vec::new();
     for &f in &plan.formats {
@@ -484,6 +507,7 @@ fn sweep<M: BenchMatrix>(ctx: &Ctx, f: Format, out_rows: &mut Vec<Row>) -> Resul
                 let act = M::random_act(batch, shape.cols, 0xAC7);
                 let mut out = vec![0f32; batch * shape.rows];
                 for &t in &plan.threads {
+                    ctx.prefetch.apply(isa, t);
                     // Validates once (the set has this format's kernel), outside the timing.
                     matmul(ks, ctx.pool, t, op, &mats[0], &act, &mut out)
                         .with_context(|| format!("running {f} {op:?} at {isa}"))?;
@@ -492,6 +516,9 @@ fn sweep<M: BenchMatrix>(ctx: &Ctx, f: Format, out_rows: &mut Vec<Row>) -> Resul
                             .expect("kernel presence checked above");
                     };
                     let mut row = blank_row(ctx, f, isa, op, shape, batch, t, &mats);
+                    if op == Op::Gemv && ternbench_kernels::tune::is_tuned_at(f, isa) {
+                        row.prefetch_bytes = Some(ternbench_kernels::tune::gemv_prefetch(f));
+                    }
                     match op {
                         Op::Gemv if ctx.beside.covers(t) => {
                             let bytes = row.weight_bytes.unwrap_or(0) as f64;
@@ -625,6 +652,7 @@ fn blank_row<M: BenchMatrix>(
         peak_instr: None,
         peak_ratio: None,
         samples_s: Vec::new(),
+        prefetch_bytes: None,
         cpu: ctx.cpu.clone(),
     }
 }

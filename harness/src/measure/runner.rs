@@ -304,6 +304,9 @@ pub struct RunContext<'a> {
     pub progress: Progress,
     /// Bandwidth read before and after each timed repetition (the paired roofline), when set.
     pub beside: Option<&'a crate::measure::bandwidth::Beside>,
+    /// The decode kernels' prefetch distances, applied before each repetition (`None`: the
+    /// kernels' defaults).
+    pub prefetch: Option<&'a crate::measure::prefetch::PrefetchPlan>,
 }
 
 /// What the run produced.
@@ -675,6 +678,9 @@ fn run_rep(
     kv: KvType,
 ) -> Result<SampleRecord> {
     let cfg = &model.weights.cfg;
+    if let Some(p) = ctx.prefetch {
+        p.apply(ks.isa, threads);
+    }
     let ex = exec(ks, ctx.pool, threads);
     let b = test.batch.max(1);
     let mut sessions: Vec<Session> = (0..b)

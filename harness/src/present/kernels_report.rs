@@ -22,6 +22,7 @@
 //! | `gops` | `rows * cols * batch / median_s / 1e9`: weight·activation products per second |
 //! | `peak_gops`, `peak_instr` | gemm only: fastest run of this level's int8 (ternary, q8) or f32 FMA (f16) peak loop at this thread count, before or after the sweep |
 //! | `peak_ratio` | gemm only: `gops / peak_gops` |
+//! | `prefetch_bytes` | gemv of `i2`, `tq1`, `f16` at a level with software prefetch: the distance this cell ran with (calibrated or `--prefetch`; 0: none), else null |
 //! | `cpu` | the CPU model |
 
 use std::path::Path;
@@ -64,6 +65,7 @@ pub struct Row {
     pub peak_instr: Option<String>,
     pub peak_ratio: Option<f64>,
     pub samples_s: Vec<f64>,
+    pub prefetch_bytes: Option<usize>,
     pub cpu: String,
 }
 
@@ -311,6 +313,7 @@ mod tests {
             peak_instr: None,
             peak_ratio,
             samples_s: vec![1e-4],
+            prefetch_bytes: None,
             cpu: "test".into(),
         }
     }

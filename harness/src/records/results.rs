@@ -687,6 +687,66 @@ impl RunBandwidth {
     }
 }
 
+/// The software prefetch distance a tuned gemv format ran with at one thread count
+/// (`run.json` `prefetch`; see `measure::prefetch`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PrefetchChoice {
+    /// Weight format (`i2`, `tq1`, `f16`).
+    pub format: String,
+    /// SIMD level it was calibrated at.
+    pub isa: String,
+    /// Threads.
+    pub threads: usize,
+    /// The distance the cells ran with, bytes (0: no software prefetch).
+    pub bytes: usize,
+    /// `calibrated` (timed on this host before the cells) or `--prefetch` (given).
+    pub source: String,
+    /// Every candidate's gemv read rate on the calibration stack (empty when given).
+    #[serde(default)]
+    pub candidates: Vec<PrefetchCandidate>,
+}
+
+impl PrefetchChoice {
+    /// One line for a person: the choice, and the candidates' medians when calibrated.
+    pub fn line(&self) -> String {
+        let dist = |b: usize| {
+            if b == 0 {
+                "none".to_string()
+            } else {
+                format!("{b} B")
+            }
+        };
+        let mut s = format!(
+            "gemv prefetch {} {} {}t: {} ({})",
+            self.format,
+            self.isa,
+            self.threads,
+            dist(self.bytes),
+            self.source
+        );
+        if !self.candidates.is_empty() {
+            let c: Vec<String> = self
+                .candidates
+                .iter()
+                .map(|c| format!("{} {:.1}", dist(c.bytes), c.median_gbps))
+                .collect();
+            s.push_str(&format!("; median GB/s: {}", c.join(", ")));
+        }
+        s
+    }
+}
+
+/// One candidate distance of a calibration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PrefetchCandidate {
+    /// Distance, bytes (0: none).
+    pub bytes: usize,
+    /// Median GB/s of the interleaved rounds.
+    pub median_gbps: f64,
+    /// Every round's GB/s.
+    pub samples_gbps: Vec<f64>,
+}
+
 /// `run.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunFile {
@@ -718,6 +778,10 @@ pub struct RunFile {
     pub price_usd_per_hour: Option<f64>,
     /// Read bandwidth per thread count (roofline denominators).
     pub bandwidth: Vec<RunBandwidth>,
+    /// The decode kernels' software prefetch distances the cells ran with (calibrated on this
+    /// host or given); empty in runs before it was tunable.
+    #[serde(default)]
+    pub prefetch: Vec<PrefetchChoice>,
     /// Hardware counters: measured or why not.
     pub counters: CounterStatus,
     /// Energy: source, domains, idle baseline, or why unavailable.

@@ -382,6 +382,7 @@ mod tests {
             label: None,
             price_usd_per_hour: None,
             bandwidth: vec![],
+            prefetch: Vec::new(),
             counters: serde_json::from_str(r#"{"status":"unavailable","reason":"x"}"#).unwrap(),
             energy: serde_json::json!({"status": "unavailable", "reason": "no counters"}),
             models: vec![],

@@ -6,7 +6,7 @@
 //! rows share each activation load while their weight streams stay far apart. Groups of *adjacent*
 //! rows (streams one row, a few KB, apart) measured at half the bandwidth of a single sequential
 //! stream on Zen 4, far-apart streams at full bandwidth. Each stream is prefetched
-//! [`GEMV_PREFETCH`] halves (2 KiB) ahead, as at the `avx512` level: on the December 2026 Zen 4
+//! [`crate::tune::gemv_prefetch`] bytes ahead (2 KiB by default; 0: none; calibrated per host by the harness), as at the `avx512` level: on the December 2026 Zen 4
 //! host (`ternbench kernels --isa avx2 --format f16 --op gemv --shapes lm_head,stack`, two
 //! interleaved rounds, bandwidth read beside each cell) 1 thread went from 0.83-0.85 of the read
 //! bandwidth to 0.89-0.93 on the LM head and from 0.93 to 0.97-0.98 on the stack; 2 threads
@@ -38,9 +38,6 @@ pub(crate) const OPS: Option<Ops<F16Matrix, ActF32>> = Some(Ops { gemv, gemm });
 
 /// Rows sharing each activation load in gemv.
 const GEMV_ROWS: usize = 4;
-/// How far ahead of each row stream gemv prefetches, in halves (2 KiB), as at the `avx512`
-/// level (see its module doc for the measurements that chose it).
-const GEMV_PREFETCH: usize = 1024;
 /// Rows of the gemm register tile.
 const TILE_R: usize = 3;
 /// Tokens of the gemm register tile.
@@ -165,11 +162,15 @@ unsafe fn gemv_rows<const R: usize>(
     }
     let z = _mm256_setzero_ps();
     let mut acc = [[z; 2]; R];
+    // The prefetch distance in halves (0: no software prefetch).
+    let pf = crate::tune::gemv_prefetch(crate::format::Format::F16) / 2;
     let mut k = 0;
     while k < kp {
-        for p in w.iter() {
-            // A hint, never a fault: addresses past the row (or the matrix) are harmless.
-            _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(k + GEMV_PREFETCH) as *const i8);
+        if pf != 0 {
+            for p in w.iter() {
+                // A hint, never a fault: addresses past the row (or the matrix) are harmless.
+                _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(k + pf) as *const i8);
+            }
         }
         // SAFETY: k + 32 <= kp (a multiple of 64) <= the activation stride: inside every row
         // (w[i] points at a row of the matrix) and the activation row.

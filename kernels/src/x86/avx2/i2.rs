@@ -88,6 +88,8 @@ unsafe fn gemv_rows<const R: usize>(
     a: *const i8,
     nblk: usize,
 ) -> [i32; R] {
+    // The prefetch distance of each row stream, bytes (0: none).
+    let pf = crate::tune::gemv_prefetch(crate::format::Format::I2);
     let (m03, m0c) = (_mm256_set1_epi8(0x03), _mm256_set1_epi8(0x0C));
     let (ones, fours) = (_mm256_set1_epi16(1), _mm256_set1_epi16(4));
     let mut acc = [_mm256_setzero_si256(); R];
@@ -96,7 +98,7 @@ unsafe fn gemv_rows<const R: usize>(
         let end = (b + GEMV_WIDEN).min(nblk);
         let (mut lo, mut hi) = ([_mm256_setzero_si256(); R], [_mm256_setzero_si256(); R]);
         while b < end {
-            prefetch_ahead::<R>(w, rs, b);
+            prefetch_ahead::<R>(w, rs, b, pf);
             for h in [0, 32] {
                 let mut av = [_mm256_setzero_si256(); 4];
                 for (d, v) in av.iter_mut().enumerate() {

@@ -6,7 +6,7 @@
 //! rows share each activation load while their weight streams stay far apart. Groups of *adjacent*
 //! rows (streams one row, a few KB, apart) measured at half the bandwidth of a single sequential
 //! stream on Zen 4, far-apart streams at full bandwidth. Each stream is prefetched
-//! [`GEMV_PREFETCH`] halves (2 KiB) ahead: on the December 2026 Zen 4 host, 1 thread, three
+//! [`crate::tune::gemv_prefetch`] bytes ahead (2 KiB by default; 0: none; calibrated per host by the harness): on the December 2026 Zen 4 host, 1 thread, three
 //! interleaved rounds of `ternbench kernels` (bandwidth read beside each cell), the 0.66 GB LM
 //! head went from 0.65-0.75 of the read bandwidth without prefetch to 0.89-1.09 (1 KiB ahead:
 //! 0.80-0.84; 4 KiB: 0.78-0.82), the out-of-cache stack from 0.71-0.84 to 0.89-1.06. (On the
@@ -41,8 +41,6 @@ pub(crate) const OPS: Option<Ops<F16Matrix, ActF32>> = Some(Ops { gemv, gemm });
 
 /// Rows sharing each activation load in gemv.
 const GEMV_ROWS: usize = 4;
-/// How far ahead of each row stream gemv prefetches, in halves (2 KiB).
-const GEMV_PREFETCH: usize = 1024;
 /// Rows of the gemm register tile.
 const TILE_R: usize = 4;
 /// Tokens of the gemm register tile.
@@ -177,11 +175,15 @@ unsafe fn gemv_rows<const R: usize>(
     }
     let mut acc0 = [_mm512_setzero_ps(); R];
     let mut acc1 = [_mm512_setzero_ps(); R];
+    // The prefetch distance in halves (0: no software prefetch).
+    let pf = crate::tune::gemv_prefetch(crate::format::Format::F16) / 2;
     let mut k = 0;
     while k < kp {
-        for p in w.iter() {
-            // A hint, never a fault: addresses past the row (or the matrix) are harmless.
-            _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(k + GEMV_PREFETCH) as *const i8);
+        if pf != 0 {
+            for p in w.iter() {
+                // A hint, never a fault: addresses past the row (or the matrix) are harmless.
+                _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(k + pf) as *const i8);
+            }
         }
         // SAFETY: k + 32 <= kp (a multiple of 64) <= the activation stride: inside every row
         // (w[i] points at a row of the matrix) and the activation row.

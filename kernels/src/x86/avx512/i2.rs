@@ -95,6 +95,8 @@ unsafe fn gemv_rows<const R: usize>(
     a: *const i8,
     nblk: usize,
 ) -> [i32; R] {
+    // The prefetch distance of each row stream, bytes (0: none).
+    let pf = crate::tune::gemv_prefetch(crate::format::Format::I2);
     let (m03, m0c) = (_mm512_set1_epi8(0x03), _mm512_set1_epi8(0x0C));
     let (ones, fours) = (_mm512_set1_epi16(1), _mm512_set1_epi16(4));
     let mut acc = [_mm512_setzero_si512(); R];
@@ -103,7 +105,7 @@ unsafe fn gemv_rows<const R: usize>(
         let end = (b + GEMV_WIDEN).min(nblk);
         let (mut lo, mut hi) = ([_mm512_setzero_si512(); R], [_mm512_setzero_si512(); R]);
         while b < end {
-            prefetch_ahead::<R>(w, rs, b);
+            prefetch_ahead::<R>(w, rs, b, pf);
             let mut av = [_mm512_setzero_si512(); 4];
             for (d, v) in av.iter_mut().enumerate() {
                 // SAFETY: b < nblk: inside the activation row's nblk*256 bytes.

@@ -57,10 +57,6 @@ pub(crate) const OPS: Option<Ops<Tq1Matrix, ActQ8>> = Some(Ops { gemv, gemm });
 const VW: usize = 64;
 /// Rows (streams) one gemv pass computes together, sharing the `e` loads.
 const GEMV_ROWS: usize = 4;
-/// Software prefetch distance of each gemv stream, bytes (one 64-byte line per block). This
-/// level is compute-bound, but the same prefetch let the `avx512vnni` gemv reach the read
-/// bandwidth at two threads on Zen 4 (34.3 GB/s, vs 31.5 without).
-const PREFETCH: usize = 2048;
 /// Rows of one gemm tile (decoded together).
 const GEMM_ROWS: usize = 4;
 /// Tokens of one gemm micro-tile.
@@ -190,6 +186,8 @@ unsafe fn prep_e(a: *const i8, e: *mut i16, nb: usize) {
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx2,fma,f16c")]
 unsafe fn dot_rows<const R: usize>(w: [*const u8; R], e: *const i16, nb: usize) -> [i32; R] {
+    // The prefetch distance of each row stream, bytes (0: no software prefetch).
+    let pf = crate::tune::gemv_prefetch(crate::format::Format::Tq1);
     let hi = _mm512_set1_epi16(0xFF00u16 as i16);
     let pow3 = [
         _mm512_set1_epi16(3),
@@ -207,7 +205,9 @@ unsafe fn dot_rows<const R: usize>(w: [*const u8; R], e: *const i16, nb: usize) 
             *v = unsafe { load(eb.add((b * 2 * TRITS + k) * VW)) };
         }
         for (acc, &wi) in acc.iter_mut().zip(&w) {
-            _mm_prefetch::<_MM_HINT_T0>(wi.wrapping_add(b * BLOCK_BYTES + PREFETCH) as *const i8);
+            if pf != 0 {
+                _mm_prefetch::<_MM_HINT_T0>(wi.wrapping_add(b * BLOCK_BYTES + pf) as *const i8);
+            }
             // SAFETY: block b < nb of row i.
             let q = unsafe { load(wi.add(b * BLOCK_BYTES)) };
             let qe = _mm512_slli_epi16::<8>(q);

@@ -95,6 +95,8 @@ unsafe fn gemv_rows<const R: usize>(
     a: *const i8,
     nblk: usize,
 ) -> [i32; R] {
+    // The prefetch distance of each row stream, bytes (0: none).
+    let pf = crate::tune::gemv_prefetch(crate::format::Format::I2);
     let masks = [
         _mm512_set1_epi8(0x03),
         _mm512_set1_epi8(0x0C),
@@ -103,7 +105,7 @@ unsafe fn gemv_rows<const R: usize>(
     ];
     let mut acc = [[_mm512_setzero_si512(); 4]; R];
     for b in 0..nblk {
-        prefetch_ahead::<R>(w, rs, b);
+        prefetch_ahead::<R>(w, rs, b, pf);
         let mut av = [_mm512_setzero_si512(); 4];
         for (d, v) in av.iter_mut().enumerate() {
             // SAFETY: b < nblk: inside the activation row's nblk*256 bytes.

@@ -60,10 +60,6 @@ const VW: usize = 64;
 const GEMV_ROWS: usize = 4;
 /// Blocks per exact `3·P − N` chunk: `1024 · 1.3·10⁶ < 2³¹`.
 const CHUNK_BLOCKS: usize = 1024;
-/// Software prefetch distance of each gemv stream, bytes (one 64-byte line per block): with
-/// it two threads reached the read bandwidth on Zen 4 (34.3 GB/s, vs 31.5 without; 1 KiB and
-/// 4 KiB did about as well, 512 B less).
-const PREFETCH: usize = 2048;
 /// Rows of one gemm tile (decoded together).
 const GEMM_ROWS: usize = 4;
 /// Tokens of one gemm micro-tile.
@@ -169,6 +165,8 @@ unsafe fn gemv_tf(m: &Tq1Matrix, r0: usize, r1: usize, act: &ActQ8, out: Out) {
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")]
 unsafe fn dot_rows<const R: usize>(w: [*const u8; R], a: *const u8, nb: usize) -> [i32; R] {
+    // The prefetch distance of each row stream, bytes (0: no software prefetch).
+    let pf = crate::tune::gemv_prefetch(crate::format::Format::Tq1);
     let mut tot = [0i32; R];
     let mut b0 = 0;
     while b0 < nb {
@@ -182,9 +180,9 @@ unsafe fn dot_rows<const R: usize>(w: [*const u8; R], a: *const u8, nb: usize) -
                 *v = unsafe { load(a.add(b * BLOCK + d * 64)) };
             }
             for ((p, n), &wi) in p.iter_mut().zip(n.iter_mut()).zip(&w) {
-                _mm_prefetch::<_MM_HINT_T0>(
-                    wi.wrapping_add(b * BLOCK_BYTES + PREFETCH) as *const i8
-                );
+                if pf != 0 {
+                    _mm_prefetch::<_MM_HINT_T0>(wi.wrapping_add(b * BLOCK_BYTES + pf) as *const i8);
+                }
                 // SAFETY: block b < nb of row i.
                 let x0 = unsafe { load(wi.add(b * BLOCK_BYTES)) };
                 let x1 = triple(x0);

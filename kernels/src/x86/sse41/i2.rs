@@ -26,7 +26,7 @@
 //!
 //! **Tiling.** `gemv` (decode, memory-bound) runs 2 rows at a time so the four activation
 //! loads of a part are shared; the two rows lie half the row range apart, so the weights are
-//! read as two sequential streams ([`i2_ops!`]), each prefetched [`PREFETCH_BYTES`] ahead.
+//! read as two sequential streams ([`i2_ops!`]), each prefetched [`crate::tune::gemv_prefetch`] bytes ahead.
 //! `gemm` (prefill) computes 2 rows × 4 tokens per tile, so each unpacked code vector feeds
 //! 4 `pmaddubsw` (at the `avx2` level, with the same 16 registers, 2 × 4 measured fastest of
 //! 1 × 8, 2 × 3, 2 × 6, 3 × 4 and 4 × 2).
@@ -35,24 +35,23 @@ use std::arch::x86_64::*;
 
 use crate::format::i2::{BLOCK, BLOCK_BYTES};
 
-/// `gemv` prefetches each of its row streams this many bytes ahead, into L2. A short distance
-/// suffices because the streams are long and sequential: it mainly keeps the hardware stream
-/// prefetchers ahead. 1 KiB measured best of 0.5 to 8 KiB on the November 2026 host; on the
-/// faster December host (same kind), 1 thread, two interleaved rounds with the bandwidth read
-/// beside each cell, 2 KiB streamed 37.6-39.5 GB/s on the out-of-cache stack against 31.0-31.6
-/// for 1 KiB (the L1 hint: within noise of L2).
-pub(crate) const PREFETCH_BYTES: usize = 2 << 10;
-
 /// `gemm` processes tokens in passes whose activation rows fit in this many bytes (L2), so
 /// each row panel of weights is read from memory once per pass and then reused from L1.
 pub(crate) const GEMM_ACT_BYTES: usize = 256 << 10;
 
-/// Prefetches into L2, for each of the `R` rows at `w` (`rs` bytes apart), the line
-/// [`PREFETCH_BYTES`] past block `b`.
+/// Prefetches into L2, for each of the `R` rows at `w` (`rs` bytes apart), the line `pf` bytes
+/// past block `b` ([`crate::tune::gemv_prefetch`]; 0: none). A short distance suffices because
+/// the streams are long and sequential: it mainly keeps the hardware stream prefetchers ahead.
+/// (1 KiB measured best of 0.5 to 8 KiB on the November 2026 host; 2 KiB on the December host:
+/// 37.6-39.5 GB/s on the out-of-cache stack against 31.0-31.6 for 1 KiB; the harness
+/// calibrates it per host.)
 #[inline(always)]
-pub(crate) fn prefetch_ahead<const R: usize>(w: *const u8, rs: usize, b: usize) {
+pub(crate) fn prefetch_ahead<const R: usize>(w: *const u8, rs: usize, b: usize, pf: usize) {
+    if pf == 0 {
+        return;
+    }
     for k in 0..R {
-        let p = w.wrapping_add(k * rs + b * BLOCK_BYTES + PREFETCH_BYTES);
+        let p = w.wrapping_add(k * rs + b * BLOCK_BYTES + pf);
         // SAFETY: a prefetch is a hint: it never faults and reads nothing architecturally,
         // so any address is sound (the pointer is never dereferenced).
         unsafe { _mm_prefetch::<_MM_HINT_T1>(p.cast()) };
@@ -309,6 +308,8 @@ unsafe fn gemv_rows<const R: usize>(
     a: *const i8,
     nblk: usize,
 ) -> [i32; R] {
+    // The prefetch distance of each row stream, bytes (0: none).
+    let pf = crate::tune::gemv_prefetch(crate::format::Format::I2);
     let (m03, m0c) = (_mm_set1_epi8(0x03), _mm_set1_epi8(0x0C));
     let (ones, fours) = (_mm_set1_epi16(1), _mm_set1_epi16(4));
     let mut acc = [_mm_setzero_si128(); R];
@@ -317,7 +318,7 @@ unsafe fn gemv_rows<const R: usize>(
         let end = (b + GEMV_WIDEN).min(nblk);
         let (mut lo, mut hi) = ([_mm_setzero_si128(); R], [_mm_setzero_si128(); R]);
         while b < end {
-            prefetch_ahead::<R>(w, rs, b);
+            prefetch_ahead::<R>(w, rs, b, pf);
             for h in (0..BLOCK_BYTES).step_by(16) {
                 let mut av = [_mm_setzero_si128(); 4];
                 for (d, v) in av.iter_mut().enumerate() {

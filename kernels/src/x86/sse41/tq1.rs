@@ -23,7 +23,7 @@
 //! alternative (160 instructions per block) measured ~7 % slower on Zen 4 (4.9 vs 5.2 GB/s).
 //!
 //! **Streaming.** gemv takes one row at a time, so `r0..r1` is one sequential stream, with
-//! a software prefetch [`PREFETCH`] bytes ahead; the `e` vectors are memory operands (they stay
+//! a software prefetch [`crate::tune::gemv_prefetch`] bytes ahead (2 KiB by default; 0: none; calibrated per host by the harness); the `e` vectors are memory operands (they stay
 //! in L1). On Zen 4 this beat computing 4 rows together from 4 streams with shared `e` loads by
 //! ~5 % (16 vector registers are too few to keep the 10 `e` vectors and the row state). Rows
 //! must not be interleaved block by block: one-row streams defeat the hardware prefetcher
@@ -49,10 +49,6 @@ pub(crate) const OPS: Option<Ops<Tq1Matrix, ActQ8>> = Some(Ops { gemv, gemm });
 const VW: usize = 16;
 /// Vectors per 64-byte block.
 const PARTS: usize = BLOCK_BYTES / VW;
-/// Software prefetch distance of each gemv stream, bytes (one 64-byte line per block). This
-/// level is compute-bound, but the same prefetch let the `avx512vnni` gemv reach the read
-/// bandwidth at two threads on Zen 4 (34.3 GB/s, vs 31.5 without).
-const PREFETCH: usize = 2048;
 /// Rows of one gemm tile (decoded together).
 const GEMM_ROWS: usize = 4;
 /// Tokens of one gemm micro-tile.
@@ -182,6 +178,8 @@ unsafe fn prep_e(a: *const i8, e: *mut i16, nb: usize) {
 #[inline]
 #[target_feature(enable = "sse4.1,ssse3")]
 unsafe fn dot_row(w: *const u8, e: *const i16, nb: usize) -> i32 {
+    // The prefetch distance of each row stream, bytes (0: no software prefetch).
+    let pf = crate::tune::gemv_prefetch(crate::format::Format::Tq1);
     let hi = _mm_set1_epi16(0xFF00u16 as i16);
     let pow3 = [
         _mm_set1_epi16(3),
@@ -193,7 +191,9 @@ unsafe fn dot_row(w: *const u8, e: *const i16, nb: usize) -> i32 {
     let eb = e as *const u8;
     let (mut se, mut so) = (_mm_setzero_si128(), _mm_setzero_si128());
     for b in 0..nb {
-        _mm_prefetch::<_MM_HINT_T0>(w.wrapping_add(b * BLOCK_BYTES + PREFETCH) as *const i8);
+        if pf != 0 {
+            _mm_prefetch::<_MM_HINT_T0>(w.wrapping_add(b * BLOCK_BYTES + pf) as *const i8);
+        }
         for h in 0..PARTS {
             let ep = eb.wrapping_add((b * PARTS + h) * TRITS * 2 * VW);
             // SAFETY: block b < nb.
