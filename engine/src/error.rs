@@ -20,6 +20,12 @@ pub enum EngineError {
     /// A token id outside the vocabulary.
     #[error("token id {id} at position {pos} is outside the vocabulary (size {vocab})")]
     BadToken { id: u32, pos: usize, vocab: usize },
+    /// A batched forward whose sessions and token lists differ in number (or are none).
+    #[error("a batched forward needs one token list per session: {sessions} sessions, {token_lists} token lists")]
+    BatchShape { sessions: usize, token_lists: usize },
+    /// A sequence of a forward pass with no tokens.
+    #[error("sequence {seq} of the forward pass has no tokens; give each sequence at least one")]
+    NoTokens { seq: usize },
     /// The context would exceed the model's limit.
     #[error("context of {needed} tokens exceeds the model's limit of {limit} (max_position_embeddings); use a shorter prompt or fewer new tokens")]
     ContextFull { needed: usize, limit: usize },

@@ -2,6 +2,13 @@
 //!
 //! * `bitnet-2b4t`: BitNet b1.58 2B4T exactly (anchors §2): relu², GQA 20/5, vocab 128256.
 //! * `bitnet-700m`: 1bitLLM/bitnet_b1_58-large (1536/4096/24 layers/16 heads), SiLU.
+//! * `bitnet-8b`: Llama 3 8B's shape, as HF1BitLLM/Llama3-8B-1.58-100B-tokens (its
+//!   `config.json`): hidden 4096, FFN 14336, 32 layers, 32 heads, 8 KV heads, vocab 128256,
+//!   SiLU, RoPE θ 500000, 8192 positions. The GPU rows of the cost catalogue are Llama 3.1 8B,
+//!   so CPU and GPU are compared at one model size. That checkpoint's LM head is untied and has
+//!   no BitNet sub-norms; the synthetic model ties the head to the embedding (the same
+//!   128256 × 4096 f16 bytes and multiply-adds per token) and keeps the sub-norms (two RMSNorms
+//!   per layer, well under 0.1% of the work).
 //! * The ladder bitnet.cpp used for its published speedups (`utils/generate-dummy-bitnet-model.py`,
 //!   anchors §3): KV heads = heads, vocab 32002, and — as the 1bitLLM models it derives from —
 //!   a SiLU-gated FFN, RoPE θ 10000, 2048 positions.
@@ -24,9 +31,9 @@ const LADDER: &[(&str, usize, usize, usize, usize)] = &[
     ("bitnet-100b", 8192, 45568, 72, 64),
 ];
 
-/// Every zoo name, smallest first (2B4T and 700M first).
+/// Every zoo name: 2B4T, 700M and 8B first, then the ladder smallest first.
 pub fn names() -> Vec<&'static str> {
-    let mut v = vec!["bitnet-2b4t", "bitnet-700m"];
+    let mut v = vec!["bitnet-2b4t", "bitnet-700m", "bitnet-8b"];
     v.extend(LADDER.iter().map(|l| l.0));
     v
 }
@@ -74,6 +81,21 @@ pub fn config(name: &str) -> Result<ModelConfig, EngineError> {
             eos: vec![128_001, 128_009],
         },
         "bitnet-700m" => ladder_config(name, 1536, 4096, 24, 16),
+        "bitnet-8b" => ModelConfig {
+            name: name.to_string(),
+            hidden: 4096,
+            intermediate: 14336,
+            layers: 32,
+            heads: 32,
+            kv_heads: 8,
+            vocab: 128_256,
+            max_positions: 8192,
+            rope_theta: 500_000.0,
+            rms_eps: 1e-5,
+            act: Activation::Silu,
+            bos: 128_000,
+            eos: vec![128_001, 128_009],
+        },
         _ => match LADDER.iter().find(|l| l.0 == name) {
             Some(&(n, h, i, l, hd)) => ladder_config(n, h, i, l, hd),
             None => {
@@ -107,5 +129,20 @@ mod tests {
         assert_eq!(c.embedding_params(), 328_335_360);
         assert_eq!(c.head_dim(), 128);
         assert_eq!(c.kv_dim(), 640);
+    }
+
+    #[test]
+    fn b8_has_llama3_8b_parameter_counts() {
+        let c = config("bitnet-8b").unwrap();
+        // 32 x (2·4096² + 2·4096·1024 + 3·4096·14336) and 128256 x 4096: with an untied head
+        // and Llama's two norms per layer plus the final one, 8 030 261 248 parameters: Llama 3
+        // 8B's count (meta-llama/Meta-Llama-3-8B's safetensors index: total_size 16 060 522 496
+        // bytes of bf16).
+        assert_eq!(c.linear_params(), 6_979_321_856);
+        assert_eq!(c.embedding_params(), 525_336_576);
+        assert_eq!((c.head_dim(), c.kv_dim()), (128, 1024));
+        let norms = (2 * c.layers as u64 + 1) * c.hidden as u64;
+        let total = c.linear_params() + 2 * c.embedding_params() + norms;
+        assert_eq!(total, 8_030_261_248);
     }
 }

@@ -344,11 +344,6 @@ pub struct KernelsArgs {
     /// and always skips l2. Default: all; with --quick: gemv on stack and l2, gemm on kv.
     #[arg(long, value_delimiter = ',')]
     pub shapes: Option<Vec<String>>,
-    /// Software prefetch distances of the gemv weight streams to time every gemv cell at,
-    /// bytes, comma separated (multiples of 64 up to 65536; 0: none): a calibration for this
-    /// host, summarised per cell (default: only the distance in force, 2048).
-    #[arg(long, value_delimiter = ',')]
-    pub prefetch: Option<Vec<u32>>,
     /// Tokens per gemm call (gemv always uses 1).
     #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..=65536))]
     pub batch: u32,
@@ -374,6 +369,11 @@ pub struct KernelsArgs {
     /// Also write `kernels.json` and `kernels.md` into this folder.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Software prefetch distance of the i2, tq1 and f16 gemv weight streams: `auto`
+    /// (calibrated per format, level and thread count before the sweep), `off`, or bytes (a
+    /// multiple of 64 up to 65536); each gemv row records it (`prefetch_bytes`).
+    #[arg(long, default_value = "auto", value_parser = crate::measure::prefetch::parse_prefetch, value_name = "auto|off|BYTES")]
+    pub prefetch: crate::measure::prefetch::PrefetchArg,
 }
 
 /// Which engine runs the model.
@@ -420,10 +420,12 @@ pub struct ModelOpts {
     /// Seed of the synthetic weights.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Software prefetch distance of the decode kernels' weight streams, bytes (a multiple of
-    /// 64 up to 65536; default 2048); calibrate it with `ternbench kernels --prefetch`.
-    #[arg(long)]
-    pub prefetch: Option<u32>,
+    /// Software prefetch distance of the decode kernels' weight streams: `auto` (time 0 to 4096
+    /// bytes on this host first, about a second, and keep the fastest per format and thread
+    /// count), `off`, or bytes (a multiple of 64 up to 65536). logits uses the kernels' default
+    /// (2048) unless a distance is given.
+    #[arg(long, default_value = "auto", value_parser = crate::measure::prefetch::parse_prefetch, value_name = "auto|off|BYTES")]
+    pub prefetch: crate::measure::prefetch::PrefetchArg,
 }
 
 /// `ternbench generate`.
@@ -526,6 +528,21 @@ pub struct BenchArgs {
     )]
     pub n_depth: Vec<usize>,
 
+    /// Batch sizes, comma separated: each test also runs with this many sequences at once,
+    /// each with its own KV cache and position (llama-batched-bench's `-npl`): one forward pass
+    /// per step over all of them. With a size above 1 the table gains per-stream tokens/s,
+    /// per-token latency p50/p99, each row's fraction of the compute peaks, its ratio to batch
+    /// 1 and to the ceiling row `ppP+head` (a prefill with every position's logits), added when
+    /// -p > 0.
+    #[arg(
+        long = "batch",
+        alias = "npl",
+        value_delimiter = ',',
+        default_value = "1",
+        value_parser = clap::value_parser!(u32).range(1..=256)
+    )]
+    pub batch: Vec<u32>,
+
     /// KV cache element type (f16, as llama-bench's default `-ctk f16 -ctv f16`).
     #[arg(long, value_enum, default_value = "f16")]
     pub kv: KvArg,
@@ -602,6 +619,11 @@ pub struct RunArgs {
     /// per dollar. Kept on --resume unless given.
     #[arg(long, value_name = "USD", value_parser = parse_price_per_hour, allow_negative_numbers = true)]
     pub price_per_hour: Option<f64>,
+    /// Software prefetch distance of the decode kernels' weight streams: `auto` (calibrated on
+    /// this host before the cells, recorded in run.json `prefetch`), `off`, or bytes (a multiple
+    /// of 64 up to 65536). A resumed run keeps the distances it started with.
+    #[arg(long, default_value = "auto", value_parser = crate::measure::prefetch::parse_prefetch, value_name = "auto|off|BYTES")]
+    pub prefetch: crate::measure::prefetch::PrefetchArg,
 }
 
 /// Parses `--label`: 1 to 100 printable characters, trimmed.
@@ -782,15 +804,42 @@ pub struct CostArgs {
     /// Defaults of a known calculator: `calculator-2026` (the defaults of a widely read 2026
     /// online GPU-vs-CPU "run the numbers" calculator: 8B model, 100K requests/day, A100 at
     /// $2/h, CPU instance at $0.40/h), with measured throughput instead of its unpublished
-    /// estimate. Flags given still win.
+    /// estimate. Without --run or --cpu-* figures it uses the newest run in --results-dir with
+    /// a 7-8B model's batched ternary cells (as scenarios/cost-8b.toml writes), or says what to
+    /// run. Flags given still win.
     #[arg(long, value_parser = ["calculator-2026"])]
     pub preset: Option<String>,
+    /// Per-stream latency target: each deployment is sized from its largest batch whose streams
+    /// meet it. A per-stream decode rate ("5", "5tok/s") or a p99 time per output token
+    /// ("p99=200ms"). Default 5 tokens/s per stream, human reading speed. GPU rows without
+    /// published latency points are throughput-bound, and said so.
+    #[arg(long, value_name = "TARGET")]
+    pub slo: Option<String>,
+    /// Allow CPU and GPU figures of different model size classes (1-3B, 7-8B, 70B, ...); then
+    /// the first line of every output says so.
+    #[arg(long)]
+    pub allow_size_mismatch: bool,
+    /// A GPU results folder written by scripts/gpu/decode_bench.py (engine gpu-fp16): its
+    /// measured batches replace the catalogue's throughput, sized by --slo like the CPU's; the
+    /// price comes from --gpu-price-hour or the --gpu entry.
+    #[arg(long, value_name = "DIR")]
+    pub gpu_run: Option<PathBuf>,
+    /// Where --preset looks for runs.
+    #[arg(long, value_name = "DIR", default_value = "results")]
+    pub results_dir: PathBuf,
+    /// Requests/day range of the monthly-cost sweep and its crossovers, LO..HI.
+    #[arg(long, value_name = "LO..HI", default_value = "1000..10000000")]
+    pub sweep: String,
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value = "text")]
     pub output: CostFormat,
     /// Also write an SVG bar chart of $/Mtok by deployment to this file.
     #[arg(long, value_name = "FILE")]
     pub chart: Option<PathBuf>,
+    /// Write the charts into this folder: monthly-cost.svg and monthly-cost.png (monthly cost
+    /// against requests/day, crossovers marked) and cost-per-mtok.svg.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 /// `ternbench compare` output formats.

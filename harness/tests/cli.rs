@@ -267,53 +267,71 @@ fn kernels_out_dir_writes_json_and_markdown() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// `--prefetch` times each gemv cell at every distance given, records the distance in the row
-/// and names the best per cell; a distance that is not whole cache lines is refused up front.
+/// `--prefetch BYTES` runs every gemv cell at that distance and records it in the row; the
+/// default (`auto`) calibrates first, says what it chose, and each row records a candidate; a
+/// distance that is not whole cache lines is refused up front.
 #[test]
-fn kernels_prefetch_calibration_times_each_distance() {
+fn kernels_prefetch_given_or_calibrated_is_recorded_per_row() {
     let dir = std::env::temp_dir().join(format!("ternbench-cli-pf-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let o = ternbench(&[
-        "kernels",
-        "--quick",
-        "--weight-format",
-        "i2",
-        "--op",
-        "gemv",
-        "--shapes",
-        "l2",
-        "--threads",
-        "1",
-        "--prefetch",
-        "0,2048",
-        "--out",
-        dir.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let text = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        text.contains("Prefetch i2 ") && text.contains("best "),
-        "{text}"
-    );
-    let json: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("kernels.json")).unwrap()).unwrap();
-    let rows = json.as_array().unwrap();
-    let mut at: Vec<u64> = rows
-        .iter()
-        .map(|r| {
+    let run = |pf: Option<&str>| {
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut args = vec![
+            "kernels",
+            "--quick",
+            "--weight-format",
+            "i2",
+            "--op",
+            "gemv",
+            "--shapes",
+            "l2",
+            "--threads",
+            "1",
+            "--out",
+            dir.to_str().unwrap(),
+        ];
+        if let Some(p) = pf {
+            args.extend(["--prefetch", p]);
+        }
+        let o = ternbench(&args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let json: Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("kernels.json")).unwrap())
+                .unwrap();
+        let rows = json.as_array().unwrap().clone();
+        for r in &rows {
             check_row(r);
-            r["prefetch_bytes"].as_u64().unwrap()
-        })
-        .collect();
-    at.sort_unstable();
-    assert_eq!(at, [0, 2048], "{json}");
+        }
+        (String::from_utf8_lossy(&o.stderr).into_owned(), rows)
+    };
+    // Only the x86 SIMD levels prefetch in software (scalar and NEON record null).
+    #[cfg(target_arch = "x86_64")]
+    let x86_simd = std::arch::is_x86_feature_detected!("sse4.1");
+    #[cfg(not(target_arch = "x86_64"))]
+    let x86_simd = false;
+    let (_, rows) = run(Some("1024"));
+    for r in &rows {
+        let want = if x86_simd {
+            Value::from(1024)
+        } else {
+            Value::Null
+        };
+        assert_eq!(r["prefetch_bytes"], want, "{r}");
+    }
+    let (err, rows) = run(None);
+    if x86_simd {
+        assert!(
+            err.contains("gemv prefetch i2") && err.contains("(calibrated)"),
+            "{err}"
+        );
+        for r in &rows {
+            let b = r["prefetch_bytes"].as_u64().unwrap();
+            assert!([0, 512, 1024, 2048, 4096].contains(&b), "{r}");
+        }
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 
     let e = usage_error(&["kernels", "--prefetch", "100"]);
-    assert!(
-        e.contains("--prefetch 100") && e.contains("multiple of 64"),
-        "{e}"
-    );
+    assert!(e.contains("multiple of 64"), "{e}");
     let e = usage_error(&["generate", "-m", "bitnet-125m", "--prefetch", "100"]);
     assert!(
         e.contains("--prefetch") && e.contains("multiple of 64"),
@@ -488,6 +506,49 @@ fn bench_rows(extra: &[&str]) -> Value {
     ];
     args.extend_from_slice(extra);
     stdout_json(&ternbench(&args))
+}
+
+/// llama-batched-bench's sweep: every test again with B sequences at once, aggregate tokens/s,
+/// per-stream tokens/s and latency percentiles per row, the ceiling row `ppP+head`, and each
+/// row's fraction of the compute peaks and ratios to batch 1 and to the ceiling.
+#[test]
+fn bench_batch_sweep_rows() {
+    let v = bench_rows(&["--engine", "ternary", "--batch", "1,3"]);
+    let rows = v.as_array().unwrap();
+    let tests: Vec<&str> = rows.iter().map(|r| r["test"].as_str().unwrap()).collect();
+    assert_eq!(tests, ["pp8", "tg4", "pp8 @ b3", "tg4 @ b3", "pp8+head"]);
+    for r in rows {
+        assert!(r["avg_ts"].as_f64().unwrap() > 0.0, "{r}");
+        let f = r["peak_fraction"].as_f64().unwrap();
+        assert!(f > 0.0 && f < 2.0, "{r}");
+    }
+    let tg3 = &rows[3];
+    assert_eq!(tg3["batch"], 3);
+    // Aggregate over three streams: each stream a third of it.
+    let (agg, per) = (
+        tg3["median_ts"].as_f64().unwrap(),
+        tg3["median_ts_per_stream"].as_f64().unwrap(),
+    );
+    assert!((agg / per - 3.0).abs() < 1e-9, "{tg3}");
+    assert!(tg3["p99_ms"].as_f64().unwrap() >= tg3["p50_ms"].as_f64().unwrap());
+    // Ratios of medians from the statistics model: a value, and with one repetition per side
+    // no interval but the reason in words.
+    let ratio = tg3["ratio_to_batch1"]["value"].as_f64().unwrap();
+    let want = agg / rows[1]["median_ts"].as_f64().unwrap();
+    assert!((ratio - want).abs() < 1e-9, "{tg3}");
+    assert!(tg3["ratio_to_batch1"]["ci95_low"].is_null(), "{tg3}");
+    assert!(tg3["ratio_to_batch1"]["no_ci"].is_string(), "{tg3}");
+    let ceil = tg3["ratio_to_ceiling"]["value"].as_f64().unwrap();
+    assert!((ceil - agg / rows[4]["median_ts"].as_f64().unwrap()).abs() < 1e-9);
+    // Only decode rows have a ratio to the ceiling; batch-1 rows and the ceiling row have
+    // none to batch 1.
+    assert!(rows[1]["ratio_to_batch1"].is_null(), "{}", rows[1]);
+    assert!(rows[2]["ratio_to_ceiling"].is_null(), "{}", rows[2]);
+    assert!(rows[4]["ratio_to_batch1"].is_null(), "{}", rows[4]);
+    // A prefill row has no per-stream decode rate.
+    assert!(rows[2]["median_ts_per_stream"].is_null());
+    let err = usage_error(&["bench", "-m", "bitnet-125m", "--batch", "0"]);
+    assert!(err.contains("--batch"), "{err}");
 }
 
 #[test]

@@ -201,6 +201,7 @@ fn run_with_measured_energy() {
     let mut a = vec![
         "--run",
         &run,
+        "--allow-size-mismatch",
         "--requests-per-day",
         "86400",
         "--prompt-tokens",
@@ -236,7 +237,15 @@ fn run_with_measured_energy() {
         "{note}"
     );
     // --threads picks the other cell.
-    let mut b = vec!["--run", &run, "--threads", "1", "-o", "json"];
+    let mut b = vec![
+        "--run",
+        &run,
+        "--allow-size-mismatch",
+        "--threads",
+        "1",
+        "-o",
+        "json",
+    ];
     b.extend_from_slice(&["--cpu-fp16-decode-tps", "5", "--cpu-fp16-prefill-tps", "40"]);
     let j: Value = serde_json::from_str(&ok_stdout(&b)).unwrap();
     close(
@@ -256,7 +265,7 @@ fn run_without_energy_and_sampled_cells() {
     f["sampled"] = json!({"layers_built": 4, "layers_total": 24});
     let energy = json!({"status": "unavailable", "reason": "no energy counters could be read"});
     let run = write_run(dir.path(), vec![t, f], energy);
-    let mut a = vec!["--run", run.as_str()];
+    let mut a = vec!["--run", run.as_str(), "--allow-size-mismatch"];
     a.extend_from_slice(ONPREM);
     a.pop();
     a.pop(); // text output
@@ -412,4 +421,386 @@ fn owned_gpu_uses_catalogue_power() {
         ),
         "{s}"
     );
+}
+
+/// A run of scenarios/cost-8b.toml's shape: bitnet-8b (7.5 B parameters with its tied head),
+/// decode at batch 1-16 for both engines and a pp64 cell each, named `id`, started at `when`.
+fn cost8b_run(dir: &Path, id: &str, when: &str) -> String {
+    let mut cells = Vec::new();
+    // (batch, ternary aggregate, fp16 aggregate, ternary p99 ms): per stream the ternary
+    // engine makes 12, 11, 9, 6.25, 3.75 tokens/s, the FP16 twin 2.5, 2.4, 2.25, 2, 1.5.
+    for (b, t, f, p99) in [
+        (1usize, 12.0, 2.5, 90.0),
+        (2, 22.0, 4.8, 100.0),
+        (4, 36.0, 9.0, 125.0),
+        (8, 50.0, 16.0, 170.0),
+        (16, 60.0, 24.0, 290.0),
+    ] {
+        for (engine, agg) in [("ternary", t), ("fp16", f)] {
+            let test = if b > 1 {
+                format!("tg32 @ b{b}")
+            } else {
+                "tg32".into()
+            };
+            cells.push(json!({
+                "key": {"model": "bitnet-8b", "engine": engine,
+                        "format": if engine == "ternary" { "i2" } else { "f16" },
+                        "head": "f16", "isa": "avx512vnni", "threads": 2, "test": test},
+                "n_prompt": 0, "n_gen": 32, "batch": b, "sampled": null, "repetitions": 3,
+                "prefill_tokens_per_s": null, "decode_tokens_per_s": summary(agg),
+                "decode_tokens_per_s_per_stream": summary(agg / b as f64),
+                "decode_latency_ms": {"n": 96, "p50": p99 * 0.9, "p90": p99 * 0.95, "p99": p99},
+                "energy": null, "noisy": false,
+                "samples_prefill_tokens_per_s": [], "samples_decode_tokens_per_s": [agg]
+            }));
+        }
+    }
+    for (engine, pp) in [("ternary", 40.0), ("fp16", 15.0)] {
+        cells.push(json!({
+            "key": {"model": "bitnet-8b", "engine": engine,
+                    "format": if engine == "ternary" { "i2" } else { "f16" },
+                    "head": "f16", "isa": "avx512vnni", "threads": 2, "test": "pp64"},
+            "n_prompt": 64, "n_gen": 0, "batch": 1, "sampled": null, "repetitions": 3,
+            "prefill_tokens_per_s": summary(pp), "decode_tokens_per_s": null,
+            "energy": null, "noisy": false,
+            "samples_prefill_tokens_per_s": [pp], "samples_decode_tokens_per_s": []
+        }));
+    }
+    let model = |engine: &str| {
+        json!({"model": "bitnet-8b", "engine": engine,
+        "format": if engine == "ternary" { "i2" } else { "f16" }, "head": "f16",
+        "layers_built": 32, "layers_total": 32, "params": 7_504_658_432u64, "weight_bytes": 1,
+        "decode_bytes_per_token": 1, "decode_bytes_per_token_full_depth": 1,
+        "load_seconds": 1.0, "activation": "silu"})
+    };
+    let run = json!({
+        "schema_version": 1, "run_id": id, "status": "complete",
+        "ternbench_version": "0.1.0", "started_utc": when, "finished_utc": when, "resumed": 0,
+        "scenario": {"name": "cost-8b", "description": "", "file": null, "text": ""},
+        "machine": {}, "bandwidth": [],
+        "counters": {"status": "unavailable", "reason": "no PMU"},
+        "energy": {"status": "unavailable", "reason": "no counters in this VM"},
+        "models": [model("ternary"), model("fp16")], "cells": cells, "notes": []
+    });
+    let p = dir.join(id);
+    std::fs::create_dir_all(&p).unwrap();
+    std::fs::write(p.join("run.json"), serde_json::to_string(&run).unwrap()).unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+#[test]
+fn an_8b_run_against_the_8b_gpu_row_is_sized_at_the_latency_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = cost8b_run(dir.path(), "r8b", "2026-12-01T00:00:00Z");
+    let charts = dir.path().join("charts");
+    let j: Value = serde_json::from_str(&ok_stdout(&[
+        "--run",
+        &run,
+        "-o",
+        "json",
+        "--out",
+        charts.to_str().unwrap(),
+    ]))
+    .unwrap();
+    assert!(j["first_line"].is_null(), "{j}");
+    let a: Vec<&str> = j["assumptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        a.iter()
+            .any(|l| l.starts_with("one model size on both sides (7-8B)")),
+        "{a:?}"
+    );
+    assert_eq!(j["slo"]["target"], "≥ 5 tokens/s per stream");
+    // Ternary: batch 8 (6.25 per stream) is the largest meeting 5; 16 (3.75) misses.
+    let t = row(&j, "CPU ternary");
+    close(&t["deployment"]["decode_tps"]["value"], 50.0);
+    // Sized from batch 8 by hand: 100 000 req/day = 1.1574 req/s, ×2 at the peak; each request
+    // busies an instance 128/40 + 128/50 = 5.76 s; 2.3148 × 5.76 / 0.6 = 22.2 → 23 instances.
+    assert_eq!(t["instances"], 23, "{t}");
+    let notes = t["deployment"]["notes"][0].as_str().unwrap();
+    assert!(
+        notes.starts_with("batch 8, the largest meeting ≥ 5 tokens/s per stream"),
+        "{notes}"
+    );
+    // FP16: no batch reaches 5 per stream: sized at its fastest streams (batch 1), labelled.
+    let f = row(&j, "CPU FP16 MISSES SLO");
+    close(&f["deployment"]["decode_tps"]["value"], 2.5);
+    // The catalogue's A100 figure has no latency points: throughput-bound, said so.
+    let g = row(&j, "GPU FP16 (a100-80gb)");
+    let gn = g["deployment"]["notes"][0].as_str().unwrap();
+    assert!(gn.starts_with("throughput-bound"), "{gn}");
+    // A p99 target: ternary p99 ≤ 150 ms allows batch 4 (125 ms).
+    let j: Value = serde_json::from_str(&ok_stdout(&[
+        "--run",
+        &run,
+        "--slo",
+        "p99=150ms",
+        "-o",
+        "json",
+    ]))
+    .unwrap();
+    close(
+        &row(&j, "CPU ternary")["deployment"]["decode_tps"]["value"],
+        36.0,
+    );
+    // The sweep: every pair's crossovers, a table, and both chart files.
+    let sw = &j["sweep"];
+    assert_eq!(sw["curves"].as_array().unwrap().len(), 3);
+    assert_eq!(sw["pairs"].as_array().unwrap().len(), 3);
+    assert!(sw["table"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["why"].as_str().unwrap().contains("your demand")));
+    let svg = std::fs::read_to_string(charts.join("monthly-cost.svg")).unwrap();
+    assert!(
+        svg.contains("CPU ternary") && svg.contains("requests per day"),
+        "{svg}"
+    );
+    let png = std::fs::read(charts.join("monthly-cost.png")).unwrap();
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 5000);
+    assert!(charts.join("cost-per-mtok.svg").exists());
+    // Text: the sweep table and the crossover sentences.
+    let s = ok_stdout(&["--run", &run]);
+    assert!(
+        s.contains("Monthly cost vs requests/day:") && s.contains("Crossovers:"),
+        "{s}"
+    );
+}
+
+#[test]
+fn the_gpu_row_meets_the_target_at_a_published_load() {
+    let base = [
+        "--gpu",
+        "h100-bf16",
+        "--cpu-ternary-decode-tps",
+        "20",
+        "--cpu-ternary-prefill-tps",
+        "50",
+        "-o",
+        "json",
+    ];
+    let j: Value = serde_json::from_str(&ok_stdout(&base)).unwrap();
+    // 5 tokens/s per stream: saturation (39 ms a token, 25.6 per stream) meets it: 9420.
+    let g = row(&j, "GPU BF16 (h100-bf16)");
+    close(&g["deployment"]["decode_tps"]["value"], 9420.0);
+    // 100 tokens/s per stream: only QPS 2 (8 ms, 125 per stream): 504.
+    let mut b = base.to_vec();
+    b.extend(["--slo", "100tok/s"]);
+    let j: Value = serde_json::from_str(&ok_stdout(&b)).unwrap();
+    let g = row(&j, "GPU BF16 (h100-bf16)");
+    close(&g["deployment"]["decode_tps"]["value"], 504.0);
+    assert!(
+        g["deployment"]["notes"][0]
+            .as_str()
+            .unwrap()
+            .contains("QPS 2"),
+        "{g}"
+    );
+}
+
+#[test]
+fn a_700m_run_against_the_8b_gpu_row_is_refused_unless_allowed_and_then_said_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = write_run(
+        dir.path(),
+        vec![cell("ternary", 1, 40.0, 90.0), cell("fp16", 1, 10.0, 60.0)],
+        json!({"status": "unavailable", "reason": "x"}),
+    );
+    let e = usage_error(&["--run", &run]);
+    assert!(
+        e.contains("SIZE MISMATCH")
+            && e.contains("bitnet-700m")
+            && e.contains("Llama 3.1 8B")
+            && e.contains("scenarios/cost-8b.toml")
+            && e.contains("--allow-size-mismatch"),
+        "{e}"
+    );
+    let charts = dir.path().join("c");
+    let s = ok_stdout(&[
+        "--run",
+        &run,
+        "--allow-size-mismatch",
+        "--out",
+        charts.to_str().unwrap(),
+    ]);
+    assert!(
+        s.starts_with("SIZE MISMATCH: the CPU figures are for bitnet-700m"),
+        "{s}"
+    );
+    // The table's first line says it too.
+    let t = s.split("\n\n").nth(1).unwrap();
+    assert!(t.starts_with("SIZE MISMATCH"), "{t}");
+    let md = ok_stdout(&["--run", &run, "--allow-size-mismatch", "-o", "md"]);
+    assert!(md.starts_with("**SIZE MISMATCH"), "{md}");
+    let j: Value = serde_json::from_str(&ok_stdout(&[
+        "--run",
+        &run,
+        "--allow-size-mismatch",
+        "-o",
+        "json",
+    ]))
+    .unwrap();
+    assert!(j["first_line"]
+        .as_str()
+        .unwrap()
+        .starts_with("SIZE MISMATCH"));
+    for f in ["monthly-cost.svg", "cost-per-mtok.svg"] {
+        let svg = std::fs::read_to_string(charts.join(f)).unwrap();
+        let first_text = svg.split("<text").nth(1).unwrap();
+        assert!(first_text.contains("SIZE MISMATCH"), "{f}: {first_text}");
+    }
+}
+
+#[test]
+fn the_preset_alone_uses_the_newest_cost_run_or_says_what_to_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = usage_error(&[
+        "--preset",
+        "calculator-2026",
+        "--results-dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(
+        e.contains("ternbench run scenarios/cost-8b.toml") && e.contains("about 16 minutes"),
+        "{e}"
+    );
+    cost8b_run(dir.path(), "older", "2026-11-01T00:00:00Z");
+    cost8b_run(dir.path(), "newer", "2026-12-01T00:00:00Z");
+    // A 700M run is not a match, however new.
+    write_run(
+        dir.path(),
+        vec![cell("ternary", 1, 40.0, 90.0)],
+        json!({"status": "unavailable", "reason": "x"}),
+    );
+    let j: Value = serde_json::from_str(&ok_stdout(&[
+        "--preset",
+        "calculator-2026",
+        "--results-dir",
+        dir.path().to_str().unwrap(),
+        "-o",
+        "json",
+    ]))
+    .unwrap();
+    let a = j["assumptions"].to_string();
+    assert!(a.contains("CPU figures from run newer"), "{a}");
+    let t = row(&j, "CPU ternary");
+    close(&t["deployment"]["pricing"]["usd_per_hour"]["value"], 0.40);
+    close(&t["deployment"]["decode_tps"]["value"], 50.0);
+}
+
+/// The recorded fixture of scripts/gpu/decode_bench.py's results folder (written by
+/// scripts/gpu/make_fixture.py through the same writer; synthetic timings, NOT a measurement).
+fn gpu_fixture() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/gpu-run-fixture")
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+/// `cost --gpu-run` reads a GPU results folder without a GPU: the GPU row is sized from its
+/// batched cells at the latency target, like the CPU's, 8B against 8B.
+#[test]
+fn a_gpu_run_folder_replaces_the_catalogue_figures() {
+    let fixture = gpu_fixture();
+    let run_json: Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{fixture}/run.json")).unwrap())
+            .unwrap();
+    assert!(run_json["machine"]["gpu_name"]
+        .as_str()
+        .unwrap()
+        .starts_with("FIXTURE, NOT A MEASUREMENT"));
+    let median = |test: &str, field: &str| {
+        run_json["cells"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["key"]["test"] == test)
+            .unwrap_or_else(|| panic!("no cell {test}"))[field]["median"]
+            .as_f64()
+            .unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let run = cost8b_run(dir.path(), "r8b", "2026-12-01T00:00:00Z");
+    let base = [
+        "--run",
+        &run,
+        "--gpu-run",
+        &fixture,
+        "--gpu-price-hour",
+        "2",
+    ];
+    let mut a = base.to_vec();
+    a.extend(["-o", "json"]);
+    let j: Value = serde_json::from_str(&ok_stdout(&a)).unwrap();
+    // 8B on both sides: no mismatch line.
+    assert!(j["first_line"].is_null(), "{j}");
+    let g = row(&j, "GPU FP16 (measured)");
+    // Every batch of the fixture meets 5 tokens/s per stream: the largest, 16, is taken.
+    close(
+        &g["deployment"]["decode_tps"]["value"],
+        median("tg32 @ b16", "decode_tokens_per_s"),
+    );
+    close(
+        &g["deployment"]["prefill_tps"]["value"],
+        median("pp64", "prefill_tokens_per_s"),
+    );
+    let d = g["deployment"]["description"].as_str().unwrap();
+    assert!(d.contains("FIXTURE, NOT A MEASUREMENT"), "{d}");
+    // Its energy is the run's J/token (NVML in a real run), not a catalogue wattage.
+    let b16 = run_json["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["key"]["test"] == "tg32 @ b16")
+        .unwrap();
+    assert_eq!(g["deployment"]["energy"]["kind"], "joules_per_token");
+    close(
+        &g["deployment"]["energy"]["decode"]["value"],
+        b16["energy"]["decode_joules_per_token"]["median"]
+            .as_f64()
+            .unwrap(),
+    );
+    let assumptions = j["assumptions"].to_string();
+    assert!(
+        assumptions.contains("GPU figures measured: run gpu-run-fixture"),
+        "{assumptions}"
+    );
+    // A stricter target: 50 tokens/s per stream. Per stream the fixture's batches make about
+    // 77, 69, 57, 43 and 28 tokens/s: batch 4 is the largest meeting it.
+    let mut a = base.to_vec();
+    a.extend(["--slo", "50", "-o", "json"]);
+    let j: Value = serde_json::from_str(&ok_stdout(&a)).unwrap();
+    close(
+        &row(&j, "GPU FP16 (measured)")["deployment"]["decode_tps"]["value"],
+        median("tg32 @ b4", "decode_tokens_per_s"),
+    );
+    // No price: the run measures throughput only, and says which flag gives one.
+    let err = usage_error(&["--run", &run, "--gpu-run", &fixture]);
+    assert!(err.contains("--gpu-price-hour"), "{err}");
+    // A CPU run is not a GPU run.
+    let err = usage_error(&["--run", &run, "--gpu-run", &run, "--gpu-price-hour", "2"]);
+    assert!(err.contains("no gpu-fp16 cells"), "{err}");
+}
+
+/// The fixture is what the writer of scripts/gpu/decode_bench.py writes today (where python3
+/// is at hand; the writer needs only its standard library).
+#[test]
+fn the_gpu_fixture_is_what_the_script_writes() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let script = root.join("scripts/gpu/make_fixture.py");
+    match Command::new("python3").arg(&script).arg("--check").output() {
+        Ok(o) => assert!(
+            o.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+        Err(e) => eprintln!("python3 not runnable ({e}): fixture check skipped"),
+    }
 }

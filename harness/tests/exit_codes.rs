@@ -64,6 +64,24 @@ fn engine_commands_generate_logits_bench() {
         &["generate", "-m", "/no/such/model.gguf", "--tokens", "1"],
         &["generate", "-m", "bitnet-125m", "--tokens", "x"],
         &["generate", "-m", "bitnet-125m", "--prompt", "hi"],
+        &[
+            "generate",
+            "-m",
+            "bitnet-125m",
+            "--tokens",
+            "1",
+            "--prefetch",
+            "100",
+        ],
+        &[
+            "generate",
+            "-m",
+            "bitnet-125m",
+            "--tokens",
+            "1",
+            "--prefetch",
+            "soon",
+        ],
         &["logits", "-m", "bitnet-125m", "--tokens", "99999999"],
         &[
             "logits",
@@ -78,6 +96,7 @@ fn engine_commands_generate_logits_bench() {
         &["bench", "-m", "bitnet-125m", "-r", "0"],
         &["bench", "-m", "bitnet-125m", "-p", "0", "-n", "0"],
         &["bench", "-m", "bitnet-125m", "--weight-format", "q8"],
+        &["bench", "-m", "bitnet-125m", "--prefetch", "131072"],
     ]);
     exits_0(&[
         "logits",

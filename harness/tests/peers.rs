@@ -240,6 +240,36 @@ fn a_combined_test_with_peers_is_refused() {
     );
 }
 
+/// llama-bench runs one sequence per test: a batched test (or the `+head` ceiling) beside a
+/// peer is refused, naming the test.
+#[test]
+fn a_batched_test_with_peers_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_gguf(dir.path());
+    let scenario = dir.path().join("bad.toml");
+    std::fs::write(
+        &scenario,
+        format!(
+            "models = [\"{m}\"]\ntests = [\"tg4\"]\nbatch = [1, 4]\n[[peer]]\nname = \"x\"\nbench = \"{b}\"\nmodel = \"{m}\"\n",
+            m = model.display(),
+            b = fake().display()
+        ),
+    )
+    .unwrap();
+    let o = ternbench(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "--out",
+        dir.path().join("o").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains("one sequence per test") && e.contains("tg4 @ b4"),
+        "{e}"
+    );
+}
+
 fn ternbench(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_ternbench"))
         .args(args)

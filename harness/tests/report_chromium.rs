@@ -86,3 +86,50 @@ fn report_of_a_run_renders_in_chromium_with_the_verdict_first() {
     assert!(!ok, "a card below the first screen passed: {text}");
     assert!(text.contains("not in the first 1400x900 screen"), "{text}");
 }
+
+/// Issue 20: the batch chart (aggregate and per-stream decode tokens/s vs batch, ternary and
+/// FP16) of a batched run is drawn in Chromium like every other chart.
+#[test]
+fn batch_chart_renders_in_chromium() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scen = tmp.path().join("batch.toml");
+    std::fs::write(
+        &scen,
+        "models = [{ name = \"bitnet-125m\", sample_layers = 1 }]\nengines = [\"ternary\", \"fp16\"]\nthreads = [1]\ntests = [\"tg3\", \"tg3 @ b2\", \"tg3 @ b4\"]\nrepetitions = 2\n[energy]\nsource = \"none\"\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("r");
+    let o = Command::new(env!("CARGO_BIN_EXE_ternbench"))
+        .args([
+            "run",
+            scen.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--quiet",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let run = std::fs::read_dir(&out)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let report = run.join("report");
+    let svg = std::fs::read_to_string(report.join("decode_batch.svg"))
+        .expect("the report writes the batch chart");
+    for want in ["ternary", "fp16", "aggregate", "per stream"] {
+        assert!(svg.contains(want), "decode_batch.svg lacks {want}");
+    }
+    let (ok, text) = check(&report, None);
+    assert!(ok, "{text}");
+    if !text.contains("SKIPPED") {
+        assert!(text.contains("ok:"), "{text}");
+    }
+    if let Ok(keep) = std::env::var("TERNBENCH_KEEP_BATCH_REPORT") {
+        for f in ["decode_batch.svg", "decode_batch.png"] {
+            let _ = std::fs::copy(report.join(f), Path::new(&keep).join(f));
+        }
+    }
+}

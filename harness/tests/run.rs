@@ -147,6 +147,27 @@ fn run_writes_three_files_and_says_energy_status() {
     assert_eq!(c.len(), 8, "{c:?}");
     assert!(c.iter().all(|x| x.4 == 3));
     let run = run_json(d);
+    // The decode kernels' prefetch distance was calibrated before the cells: i2 (the ternary
+    // engine, its f16 head) and f16 (the twin) at both thread counts where the best level reads
+    // one, each choice with every candidate's rounds.
+    let pf = run["prefetch"].as_array().expect("run.json prefetch");
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        assert_eq!(pf.len(), 4, "{pf:?}");
+    }
+    for c in pf {
+        assert_eq!(c["source"], "calibrated", "{c}");
+        assert!(
+            ["i2", "f16"].contains(&c["format"].as_str().unwrap()),
+            "{c}"
+        );
+        let cands = c["candidates"].as_array().unwrap();
+        assert_eq!(cands.len(), 5, "{c}");
+        assert!(cands.iter().any(|k| k["bytes"] == c["bytes"]), "{c}");
+        assert!(cands
+            .iter()
+            .all(|k| k["median_gbps"].as_f64().unwrap() > 0.0));
+    }
     // Energy is either measured or says why not; never a bare zero.
     let e = &run["energy"];
     assert!(e["status"].is_string(), "{e}");
@@ -282,9 +303,11 @@ fn killed_run_resumes_to_the_same_cells() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(cells(&dir), want);
     if killed_mid_way {
-        let run: Value =
+        let resumed: Value =
             serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap();
-        assert_eq!(run["resumed"], 1);
+        assert_eq!(resumed["resumed"], 1);
+        // The resumed cells ran with the distances the run started with.
+        assert_eq!(resumed["prefetch"], run["prefetch"]);
     }
     // Every repetition appears exactly once in the records.
     let jsonl = std::fs::read_to_string(dir.join("cells.jsonl")).unwrap();

@@ -8,6 +8,9 @@
 //!             h = RMSNorm(x);  f = act(gate(h)) · up(h);  f = ffn_sub_norm(f);  x += down(f)
 //! logits = RMSNorm(x) · embeddingᵀ   (tied head; full precision f16, or q8 when chosen)
 //! ```
+//! A batch of sequences ([`Model::forward_batch`]) runs the same graph with every sequence's
+//! tokens stacked for the linear layers and attention per sequence (each its own cache).
+//!
 //! `act` is relu² for 2B4T and SiLU for the 1bitLLM-derived shapes (from the config). A layer
 //! whose sub-norms are absent (`None`: Llama-architecture BitNet checkpoints) skips them.
 
@@ -22,7 +25,7 @@ use crate::error::EngineError;
 use crate::kv_cache::{KvCache, KvType};
 use crate::linear::{ActBuffers, Exec};
 use crate::weights::Weights;
-use attention::{attend, AttnShape};
+use attention::{attend_seqs, AttnShape, SeqSpan};
 use norm::{rms_norm, rms_norm_inplace};
 use rope::Rope;
 
@@ -91,32 +94,78 @@ impl Model {
         tokens: &[u32],
         want: Logits,
     ) -> Result<Vec<f32>, EngineError> {
+        self.forward_batch(ex, std::slice::from_mut(s), &[tokens], want)
+    }
+
+    /// Runs several sequences together, as llama.cpp's `llama-batched-bench` does: sequence `i`
+    /// runs `tokens[i]` at the positions after `sessions[i]`'s cache (each sequence has its own
+    /// cache and position), in one forward pass whose linear layers take every sequence's tokens
+    /// as one batch (`gemm`: each weight is read once per step for all of them) while attention
+    /// stays per sequence. A batched decode step is one token per sequence.
+    ///
+    /// Returns the requested logits sequence by sequence (`vocab` per returned position): for
+    /// [`Logits::Last`] one row per sequence, for [`Logits::All`] every token's row in order.
+    /// The LM head runs once over all returned rows. The activation buffers are the first
+    /// session's.
+    ///
+    /// Every sequence gets the same outputs it would get alone, up to the summation order of
+    /// the float kernels: the ternary and q8 kernels are exact whatever the batch, and the f16
+    /// kernels (the FP16 twin's layers, an f16 head) agree within their bound
+    /// ([`ternbench_kernels::F16_TOL_FACTOR`]).
+    ///
+    /// Errors (before any cache changes) if `tokens` and `sessions` differ in length, a sequence
+    /// has no tokens, a token is outside the vocabulary or a cache would overflow.
+    pub fn forward_batch(
+        &self,
+        ex: Exec<'_>,
+        sessions: &mut [Session],
+        tokens: &[&[u32]],
+        want: Logits,
+    ) -> Result<Vec<f32>, EngineError> {
         let w = &self.weights;
         let c = &w.cfg;
-        let (hd, h, kvd, inter) = (c.head_dim(), c.hidden, c.kv_dim(), c.intermediate);
-        let n = tokens.len();
-        let pos0 = s.cache.len();
-        if pos0 + n > s.cache.capacity() {
-            return Err(EngineError::ContextFull {
-                needed: pos0 + n,
-                limit: s.cache.capacity(),
+        let (h, kvd, inter) = (c.hidden, c.kv_dim(), c.intermediate);
+        if tokens.len() != sessions.len() || sessions.is_empty() {
+            return Err(EngineError::BatchShape {
+                sessions: sessions.len(),
+                token_lists: tokens.len(),
             });
         }
-        // Embedding gather.
-        let mut x = vec![0f32; n * h];
-        for (t, &id) in tokens.iter().enumerate() {
-            if id as usize >= c.vocab {
+        // Where each sequence's tokens lie in the batch, and its first position.
+        let mut spans = Vec::with_capacity(tokens.len());
+        let mut n = 0;
+        for (i, (s, t)) in sessions.iter().zip(tokens).enumerate() {
+            if t.is_empty() {
+                return Err(EngineError::NoTokens { seq: i });
+            }
+            let pos0 = s.cache.len();
+            if pos0 + t.len() > s.cache.capacity() {
+                return Err(EngineError::ContextFull {
+                    needed: pos0 + t.len(),
+                    limit: s.cache.capacity(),
+                });
+            }
+            if let Some((j, &id)) = t.iter().enumerate().find(|(_, &id)| id as usize >= c.vocab) {
                 return Err(EngineError::BadToken {
                     id,
-                    pos: pos0 + t,
+                    pos: pos0 + j,
                     vocab: c.vocab,
                 });
             }
+            spans.push((n, t.len(), pos0));
+            n += t.len();
+        }
+        // Embedding gather.
+        let mut x = vec![0f32; n * h];
+        for (xr, &id) in x
+            .chunks_exact_mut(h)
+            .zip(tokens.iter().flat_map(|t| t.iter()))
+        {
             match &w.embed_rows {
-                Some(rows) => x[t * h..(t + 1) * h].copy_from_slice(&rows.row(id as usize)),
+                Some(rows) => xr.copy_from_slice(&rows.row(id as usize)),
                 None => {
                     let row = w.embed.row(id as usize);
-                    for (o, &b) in x[t * h..(t + 1) * h].iter_mut().zip(row) {
+                    for (o, &b) in xr.iter_mut().zip(row) {
                         *o = half::f16::from_bits(b).to_f32();
                     }
                 }
@@ -133,37 +182,54 @@ impl Model {
         let shape = AttnShape {
             heads: c.heads,
             kv_heads: c.kv_heads,
-            head_dim: hd,
+            head_dim: c.head_dim(),
         };
+        let (first, rest) = sessions.split_first_mut().expect("checked non-empty");
+        let bufs = &mut first.bufs;
+        let mut caches: Vec<&mut KvCache> = std::iter::once(&mut first.cache)
+            .chain(rest.iter_mut().map(|s| &mut s.cache))
+            .collect();
         for (li, l) in w.layers.iter().enumerate() {
             rms_norm(&x, &l.attn_norm, c.rms_eps, &mut hbuf);
-            s.bufs.apply_group(
+            bufs.apply_group(
                 ex,
                 &[&l.q, &l.k, &l.v],
                 &hbuf,
                 n,
                 &mut [&mut q, &mut k, &mut v],
             )?;
-            for t in 0..n {
-                self.rope.apply(&mut q[t * h..(t + 1) * h], pos0 + t);
-                self.rope.apply(&mut k[t * kvd..(t + 1) * kvd], pos0 + t);
-                s.cache.put(
-                    li,
-                    pos0 + t,
-                    &k[t * kvd..(t + 1) * kvd],
-                    &v[t * kvd..(t + 1) * kvd],
-                );
+            for (cache, &(t0, len, pos0)) in caches.iter_mut().zip(&spans) {
+                for t in t0..t0 + len {
+                    let pos = pos0 + t - t0;
+                    self.rope.apply(&mut q[t * h..(t + 1) * h], pos);
+                    self.rope.apply(&mut k[t * kvd..(t + 1) * kvd], pos);
+                    cache.put(
+                        li,
+                        pos,
+                        &k[t * kvd..(t + 1) * kvd],
+                        &v[t * kvd..(t + 1) * kvd],
+                    );
+                }
             }
-            attend(ex, shape, &s.cache, li, &q, n, pos0, &mut a);
+            let seqs: Vec<SeqSpan<'_>> = caches
+                .iter()
+                .zip(&spans)
+                .map(|(cache, &(first, tokens, pos0))| SeqSpan {
+                    cache,
+                    first,
+                    tokens,
+                    pos0,
+                })
+                .collect();
+            attend_seqs(ex, shape, li, &seqs, &q, &mut a);
             if let Some(w) = &l.attn_sub_norm {
                 rms_norm_inplace(&mut a, w, c.rms_eps);
             }
-            s.bufs.apply(ex, &l.o, &a, n, &mut o)?;
+            bufs.apply(ex, &l.o, &a, n, &mut o)?;
             x.iter_mut().zip(&o).for_each(|(xv, ov)| *xv += ov);
 
             rms_norm(&x, &l.ffn_norm, c.rms_eps, &mut hbuf);
-            s.bufs
-                .apply_group(ex, &[&l.gate, &l.up], &hbuf, n, &mut [&mut g, &mut u])?;
+            bufs.apply_group(ex, &[&l.gate, &l.up], &hbuf, n, &mut [&mut g, &mut u])?;
             match c.act {
                 Activation::Relu2 => g.iter_mut().zip(&u).for_each(|(gv, uv)| {
                     let r = gv.max(0.0);
@@ -176,22 +242,32 @@ impl Model {
             if let Some(w) = &l.ffn_sub_norm {
                 rms_norm_inplace(&mut g, w, c.rms_eps);
             }
-            s.bufs.apply(ex, &l.down, &g, n, &mut o)?;
+            bufs.apply(ex, &l.down, &g, n, &mut o)?;
             x.iter_mut().zip(&o).for_each(|(xv, ov)| *xv += ov);
         }
-        s.cache.set_len(pos0 + n);
-        let rows: &[f32] = match want {
+        for (cache, &(_, len, pos0)) in caches.iter_mut().zip(&spans) {
+            cache.set_len(pos0 + len);
+        }
+        // The rows whose logits are wanted, back to back.
+        let rows: std::borrow::Cow<'_, [f32]> = match want {
             Logits::None => return Ok(Vec::new()),
-            Logits::Last => &x[(n - 1) * h..],
-            Logits::All => &x,
+            Logits::All => std::borrow::Cow::Borrowed(&x),
+            Logits::Last if spans.len() == 1 => std::borrow::Cow::Borrowed(&x[(n - 1) * h..]),
+            Logits::Last => std::borrow::Cow::Owned(
+                spans
+                    .iter()
+                    .flat_map(|&(t0, len, _)| &x[(t0 + len - 1) * h..(t0 + len) * h])
+                    .copied()
+                    .collect(),
+            ),
         };
         let m = rows.len() / h;
         let mut xn = vec![0f32; rows.len()];
-        rms_norm(rows, &w.final_norm, c.rms_eps, &mut xn);
+        rms_norm(&rows, &w.final_norm, c.rms_eps, &mut xn);
         let mut logits = vec![0f32; m * c.vocab];
         match &w.head {
-            Some(head) => s.bufs.apply(ex, head, &xn, m, &mut logits)?,
-            None => s.bufs.apply_f16(ex, &w.embed, &xn, m, &mut logits)?,
+            Some(head) => bufs.apply(ex, head, &xn, m, &mut logits)?,
+            None => bufs.apply_f16(ex, &w.embed, &xn, m, &mut logits)?,
         }
         Ok(logits)
     }

@@ -1,7 +1,9 @@
 //! `ternbench bench`: a llama-bench-style sweep (pp and tg tests per model × engine × threads)
 //! through the scenario runner, printed as Markdown, CSV or JSON; no results folder is kept.
 //! `--plan` prints the cells, memory and estimated duration instead; Ctrl-C prints the rows
-//! measured so far (exit 130).
+//! measured so far (exit 130). With `--batch` (llama-batched-bench's `-npl`) each test runs at
+//! every batch size, with the `ppP+head` ceiling beside them and each row's ratios to batch 1
+//! and to that ceiling (ratios of medians with their 95% CI, `records::stats::ratio`).
 
 use anyhow::Result;
 use serde::Serialize;
@@ -25,6 +27,21 @@ pub struct BenchRow {
     n_prompt: usize,
     n_gen: usize,
     n_depth: usize,
+    /// Sequences run together (1: a single stream); token rates are aggregate over them.
+    batch: usize,
+    /// Median decode tokens/s of each sequence (`null` for a prefill).
+    median_ts_per_stream: Option<f64>,
+    /// Per-token decode latency (one step) percentiles, ms.
+    p50_ms: Option<f64>,
+    /// As `p50_ms`, 99th percentile.
+    p99_ms: Option<f64>,
+    /// Fraction of the int8/f32 compute peaks the median reached (batched sweeps only).
+    peak_fraction: Option<f64>,
+    /// Aggregate tokens/s over the same test at batch 1 (ratio of medians, 95% CI).
+    ratio_to_batch1: Option<crate::records::stats::Estimate>,
+    /// Aggregate decode tokens/s over the ceiling row's (`ppP+head`) tokens/s (ratio of
+    /// medians, 95% CI).
+    ratio_to_ceiling: Option<crate::records::stats::Estimate>,
     /// KV cache element type (`f16`, `f32`).
     kv: &'static str,
     sampled_layers: Option<usize>,
@@ -64,7 +81,6 @@ impl crate::measure::runner::Sink for NoSink {
 /// `ternbench bench`: a llama-bench-style sweep through the scenario runner (pp and tg as
 /// separate tests, one warm-up, repetitions interleaved across engines and thread counts).
 pub fn run(a: &BenchArgs) -> Result<()> {
-    super::apply_tuning(&a.opts)?;
     use crate::plan::scenario::{
         EnergySpec, EngineKind, EngineSpec, IsaSel, ModelSpec, Order, SampleLayers, Scenario,
         TestSpec,
@@ -89,18 +105,33 @@ pub fn run(a: &BenchArgs) -> Result<()> {
     }
     let mut depths = a.n_depth.clone();
     depths.dedup();
+    let mut batches: Vec<usize> = a.batch.iter().map(|&b| b as usize).collect();
+    batches.dedup();
+    let batched = batches.iter().any(|&b| b > 1);
     let mut tests = Vec::new();
     for &n_depth in &depths {
-        if a.n_prompt > 0 {
-            tests.push(TestSpec {
-                n_depth,
-                ..TestSpec::new(a.n_prompt, 0)
-            });
+        for &batch in &batches {
+            if a.n_prompt > 0 {
+                tests.push(TestSpec {
+                    n_depth,
+                    batch,
+                    ..TestSpec::new(a.n_prompt, 0)
+                });
+            }
+            if a.n_gen > 0 {
+                tests.push(TestSpec {
+                    n_depth,
+                    batch,
+                    ..TestSpec::new(0, a.n_gen)
+                });
+            }
         }
-        if a.n_gen > 0 {
+        if batched && a.n_prompt > 0 {
+            // The compute-bound ceiling of decode: a prefill computing every position's logits.
             tests.push(TestSpec {
                 n_depth,
-                ..TestSpec::new(0, a.n_gen)
+                head_all: true,
+                ..TestSpec::new(a.n_prompt, 0)
             });
         }
     }
@@ -183,6 +214,13 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         eprintln!("{}", crate::commands::planning::headline(&plan));
         crate::commands::planning::weights(&plan)
     };
+    let prefetch =
+        crate::measure::prefetch::for_scenario(a.opts.prefetch, &scenario, &[isa], &pool)?;
+    if !a.quiet {
+        for l in prefetch.summary() {
+            eprintln!("{l}");
+        }
+    }
     let mut ctx = crate::measure::runner::RunContext {
         pool: &pool,
         counters: ctrs.as_ref(),
@@ -191,6 +229,7 @@ pub fn run(a: &BenchArgs) -> Result<()> {
         prior_models: Vec::new(),
         progress: crate::measure::runner::Progress::new(a.quiet, weights),
         beside: None,
+        prefetch: Some(&prefetch),
     };
     crate::measure::interrupt::install();
     let (out, interrupted) =
@@ -208,7 +247,12 @@ pub fn run(a: &BenchArgs) -> Result<()> {
             out.cells.len()
         );
     }
-    print_rows(&rows(&out, &scenario), a.output, scenario.max_cv)?;
+    print_rows(
+        &rows(&out, &scenario, batched),
+        a.output,
+        scenario.max_cv,
+        batched,
+    )?;
     if interrupted {
         use std::io::Write;
         let _ = std::io::stdout().flush();
@@ -221,10 +265,53 @@ pub fn run(a: &BenchArgs) -> Result<()> {
 fn rows(
     out: &crate::measure::runner::RunOutput,
     scenario: &crate::plan::scenario::Scenario,
+    batched: bool,
 ) -> Vec<BenchRow> {
+    use crate::records::results::CellResult;
+    // The same cell at batch 1, and the ceiling row of its engine, level and threads.
+    let same_engine = |x: &CellResult, c: &CellResult| {
+        x.key.model == c.key.model
+            && x.key.engine == c.key.engine
+            && x.key.format == c.key.format
+            && x.key.isa == c.key.isa
+            && x.key.threads == c.key.threads
+            && x.n_depth == c.n_depth
+    };
+    fn samples(c: &CellResult) -> &[f64] {
+        if c.n_prompt > 0 {
+            &c.samples_prefill_tokens_per_s
+        } else {
+            &c.samples_decode_tokens_per_s
+        }
+    }
     out.cells
         .iter()
         .map(|c| {
+            let head_all = c.key.test.contains("+head");
+            let decode = c.n_prompt == 0;
+            let ratio_to_batch1 = out
+                .cells
+                .iter()
+                .find(|x| {
+                    same_engine(x, c)
+                        && x.batch == 1
+                        && x.n_prompt == c.n_prompt
+                        && x.n_gen == c.n_gen
+                        && x.key.test.contains("+head") == head_all
+                })
+                .filter(|_| batched && c.batch > 1)
+                .and_then(|one| crate::records::stats::ratio(samples(c), samples(one)));
+            let ratio_to_ceiling = out
+                .cells
+                .iter()
+                .find(|x| same_engine(x, c) && x.key.test.contains("+head"))
+                .filter(|_| decode)
+                .and_then(|ceil| {
+                    crate::records::stats::ratio(
+                        &c.samples_decode_tokens_per_s,
+                        &ceil.samples_prefill_tokens_per_s,
+                    )
+                });
             let (s, samples) = if c.n_prompt > 0 {
                 (&c.prefill_tokens_per_s, &c.samples_prefill_tokens_per_s)
             } else {
@@ -241,6 +328,21 @@ fn rows(
                 n_prompt: c.n_prompt,
                 n_gen: c.n_gen,
                 n_depth: c.n_depth,
+                batch: c.batch,
+                median_ts_per_stream: c
+                    .decode_tokens_per_s_per_stream
+                    .as_ref()
+                    .map(|s| s.median)
+                    .filter(|_| decode),
+                p50_ms: c.decode_latency_ms.as_ref().map(|p| p.p50),
+                p99_ms: c.decode_latency_ms.as_ref().map(|p| p.p99),
+                peak_fraction: if decode {
+                    c.decode_peak_fraction
+                } else {
+                    c.prefill_peak_fraction
+                },
+                ratio_to_batch1,
+                ratio_to_ceiling,
                 kv: if scenario.kv_f16 { "f16" } else { "f32" },
                 sampled_layers: c.sampled.as_ref().map(|x| x.layers_built),
                 model_layers: out
@@ -271,7 +373,14 @@ fn rows(
         .collect()
 }
 
-fn print_rows(rows: &[BenchRow], output: OutFormat, max_cv: f64) -> Result<()> {
+fn print_rows(rows: &[BenchRow], output: OutFormat, max_cv: f64, batched: bool) -> Result<()> {
+    let est = |e: &Option<crate::records::stats::Estimate>| {
+        (
+            e.as_ref().map(|e| e.value),
+            e.as_ref().and_then(|e| e.ci95_low),
+            e.as_ref().and_then(|e| e.ci95_high),
+        )
+    };
     match output {
         OutFormat::Json => println!("{}", serde_json::to_string_pretty(&rows)?),
         OutFormat::Csv => {
@@ -287,6 +396,7 @@ fn print_rows(rows: &[BenchRow], output: OutFormat, max_cv: f64) -> Result<()> {
                 "n_prompt",
                 "n_gen",
                 "n_depth",
+                "batch",
                 "kv",
                 "sampled_layers",
                 "model_layers",
@@ -296,11 +406,23 @@ fn print_rows(rows: &[BenchRow], output: OutFormat, max_cv: f64) -> Result<()> {
                 "avg_ts",
                 "stddev_ts",
                 "noisy",
+                "median_ts_per_stream",
+                "p50_ms",
+                "p99_ms",
+                "peak_fraction",
+                "ratio_to_batch1",
+                "ratio_to_batch1_ci95_low",
+                "ratio_to_batch1_ci95_high",
+                "ratio_to_ceiling",
+                "ratio_to_ceiling_ci95_low",
+                "ratio_to_ceiling_ci95_high",
             ];
             let opt = |v: Option<f64>| v.map_or_else(String::new, |x| format!("{x:.4}"));
             let lines: Vec<Vec<String>> = rows
                 .iter()
                 .map(|r| {
+                    let (b1, b1_lo, b1_hi) = est(&r.ratio_to_batch1);
+                    let (ce, ce_lo, ce_hi) = est(&r.ratio_to_ceiling);
                     vec![
                         r.model.clone(),
                         r.activation.clone().unwrap_or_default(),
@@ -313,6 +435,7 @@ fn print_rows(rows: &[BenchRow], output: OutFormat, max_cv: f64) -> Result<()> {
                         r.n_prompt.to_string(),
                         r.n_gen.to_string(),
                         r.n_depth.to_string(),
+                        r.batch.to_string(),
                         r.kv.to_string(),
                         r.sampled_layers.map(|v| v.to_string()).unwrap_or_default(),
                         r.model_layers.map(|v| v.to_string()).unwrap_or_default(),
@@ -322,13 +445,23 @@ fn print_rows(rows: &[BenchRow], output: OutFormat, max_cv: f64) -> Result<()> {
                         format!("{:.4}", r.avg_ts),
                         format!("{:.4}", r.stddev_ts),
                         r.noisy.to_string(),
+                        opt(r.median_ts_per_stream),
+                        opt(r.p50_ms),
+                        opt(r.p99_ms),
+                        opt(r.peak_fraction),
+                        opt(b1),
+                        opt(b1_lo),
+                        opt(b1_hi),
+                        opt(ce),
+                        opt(ce_lo),
+                        opt(ce_hi),
                     ]
                 })
                 .collect();
             print!("{}", crate::output::csv(&header, &lines));
         }
         OutFormat::Md => {
-            let mut t = Table::new(&[
+            let mut cols = vec![
                 "model",
                 "ffn act",
                 "engine",
@@ -339,14 +472,39 @@ fn print_rows(rows: &[BenchRow], output: OutFormat, max_cv: f64) -> Result<()> {
                 "test",
                 "t/s median [95% CI]",
                 "mean ± sd",
-            ]);
+            ];
+            if batched {
+                cols.extend([
+                    "t/s per stream",
+                    "ms/token p50 / p99",
+                    "of peak",
+                    "÷ batch 1 [95% CI]",
+                    "÷ ceiling [95% CI]",
+                ]);
+            }
+            let mut t = Table::new(&cols);
             let mut notes: Vec<String> = Vec::new();
             for r in rows {
                 let model = match (r.sampled_layers, r.model_layers) {
                     (Some(k), Some(n)) => format!("{} (SAMPLED {k}/{n} layers)", r.model),
                     _ => r.model.clone(),
                 };
-                t.row(vec![
+                let opt = |v: Option<f64>, f: &dyn Fn(f64) -> String| v.map_or("-".into(), f);
+                let extra = [
+                    opt(r.median_ts_per_stream, &|x| format!("{x:.2}")),
+                    match (r.p50_ms, r.p99_ms) {
+                        (Some(a), Some(b)) if r.n_prompt == 0 => format!("{a:.1} / {b:.1}"),
+                        _ => "-".into(),
+                    },
+                    opt(r.peak_fraction, &|x| format!("{:.0}%", x * 100.0)),
+                    r.ratio_to_batch1
+                        .as_ref()
+                        .map_or("-".into(), |e| e.show(2, "x", false)),
+                    r.ratio_to_ceiling
+                        .as_ref()
+                        .map_or("-".into(), |e| e.show(2, "", false)),
+                ];
+                let mut cells = vec![
                     model,
                     r.activation.clone().unwrap_or_else(|| "-".into()),
                     r.engine.clone(),
@@ -369,7 +527,11 @@ fn print_rows(rows: &[BenchRow], output: OutFormat, max_cv: f64) -> Result<()> {
                         // One repetition has no spread: no "± 0.00".
                         _ => "-".into(),
                     },
-                ]);
+                ];
+                if batched {
+                    cells.extend(extra);
+                }
+                t.row(cells);
                 if let Some(n) = &r.ci_note {
                     if !notes.contains(n) {
                         notes.push(n.clone());
@@ -377,6 +539,16 @@ fn print_rows(rows: &[BenchRow], output: OutFormat, max_cv: f64) -> Result<()> {
                 }
             }
             print!("{}", t.markdown());
+            if batched {
+                println!(
+                    "\nt/s: aggregate over the batch's sequences (each its own KV cache and position, one \
+                     forward pass per step). ceiling: ppP+head, a prefill computing every position's \
+                     logits (decode's compute-bound rate). ÷: ratios of medians with the 95% CI of the \
+                     ratio from both cells' repetitions. of peak: multiply-adds of the linear layers \
+                     and LM head against this run's int8 (ternary, q8) and f32 FMA (f16) peaks, \
+                     attention left out."
+                );
+            }
             if rows.iter().any(|r| r.noisy) {
                 notes.push(format!(
                     "NOISY: the repetitions vary by more than {:.0}% (sd/mean); rerun with more repetitions (-r) on a quieter machine",

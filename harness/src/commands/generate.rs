@@ -17,7 +17,6 @@ use crate::plan::model::{build, engine_label, is_checkpoint, kernel_set, model_c
 
 /// `ternbench generate`.
 pub fn run(a: &GenerateArgs) -> Result<()> {
-    super::apply_tuning(&a.opts)?;
     let checkpoint = is_checkpoint(&a.model);
     if a.prompt.is_some() && !checkpoint {
         return Err(usage(
@@ -96,6 +95,14 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
     if let Some(note) = synthetic_note(&a.model) {
         eprintln!("{note}");
     }
+    let mut formats = vec![fmt, model.weights.head_format()];
+    formats.dedup();
+    let prefetch =
+        crate::measure::prefetch::for_formats(a.opts.prefetch, &formats, ks, &pool, &[threads])?;
+    for l in prefetch.summary() {
+        eprintln!("{l}");
+    }
+    prefetch.apply(ks.isa, threads);
     let mut session = model.session(context, KvType::F32)?;
     let mut sampler = if a.temperature > 0.0 {
         Sampler::new(a.temperature, a.top_k, a.top_p, a.opts.seed)

@@ -27,9 +27,6 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
 use ternbench_kernels::probe::{peak_probe, PeakKind};
-use ternbench_kernels::tune::{
-    gemv_prefetch, set_gemv_prefetch, DEFAULT_GEMV_PREFETCH, MAX_GEMV_PREFETCH,
-};
 use ternbench_kernels::{
     matmul, F16Matrix, Format, I2Matrix, Isa, KernelError, KernelSet, Op, Q4Matrix, Q8Matrix,
     ThreadPool, TlMatrix, Tq1Matrix,
@@ -43,7 +40,7 @@ use crate::measure::synth::{self, BenchMatrix};
 use crate::measure::timing::{self, median, min, Policy};
 use crate::output::{fmt_opt, fmt_secs};
 use crate::present::kernels_report::{
-    ceiling_warnings, headroom_lines, prefetch_lines, table, write_out, PeakPair, Row, Summary,
+    ceiling_warnings, headroom_lines, table, write_out, PeakPair, Row, Summary,
 };
 use crate::records::machine;
 
@@ -177,8 +174,6 @@ struct Plan {
     /// Every (op, shape) pair to time.
     cells: Vec<(Op, Shape)>,
     threads: Vec<usize>,
-    /// gemv prefetch distances to time each gemv cell at (empty: the one in force).
-    prefetch: Vec<usize>,
     batch: usize,
     policy: Policy,
     bw_passes: usize,
@@ -280,20 +275,6 @@ impl Plan {
             isa,
             cells: cells_dedup,
             threads: machine::thread_list(a.threads.as_deref()),
-            prefetch: {
-                let mut p: Vec<usize> = a.prefetch.iter().flatten().map(|&d| d as usize).collect();
-                unique(&mut p);
-                for &d in &p {
-                    // The same check the kernels apply, reported before anything is measured.
-                    if d % 64 != 0 || d > MAX_GEMV_PREFETCH {
-                        return Err(usage(format!(
-                            "--prefetch {d}: a distance is a multiple of 64 bytes from 0 to \
-                             {MAX_GEMV_PREFETCH}"
-                        )));
-                    }
-                }
-                p
-            },
             batch: a.batch as usize,
             policy: Policy {
                 min_reps: a
@@ -374,6 +355,8 @@ struct Ctx<'a> {
     /// One core's L2 (bytes), for the L2-resident shape.
     l2: u64,
     cpu: String,
+    /// The gemv prefetch distances, per format, level and thread count.
+    prefetch: crate::measure::prefetch::PrefetchPlan,
 }
 
 /// Runs `ternbench kernels`.
@@ -404,6 +387,26 @@ pub fn run(args: &KernelsArgs) -> Result<()> {
 
     let peaks_start = measure_peaks(&plan, &pool);
 
+    let mut prefetch = crate::measure::prefetch::PrefetchPlan::default();
+    if plan.cells.iter().any(|(o, _)| *o == Op::Gemv) {
+        for &f in &plan.formats {
+            for (_, ks) in plan.levels(f) {
+                let Some(ks) = ks else { continue };
+                let p = crate::measure::prefetch::for_formats(
+                    args.prefetch,
+                    &[f],
+                    ks,
+                    &pool,
+                    &plan.threads,
+                )
+                .with_context(|| format!("choosing the {f} gemv prefetch distance"))?;
+                for l in p.summary() {
+                    eprintln!("{l}");
+                }
+                prefetch.choices.extend(p.choices);
+            }
+        }
+    }
     let ctx = Ctx {
         plan: &plan,
         pool: &pool,
@@ -411,6 +414,7 @@ pub fn run(args: &KernelsArgs) -> Result<()> {
         llc,
         l2: machine::l2_bytes().0,
         cpu: cpu.clone(),
+        prefetch,
     };
     let mut rows = Vec::new();
     for &f in &plan.formats {
@@ -442,7 +446,6 @@ pub fn run(args: &KernelsArgs) -> Result<()> {
         bw_end,
         peaks: peaks.into_values().collect(),
         headroom: headroom_lines(&rows),
-        prefetch: prefetch_lines(&rows),
         warnings,
     };
     if args.output == crate::cli::TextOrJson::Json {
@@ -581,19 +584,8 @@ fn sweep_shape<M: BenchMatrix>(
                 };
                 let act = M::random_act(batch, shape.cols, 0xAC7);
                 let mut out = vec![0f32; batch * shape.rows];
-                // gemv at every distance of `--prefetch` (else at the one in force).
-                let distances: Vec<Option<usize>> = if op == Op::Gemv && !plan.prefetch.is_empty() {
-                    plan.prefetch.iter().map(|&d| Some(d)).collect()
-                } else {
-                    vec![None]
-                };
-                for (&t, pf) in threads
-                    .iter()
-                    .flat_map(|t| distances.iter().map(move |d| (t, *d)))
-                {
-                    if let Some(d) = pf {
-                        set_gemv_prefetch(d).map_err(|e| usage(e.to_string()))?;
-                    }
+                for &t in threads {
+                    ctx.prefetch.apply(isa, t);
                     // Validates once (the set has this format's kernel), outside the timing.
                     matmul(ks, ctx.pool, t, op, &mats[0], &act, &mut out)
                         .with_context(|| format!("running {f} {op:?} at {isa}"))?;
@@ -602,8 +594,8 @@ fn sweep_shape<M: BenchMatrix>(
                             .expect("kernel presence checked above");
                     };
                     let mut row = blank_row(ctx, f, isa, op, shape, batch, t, &mats);
-                    if op == Op::Gemv {
-                        row.prefetch_bytes = Some(gemv_prefetch());
+                    if op == Op::Gemv && ternbench_kernels::tune::is_tuned_at(f, isa) {
+                        row.prefetch_bytes = Some(ternbench_kernels::tune::gemv_prefetch(f));
                     }
                     match op {
                         Op::Gemv if ctx.beside.covers(t) => {
@@ -624,15 +616,13 @@ fn sweep_shape<M: BenchMatrix>(
                         row.op,
                         row.shape,
                         t,
-                        pf.map_or(String::new(), |d| format!(" prefetch {d} B")),
+                        row.prefetch_bytes
+                            .map_or(String::new(), |d| format!(" prefetch {d} B")),
                         fmt_secs(row.median_s.unwrap_or(f64::NAN)),
                         fmt_opt(row.weight_gbps, 2),
                         fmt_opt(row.gops, 2)
                     );
                     out_rows.push(row);
-                    if pf.is_some() {
-                        set_gemv_prefetch(DEFAULT_GEMV_PREFETCH).expect("the default is valid");
-                    }
                 }
             }
         }

@@ -12,7 +12,6 @@ use crate::plan::model::{build, kernel_set, model_config, ModelPlan};
 
 /// `ternbench logits`.
 pub fn run(a: &LogitsArgs) -> Result<()> {
-    super::apply_tuning(&a.opts)?;
     let threads = a.threads as usize;
     crate::commands::check_threads(&[threads], &a.thread_opts, "-t")?;
     let pool = ThreadPool::new(threads, Pinning::None);
@@ -30,6 +29,11 @@ pub fn run(a: &LogitsArgs) -> Result<()> {
         context: tokens.len(),
     };
     let model = build(&plan, &pool, threads)?;
+    if let crate::measure::prefetch::PrefetchArg::Fixed(b) = a.opts.prefetch {
+        let fmts = [model.weights.linear_format(), model.weights.head_format()];
+        crate::measure::prefetch::PrefetchPlan::fixed(b, &fmts, ks.isa, &[threads])
+            .apply(ks.isa, threads);
+    }
     let mut s = model.session(tokens.len(), KvType::F32)?;
     let logits = model.forward(exec(ks, &pool, threads), &mut s, &tokens, Logits::All)?;
     #[derive(Serialize)]

@@ -90,16 +90,6 @@ pub fn check_threads_on(
     Ok(())
 }
 
-/// Applies the engine commands' kernel tunables (`--prefetch`) process-wide; a bad value is a
-/// usage error naming what is allowed.
-pub fn apply_tuning(o: &crate::cli::ModelOpts) -> Result<()> {
-    if let Some(p) = o.prefetch {
-        ternbench_kernels::tune::set_gemv_prefetch(p as usize)
-            .map_err(|e| usage(format!("--prefetch: {e}")))?;
-    }
-    Ok(())
-}
-
 pub fn parse_tokens(s: &str, vocab: usize) -> Result<Vec<u32>> {
     let toks: Vec<u32> = s
         .split(',')

@@ -296,6 +296,22 @@ pub fn run(a: &RunArgs) -> Result<()> {
             serde_json::to_value(&fp).context("serialising the machine fingerprint")?
         }
     };
+    // The decode kernels' prefetch distances: a resumed run keeps those it started with.
+    let prefetch = match &prior_run {
+        Some(r) if !r.prefetch.is_empty() => crate::measure::prefetch::PrefetchPlan {
+            choices: r.prefetch.clone(),
+        },
+        _ => {
+            if a.prefetch == crate::measure::prefetch::PrefetchArg::Auto {
+                progress.note("calibrating the decode kernels' prefetch distance…");
+            }
+            crate::measure::prefetch::for_scenario(a.prefetch, &scenario, &isas, &pool)
+                .context("choosing the decode kernels' prefetch distance")?
+        }
+    };
+    for l in prefetch.summary() {
+        progress.note(&l);
+    }
     let mut prior_models = Vec::new();
     let mut prior: BTreeMap<_, Vec<_>> = BTreeMap::new();
     for r in prior_records {
@@ -331,6 +347,7 @@ pub fn run(a: &RunArgs) -> Result<()> {
             .price_per_hour
             .or_else(|| prior_run.as_ref().and_then(|r| r.price_usd_per_hour)),
         bandwidth: bw.clone(),
+        prefetch: prefetch.choices.clone(),
         counters: counter_status.clone(),
         energy: energy_status.clone(),
         models: Vec::new(),
@@ -347,6 +364,7 @@ pub fn run(a: &RunArgs) -> Result<()> {
         prior_models,
         progress,
         beside: Some(&beside),
+        prefetch: Some(&prefetch),
     };
     crate::measure::interrupt::install();
     let out = match runner::run(&scenario, &isas, &mut ctx, &mut DirSink(&mut dir)) {

@@ -10,6 +10,8 @@
 //! - [`energy_phase`]: one energy window per phase of a repetition, over `ternbench_energy`;
 //! - [`interrupt`]: Ctrl-C as a flag the runner polls, so no measured repetition is lost;
 //! - [`synth`]: synthetic matrices for the kernel sweep;
+//! - [`prefetch`]: the decode kernels' software prefetch distance, calibrated per host before a
+//!   measurement (or given), applied per cell;
 //! - [`peer`]: a llama.cpp-family `llama-bench` run as an engine, one repetition per invocation;
 //! - [`icount`]: instructions per kernel call and per token counted under Valgrind (no PMU
 //!   needed), for the regression gate.
@@ -22,6 +24,7 @@ pub mod icount;
 pub mod interrupt;
 pub mod peak;
 pub mod peer;
+pub mod prefetch;
 pub mod runner;
 pub mod synth;
 pub mod timing;

@@ -28,8 +28,8 @@ use crate::plan::model::{build, ModelPlan};
 use crate::plan::scenario::{EngineSpec, ModelSpec, Order, SampleLayers, Scenario, TestSpec};
 use crate::records::results::CellKey;
 use crate::records::results::{
-    now_utc, CellEnergy, CellResult, ModelRecord, PeerBuild, PhaseEnergy, Record, SampleRecord,
-    Sampled,
+    now_utc, CellEnergy, CellResult, ComputePeak, ModelRecord, PeerBuild, PhaseEnergy, Record,
+    SampleRecord, Sampled,
 };
 use crate::records::stats::{Percentiles, Summary};
 
@@ -304,6 +304,9 @@ pub struct RunContext<'a> {
     pub progress: Progress,
     /// Bandwidth read before and after each timed repetition (the paired roofline), when set.
     pub beside: Option<&'a crate::measure::bandwidth::Beside>,
+    /// The decode kernels' prefetch distances, applied before each repetition (`None`: the
+    /// kernels' defaults).
+    pub prefetch: Option<&'a crate::measure::prefetch::PrefetchPlan>,
 }
 
 /// What the run produced.
@@ -496,15 +499,32 @@ pub fn peer_files(s: &Scenario) -> Vec<Result<PeerFile, String>> {
 /// The model record of a cell: its engine's build, or its peer's file.
 fn cell_model<'a>(
     c: &Cell,
-    built: &'a [(EngineSpec, Model, ModelRecord)],
+    built: &'a [(EngineSpec, Model, ModelRecord, Products)],
     peer_models: &'a [Option<ModelRecord>],
 ) -> Option<&'a ModelRecord> {
     match c.runs {
         Runs::Engine(spec, _) => built
             .iter()
-            .find(|(sp, _, _)| *sp == spec)
-            .map(|(_, _, r)| r),
+            .find(|(sp, ..)| *sp == spec)
+            .map(|(_, _, r, _)| r),
         Runs::Peer(pi) => peer_models[pi].as_ref(),
+    }
+}
+
+/// The compute peaks a cell of ours is set against (`None` for a peer's cell, or where the
+/// run measured none).
+fn cell_peak(
+    c: &Cell,
+    built: &[(EngineSpec, Model, ModelRecord, Products)],
+    peaks: &BTreeMap<(Isa, usize), (f64, f64)>,
+) -> Option<ComputePeak> {
+    match c.runs {
+        Runs::Engine(spec, isa) => built
+            .iter()
+            .find(|(sp, ..)| *sp == spec)
+            .zip(peaks.get(&(isa, c.key.threads)))
+            .map(|((.., p), &(int8, f32))| p.at(int8, f32)),
+        Runs::Peer(_) => None,
     }
 }
 
@@ -621,6 +641,8 @@ fn run_peer_rep(
         n_prompt: test.n_prompt,
         n_gen: test.n_gen,
         n_depth: test.n_depth,
+        // llama-bench runs one sequence (batched tests are refused beside peers).
+        batch: 1,
         // llama-bench times a `ppP+tgG` test as one span: it is recorded as decode-less prefill
         // only when there is no decode.
         prefill_seconds: (test.n_gen == 0).then_some(r.timed_seconds),
@@ -639,7 +661,14 @@ fn run_peer_rep(
     Ok((rec, r))
 }
 
-/// One timed (or warm-up) repetition.
+/// The prompt of sequence `seq` of a batch: another stretch of the same token generator per
+/// sequence, so the sequences differ.
+fn seq_prompt(n: usize, vocab: usize, seq: usize) -> Vec<u32> {
+    prompt_tokens(n + seq, vocab)[seq..].to_vec()
+}
+
+/// One timed (or warm-up) repetition: `test.batch` sequences (one for a single stream), each
+/// with its own cache, through one forward pass per phase or step.
 fn run_rep(
     model: &Model,
     ks: &'static KernelSet,
@@ -649,9 +678,17 @@ fn run_rep(
     kv: KvType,
 ) -> Result<SampleRecord> {
     let cfg = &model.weights.cfg;
+    if let Some(p) = ctx.prefetch {
+        p.apply(ks.isa, threads);
+    }
     let ex = exec(ks, ctx.pool, threads);
-    let mut session = model.session(test.context(), kv)?;
-    let prompt = prompt_tokens(test.n_prompt, cfg.vocab);
+    let b = test.batch.max(1);
+    let mut sessions: Vec<Session> = (0..b)
+        .map(|_| model.session(test.context(), kv))
+        .collect::<Result<_, _>>()?;
+    let prompts: Vec<Vec<u32>> = (0..b)
+        .map(|i| seq_prompt(test.n_prompt, cfg.vocab, i))
+        .collect();
     let mut rec = SampleRecord {
         key: CellKey {
             model: String::new(),
@@ -667,6 +704,7 @@ fn run_rep(
         n_prompt: test.n_prompt,
         n_gen: test.n_gen,
         n_depth: test.n_depth,
+        batch: b,
         prefill_seconds: None,
         decode_step_seconds: Vec::with_capacity(test.n_gen),
         decode_seconds: None,
@@ -680,18 +718,36 @@ fn run_rep(
         bandwidth_before_gbps: None,
         bandwidth_after_gbps: None,
     };
-    let mut tok = cfg.bos;
+    let mut toks = vec![cfg.bos; b];
     if test.n_depth > 0 {
-        tok = fill_depth(model, ex, &mut session, test.n_depth)?;
+        for (s, t) in sessions.iter_mut().zip(toks.iter_mut()) {
+            *t = fill_depth(model, ex, s, test.n_depth)?;
+        }
     }
+    // The next token of each sequence from its row of logits.
+    let pick = |logits: &[f32], toks: &mut [u32]| {
+        for (t, row) in toks.iter_mut().zip(logits.chunks_exact(cfg.vocab)) {
+            *t = argmax(row);
+        }
+    };
     if test.n_prompt > 0 {
+        let lists: Vec<&[u32]> = prompts.iter().map(|p| p.as_slice()).collect();
+        let want = if test.head_all {
+            Logits::All
+        } else {
+            Logits::Last
+        };
         if let Some(m) = ctx.energy.as_deref_mut() {
             m.start();
         }
         let c0 = ctx.counters.map(|c| c.read());
         let t0 = Instant::now();
-        let logits = model.forward(ex, &mut session, &prompt, Logits::Last)?;
-        tok = argmax(&logits);
+        let logits = model.forward_batch(ex, &mut sessions, &lists, want)?;
+        // With every position's logits, each sequence's last row picks its next token.
+        let per = logits.len() / b;
+        for (t, rows) in toks.iter_mut().zip(logits.chunks_exact(per.max(1))) {
+            *t = argmax(&rows[rows.len() - cfg.vocab..]);
+        }
         rec.prefill_seconds = Some(t0.elapsed().as_secs_f64());
         rec.counters_prefill = ctx.counters.zip(c0).map(|(c, c0)| c.read().since(&c0));
         rec.energy_prefill = ctx.energy.as_deref_mut().and_then(|m| m.stop());
@@ -702,9 +758,11 @@ fn run_rep(
         }
         let c0 = ctx.counters.map(|c| c.read());
         for _ in 0..test.n_gen {
+            let ids: Vec<[u32; 1]> = toks.iter().map(|&t| [t]).collect();
+            let lists: Vec<&[u32]> = ids.iter().map(|t| t.as_slice()).collect();
             let t = Instant::now();
-            let logits = model.forward(ex, &mut session, &[tok], Logits::Last)?;
-            tok = argmax(&logits);
+            let logits = model.forward_batch(ex, &mut sessions, &lists, Logits::Last)?;
+            pick(&logits, &mut toks);
             rec.decode_step_seconds.push(t.elapsed().as_secs_f64());
         }
         rec.counters_decode = ctx.counters.zip(c0).map(|(c, c0)| c.read().since(&c0));
@@ -726,6 +784,13 @@ pub fn run(
     let mut models_out: Vec<ModelRecord> = Vec::new();
     let mut cells_out = Vec::new();
     let max_threads = s.threads.iter().copied().max().unwrap_or(1);
+    // A batched or `ppN+head` test reports its fraction of the compute peaks: measured here,
+    // once per level and thread count, before any cell.
+    let peaks = if s.tests.iter().any(|t| t.batch > 1 || t.head_all) {
+        measure_peaks(s, isas, ctx)
+    } else {
+        BTreeMap::new()
+    };
     let peer_files = peer_files(s);
     // A resumed run keeps the peers' model records it has.
     let mut peer_models: Vec<Option<ModelRecord>> = s
@@ -806,7 +871,7 @@ pub fn run(
                             && m.format == c.key.format
                     })
                     .cloned();
-                cells_out.push(summarise(s, c, m.as_ref()));
+                cells_out.push(summarise(s, c, m.as_ref(), None));
             }
             for m in ctx.prior_models.iter().filter(|m| m.model == mspec.name) {
                 if !models_out.contains(m) {
@@ -822,7 +887,7 @@ pub fn run(
         };
         let context = s.tests.iter().map(|t| t.context()).max().unwrap_or(1);
         reset_peak_rss();
-        let mut built: Vec<(EngineSpec, Model, ModelRecord)> = Vec::new();
+        let mut built: Vec<(EngineSpec, Model, ModelRecord, Products)> = Vec::new();
         let group_engines: Vec<EngineSpec> = s
             .engines
             .iter()
@@ -887,7 +952,8 @@ pub fn run(
                 ));
             }
             models_out.push(rec.clone());
-            built.push((*spec, model, rec));
+            let products = Products::of(&model);
+            built.push((*spec, model, rec, products));
         }
         let mut order: Vec<usize> = (0..group.len()).collect();
         loop {
@@ -909,7 +975,12 @@ pub fn run(
                     // Every cell measured so far, this model's partly measured ones included.
                     let mut cells = cells_out;
                     for c in group.iter().filter(|c| !c.samples.is_empty()) {
-                        cells.push(summarise(s, c, cell_model(c, &built, &peer_models)));
+                        cells.push(summarise(
+                            s,
+                            c,
+                            cell_model(c, &built, &peer_models),
+                            cell_peak(c, &built, &peaks),
+                        ));
                     }
                     return Err(Interrupted {
                         partial: RunOutput {
@@ -978,9 +1049,9 @@ pub fn run(
                         continue;
                     }
                 };
-                let (_, model, _) = built
+                let (_, model, _, _) = built
                     .iter()
-                    .find(|(sp, _, _)| *sp == spec)
+                    .find(|(sp, ..)| *sp == spec)
                     .expect("engine built");
                 let ks = KernelSet::get(isa).map_err(|e| anyhow::anyhow!("{e}"))?;
                 let resumed_cell = !c.samples.is_empty();
@@ -1026,7 +1097,12 @@ pub fn run(
             }
         }
         for c in &group {
-            cells_out.push(summarise(s, c, cell_model(c, &built, &peer_models)));
+            cells_out.push(summarise(
+                s,
+                c,
+                cell_model(c, &built, &peer_models),
+                cell_peak(c, &built, &peaks),
+            ));
         }
     }
     ctx.progress.finish();
@@ -1034,6 +1110,71 @@ pub fn run(
         models: models_out,
         cells: cells_out,
     })
+}
+
+/// Multiply-add products one token costs a built model, by the peak they run at.
+#[derive(Debug, Clone, Copy)]
+struct Products {
+    body: u64,
+    body_int8: bool,
+    head: u64,
+    head_int8: bool,
+}
+
+impl Products {
+    fn of(model: &Model) -> Products {
+        let w = &model.weights;
+        let per_layer = w.cfg.linear_params() / w.cfg.layers.max(1) as u64;
+        let body_f16 = w
+            .layers
+            .first()
+            .is_some_and(|l| l.q.format() == ternbench_engine::kernels::Format::F16);
+        Products {
+            body: per_layer * w.layers.len() as u64,
+            body_int8: !body_f16,
+            head: w.cfg.embedding_params(),
+            head_int8: w.head_format() != ternbench_engine::kernels::Format::F16,
+        }
+    }
+
+    fn at(&self, int8_gops: f64, f32_gops: f64) -> ComputePeak {
+        let kind = |int8: bool| if int8 { "int8" } else { "f32" }.to_string();
+        ComputePeak {
+            int8_gops,
+            f32_gops,
+            body_products_per_token: self.body,
+            body_kind: kind(self.body_int8),
+            head_products_per_token: self.head,
+            head_kind: kind(self.head_int8),
+        }
+    }
+}
+
+/// The int8 and f32 peaks (fastest timed run, 10^9 products/s) of every level × thread count of
+/// the scenario; a level without a probe of a kind is left out.
+fn measure_peaks(
+    s: &Scenario,
+    isas: &[Isa],
+    ctx: &mut RunContext<'_>,
+) -> BTreeMap<(Isa, usize), (f64, f64)> {
+    use crate::measure::peak;
+    use ternbench_engine::kernels::probe::{peak_probe, PeakKind};
+    let mut out = BTreeMap::new();
+    for &isa in isas {
+        for &t in &s.threads {
+            ctx.progress.note(&format!(
+                "measuring the {isa} int8 and f32 peaks, {t} thread(s)…"
+            ));
+            let one = |kind| {
+                peak_probe(isa, kind)
+                    .map(|p| peak::measure(ctx.pool, &p, t, peak::TARGET_S, peak::REPS).max_gops)
+            };
+            if let (Some(i8), Some(f)) = (one(PeakKind::Int8), one(PeakKind::F32)) {
+                out.insert((isa, t), (i8, f));
+            }
+        }
+    }
+    out
 }
 
 fn per_token(
@@ -1089,8 +1230,9 @@ fn energy_summary(samples: &[SampleRecord]) -> Option<CellEnergy> {
             .collect();
         Summary::of(&xs)
     };
-    let gen = |s: &SampleRecord| s.n_gen;
-    let prompt = |s: &SampleRecord| s.n_prompt;
+    // Tokens of a repetition: every sequence's, for a batched test.
+    let gen = |s: &SampleRecord| s.n_gen * s.batch.max(1);
+    let prompt = |s: &SampleRecord| s.n_prompt * s.batch.max(1);
     let with_figure = dec
         .iter()
         .filter(|(_, e)| e.is_some_and(|e| e.measured().or(e.estimate()).is_some()))
@@ -1145,7 +1287,7 @@ fn energy_summary(samples: &[SampleRecord]) -> Option<CellEnergy> {
             .iter()
             .filter_map(|(s, e)| {
                 let e = (*e)?;
-                Some(e.measured().or(e.estimate())? / s.n_gen as f64)
+                Some(e.measured().or(e.estimate())? / gen(s) as f64)
             })
             .collect();
         if v.len() == dec.len() {
@@ -1181,9 +1323,16 @@ fn energy_summary(samples: &[SampleRecord]) -> Option<CellEnergy> {
     })
 }
 
-fn summarise(s: &Scenario, c: &Cell, model: Option<&ModelRecord>) -> CellResult {
+fn summarise(
+    s: &Scenario,
+    c: &Cell,
+    model: Option<&ModelRecord>,
+    peak: Option<ComputePeak>,
+) -> CellResult {
     let pp: Vec<f64> = c.samples.iter().filter_map(|r| r.prefill_tps()).collect();
     let tg: Vec<f64> = c.samples.iter().filter_map(|r| r.decode_tps()).collect();
+    let batch = c.test.batch.max(1);
+    let tg_stream: Vec<f64> = tg.iter().map(|t| t / batch as f64).collect();
     let ttft: Vec<f64> = c.samples.iter().filter_map(|r| r.prefill_seconds).collect();
     let steps_ms: Vec<f64> = c
         .samples
@@ -1201,7 +1350,8 @@ fn summarise(s: &Scenario, c: &Cell, model: Option<&ModelRecord>) -> CellResult 
     let scale = sampled
         .as_ref()
         .map(|x| x.layers_built as f64 / x.layers_total as f64);
-    let weight_bytes = model.map(|m| m.decode_bytes_per_token);
+    // A step reads the weights once for its `batch` tokens.
+    let weight_bytes = model.map(|m| m.decode_bytes_per_token / batch as u64);
     let kv_bytes = model.map(|m| {
         crate::records::results::kv_bytes_per_step(
             m.kv_bytes_per_position,
@@ -1234,11 +1384,30 @@ fn summarise(s: &Scenario, c: &Cell, model: Option<&ModelRecord>) -> CellResult 
             (ratios, crate::measure::timing::median(&bws))
         })
     });
+    // Products per token at the peaks: one LM head per decode token, one per prompt (every
+    // token's with `ppN+head`).
+    let decode_peak_fraction = peak
+        .as_ref()
+        .zip(tg_s.as_ref())
+        .map(|(p, t)| t.median * p.seconds(1.0, 1.0));
+    let prefill_peak_fraction = peak.as_ref().zip(pp_s.as_ref()).map(|(p, t)| {
+        let head = if c.test.head_all {
+            1.0
+        } else {
+            1.0 / c.test.n_prompt.max(1) as f64
+        };
+        t.median * p.seconds(1.0, head)
+    });
     CellResult {
         key: c.key.clone(),
         n_prompt: c.test.n_prompt,
         n_gen: c.test.n_gen,
         n_depth: c.test.n_depth,
+        batch,
+        decode_tokens_per_s_per_stream: Summary::of(&tg_stream),
+        decode_peak_fraction,
+        prefill_peak_fraction,
+        compute_peak: peak,
         sampled,
         repetitions: c.samples.len(),
         load_seconds: model.map(|m| m.load_seconds),
@@ -1271,16 +1440,19 @@ fn summarise(s: &Scenario, c: &Cell, model: Option<&ModelRecord>) -> CellResult 
         decode_latency_ms: Percentiles::of(&steps_ms),
         peak_rss_bytes: c.samples.iter().filter_map(|r| r.peak_rss_bytes).max(),
         decode_instructions_per_token: per_token(&c.samples, |r| {
-            r.counters_decode.map(|x| (x.instructions, r.n_gen))
+            r.counters_decode
+                .map(|x| (x.instructions, r.n_gen * r.batch))
         }),
         decode_cycles_per_token: per_token(&c.samples, |r| {
-            r.counters_decode.map(|x| (x.cycles, r.n_gen))
+            r.counters_decode.map(|x| (x.cycles, r.n_gen * r.batch))
         }),
         decode_cache_misses_per_token: per_token(&c.samples, |r| {
-            r.counters_decode.map(|x| (x.cache_misses, r.n_gen))
+            r.counters_decode
+                .map(|x| (x.cache_misses, r.n_gen * r.batch))
         }),
         prefill_instructions_per_token: per_token(&c.samples, |r| {
-            r.counters_prefill.map(|x| (x.instructions, r.n_prompt))
+            r.counters_prefill
+                .map(|x| (x.instructions, r.n_prompt * r.batch))
         }),
         energy: energy_summary(&c.samples),
         samples_prefill_tokens_per_s: pp,
@@ -1309,6 +1481,7 @@ mod tests {
             n_prompt: 0,
             n_gen: 4,
             n_depth: 0,
+            batch: 1,
             prefill_seconds: None,
             decode_step_seconds: vec![0.1; 4],
             decode_seconds: None,
@@ -1367,6 +1540,17 @@ mod tests {
         assert_eq!(e.estimated_decode_joules_per_token, None);
         // No energy source at all: `null`, the run's reason covers it.
         assert_eq!(energy_summary(&[sample(0, None)]), None);
+    }
+
+    // A batched repetition's energy is shared by every sequence's tokens: 4 steps × 8
+    // sequences = 32 tokens for 8 J.
+    #[test]
+    fn batched_energy_is_per_token_of_every_sequence() {
+        let mut s = sample(0, Some(measured(8.0, false)));
+        s.batch = 8;
+        let e = energy_summary(&[s]).unwrap();
+        assert_eq!(e.decode_joules_per_token.as_ref().unwrap().median, 0.25);
+        assert_eq!(e.samples_decode_joules_per_token, vec![0.25]);
     }
 
     // Defect 10: an estimate never lands in the measured fields.

@@ -149,7 +149,9 @@ pub enum IsaSel {
 }
 
 /// One test: prefill of `n_prompt` tokens, decode of `n_gen`, or a request (prefill then decode),
-/// each from a cache already holding `n_depth` tokens (llama-bench's depth, `-d`).
+/// each from a cache already holding `n_depth` tokens (llama-bench's depth, `-d`), for `batch`
+/// sequences at once (llama.cpp's `llama-batched-bench`: each sequence its own cache and
+/// position, one forward pass over all of them per step).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TestSpec {
     /// Prompt tokens (0: no prefill; decode starts from the cache as the depth left it).
@@ -160,38 +162,58 @@ pub struct TestSpec {
     /// repetition (0: an empty cache).
     #[serde(default)]
     pub n_depth: usize,
+    /// Sequences run together (1: a single stream). A prefill runs their `batch` prompts in one
+    /// pass, a decode step one token of each.
+    #[serde(default = "one")]
+    pub batch: usize,
+    /// The prefill computes every position's logits (the LM head on every prompt token, as a
+    /// decode step does for its token): `ppN+head`, the compute-bound ceiling of decode.
+    #[serde(default)]
+    pub head_all: bool,
+}
+
+fn one() -> usize {
+    1
 }
 
 impl TestSpec {
-    /// Prefill of `n_prompt` tokens and decode of `n_gen` from an empty cache.
+    /// Prefill of `n_prompt` tokens and decode of `n_gen` from an empty cache, one sequence.
     pub fn new(n_prompt: usize, n_gen: usize) -> TestSpec {
         TestSpec {
             n_prompt,
             n_gen,
             n_depth: 0,
+            batch: 1,
+            head_all: false,
         }
     }
 
-    /// llama-bench style name: `pp128`, `tg64`, `pp128+tg64`, and ` @ d512` after any of them
-    /// at a depth.
+    /// llama-bench style name: `pp128`, `tg64`, `pp128+tg64`, `pp128+head`, then ` @ d512`
+    /// at a depth and ` @ b8` for 8 sequences at once.
     pub fn name(&self) -> String {
-        let base = match (self.n_prompt, self.n_gen) {
+        let mut name = match (self.n_prompt, self.n_gen) {
+            (p, 0) if self.head_all => format!("pp{p}+head"),
             (p, 0) => format!("pp{p}"),
             (0, g) => format!("tg{g}"),
             (p, g) => format!("pp{p}+tg{g}"),
         };
-        match self.n_depth {
-            0 => base,
-            d => format!("{base} @ d{d}"),
+        if self.n_depth > 0 {
+            name += &format!(" @ d{}", self.n_depth);
         }
+        if self.batch > 1 {
+            name += &format!(" @ b{}", self.batch);
+        }
+        name
     }
 
-    /// Cache positions a repetition needs (depth, prompt, generated tokens and one spare).
+    /// Cache positions a repetition needs per sequence (depth, prompt, generated tokens and
+    /// one spare).
     pub fn context(&self) -> usize {
         self.n_depth + self.n_prompt + self.n_gen + 1
     }
 
-    /// `ppN`, `tgN` or `ppN+tgN`, optionally followed by `@ dN` (spaces optional).
+    /// `ppN`, `tgN`, `ppN+tgN` or `ppN+head`, optionally followed by `@ dN` (depth) and/or
+    /// `@ bN` (sequences at once), each at most once (spaces optional: `tg64@b8`).
     pub(crate) fn parse(s: &str) -> Option<TestSpec> {
         let num = |p: &str, pre: &str| {
             p.trim()
@@ -200,22 +222,37 @@ impl TestSpec {
                 .ok()
                 .filter(|&n| n > 0)
         };
-        let (s, n_depth) = match s.split_once('@') {
-            Some((t, d)) => (t, num(d, "d")?),
-            None => (s, 0),
-        };
-        let s = s.trim();
-        let (n_prompt, n_gen) = if let Some((a, b)) = s.split_once('+') {
-            (num(a, "pp")?, num(b, "tg")?)
-        } else if let Some(p) = num(s, "pp") {
+        let mut parts = s.split('@');
+        let base = parts.next()?.trim();
+        let (mut n_depth, mut batch) = (None, None);
+        for p in parts {
+            if let Some(d) = num(p, "d") {
+                n_depth.replace(d).is_none().then_some(())?;
+            } else if let Some(b) = num(p, "b") {
+                batch.replace(b).is_none().then_some(())?;
+            } else {
+                return None;
+            }
+        }
+        let mut head_all = false;
+        let (n_prompt, n_gen) = if let Some((a, b)) = base.split_once('+') {
+            if b.trim() == "head" {
+                head_all = true;
+                (num(a, "pp")?, 0)
+            } else {
+                (num(a, "pp")?, num(b, "tg")?)
+            }
+        } else if let Some(p) = num(base, "pp") {
             (p, 0)
         } else {
-            (0, num(s, "tg")?)
+            (0, num(base, "tg")?)
         };
         Some(TestSpec {
             n_prompt,
             n_gen,
-            n_depth,
+            n_depth: n_depth.unwrap_or(0),
+            batch: batch.unwrap_or(1),
+            head_all,
         })
     }
 }
@@ -337,6 +374,7 @@ struct Raw {
     threads: Option<Spanned<Value>>,
     isa: Option<Spanned<Value>>,
     tests: Option<Spanned<Vec<Spanned<String>>>>,
+    batch: Option<Spanned<Value>>,
     repetitions: Option<Spanned<i64>>,
     warmup: Option<Spanned<i64>>,
     min_seconds: Option<Spanned<f64>>,
@@ -678,7 +716,7 @@ impl Scenario {
         let tests = match &raw.tests {
             None => vec![TestSpec::new(128, 64)],
             Some(t) if t.get_ref().is_empty() => {
-                return Err(src.err(Some(t.span()), "tests", "empty; allowed: \"ppN\", \"tgN\", \"ppN+tgN\", each optionally \"@ dN\""))
+                return Err(src.err(Some(t.span()), "tests", "empty; allowed: \"ppN\", \"tgN\", \"ppN+tgN\", \"ppN+head\", each optionally followed by \"@ dN\" and \"@ bN\""))
             }
             Some(t) => t
                 .get_ref()
@@ -690,13 +728,18 @@ impl Scenario {
                             Some(s.span()),
                             &format!("tests[{i}]"),
                             format!(
-                                "\"{}\" is not a test; allowed: \"ppN\" (prefill N tokens), \"tgN\" (decode N tokens from an empty cache), \"ppN+tgN\" (a request: prefill then decode), each optionally followed by \"@ dN\" (N tokens already in the cache, prefilled untimed first), N ≥ 1",
+                                "\"{}\" is not a test; allowed: \"ppN\" (prefill N tokens), \"tgN\" (decode N tokens from an empty cache), \"ppN+tgN\" (a request: prefill then decode), \"ppN+head\" (a prefill computing every position's logits: decode's compute-bound ceiling), each optionally followed by \"@ dN\" (N tokens already in the cache, prefilled untimed first) and \"@ bN\" (N sequences at once, each its own cache, as llama-batched-bench), N ≥ 1",
                                 s.get_ref()
                             ),
                         )
                     })
                 })
                 .collect::<Result<_, _>>()?,
+        };
+
+        let tests = match &raw.batch {
+            None => tests,
+            Some(v) => expand_batches(tests, &batches(&src, v)?),
         };
 
         let repetitions = int_in(&src, &raw.repetitions, "repetitions", 1, 10_000, 6)?;
@@ -831,6 +874,19 @@ impl Scenario {
                     t.name(),
                     t.n_prompt,
                     t.n_gen
+                ),
+            ));
+        }
+        if let (Some(first), Some(t)) = (
+            raw.peer.as_ref().and_then(|p| p.first()),
+            tests.iter().find(|t| t.batch > 1 || t.head_all),
+        ) {
+            return Err(src.err(
+                Some(first.name.span()),
+                "peer",
+                format!(
+                    "a [[peer]]'s llama-bench runs one sequence per test and no \"+head\" ceiling, so \"{}\" cannot run beside it: put batched tests in a scenario without peers",
+                    t.name()
                 ),
             ));
         }
@@ -970,6 +1026,64 @@ impl Scenario {
             })
             .collect()
     }
+}
+
+/// Most sequences one test may run at once.
+pub const MAX_BATCH: usize = 256;
+
+/// The `batch` axis: one batch size or a list of them (1 to [`MAX_BATCH`]), duplicates dropped.
+fn batches(src: &Src<'_>, v: &Spanned<Value>) -> Result<Vec<usize>, ScenarioError> {
+    let allowed = format!(
+        "a batch size (sequences decoded together, 1 to {MAX_BATCH}) or a non-empty list of them, e.g. [1, 2, 4, 8, 16]"
+    );
+    let one = |x: &Value, key: &str| match x {
+        Value::Integer(n) if (1..=MAX_BATCH as i64).contains(n) => Ok(*n as usize),
+        other => Err(src.err(
+            Some(v.span()),
+            key,
+            format!("{other} is not allowed; allowed: {allowed}"),
+        )),
+    };
+    let mut out: Vec<usize> = match v.get_ref() {
+        Value::Array(items) if !items.is_empty() => items
+            .iter()
+            .enumerate()
+            .map(|(i, x)| one(x, &format!("batch[{i}]")))
+            .collect::<Result<_, _>>()?,
+        Value::Array(_) => {
+            return Err(src.err(
+                Some(v.span()),
+                "batch",
+                format!("empty; allowed: {allowed}"),
+            ))
+        }
+        x => vec![one(x, "batch")?],
+    };
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|b| seen.insert(*b));
+    Ok(out)
+}
+
+/// Every single-stream test once per batch size (a test naming its own `@ bN` is kept as it is),
+/// in the order test × batch, duplicates dropped.
+fn expand_batches(tests: Vec<TestSpec>, batches: &[usize]) -> Vec<TestSpec> {
+    let mut out: Vec<TestSpec> = Vec::new();
+    for t in tests {
+        let each: Vec<TestSpec> = if t.batch > 1 {
+            vec![t]
+        } else {
+            batches
+                .iter()
+                .map(|&batch| TestSpec { batch, ..t })
+                .collect()
+        };
+        for t in each {
+            if !out.contains(&t) {
+                out.push(t);
+            }
+        }
+    }
+    out
 }
 
 fn model_spec(src: &Src<'_>, v: &Spanned<Value>, key: &str) -> Result<ModelSpec, ScenarioError> {
@@ -1323,6 +1437,36 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_axis_runs_every_single_stream_test_at_every_batch() {
+        let s = parse("models = [\"bitnet-125m\"]\ntests = [\"pp16\", \"tg8\", \"tg4 @ b3\"]\nbatch = [1, 2, 4, 2]\n").unwrap();
+        let names: Vec<String> = s.tests.iter().map(|t| t.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "pp16",
+                "pp16 @ b2",
+                "pp16 @ b4",
+                "tg8",
+                "tg8 @ b2",
+                "tg8 @ b4",
+                "tg4 @ b3"
+            ]
+        );
+        let s = parse("models = [\"bitnet-125m\"]\ntests = [\"tg8\"]\nbatch = 8\n").unwrap();
+        assert_eq!(s.tests[0].batch, 8);
+        for (bad, key) in [
+            ("batch = 0", "batch"),
+            ("batch = []", "batch"),
+            ("batch = [1, 300]", "batch[1]"),
+            ("batch = \"8\"", "batch"),
+        ] {
+            let e = parse(&format!("models = [\"bitnet-125m\"]\n{bad}\n")).unwrap_err();
+            assert_eq!(e.key, key, "{bad}");
+            assert!(e.msg.contains("1 to 256"), "{bad}: {}", e.msg);
+        }
+    }
+
+    #[test]
     fn tests_at_a_depth_parse_and_name_like_llama_bench() {
         for (text, want, name) in [
             ("pp128", TestSpec::new(128, 0), "pp128"),
@@ -1355,7 +1499,26 @@ mod tests {
             TestSpec::parse("pp8+tg4 @ d16").unwrap().context(),
             16 + 8 + 4 + 1
         );
+        for (text, name) in [
+            ("tg64@b8", "tg64 @ b8"),
+            ("pp128 @ b4", "pp128 @ b4"),
+            ("pp8+tg4 @ b2 @ d16", "pp8+tg4 @ d16 @ b2"),
+            ("pp128+head", "pp128+head"),
+            ("pp16+head@b4", "pp16+head @ b4"),
+            ("tg8 @ b1", "tg8"),
+        ] {
+            let t = TestSpec::parse(text).unwrap_or_else(|| panic!("{text}"));
+            assert_eq!(t.name(), name, "{text}");
+            assert_eq!(TestSpec::parse(&t.name()), Some(t), "{text}");
+        }
+        let t = TestSpec::parse("pp8+tg4 @ d16 @ b2").unwrap();
+        assert_eq!((t.batch, t.n_depth, t.head_all), (2, 16, false));
+        assert!(TestSpec::parse("pp8+head").unwrap().head_all);
         for bad in [
+            "tg8 @ b0",
+            "tg8 @ b4 @ b4",
+            "tg8+head",
+            "pp8+tg4+head",
             "tg8 @ d0",
             "tg8 @ 16",
             "tg8 @ d",

@@ -22,7 +22,7 @@
 //! | `gops` | `rows * cols * batch / median_s / 1e9`: weight·activation products per second |
 //! | `peak_gops`, `peak_instr` | gemm only: fastest run of this level's int8 (ternary, q8) or f32 FMA (f16) peak loop at this thread count, before or after the sweep |
 //! | `peak_ratio` | gemm only: `gops / peak_gops` |
-//! | `prefetch_bytes` | gemv: the software prefetch distance of the weight streams in force (`--prefetch` times each gemv cell at several) |
+//! | `prefetch_bytes` | gemv of `i2`, `tq1`, `f16` at a level with software prefetch: the distance this cell ran with (calibrated or `--prefetch`; 0: none), else null |
 //! | `cpu` | the CPU model |
 
 use std::path::Path;
@@ -65,7 +65,6 @@ pub struct Row {
     pub peak_instr: Option<String>,
     pub peak_ratio: Option<f64>,
     pub samples_s: Vec<f64>,
-    /// gemv: the software prefetch distance of the weight streams, bytes.
     pub prefetch_bytes: Option<usize>,
     pub cpu: String,
 }
@@ -122,60 +121,7 @@ pub struct Summary {
     pub peaks: Vec<PeakPair>,
     /// [`headroom_lines`] of the rows.
     pub headroom: Vec<String>,
-    /// [`prefetch_lines`] of the rows.
-    pub prefetch: Vec<String>,
     pub warnings: Vec<String>,
-}
-
-/// One line per gemv cell timed at several prefetch distances (`--prefetch`): the distance of
-/// the highest `bw ratio`, then every distance's ratio, a calibration for this host.
-pub fn prefetch_lines(rows: &[Row]) -> Vec<String> {
-    let mut cells: Vec<(&str, &str, &str, usize)> = Vec::new();
-    for r in rows
-        .iter()
-        .filter(|r| r.op == "gemv" && r.prefetch_bytes.is_some())
-    {
-        let k = (
-            r.format.as_str(),
-            r.isa.as_str(),
-            r.shape.as_str(),
-            r.threads,
-        );
-        if !cells.contains(&k) {
-            cells.push(k);
-        }
-    }
-    cells
-        .into_iter()
-        .filter_map(|(f, isa, shape, t)| {
-            let mut at: Vec<(usize, f64)> = rows
-                .iter()
-                .filter(|r| {
-                    r.op == "gemv"
-                        && r.format == f
-                        && r.isa == isa
-                        && r.shape == shape
-                        && r.threads == t
-                })
-                .filter_map(|r| Some((r.prefetch_bytes?, r.bandwidth_ratio?)))
-                .collect();
-            if at.len() < 2 {
-                return None;
-            }
-            at.sort_by_key(|a| a.0);
-            let best = at.iter().copied().max_by(|a, b| a.1.total_cmp(&b.1))?;
-            Some(format!(
-                "Prefetch {f} {isa} gemv {shape}, {t} thread(s): best {} B ({:.3} of the read \
-                 bandwidth); {}",
-                best.0,
-                best.1,
-                at.iter()
-                    .map(|(d, x)| format!("{d} B {x:.3}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
-        })
-        .collect()
 }
 
 /// Headroom below which a decode kernel is flagged: on a core with half this one's arithmetic
@@ -247,7 +193,6 @@ impl Summary {
             ));
         }
         v.extend(self.headroom.iter().cloned());
-        v.extend(self.prefetch.iter().cloned());
         v.extend(self.warnings.iter().map(|w| format!("Warning: {w}")));
         v
     }

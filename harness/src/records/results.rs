@@ -166,6 +166,10 @@ pub struct SampleRecord {
     /// Tokens in the cache before the test (prefilled untimed).
     #[serde(default)]
     pub n_depth: usize,
+    /// Sequences run together (each with `n_prompt` prompt tokens and `n_gen` decode steps):
+    /// the prefill ran their prompts in one pass, each decode step one token of each.
+    #[serde(default = "one")]
+    pub batch: usize,
     /// Seconds of the prefill, first token chosen (`null` without prefill).
     pub prefill_seconds: Option<f64>,
     /// Seconds of each decode step.
@@ -204,14 +208,15 @@ pub struct SampleRecord {
 }
 
 impl SampleRecord {
-    /// Prompt tokens per second.
+    /// Prompt tokens per second, over all `batch` prompts (aggregate).
     pub fn prefill_tps(&self) -> Option<f64> {
         self.prefill_seconds
             .filter(|&s| s > 0.0 && self.n_prompt > 0)
-            .map(|s| self.n_prompt as f64 / s)
+            .map(|s| (self.n_prompt * self.batch.max(1)) as f64 / s)
     }
 
-    /// Decode tokens per second.
+    /// Decode tokens per second over all `batch` sequences (aggregate; a step makes one token
+    /// of each).
     pub fn decode_tps(&self) -> Option<f64> {
         if self.decode_step_seconds.is_empty() {
             return self
@@ -220,7 +225,7 @@ impl SampleRecord {
                 .map(|s| self.n_gen as f64 / s);
         }
         let s: f64 = self.decode_step_seconds.iter().sum();
-        (s > 0.0).then(|| self.decode_step_seconds.len() as f64 / s)
+        (s > 0.0).then(|| (self.decode_step_seconds.len() * self.batch.max(1)) as f64 / s)
     }
 
     /// The bandwidth this repetition's decode is paired with (GB/s): the mean of the readings
@@ -241,6 +246,10 @@ impl SampleRecord {
             + self.decode_step_seconds.iter().sum::<f64>()
             + self.decode_seconds.unwrap_or(0.0)
     }
+}
+
+fn one() -> usize {
+    1
 }
 
 /// A line of `cells.jsonl`.
@@ -365,6 +374,9 @@ pub struct CellResult {
     /// Tokens in the cache before the test (prefilled untimed).
     #[serde(default)]
     pub n_depth: usize,
+    /// Sequences run together (1: a single stream). Token rates are aggregate over them.
+    #[serde(default = "one")]
+    pub batch: usize,
     /// Set when only some layers were built: every figure is for those layers, and the
     /// `*_full_depth_estimate` fields scale them.
     pub sampled: Option<Sampled>,
@@ -372,7 +384,8 @@ pub struct CellResult {
     pub repetitions: usize,
     /// Seconds to build/load the model (this engine).
     pub load_seconds: Option<f64>,
-    /// Bytes of weights one decode step reads.
+    /// Bytes of weights one decode token reads: a step's weight bytes over the `batch` tokens
+    /// it makes (all of them for a single stream).
     pub decode_bytes_per_token: Option<u64>,
     /// Bytes of KV cache one decode step of this test reads, averaged over its steps (step `s`
     /// of `n_gen` attends over `n_depth + n_prompt + s + 1` positions, see
@@ -381,8 +394,25 @@ pub struct CellResult {
     pub decode_kv_bytes_per_token: Option<u64>,
     /// Prompt tokens/s.
     pub prefill_tokens_per_s: Option<Summary>,
-    /// Decode tokens/s.
+    /// Decode tokens/s (aggregate over the `batch` sequences).
     pub decode_tokens_per_s: Option<Summary>,
+    /// Decode tokens/s of each sequence (aggregate over `batch`; the same as the aggregate for a
+    /// single stream).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decode_tokens_per_s_per_stream: Option<Summary>,
+    /// The multiply-add rate the median decode reached over the one this CPU's peaks allow
+    /// (`compute_peak`): tokens/s × (ternary/q8 products ÷ the int8 peak + f16 products ÷ the
+    /// f32 FMA peak) per token, linear layers and LM head (attention left out). Set where the
+    /// run measured the peaks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decode_peak_fraction: Option<f64>,
+    /// The peaks behind `decode_peak_fraction` (and the prefill's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compute_peak: Option<ComputePeak>,
+    /// As `decode_peak_fraction`, for the prefill (the LM head counted once per prompt, or per
+    /// token for `ppN+head`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefill_peak_fraction: Option<f64>,
     /// Time to first token (prefill + choosing the token), seconds.
     pub ttft_seconds: Option<Summary>,
     /// Per-token decode latency percentiles over every step of every repetition, ms.
@@ -571,6 +601,41 @@ impl CellResult {
     }
 }
 
+/// The multiply-add peaks a cell's compute fraction is taken against: this run's `peak` loops
+/// at the cell's SIMD level and thread count (the fastest of their timed runs), and what one
+/// token costs in products on each.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ComputePeak {
+    /// int8 products per second (`vpdpbusd` where the level has VNNI), 10^9.
+    pub int8_gops: f64,
+    /// f32 fused multiply-adds per second, 10^9.
+    pub f32_gops: f64,
+    /// Products of the linear layers per token (the model as built).
+    pub body_products_per_token: u64,
+    /// `int8` (ternary layers) or `f32` (the FP16 twin's f16 weights).
+    pub body_kind: String,
+    /// Products of the LM head per token that reaches it.
+    pub head_products_per_token: u64,
+    /// `int8` (q8 head) or `f32` (f16 head).
+    pub head_kind: String,
+}
+
+impl ComputePeak {
+    fn gops(&self, kind: &str) -> f64 {
+        if kind == "int8" {
+            self.int8_gops
+        } else {
+            self.f32_gops
+        }
+    }
+
+    /// Seconds the peaks need for `tokens` tokens of which `head_tokens` reach the LM head.
+    pub fn seconds(&self, tokens: f64, head_tokens: f64) -> f64 {
+        tokens * self.body_products_per_token as f64 / (self.gops(&self.body_kind) * 1e9)
+            + head_tokens * self.head_products_per_token as f64 / (self.gops(&self.head_kind) * 1e9)
+    }
+}
+
 /// Bytes one decode step reads, the roofline's numerator: the weights plus the step's mean KV
 /// cache bytes (none when unknown).
 pub fn decode_read_bytes(weights: Option<u64>, kv: Option<u64>) -> Option<u64> {
@@ -622,6 +687,66 @@ impl RunBandwidth {
     }
 }
 
+/// The software prefetch distance a tuned gemv format ran with at one thread count
+/// (`run.json` `prefetch`; see `measure::prefetch`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PrefetchChoice {
+    /// Weight format (`i2`, `tq1`, `f16`).
+    pub format: String,
+    /// SIMD level it was calibrated at.
+    pub isa: String,
+    /// Threads.
+    pub threads: usize,
+    /// The distance the cells ran with, bytes (0: no software prefetch).
+    pub bytes: usize,
+    /// `calibrated` (timed on this host before the cells) or `--prefetch` (given).
+    pub source: String,
+    /// Every candidate's gemv read rate on the calibration stack (empty when given).
+    #[serde(default)]
+    pub candidates: Vec<PrefetchCandidate>,
+}
+
+impl PrefetchChoice {
+    /// One line for a person: the choice, and the candidates' medians when calibrated.
+    pub fn line(&self) -> String {
+        let dist = |b: usize| {
+            if b == 0 {
+                "none".to_string()
+            } else {
+                format!("{b} B")
+            }
+        };
+        let mut s = format!(
+            "gemv prefetch {} {} {}t: {} ({})",
+            self.format,
+            self.isa,
+            self.threads,
+            dist(self.bytes),
+            self.source
+        );
+        if !self.candidates.is_empty() {
+            let c: Vec<String> = self
+                .candidates
+                .iter()
+                .map(|c| format!("{} {:.1}", dist(c.bytes), c.median_gbps))
+                .collect();
+            s.push_str(&format!("; median GB/s: {}", c.join(", ")));
+        }
+        s
+    }
+}
+
+/// One candidate distance of a calibration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PrefetchCandidate {
+    /// Distance, bytes (0: none).
+    pub bytes: usize,
+    /// Median GB/s of the interleaved rounds.
+    pub median_gbps: f64,
+    /// Every round's GB/s.
+    pub samples_gbps: Vec<f64>,
+}
+
 /// `run.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunFile {
@@ -653,6 +778,10 @@ pub struct RunFile {
     pub price_usd_per_hour: Option<f64>,
     /// Read bandwidth per thread count (roofline denominators).
     pub bandwidth: Vec<RunBandwidth>,
+    /// The decode kernels' software prefetch distances the cells ran with (calibrated on this
+    /// host or given); empty in runs before it was tunable.
+    #[serde(default)]
+    pub prefetch: Vec<PrefetchChoice>,
     /// Hardware counters: measured or why not.
     pub counters: CounterStatus,
     /// Energy: source, domains, idle baseline, or why unavailable.
@@ -850,6 +979,7 @@ pub const CSV_COLUMNS: &[&str] = &[
     "n_prompt",
     "n_depth",
     "n_gen",
+    "batch",
     "sampled_layers",
     "model_layers",
     "repetitions",
@@ -885,6 +1015,9 @@ pub const CSV_COLUMNS: &[&str] = &[
     "decode_j_per_token_ESTIMATED",
     "energy_missing",
     "noisy",
+    "decode_tps_per_stream_median",
+    "decode_peak_fraction",
+    "prefill_peak_fraction",
 ];
 
 fn cells_csv(run: &RunFile) -> String {
@@ -906,6 +1039,7 @@ fn cells_csv(run: &RunFile) -> String {
                 c.n_prompt.to_string(),
                 c.n_depth.to_string(),
                 c.n_gen.to_string(),
+                c.batch.to_string(),
                 c.sampled
                     .as_ref()
                     .map(|s| s.layers_built.to_string())
@@ -967,6 +1101,9 @@ fn cells_csv(run: &RunFile) -> String {
                     .and_then(|e| e.missing.clone())
                     .unwrap_or_default(),
                 c.noisy.to_string(),
+                f(med(&c.decode_tokens_per_s_per_stream)),
+                f(c.decode_peak_fraction),
+                f(c.prefill_peak_fraction),
             ]
         })
         .collect();
@@ -1056,6 +1193,7 @@ mod tests {
             n_prompt: 4,
             n_gen: 2,
             n_depth: 0,
+            batch: 1,
             prefill_seconds: Some(0.5),
             decode_step_seconds: vec![0.1, 0.3],
             decode_seconds: None,
@@ -1069,6 +1207,45 @@ mod tests {
             bandwidth_before_gbps: Some(30.0),
             bandwidth_after_gbps: Some(34.0),
         }))
+    }
+
+    #[test]
+    fn a_batched_repetition_counts_every_sequence_and_old_records_read_as_one() {
+        let Record::Sample(mut r) = sample(1, 0) else {
+            unreachable!()
+        };
+        // 4 prompt tokens in 0.5 s; steps 0.1 + 0.3 s.
+        assert_eq!(r.prefill_tps(), Some(8.0));
+        assert_eq!(r.decode_tps(), Some(5.0));
+        r.batch = 3;
+        assert_eq!(r.prefill_tps(), Some(24.0));
+        assert_eq!(r.decode_tps(), Some(15.0));
+        let mut v = serde_json::to_value(&*r).unwrap();
+        v.as_object_mut().unwrap().remove("batch");
+        let old: SampleRecord = serde_json::from_value(v).unwrap();
+        assert_eq!(old.batch, 1);
+    }
+
+    #[test]
+    fn compute_peak_seconds_by_hand() {
+        // 2e9 int8 products of linear layers per token at 200 G/s, a 0.5e9-product f16 head at
+        // 50 G/s: 10 ms + 10 ms a decode token; a 100-token prompt reaches the head once.
+        let p = ComputePeak {
+            int8_gops: 200.0,
+            f32_gops: 50.0,
+            body_products_per_token: 2_000_000_000,
+            body_kind: "int8".into(),
+            head_products_per_token: 500_000_000,
+            head_kind: "f32".into(),
+        };
+        assert!((p.seconds(1.0, 1.0) - 0.020).abs() < 1e-12);
+        assert!((p.seconds(100.0, 1.0) - 1.010).abs() < 1e-12);
+        // The FP16 twin: everything at the f32 peak.
+        let f = ComputePeak {
+            body_kind: "f32".into(),
+            ..p
+        };
+        assert!((f.seconds(1.0, 1.0) - 0.050).abs() < 1e-12);
     }
 
     #[test]

@@ -18,12 +18,9 @@
 //! To add a level: a token, its `Simd` implementation (the [`lift!`] macro writes the one-line
 //! wrappers), and the format traits of [`super::drive`] for it.
 
-use std::arch::x86_64::__m128i;
-
 /// One SIMD level's integer vector primitives. `I` is the level's integer vector (`__m128i`,
 /// `__m256i` or `__m512i`); byte, word and dword lanes are named by the method (`8`, `16`, `32`).
-/// Every operation works lane by lane within the vector's 128-bit lanes where the instruction
-/// does (`shuffle8`, the `unpack`s), as the instructions themselves.
+/// Every operation works lane by lane as the instruction itself does.
 pub(crate) trait Simd: Copy {
     /// The integer vector.
     type I: Copy;
@@ -76,17 +73,6 @@ pub(crate) trait Simd: Copy {
     fn madd16(self, a: Self::I, b: Self::I) -> Self::I;
     /// `pmulhuw`: the high word of each unsigned word product.
     fn mulhi_u16(self, a: Self::I, b: Self::I) -> Self::I;
-    /// `pshufb`: bytes of `t` indexed by the low 4 bits of each byte of `i` (per 128-bit lane;
-    /// an index byte with its top bit set gives 0).
-    fn shuffle8(self, t: Self::I, i: Self::I) -> Self::I;
-    /// Interleaves the low bytes of each 128-bit lane.
-    fn unpacklo8(self, a: Self::I, b: Self::I) -> Self::I;
-    /// Interleaves the high bytes of each 128-bit lane.
-    fn unpackhi8(self, a: Self::I, b: Self::I) -> Self::I;
-    /// Interleaves the low words of each 128-bit lane.
-    fn unpacklo16(self, a: Self::I, b: Self::I) -> Self::I;
-    /// Interleaves the high words of each 128-bit lane.
-    fn unpackhi16(self, a: Self::I, b: Self::I) -> Self::I;
     /// Byte absolute value (-128 stays 0x80).
     fn abs8(self, a: Self::I) -> Self::I;
     /// Signed byte `a > b` as all-ones bytes.
@@ -100,8 +86,6 @@ pub(crate) trait Simd: Copy {
     fn hsum4(self, v: [Self::I; 4]) -> [i32; 4];
     /// The dword lane sum of one vector.
     fn reduce(self, a: Self::I) -> i32;
-    /// The four dwords of the sum of the vector's 128-bit lanes.
-    fn lanes128(self, a: Self::I) -> __m128i;
 
     /// `s` plus the products of unsigned bytes `c` (codes, at most 127) and signed bytes `a`, in
     /// the level's code-sum lanes: `pmaddubsw` pairs added into words (which cannot saturate

@@ -39,6 +39,20 @@ pub struct GpuEntry {
     pub precision: String,
     /// The model the throughput was measured on.
     pub model: String,
+    /// Its parameters, billions: the size class `cost` holds the CPU model to.
+    #[serde(default)]
+    pub model_params_b: Option<f64>,
+    /// GPUs one instance of this figure uses (tensor parallel); `usd_per_hour` is per GPU.
+    #[serde(default)]
+    pub gpus: Option<u32>,
+    /// Published (load, output tokens/s, time per output token) points of the same setup at
+    /// several loads: where present, `cost --slo` sizes from the fastest point that meets the
+    /// target; where absent, the figure is throughput-bound and said so.
+    #[serde(default)]
+    pub latency: Option<Vec<LatencyPoint>>,
+    /// Where the latency points come from (required with them).
+    #[serde(default)]
+    pub latency_source: Option<String>,
     /// Aggregate output tokens/s (`None`: no published figure; pass `--gpu-decode-tps`).
     #[serde(default)]
     pub decode_tokens_per_s: Option<f64>,
@@ -94,6 +108,21 @@ pub struct GpuEntry {
 }
 
 /// `data/gpu-catalogue.toml`.
+/// One published load level of a GPU entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LatencyPoint {
+    /// The load: `concurrency 25`, `QPS 2`, `saturation`.
+    pub load: String,
+    /// Concurrent requests, where the load is one.
+    #[serde(default)]
+    pub concurrency: Option<u32>,
+    /// Aggregate output tokens/s at that load.
+    pub output_tokens_per_s: f64,
+    /// Mean time per output token (inter-token latency) at that load, ms.
+    pub itl_ms: f64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GpuCatalogue {
@@ -206,6 +235,26 @@ impl GpuCatalogue {
                         ))
                     }
                 }
+            }
+            if let Some(points) = &e.latency {
+                needs(
+                    file,
+                    &k("latency_source"),
+                    &e.latency_source,
+                    "latency point",
+                )?;
+                for (i, p) in points.iter().enumerate() {
+                    positive(
+                        file,
+                        &k(&format!("latency[{i}].output_tokens_per_s")),
+                        Some(p.output_tokens_per_s),
+                    )?;
+                    positive(file, &k(&format!("latency[{i}].itl_ms")), Some(p.itl_ms))?;
+                }
+            }
+            positive(file, &k("model_params_b"), e.model_params_b)?;
+            if e.gpus == Some(0) {
+                return Err(format!("{file}: `{}` = 0: at least one GPU", k("gpus")));
             }
             if e.usd_per_hour.is_some() {
                 needs(file, &k("price_source"), &e.price_source, "price")?;

@@ -176,6 +176,24 @@ pub struct CostResult {
     pub deployments: Vec<DeploymentCost>,
     /// Assumptions behind every row.
     pub assumptions: Vec<String>,
+    /// The line every output starts with: a size mismatch allowed by `--allow-size-mismatch`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_line: Option<String>,
+    /// The latency target the deployments were sized for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slo: Option<SloReport>,
+    /// Monthly cost against requests/day, and where the deployments cross.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<super::crossover::Sweep>,
+}
+
+/// The latency target of a costing.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SloReport {
+    /// `≥ 5 tokens/s per stream`.
+    pub target: String,
+    /// Where it comes from (`given (--slo)` or the default's source).
+    pub source: String,
 }
 
 /// An input the model cannot use, naming it.
@@ -236,7 +254,7 @@ impl Demand {
 }
 
 /// `ceil` that forgives float noise just above an integer (40.000000000001 → 40).
-fn ceil_tolerant(x: f64) -> u64 {
+pub(crate) fn ceil_tolerant(x: f64) -> u64 {
     let r = x.round();
     if (x - r).abs() <= 1e-9 * r.abs().max(1.0) {
         r as u64
@@ -395,6 +413,9 @@ pub fn compute(
         electricity,
         deployments: rows,
         assumptions,
+        first_line: None,
+        slo: None,
+        sweep: None,
     })
 }
 

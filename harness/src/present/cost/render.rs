@@ -1,11 +1,86 @@
 //! Output of a [`CostResult`]: plain text, Markdown (also the section `ternbench report`
-//! embeds, [`markdown_section`]), JSON, and an SVG bar chart of $/Mtok by deployment written
-//! by hand (no font or system libraries).
+//! embeds, [`markdown_section`]), JSON, an SVG bar chart of $/Mtok by deployment written by
+//! hand (no font or system libraries), and the table of monthly cost against requests/day with
+//! its crossovers (the chart of it is [`super::chart`]). A size mismatch allowed by
+//! `--allow-size-mismatch` is the first line of the headline, of the table, of the Markdown and
+//! of each chart.
 
 use std::fmt::Write as _;
 
 use crate::output::{fmt_f, Table};
+use crate::present::cost::crossover::{fmt_rate, Sweep};
 use crate::present::cost::model::{CostResult, DeploymentCost, EnergyFigure, Pricing};
+
+/// The mismatch line with a line break, or nothing.
+fn first(r: &CostResult) -> String {
+    r.first_line
+        .as_ref()
+        .map(|l| format!("{l}\n"))
+        .unwrap_or_default()
+}
+
+/// The title of the monthly-cost chart (its first line the mismatch, when there is one).
+pub fn sweep_title(r: &CostResult) -> String {
+    let base = format!(
+        "Monthly cost vs requests/day ({} + {} tokens a request, sized for {})",
+        r.demand.prompt_tokens.value,
+        r.demand.output_tokens.value,
+        r.slo
+            .as_ref()
+            .map_or("no latency target".into(), |s| s.target.clone())
+    );
+    match &r.first_line {
+        Some(l) => format!("{l}\n{base}"),
+        None => base,
+    }
+}
+
+/// The sweep as a table: requests/day, why the row is there, each deployment's monthly $, the
+/// cheapest.
+fn sweep_table(sw: &Sweep) -> Table {
+    let mut cols = vec!["requests/day".to_string(), "row".to_string()];
+    cols.extend(sw.curves.iter().map(|c| format!("{} $/month", c.name)));
+    cols.push("cheapest".into());
+    let refs: Vec<&str> = cols.iter().map(|c| c.as_str()).collect();
+    let mut t = Table::new(&refs);
+    for row in &sw.table {
+        let mut v = vec![fmt_rate(row.requests_per_day), row.why.clone()];
+        v.extend(row.monthly_usd.iter().map(|m| usd(*m)));
+        v.push(row.cheapest.clone());
+        t.row(v);
+    }
+    t
+}
+
+/// The sweep section's lines under its heading: the table, then each pair in a sentence.
+fn sweep_text(r: &CostResult, markdown: bool) -> String {
+    let Some(sw) = &r.sweep else {
+        return String::new();
+    };
+    let mut s = first(r);
+    let _ = writeln!(
+        s,
+        "Monthly cost of each deployment from {} to {} requests/day (the demand's shape held: {} + {} tokens, peak x{}, {:.0} % utilisation; whole instances):\n",
+        fmt_rate(sw.lo),
+        fmt_rate(sw.hi),
+        r.demand.prompt_tokens.value,
+        r.demand.output_tokens.value,
+        r.demand.peak_to_average.value,
+        r.demand.utilisation.value * 100.0
+    );
+    let t = sweep_table(sw);
+    s += &if markdown { t.markdown() } else { t.render() };
+    s += "\nCrossovers:\n";
+    for p in &sw.pairs {
+        let line = if markdown {
+            p.summary.replace('|', "\\|")
+        } else {
+            p.summary.clone()
+        };
+        let _ = writeln!(s, "{} {line}", if markdown { "-" } else { "  -" });
+    }
+    s
+}
 
 fn usd(v: f64) -> String {
     fmt_f(v, 2)
@@ -46,20 +121,33 @@ fn energy_short(d: &DeploymentCost) -> &'static str {
 
 fn headline(r: &CostResult) -> String {
     let d = &r.demand;
-    format!(
-        "Serving {} requests/day ({} prompt + {} output tokens each; peak {}x the average, \
+    let slo = r
+        .slo
+        .as_ref()
+        .map(|s| {
+            format!(
+                " Latency target {}: measured deployments are sized at their largest batch \
+                 meeting it (each row says how).",
+                s.target
+            )
+        })
+        .unwrap_or_default();
+    first(r)
+        + &format!(
+            "Serving {} requests/day ({} prompt + {} output tokens each; peak {}x the average, \
          {:.0} % utilisation target): {:.3} req/s average, {:.3} at the peak; {:.1} M output \
          and {:.1} M prompt tokens a month.",
-        d.requests_per_day.value,
-        d.prompt_tokens.value,
-        d.output_tokens.value,
-        d.peak_to_average.value,
-        d.utilisation.value * 100.0,
-        r.average_requests_per_s,
-        r.peak_requests_per_s,
-        r.output_tokens_per_month / 1e6,
-        r.prompt_tokens_per_month / 1e6,
-    )
+            d.requests_per_day.value,
+            d.prompt_tokens.value,
+            d.output_tokens.value,
+            d.peak_to_average.value,
+            d.utilisation.value * 100.0,
+            r.average_requests_per_s,
+            r.peak_requests_per_s,
+            r.output_tokens_per_month / 1e6,
+            r.prompt_tokens_per_month / 1e6,
+        )
+        + &slo
 }
 
 /// The figures behind one row, one line each.
@@ -166,12 +254,16 @@ fn demand_lines(r: &CostResult) -> Vec<String> {
 
 /// Plain text.
 pub fn text(r: &CostResult) -> String {
-    let mut s = headline(r) + "\n\n" + &table(r).render();
+    let mut s = headline(r) + "\n\n" + &first(r) + &table(r).render();
     for d in &r.deployments {
         let _ = writeln!(s, "\n{}:", d.deployment.name);
         for l in figure_lines(d, r.demand.prompt_tokens.value) {
             let _ = writeln!(s, "  {l}");
         }
+    }
+    if r.sweep.is_some() {
+        s += "\nMonthly cost vs requests/day:\n";
+        s += &sweep_text(r, false);
     }
     s += "\nAssumptions:\n";
     for l in demand_lines(r)
@@ -185,12 +277,16 @@ pub fn text(r: &CostResult) -> String {
 }
 
 fn md_body(r: &CostResult, heading: &str) -> String {
-    let mut s = headline(r) + "\n\n" + &table(r).markdown();
+    let mut s = headline(r) + "\n\n" + &first(r).replace('\n', "\n\n") + &table(r).markdown();
     for d in &r.deployments {
         let _ = writeln!(s, "\n{heading} {}\n", d.deployment.name);
         for l in figure_lines(d, r.demand.prompt_tokens.value) {
             let _ = writeln!(s, "- {}", l.replace('|', "\\|"));
         }
+    }
+    if r.sweep.is_some() {
+        let _ = writeln!(s, "\n{heading} Monthly cost vs requests/day\n");
+        s += &sweep_text(r, true);
     }
     let _ = writeln!(s, "\n{heading} Assumptions\n");
     for l in demand_lines(r)
@@ -203,13 +299,18 @@ fn md_body(r: &CostResult, heading: &str) -> String {
     s
 }
 
-/// A Markdown document (`-o md`).
+/// A Markdown document (`-o md`): a size mismatch is its first line.
 pub fn markdown(r: &CostResult) -> String {
-    format!("# Cost per million tokens\n\n{}", md_body(r, "##"))
+    let lead = r
+        .first_line
+        .as_ref()
+        .map(|l| format!("**{l}**\n\n"))
+        .unwrap_or_default();
+    format!("{lead}# Cost per million tokens\n\n{}", md_body(r, "##"))
 }
 
 /// The `## Cost` section `ternbench report` embeds.
-#[allow(dead_code)] // called by `ternbench report` (another branch) and the tests
+#[allow(dead_code)] // `ternbench report` embeds it once the report takes prices
 pub fn markdown_section(r: &CostResult) -> String {
     format!("## Cost\n\n{}", md_body(r, "###"))
 }
@@ -217,6 +318,25 @@ pub fn markdown_section(r: &CostResult) -> String {
 /// JSON (`-o json`).
 pub fn json(r: &CostResult) -> String {
     serde_json::to_string_pretty(r).expect("a CostResult always serialises") + "\n"
+}
+
+/// `s` in lines of at most about `width` characters, broken at spaces.
+pub fn wrap(s: &str, width: usize) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in s.split(' ') {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            out.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        out.push(line);
+    }
+    out
 }
 
 fn xml(s: &str) -> String {
@@ -228,7 +348,13 @@ fn xml(s: &str) -> String {
 
 /// Horizontal bars: $/Mtok output and $/Mtok total per deployment.
 pub fn svg(r: &CostResult) -> String {
-    let (w, left, right, top, row) = (760.0_f64, 230.0, 90.0, 56.0, 46.0);
+    let warn = r
+        .first_line
+        .as_deref()
+        .map(|l| wrap(l, 110))
+        .unwrap_or_default();
+    let shift = 16.0 * warn.len() as f64;
+    let (w, left, right, top, row) = (760.0_f64, 230.0, 90.0, 56.0 + shift, 46.0);
     let n = r.deployments.len() as f64;
     let h = top + n * row + 40.0;
     let max = r
@@ -241,9 +367,22 @@ pub fn svg(r: &CostResult) -> String {
     let scale = (w - left - right) / max;
     let mut s = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" font-family=\"sans-serif\" font-size=\"12\">\n\
-         <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
-         <text x=\"10\" y=\"20\" font-size=\"15\" font-weight=\"bold\">$ per million tokens by deployment</text>\n\
-         <text x=\"10\" y=\"38\" fill=\"#555\">{}</text>\n",
+         <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+    );
+    for (i, l) in warn.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "<text x=\"10\" y=\"{}\" font-weight=\"bold\" fill=\"#b00\">{}</text>",
+            18.0 + 16.0 * i as f64,
+            xml(l)
+        );
+    }
+    let _ = write!(
+        s,
+        "<text x=\"10\" y=\"{}\" font-size=\"15\" font-weight=\"bold\">$ per million tokens by deployment</text>\n\
+         <text x=\"10\" y=\"{}\" fill=\"#555\">{}</text>\n",
+        20.0 + shift,
+        38.0 + shift,
         xml(&format!(
             "{} requests/day, {}+{} tokens, peak x{}, utilisation {}",
             r.demand.requests_per_day.value,

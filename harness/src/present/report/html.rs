@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use super::charts::Figure;
 use super::tables;
-use super::verdict::{ratio_text, roofline_text, Card};
+use super::verdict::Card;
 use super::Report;
 
 /// Escapes text for HTML.
@@ -143,13 +143,6 @@ fn flag_class(_: usize, c: &str) -> String {
     }
 }
 
-fn opt_text(
-    e: &Option<crate::records::stats::Estimate>,
-    f: fn(&crate::records::stats::Estimate) -> String,
-) -> String {
-    e.as_ref().map_or_else(|| "-".into(), f)
-}
-
 /// One run's verdict card.
 fn card(s: &mut String, c: &Card, i: usize) {
     s.push_str(&format!(
@@ -160,34 +153,10 @@ fn card(s: &mut String, c: &Card, i: usize) {
         esc(&c.headline)
     ));
     if !c.rows.is_empty() {
-        let rows: Vec<Vec<String>> = c
-            .rows
-            .iter()
-            .map(|r| {
-                vec![
-                    r.setup.clone(),
-                    opt_text(&r.decode, ratio_text),
-                    opt_text(&r.prefill, ratio_text),
-                    r.decode_tps_ternary.clone(),
-                    r.decode_tps_fp16.clone(),
-                    opt_text(&r.roofline_ternary, roofline_text),
-                    opt_text(&r.roofline_fp16, roofline_text),
-                ]
-            })
-            .collect();
-        s.push_str(&table(
-            &[
-                "like for like",
-                "decode ternary ÷ FP16 [95% CI]",
-                "prefill ternary ÷ FP16 [95% CI]",
-                "decode t/s ternary",
-                "decode t/s FP16",
-                "roofline ternary",
-                "roofline FP16",
-            ],
-            &rows,
-            |_, _| String::new(),
-        ));
+        let rows: Vec<Vec<String>> = c.rows.iter().map(|r| r.cells()).collect();
+        s.push_str(&table(super::verdict::ROW_HEADER, &rows, |_, _| {
+            String::new()
+        }));
     }
     s.push_str("<ul>");
     s.push_str(&format!("<li><b>Energy:</b> {}", esc_code(&c.energy)));

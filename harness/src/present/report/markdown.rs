@@ -4,7 +4,6 @@
 
 use super::charts::Figure;
 use super::tables;
-use super::verdict::{ratio_text, roofline_text};
 use super::Report;
 
 fn md_escape(s: &str) -> String {
@@ -59,37 +58,8 @@ pub fn render(r: &Report) -> String {
             c.run_label, c.run_id, c.scenario, c.headline
         ));
         if !c.rows.is_empty() {
-            let opt = |e: &Option<crate::records::stats::Estimate>,
-                       f: fn(&crate::records::stats::Estimate) -> String| {
-                e.as_ref().map_or_else(|| "-".into(), f)
-            };
-            let rows: Vec<Vec<String>> = c
-                .rows
-                .iter()
-                .map(|x| {
-                    vec![
-                        x.setup.clone(),
-                        opt(&x.decode, ratio_text),
-                        opt(&x.prefill, ratio_text),
-                        x.decode_tps_ternary.clone(),
-                        x.decode_tps_fp16.clone(),
-                        opt(&x.roofline_ternary, roofline_text),
-                        opt(&x.roofline_fp16, roofline_text),
-                    ]
-                })
-                .collect();
-            s.push_str(&table(
-                &[
-                    "like for like",
-                    "decode ternary ÷ FP16 [95% CI]",
-                    "prefill ternary ÷ FP16 [95% CI]",
-                    "decode t/s ternary",
-                    "decode t/s FP16",
-                    "roofline ternary",
-                    "roofline FP16",
-                ],
-                &rows,
-            ));
+            let rows: Vec<Vec<String>> = c.rows.iter().map(|x| x.cells()).collect();
+            s.push_str(&table(super::verdict::ROW_HEADER, &rows));
             s.push('\n');
         }
         s.push_str(&format!("- **Energy:** {}\n", md_escape(&c.energy)));

@@ -195,6 +195,7 @@ mod tests {
                 label: None,
                 price_usd_per_hour: None,
                 bandwidth: Vec::new(),
+                prefetch: Vec::new(),
                 counters: crate::records::counters::CounterStatus::Unavailable {
                     reason: "none".into(),
                 },

@@ -496,6 +496,42 @@ pub fn machine_fields(r: &Loaded) -> Vec<(&'static str, String)> {
             }),
         ),
         (
+            "decode prefetch distance (--prefetch)",
+            (!r.run.prefetch.is_empty()).then(|| {
+                r.run
+                    .prefetch
+                    .iter()
+                    .map(|c| {
+                        let d = if c.bytes == 0 {
+                            "none".to_string()
+                        } else {
+                            format!("{} B", c.bytes)
+                        };
+                        let gain = c
+                            .candidates
+                            .iter()
+                            .find(|k| k.bytes == c.bytes)
+                            .zip(c.candidates.iter().find(|k| {
+                                k.bytes == ternbench_engine::kernels::tune::DEFAULT_GEMV_PREFETCH
+                            }))
+                            .filter(|(_, d)| d.median_gbps > 0.0)
+                            .map(|(w, d)| {
+                                format!(
+                                    ", {:.2}x the default's GB/s",
+                                    w.median_gbps / d.median_gbps
+                                )
+                            })
+                            .unwrap_or_default();
+                        format!(
+                            "{} {} {} thr {d} ({}{gain})",
+                            c.format, c.isa, c.threads, c.source
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            }),
+        ),
+        (
             "frequency policy",
             match (s("governor"), s("scaling_driver"), s("boost")) {
                 (None, None, None) => None,

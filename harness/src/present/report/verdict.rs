@@ -34,6 +34,35 @@ pub struct PairRow {
     pub decode_tps_fp16: String,
 }
 
+/// The header of the card's like-for-like table (HTML and Markdown alike).
+pub const ROW_HEADER: &[&str] = &[
+    "like for like",
+    "decode ternary ÷ FP16 [95% CI]",
+    "prefill ternary ÷ FP16 [95% CI]",
+    "decode t/s ternary",
+    "decode t/s FP16",
+    "roofline ternary",
+    "roofline FP16",
+];
+
+impl PairRow {
+    /// The row's cells under [`ROW_HEADER`], as text ("-" where a figure is missing).
+    pub fn cells(&self) -> Vec<String> {
+        let opt = |e: &Option<Estimate>, f: fn(&Estimate) -> String| {
+            e.as_ref().map_or_else(|| "-".into(), f)
+        };
+        vec![
+            self.setup.clone(),
+            opt(&self.decode, ratio_text),
+            opt(&self.prefill, ratio_text),
+            self.decode_tps_ternary.clone(),
+            self.decode_tps_fp16.clone(),
+            opt(&self.roofline_ternary, roofline_text),
+            opt(&self.roofline_fp16, roofline_text),
+        ]
+    }
+}
+
 /// The card of one run.
 #[derive(Debug, Clone)]
 pub struct Card {
@@ -111,7 +140,14 @@ fn card(run: &Loaded, price: Option<&f64>) -> Card {
     let rows: Vec<PairRow> = pairs
         .iter()
         .map(|p| PairRow {
-            setup: format!("{}, {}", p.tern.cell.key.model, p.setup()),
+            // The file's name (not its folder) and the ternary format: a run with i2 and tq1
+            // has a row for each, and they must not read the same.
+            setup: format!(
+                "{}, ternary {}, {}",
+                super::peers::file_label(&p.tern.cell.key.model),
+                p.tern.cell.key.format,
+                p.setup()
+            ),
             decode: p.decode_speedup(),
             prefill: p.prefill_speedup(),
             roofline_ternary: roofline(&p.tern),
@@ -125,7 +161,7 @@ fn card(run: &Loaded, price: Option<&f64>) -> Card {
             let k = &p.tern.cell.key;
             let mut s = format!(
                 "{} at {} thread{} ({}, {}): ternary {} ",
-                k.model,
+                super::peers::file_label(&k.model),
                 k.threads,
                 if k.threads == 1 { "" } else { "s" },
                 k.isa,
@@ -171,9 +207,49 @@ fn card(run: &Loaded, price: Option<&f64>) -> Card {
         energy: energy_line(run, &pairs),
         energy_notes: energy_notes(run, &all),
         cost: cost_line(&pairs, price),
-        labels: busy_label(run).into_iter().chain(labels(&all)).collect(),
+        labels: busy_label(run)
+            .into_iter()
+            .chain(weak_baseline(run))
+            .chain(labels(&all))
+            .collect(),
         rows,
     }
+}
+
+/// WEAK BASELINE: where the run measured a peer's F16 program on the same file, threads and
+/// test as our FP16 twin, and the whole 95% CI of twin ÷ peer lies below 1x, the ternary ÷ FP16
+/// ratios of the card are set against the slower FP16 program and overstate the gain over FP16
+/// inference by up to 1 ÷ that ratio. Said on the card, where the ratios are read.
+fn weak_baseline(run: &Loaded) -> Vec<String> {
+    let mut out = Vec::new();
+    for row in super::peers::rows(std::slice::from_ref(run)) {
+        let Some(ours) = row.ours else { continue };
+        if ours.cell.key.engine != "fp16" || !row.peer.cell.key.format.eq_ignore_ascii_case("f16") {
+            continue;
+        }
+        let Some(e) = row.ratio() else { continue };
+        let Some((_, high)) = e.ci() else { continue };
+        if high >= 1.0 {
+            continue;
+        }
+        let k = &row.peer.cell.key;
+        let phase = if row.peer.cell.n_gen > 0 {
+            "decodes"
+        } else {
+            "prefills"
+        };
+        out.push(format!(
+            "WEAK BASELINE: our FP16 twin {phase} at {} the speed of {} F16 on the same file ({}, {} thr, {}), so the ternary ÷ FP16 {} ratios here overstate the gain over FP16 inference by up to {:.2}x; set ternary beside the peer instead (Peers side by side).",
+            ratio_text(&e),
+            k.engine,
+            super::peers::file_label(&k.model),
+            k.threads,
+            k.test,
+            if row.peer.cell.n_gen > 0 { "decode" } else { "prefill" },
+            1.0 / e.value
+        ));
+    }
+    out
 }
 
 fn energy_line(run: &Loaded, pairs: &[Pair]) -> String {
@@ -488,6 +564,10 @@ mod tests {
             c.headline
         );
         assert_eq!(c.rows.len(), 2);
+        assert_eq!(
+            c.rows[0].setup,
+            "bitnet-700m, ternary i2, 2 thr, avx2, pp128+tg128"
+        );
         // One short line on why energy is unavailable.
         assert_eq!(
             c.energy,
@@ -619,6 +699,65 @@ mod tests {
         r.run.machine["busy_processes"] = serde_json::json!([]);
         let c = &cards(std::slice::from_ref(&r), &BTreeMap::new())[0];
         assert!(!c.labels.iter().any(|l| l.starts_with("BUSY")));
+    }
+
+    #[test]
+    fn a_slower_fp16_twin_than_the_peers_f16_is_a_weak_baseline_on_the_card() {
+        let peer = |tg: f64| {
+            let mut c = cell_with(
+                "/m/x.f16.gguf",
+                "llama.cpp",
+                1,
+                &[tg, tg * 1.01, tg * 0.99, tg * 1.02, tg * 0.98, tg],
+                None,
+            );
+            c["key"]["format"] = serde_json::json!("F16");
+            c["key"]["isa"] = serde_json::json!("peer");
+            c
+        };
+        let ours = |engine: &str, tg: f64| {
+            cell_with(
+                "/m/x.f16.gguf",
+                engine,
+                1,
+                &[tg, tg * 1.01, tg * 0.99, tg * 1.02, tg * 0.98, tg],
+                None,
+            )
+        };
+        // Our FP16 twin at 0.8x llama.cpp's F16: the card says the ratios are inflated.
+        let r = run(
+            "CPU",
+            "unavailable",
+            vec![ours("ternary", 20.0), ours("fp16", 4.0), peer(5.0)],
+        );
+        let c = &cards(std::slice::from_ref(&r), &BTreeMap::new())[0];
+        let weak: Vec<&String> = c
+            .labels
+            .iter()
+            .filter(|l| l.starts_with("WEAK BASELINE"))
+            .collect();
+        assert_eq!(weak.len(), 1, "{:?}", c.labels);
+        assert!(
+            weak[0].contains("decodes at 0.80x [")
+                && weak[0].contains("llama.cpp F16 on the same file (x.f16.gguf, 1 thr")
+                && weak[0].contains("by up to 1.25x"),
+            "{}",
+            weak[0]
+        );
+        // As fast or faster (or a CI that reaches 1x): nothing to say.
+        for tg in [4.0, 3.5] {
+            let r = run(
+                "CPU",
+                "unavailable",
+                vec![ours("ternary", 20.0), ours("fp16", 4.0), peer(tg)],
+            );
+            let c = &cards(std::slice::from_ref(&r), &BTreeMap::new())[0];
+            assert!(
+                !c.labels.iter().any(|l| l.starts_with("WEAK BASELINE")),
+                "{:?}",
+                c.labels
+            );
+        }
     }
 
     #[test]

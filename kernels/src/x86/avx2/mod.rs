@@ -71,11 +71,6 @@ impl Simd for Avx2 {
         fn maddubs(u: __m256i, s: __m256i) -> __m256i = _mm256_maddubs_epi16;
         fn madd16(a: __m256i, b: __m256i) -> __m256i = _mm256_madd_epi16;
         fn mulhi_u16(a: __m256i, b: __m256i) -> __m256i = _mm256_mulhi_epu16;
-        fn shuffle8(t: __m256i, i: __m256i) -> __m256i = _mm256_shuffle_epi8;
-        fn unpacklo8(a: __m256i, b: __m256i) -> __m256i = _mm256_unpacklo_epi8;
-        fn unpackhi8(a: __m256i, b: __m256i) -> __m256i = _mm256_unpackhi_epi8;
-        fn unpacklo16(a: __m256i, b: __m256i) -> __m256i = _mm256_unpacklo_epi16;
-        fn unpackhi16(a: __m256i, b: __m256i) -> __m256i = _mm256_unpackhi_epi16;
         fn abs8(a: __m256i) -> __m256i = _mm256_abs_epi8;
         fn cmpgt8(a: __m256i, b: __m256i) -> __m256i = _mm256_cmpgt_epi8;
         fn opaque(a: __m256i) -> __m256i = opaque;
@@ -141,11 +136,5 @@ impl Simd for Avx2 {
             let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b10_11_00_01>(s));
             _mm_cvtsi128_si32(s)
         }
-    }
-
-    #[inline(always)]
-    fn lanes128(self, a: __m256i) -> __m128i {
-        // SAFETY: the token proves the features.
-        unsafe { _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256::<1>(a)) }
     }
 }

@@ -91,11 +91,6 @@ macro_rules! avx512_simd {
                 fn maddubs(u: __m512i, s: __m512i) -> __m512i = _mm512_maddubs_epi16;
                 fn madd16(a: __m512i, b: __m512i) -> __m512i = _mm512_madd_epi16;
                 fn mulhi_u16(a: __m512i, b: __m512i) -> __m512i = _mm512_mulhi_epu16;
-                fn shuffle8(t: __m512i, i: __m512i) -> __m512i = _mm512_shuffle_epi8;
-                fn unpacklo8(a: __m512i, b: __m512i) -> __m512i = _mm512_unpacklo_epi8;
-                fn unpackhi8(a: __m512i, b: __m512i) -> __m512i = _mm512_unpackhi_epi8;
-                fn unpacklo16(a: __m512i, b: __m512i) -> __m512i = _mm512_unpacklo_epi16;
-                fn unpackhi16(a: __m512i, b: __m512i) -> __m512i = _mm512_unpackhi_epi16;
                 fn abs8(a: __m512i) -> __m512i = _mm512_abs_epi8;
                 fn opaque(a: __m512i) -> __m512i = $crate::x86::avx512::opaque;
                 fn reduce(a: __m512i) -> i32 = _mm512_reduce_add_epi32;
@@ -163,14 +158,6 @@ macro_rules! avx512_simd {
                 }
             }
 
-            #[inline(always)]
-            fn lanes128(self, a: __m512i) -> __m128i {
-                // SAFETY: the token proves the features.
-                unsafe {
-                    let y = _mm256_add_epi32(_mm512_castsi512_si256(a), _mm512_extracti64x4_epi64::<1>(a));
-                    _mm_add_epi32(_mm256_castsi256_si128(y), _mm256_extracti128_si256::<1>(y))
-                }
-            }
         }
     };
 }

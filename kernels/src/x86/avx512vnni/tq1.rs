@@ -37,13 +37,14 @@
 //! contiguous sub-ranges of `r0..r1`, so each row pointer walks a long sequential stream the
 //!
 //! **gemm**: codes by mask compares (the `avx512` level's
-//! [`crate::x86::avx512::tq1::decode_mask`]), then one `vpdpbusd(c, a)` per row, token and 64
+//! [`decode_mask`]), then one `vpdpbusd(c, a)` per row, token and 64
 //! columns: half the multiply work of the x identity. Micro-tiles of 4 rows × 4 tokens, 16
 //! blocks (20 KiB of codes) per decoded chunk.
 
+use std::arch::x86_64::*;
+
 use crate::act::ActQ8;
 use crate::format::tq1::{Tq1Matrix, BLOCK, BLOCK_BYTES, TRITS};
-use crate::x86::avx512::tq1::decode_mask;
 use crate::x86::avx512::Avx512;
 use crate::x86::avx512vnni::Avx512Vnni;
 use crate::x86::drive::tq1::Tq1;
@@ -132,5 +133,33 @@ impl Tq1 for Avx512Vnni {
     unsafe fn decode(self, src: *const u8, dst: *mut u8, nblocks: usize) {
         // SAFETY: forwarded.
         unsafe { decode_mask(Avx512::from(self), src, dst, nblocks) }
+    }
+}
+
+/// Decodes `nblocks` packed blocks at `src` into `nblocks·320` codes (0, 1, 2) at `dst`, in
+/// column order: `k₁ = x ≥ 86`, `k₂ = x ≥ 171` (unsigned compares into masks),
+/// `c = k₂ ? 2 : k₁ ? 1 : 0` (two masked moves), `x ← 3·x` (two byte adds, made opaque so LLVM
+/// cannot fold the chain into emulated byte multiplies).
+///
+/// # Safety
+/// `src` must hold `nblocks·64` readable bytes and `dst` `nblocks·320` writable ones.
+#[inline(always)]
+unsafe fn decode_mask(l: Avx512, src: *const u8, dst: *mut u8, nblocks: usize) {
+    let (t1, t2) = (l.splat8(86), l.splat8(171u8 as i8));
+    let (one, two) = (l.splat8(1), l.splat8(2));
+    for b in 0..nblocks {
+        // SAFETY: b < nblocks.
+        let mut x = unsafe { l.load(src.add(b * BLOCK_BYTES)) };
+        for d in 0..TRITS {
+            // SAFETY: the token proves AVX-512 BW.
+            let c = unsafe {
+                let k1 = _mm512_cmpge_epu8_mask(x, t1);
+                let k2 = _mm512_cmpge_epu8_mask(x, t2);
+                _mm512_mask_mov_epi8(_mm512_maskz_mov_epi8(k1, one), k2, two)
+            };
+            // SAFETY: b*320 + d*64 + 64 <= nblocks*320.
+            unsafe { l.store(dst.add(b * BLOCK + d * 64), c) };
+            x = l.opaque(l.add8(l.add8(x, x), x));
+        }
     }
 }

@@ -124,10 +124,10 @@ unsafe fn gemv_rows<L: F16, const R: usize>(
         *p = p.wrapping_add((r + i * h) * kp);
     }
     let mut acc = [[l.fzero(); 2]; R];
-    let pf = crate::tune::gemv_prefetch() / 2;
+    let pf = crate::tune::gemv_prefetch(crate::format::Format::F16) / 2;
     let mut k = 0;
     while k < kp {
-        if L::GEMV_PREFETCH {
+        if L::GEMV_PREFETCH && pf != 0 {
             for p in &w {
                 // A hint, never a fault: addresses past the row (or the matrix) are harmless.
                 prefetch_t0(p.wrapping_add(k + pf).cast());

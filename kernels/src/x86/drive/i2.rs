@@ -82,6 +82,9 @@ pub(crate) trait I2: Simd {
 /// past block `b`.
 #[inline(always)]
 pub(crate) fn prefetch_ahead<const R: usize>(w: *const u8, rs: usize, b: usize, pf: usize) {
+    if pf == 0 {
+        return;
+    }
     for k in 0..R {
         prefetch_t1(w.wrapping_add(k * rs + b * BLOCK_BYTES + pf));
     }
@@ -232,7 +235,7 @@ pub(crate) unsafe fn gemv<L: I2, const GR: usize>(
     // Stream k reads rows r0 + k*q .. r0 + (k+1)*q; the rest go one by one.
     let q = (r1 - r0) / GR;
     let w = m.data().as_ptr();
-    let pf = crate::tune::gemv_prefetch();
+    let pf = crate::tune::gemv_prefetch(crate::format::Format::I2);
     for t in 0..act.batch() {
         // SAFETY: t < batch, so the token's row starts inside the activation buffer.
         let a = unsafe { act.data().as_ptr().add(t * act.stride()) }.cast::<u8>();

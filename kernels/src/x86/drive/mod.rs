@@ -1,5 +1,17 @@
-//! The drivers: one per format, written once for every x86 level and generic over the level's
+//! The drivers: one per format, written once for the x86 levels and generic over the level's
 //! primitives ([`crate::x86::simd::Simd`] and the format's own trait, defined in each file here).
+//!
+//! A level keeps its own hand-written kernel where the generic driver measured slower there
+//! (interleaved A/B of `ternbench kernels` gemv cells on the out-of-cache stack, 1 thread, new ÷
+//! old time per call with its 95% CI, December 2026, Zen 4 VM): `i2` at sse41 (1.010 [1.003,
+//! 1.020]) and avx512vnni (0.965 [0.920, 1.006] in the first A/B, 1.066 [1.017, 1.129] in the
+//! second); `tq1` at sse41, avx2 and avx512 (1.026, 1.019, 1.045, every CI above 1); `tl`
+//! everywhere (avx2 1.192 [1.165, 1.227]: its levels share one hand-written generic kernel,
+//! `x86/sse41/tl.rs`); `f16` at avx512 and avx512vnni (1.039 [1.003, 1.069], 1.047 [1.006,
+//! 1.086]). Every other cell uses its driver (`i2` avx2/avx512, `tq1` avx512vnni, `q8` and `q4`
+//! everywhere, `f16` sse41/avx2): in the second A/B, 20 interleaved runs each, none was slower
+//! beyond its CI (the widest, `i2` avx2, 1.034 [0.998, 1.072]); cells whose code was identical
+//! in both builds read 0.999-1.016, the noise floor of the method on this VM.
 //!
 //! A driver is an `#[inline(always)]` generic function that takes the level's token; the level
 //! instantiates it inside its `#[target_feature]` entry points ([`entries!`]), so each level's
@@ -10,7 +22,6 @@
 //! |---|---|---|
 //! | `i2`  | [`i2`]  | widening cadence; the `vpdpbusd` level its own gemv block |
 //! | `tq1` | [`tq1`] | code decoding; the gemv identity (F or x) |
-//! | `tl`  | [`tl`]  | table builder |
 //! | `q8`  | [`q8`]  | how an int8 × int8 product is formed |
 //! | `q4`  | [`q4`]  | f32 block-scale arithmetic |
 //! | `f16` | [`f16`] | half widening, float multiply-add, loads |
@@ -19,7 +30,6 @@ pub(crate) mod f16;
 pub(crate) mod i2;
 pub(crate) mod q4;
 pub(crate) mod q8;
-pub(crate) mod tl;
 pub(crate) mod tq1;
 
 use crate::x86::simd::Simd;

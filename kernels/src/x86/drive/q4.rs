@@ -170,7 +170,7 @@ unsafe fn tile<L: Q4, const R: usize, const T: usize>(
         }
     }
     let m0f = l.splat8(0x0F);
-    let pf = crate::tune::gemv_prefetch();
+    let pf = crate::tune::gemv_prefetch(crate::format::Format::Q4);
     let w = m.data().as_ptr();
     let xs = act.stride();
     let x = act.data().as_ptr().cast::<u8>();
@@ -190,7 +190,9 @@ unsafe fn tile<L: Q4, const R: usize, const T: usize>(
         }
         for i in 0..R {
             let wr = w.wrapping_add((r + i * h) * rb + p * CHUNK_BYTES);
-            prefetch_t0(wr.wrapping_add(pf));
+            if pf != 0 {
+                prefetch_t0(wr.wrapping_add(pf));
+            }
             let mut lo = [l.zero(); 4];
             let mut hi = [l.zero(); 4];
             for (q, (lo, hi)) in lo.iter_mut().zip(hi.iter_mut()).enumerate().take(parts) {

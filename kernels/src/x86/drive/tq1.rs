@@ -151,7 +151,7 @@ pub(crate) unsafe fn dot_rows_f<L: Simd, const R: usize>(
                 *v = unsafe { l.load(ep.add(k * L::VW)) };
             }
             for ((se, so), &wi) in se.iter_mut().zip(so.iter_mut()).zip(&w) {
-                if h == 0 {
+                if h == 0 && pf != 0 {
                     prefetch_t0(wi.wrapping_add(b * BLOCK_BYTES + pf));
                 }
                 // SAFETY: block b < nb of row i.
@@ -223,7 +223,7 @@ pub(crate) unsafe fn gemv<L: Tq1, const GR: usize>(
     let w = m.data();
     assert!(r1 <= m.rows() && act.stride() >= m.padded_cols());
     let mut e = ABuf::<i16>::zeroed(if L::USES_E { nb * BLOCK * 2 } else { 0 });
-    let pf = crate::tune::gemv_prefetch();
+    let pf = crate::tune::gemv_prefetch(crate::format::Format::Tq1);
     for t in 0..act.batch() {
         let a = act.row(t).as_ptr().cast::<u8>();
         let f = out_factor(m.scale(), act.scale(t));

@@ -71,11 +71,6 @@ impl Simd for Sse41 {
         fn maddubs(u: __m128i, s: __m128i) -> __m128i = _mm_maddubs_epi16;
         fn madd16(a: __m128i, b: __m128i) -> __m128i = _mm_madd_epi16;
         fn mulhi_u16(a: __m128i, b: __m128i) -> __m128i = _mm_mulhi_epu16;
-        fn shuffle8(t: __m128i, i: __m128i) -> __m128i = _mm_shuffle_epi8;
-        fn unpacklo8(a: __m128i, b: __m128i) -> __m128i = _mm_unpacklo_epi8;
-        fn unpackhi8(a: __m128i, b: __m128i) -> __m128i = _mm_unpackhi_epi8;
-        fn unpacklo16(a: __m128i, b: __m128i) -> __m128i = _mm_unpacklo_epi16;
-        fn unpackhi16(a: __m128i, b: __m128i) -> __m128i = _mm_unpackhi_epi16;
         fn abs8(a: __m128i) -> __m128i = _mm_abs_epi8;
         fn cmpgt8(a: __m128i, b: __m128i) -> __m128i = _mm_cmpgt_epi8;
         fn opaque(a: __m128i) -> __m128i = opaque;
@@ -139,10 +134,5 @@ impl Simd for Sse41 {
             let s = _mm_add_epi32(s, _mm_shuffle_epi32::<0b10_11_00_01>(s));
             _mm_cvtsi128_si32(s)
         }
-    }
-
-    #[inline(always)]
-    fn lanes128(self, a: __m128i) -> __m128i {
-        a
     }
 }

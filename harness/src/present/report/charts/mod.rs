@@ -11,6 +11,7 @@
 //! energy carry their [`Mark`], and a series wholly of one kind says so in its name.
 //! To add a chart: a file here with a builder returning a [`Figure`], listed in [`all`].
 
+mod batch;
 mod energy;
 mod latency;
 mod roofline;
@@ -26,6 +27,7 @@ use super::claims::Claim;
 use super::load::Loaded;
 use crate::records::stats::{Estimate, Summary};
 
+pub use batch::batch;
 pub use energy::{energy_reduction, joules};
 pub use latency::latency;
 pub use roofline::roofline;
@@ -238,6 +240,7 @@ pub fn all(runs: &[Loaded], claims: &[Claim]) -> Vec<Figure> {
         energy_reduction(runs, claims),
         roofline(runs),
         latency(runs),
+        batch(runs),
         simd(runs),
     ]
 }
