@@ -369,7 +369,7 @@ pub struct KernelsArgs {
     /// Also write `kernels.json` and `kernels.md` into this folder.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Software prefetch distance of the i2, tq1 and f16 gemv weight streams: `auto`
+    /// Software prefetch distance of the i2, tq1, q4 and f16 gemv weight streams: `auto`
     /// (calibrated per format, level and thread count before the sweep), `off`, or bytes (a
     /// multiple of 64 up to 65536); each gemv row records it (`prefetch_bytes`).
     #[arg(long, default_value = "auto", value_parser = crate::measure::prefetch::parse_prefetch, value_name = "auto|off|BYTES")]

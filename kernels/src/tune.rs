@@ -51,7 +51,7 @@ pub fn is_tuned(format: Format) -> bool {
 /// no software prefetch).
 pub fn is_tuned_at(format: Format, isa: Isa) -> bool {
     match format {
-        Format::I2 | Format::Tq1 => {
+        Format::I2 | Format::Tq1 | Format::Q4 => {
             matches!(isa, Isa::Sse41 | Isa::Avx2 | Isa::Avx512 | Isa::Avx512Vnni)
         }
         Format::F16 => matches!(isa, Isa::Avx2 | Isa::Avx512 | Isa::Avx512Vnni),
@@ -108,5 +108,6 @@ mod tests {
         assert!(is_tuned(Format::F16) && !is_tuned(Format::Tl));
         assert!(is_tuned_at(Format::I2, Isa::Sse41) && !is_tuned_at(Format::F16, Isa::Sse41));
         assert!(!is_tuned_at(Format::I2, Isa::Scalar) && is_tuned_at(Format::F16, Isa::Avx2));
+        assert!(is_tuned_at(Format::Q4, Isa::Avx2) && !is_tuned_at(Format::Q8, Isa::Avx2));
     }
 }

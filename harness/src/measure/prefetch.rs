@@ -19,7 +19,8 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use ternbench_kernels::tune::{self, check_gemv_prefetch, DEFAULT_GEMV_PREFETCH};
 use ternbench_kernels::{
-    matmul, F16Matrix, Format, I2Matrix, Isa, KernelSet, Op, PackedMatrix, ThreadPool, Tq1Matrix,
+    matmul, F16Matrix, Format, I2Matrix, Isa, KernelSet, Op, PackedMatrix, Q4Matrix, ThreadPool,
+    Tq1Matrix,
 };
 
 use crate::measure::synth::{self, BenchMatrix};
@@ -194,6 +195,7 @@ fn calibrate_on(
         let choices = match f {
             Format::I2 => calibrate_format::<I2Matrix>(ks, pool, f, threads, rows, stack_bytes),
             Format::Tq1 => calibrate_format::<Tq1Matrix>(ks, pool, f, threads, rows, stack_bytes),
+            Format::Q4 => calibrate_format::<Q4Matrix>(ks, pool, f, threads, rows, stack_bytes),
             Format::F16 => calibrate_format::<F16Matrix>(ks, pool, f, threads, rows, stack_bytes),
             _ => continue,
         }

@@ -22,7 +22,7 @@
 //! | `gops` | `rows * cols * batch / median_s / 1e9`: weight·activation products per second |
 //! | `peak_gops`, `peak_instr` | gemm only: fastest run of this level's int8 (ternary, q8) or f32 FMA (f16) peak loop at this thread count, before or after the sweep |
 //! | `peak_ratio` | gemm only: `gops / peak_gops` |
-//! | `prefetch_bytes` | gemv of `i2`, `tq1`, `f16` at a level with software prefetch: the distance this cell ran with (calibrated or `--prefetch`; 0: none), else null |
+//! | `prefetch_bytes` | gemv of `i2`, `tq1`, `q4`, `f16` at a level with software prefetch: the distance this cell ran with (calibrated or `--prefetch`; 0: none), else null |
 //! | `cpu` | the CPU model |
 
 use std::path::Path;

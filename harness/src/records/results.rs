@@ -691,7 +691,7 @@ impl RunBandwidth {
 /// (`run.json` `prefetch`; see `measure::prefetch`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PrefetchChoice {
-    /// Weight format (`i2`, `tq1`, `f16`).
+    /// Weight format (`i2`, `tq1`, `q4`, `f16`).
     pub format: String,
     /// SIMD level it was calibrated at.
     pub isa: String,
