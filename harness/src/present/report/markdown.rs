@@ -40,7 +40,7 @@ fn figures(s: &mut String, figs: &[Figure]) {
 }
 
 /// What the peer table shows, in words (HTML and Markdown).
-pub const PEERS_INTRO: &str = "Each peer (a llama-bench of llama.cpp, bitnet.cpp or another fork, `[[peer]]` in the scenario) measured in the same run as ternbench, interleaved, on the same GGUF file, threads and test. Tokens/s are medians with their 95% CI; the roofline fraction is decode tokens/s × the bytes one step reads (from the file itself, not llama-bench's size) over the read bandwidth measured beside each repetition; ternbench ÷ peer is the ratio of medians with the interval of the ratio from both cells' repetitions. A peer repetition is one llama-bench invocation (its own warm-up and model load are outside the timed span). Also in `peers.csv`.";
+pub const PEERS_INTRO: &str = "Each peer (a llama-bench of llama.cpp, bitnet.cpp or another fork, `[[peer]]` in the scenario) measured in the same run as ternbench, interleaved, on the same GGUF file, threads and test. Tokens/s are medians with their 95% CI; the roofline fraction is decode tokens/s × the bytes one step reads (from the file itself, not llama-bench's size) over the read bandwidth measured beside each repetition; ternbench ÷ peer is the ratio of medians with the interval of the ratio from both cells' repetitions. A peer repetition is one llama-bench invocation (its own warm-up and model load are outside the timed span). ternbench re-packs the file as each cell says (the trunk format, and the LM head where it is not f16, are named in its column), so a row can compare two configurations of one model rather than one format. Also in `peers.csv`.";
 
 /// The Markdown report.
 pub fn render(r: &Report) -> String {

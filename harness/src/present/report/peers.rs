@@ -144,7 +144,14 @@ pub fn table_rows(runs: &[Loaded]) -> Vec<Vec<String>> {
                 tps(&r.peer),
                 roofline(&r.peer),
                 r.ours.map_or("-".into(), |o| {
-                    format!("{} ({})", o.engine(), o.cell.key.isa)
+                    // A compact head re-packed from the file is named: the peer reads the
+                    // file's own head, so the row compares two configurations of one model.
+                    let head = &o.cell.key.head;
+                    if head.is_empty() || head.eq_ignore_ascii_case("f16") {
+                        format!("{} ({})", o.engine(), o.cell.key.isa)
+                    } else {
+                        format!("{}, head {head} ({})", o.engine(), o.cell.key.isa)
+                    }
                 }),
                 r.ours.map_or("-".into(), |o| tps(&o)),
                 r.ours.map_or("-".into(), |o| roofline(&o)),
@@ -442,6 +449,18 @@ mod tests {
         assert_eq!(t[1][4], "llama.cpp F16");
         assert!(t[1][10].starts_with("2.00x ["), "{:?}", t[1]);
         assert_eq!(t[2][10], "-");
+        // The ternbench column names the engine and level; the head only when it is not the
+        // file's f16 (the peer reads the file's own head).
+        assert!(!t[1][7].contains("head"), "{:?}", t[1]);
+        let mut q4 = c("ternary", 1, 20.0, "i2", "tg64");
+        q4["key"]["head"] = json!("q4");
+        let l = run(
+            "X",
+            "unavailable",
+            vec![c("llama.cpp", 1, 10.0, "F16", "tg64"), q4],
+        );
+        let t = table_rows(&[l]);
+        assert!(t[0][7].contains(", head q4 ("), "{:?}", t[0]);
         let csv = csv(&runs);
         assert!(csv
             .lines()
