@@ -12,6 +12,9 @@ use serde_json::Value;
 use ternbench_engine::export::{write_gguf, Arch, EmbedType, ExportOptions, Synthetic, WeightType};
 use ternbench_engine::{Activation, ModelConfig};
 
+mod common;
+use common::{run_json, run_quiet, ternbench};
+
 fn fake() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/peers/fake-llama-bench")
 }
@@ -118,27 +121,8 @@ model = "{m}"
         ),
     )
     .unwrap();
-    let out = dir.path().join("out");
-    let o = Command::new(env!("CARGO_BIN_EXE_ternbench"))
-        .args([
-            "run",
-            scenario.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--quiet",
-        ])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "{stderr}");
-    let run = std::fs::read_dir(&out)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let j: Value =
-        serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
+    let run = run_quiet(&scenario, &dir.path().join("out"));
+    let j = run_json(&run);
     let cells = j["cells"].as_array().unwrap();
     let cell = |engine: &str, threads: u64, test: &str| {
         cells
@@ -270,13 +254,6 @@ fn a_batched_test_with_peers_is_refused() {
     );
 }
 
-fn ternbench(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_ternbench"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
 /// The report of a run with llama.cpp on an F16 file and bitnet.cpp on the I2_S file of the
 /// same model, ternbench's engines on both: the peer table (tokens/s with CIs, roofline,
 /// ternbench ÷ peer per file, threads and test) and claim 1's row with the programs' own ratio
@@ -328,21 +305,7 @@ idle_seconds = 0.0
         ),
     )
     .unwrap();
-    let out = dir.path().join("out");
-    let o = ternbench(&[
-        "run",
-        scenario.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--quiet",
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let run = std::fs::read_dir(&out)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let run = run_quiet(&scenario, &dir.path().join("out"));
     let rep = dir.path().join("report");
     let o = ternbench(&[
         "report",

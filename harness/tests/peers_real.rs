@@ -12,9 +12,9 @@
 //! ```
 
 use std::path::PathBuf;
-use std::process::Command;
 
-use serde_json::Value;
+mod common;
+use common::{run_json, run_quiet};
 
 #[test]
 fn the_real_peers_measure_the_same_small_files_beside_ternbench() {
@@ -62,23 +62,8 @@ model = "{i2s}"
         ),
     )
     .unwrap();
-    let out = dir.path().join("out");
-    let o = Command::new(env!("CARGO_BIN_EXE_ternbench"))
-        .args(["run", scenario.to_str().unwrap(), "--out"])
-        .arg(&out)
-        .arg("--quiet")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "{stderr}");
-    let run = std::fs::read_dir(&out)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let j: Value =
-        serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
+    let run = run_quiet(&scenario, &dir.path().join("out"));
+    let j = run_json(&run);
     assert_eq!(j["status"], "complete");
     let cells = j["cells"].as_array().unwrap();
     for peer in ["llama.cpp", "bitnet.cpp"] {

@@ -7,10 +7,13 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+mod common;
+use common::{run_dirs, run_json, run_quiet, ternbench};
 
 const TINY: &str = r#"
 name = "tiny"
@@ -28,39 +31,6 @@ max_repetitions = 3
 source = "auto"
 idle_seconds = 0.0
 "#;
-
-fn ternbench(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ternbench"))
-        .args(args)
-        .output()
-        .expect("run ternbench")
-}
-
-fn run_dirs(root: &Path) -> Vec<std::path::PathBuf> {
-    let mut v: Vec<_> = std::fs::read_dir(root)
-        .map(|d| d.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
-    v.sort();
-    v
-}
-
-/// `ternbench run SCENARIO --out OUT --quiet`, which must succeed; returns its run folder.
-fn run_quiet(scenario: &Path, out: &Path) -> std::path::PathBuf {
-    let o = ternbench(&[
-        "run",
-        scenario.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--quiet",
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    run_dirs(out).remove(0)
-}
-
-/// A run folder's `run.json`.
-fn run_json(dir: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).unwrap()).unwrap()
-}
 
 fn cells(dir: &Path) -> BTreeSet<(String, String, u64, String, u64)> {
     let run = run_json(dir);

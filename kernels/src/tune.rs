@@ -41,11 +41,6 @@ fn slot(format: Format) -> Option<&'static AtomicUsize> {
     }
 }
 
-/// Whether `format`'s gemv reads a tunable prefetch distance.
-pub fn is_tuned(format: Format) -> bool {
-    slot(format).is_some()
-}
-
 /// Whether `format`'s gemv at level `isa` reads the distance: `i2`, `tq1` and `q4` at every x86 SIMD
 /// level, `f16` at `avx2` and above (the `sse41` f16 gemv and the scalar and NEON kernels issue
 /// no software prefetch).
@@ -105,7 +100,7 @@ mod tests {
         assert!(check_gemv_prefetch(0).is_ok());
         assert!(set_gemv_prefetch(Format::Tl, 1024).is_err());
         assert!(set_gemv_prefetch(Format::Q8, 1024).is_err());
-        assert!(is_tuned(Format::F16) && !is_tuned(Format::Tl));
+        assert!(is_tuned_at(Format::F16, Isa::Avx512) && !is_tuned_at(Format::Tl, Isa::Avx512));
         assert!(is_tuned_at(Format::I2, Isa::Sse41) && !is_tuned_at(Format::F16, Isa::Sse41));
         assert!(!is_tuned_at(Format::I2, Isa::Scalar) && is_tuned_at(Format::F16, Isa::Avx2));
         assert!(is_tuned_at(Format::Q4, Isa::Avx2) && !is_tuned_at(Format::Q8, Isa::Avx2));

@@ -95,8 +95,7 @@ pub fn run(a: &GenerateArgs) -> Result<()> {
     if let Some(note) = synthetic_note(&a.model) {
         eprintln!("{note}");
     }
-    let mut formats = vec![fmt, model.weights.head_format()];
-    formats.dedup();
+    let formats = [fmt, model.weights.head_format()];
     let prefetch =
         crate::measure::prefetch::for_formats(a.opts.prefetch, &formats, ks, &pool, &[threads])?;
     for l in prefetch.summary() {

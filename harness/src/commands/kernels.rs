@@ -567,63 +567,61 @@ fn sweep_shape<M: BenchMatrix>(
     out_rows: &mut Vec<Row>,
 ) -> Result<()> {
     let plan = ctx.plan;
-    {
-        let mats: Vec<M> = if any_kernel {
-            build::<M>(ctx, f, shape)?
-        } else {
-            Vec::new()
-        };
-        for &(isa, ks) in levels {
-            for &op in ops {
-                let batch = if op == Op::Gemv { 1 } else { plan.batch };
-                let Some(ks) = ks else {
-                    for &t in threads {
-                        out_rows.push(blank_row(ctx, f, isa, op, shape, batch, t, &mats));
-                    }
-                    continue;
-                };
-                let act = M::random_act(batch, shape.cols, 0xAC7);
-                let mut out = vec![0f32; batch * shape.rows];
+    let mats: Vec<M> = if any_kernel {
+        build::<M>(ctx, f, shape)?
+    } else {
+        Vec::new()
+    };
+    for &(isa, ks) in levels {
+        for &op in ops {
+            let batch = if op == Op::Gemv { 1 } else { plan.batch };
+            let Some(ks) = ks else {
                 for &t in threads {
-                    ctx.prefetch.apply(isa, t);
-                    // Validates once (the set has this format's kernel), outside the timing.
-                    matmul(ks, ctx.pool, t, op, &mats[0], &act, &mut out)
-                        .with_context(|| format!("running {f} {op:?} at {isa}"))?;
-                    let mut call = |i: usize| {
-                        matmul(ks, ctx.pool, t, op, &mats[i % mats.len()], &act, &mut out)
-                            .expect("kernel presence checked above");
-                    };
-                    let mut row = blank_row(ctx, f, isa, op, shape, batch, t, &mats);
-                    if op == Op::Gemv && ternbench_kernels::tune::is_tuned_at(f, isa) {
-                        row.prefetch_bytes = Some(ternbench_kernels::tune::gemv_prefetch(f));
-                    }
-                    match op {
-                        Op::Gemv if ctx.beside.covers(t) => {
-                            let bytes = row.weight_bytes.unwrap_or(0) as f64;
-                            let (samples, bws, ratios) = time_beside(ctx, t, bytes, &mut call);
-                            fill_timing(&mut row, samples);
-                            row.bandwidth_beside_gbps = Some(median(&bws));
-                            row.bandwidth_ratio = Some(median(&ratios));
-                            row.bandwidth_beside_samples_gbps = bws;
-                            row.bandwidth_ratio_rounds = ratios;
-                        }
-                        _ => fill_timing(&mut row, timing::time_calls(plan.policy, call)),
-                    }
-                    eprintln!(
-                        "  {:<4} {:<10} {} {:<7} {}t{}: {:>10}/call {:>8} GB/s {:>9} Gprod/s",
-                        row.format,
-                        row.isa,
-                        row.op,
-                        row.shape,
-                        t,
-                        row.prefetch_bytes
-                            .map_or(String::new(), |d| format!(" prefetch {d} B")),
-                        fmt_secs(row.median_s.unwrap_or(f64::NAN)),
-                        fmt_opt(row.weight_gbps, 2),
-                        fmt_opt(row.gops, 2)
-                    );
-                    out_rows.push(row);
+                    out_rows.push(blank_row(ctx, f, isa, op, shape, batch, t, &mats));
                 }
+                continue;
+            };
+            let act = M::random_act(batch, shape.cols, 0xAC7);
+            let mut out = vec![0f32; batch * shape.rows];
+            for &t in threads {
+                ctx.prefetch.apply(isa, t);
+                // Validates once (the set has this format's kernel), outside the timing.
+                matmul(ks, ctx.pool, t, op, &mats[0], &act, &mut out)
+                    .with_context(|| format!("running {f} {op:?} at {isa}"))?;
+                let mut call = |i: usize| {
+                    matmul(ks, ctx.pool, t, op, &mats[i % mats.len()], &act, &mut out)
+                        .expect("kernel presence checked above");
+                };
+                let mut row = blank_row(ctx, f, isa, op, shape, batch, t, &mats);
+                if op == Op::Gemv && ternbench_kernels::tune::is_tuned_at(f, isa) {
+                    row.prefetch_bytes = Some(ternbench_kernels::tune::gemv_prefetch(f));
+                }
+                match op {
+                    Op::Gemv if ctx.beside.covers(t) => {
+                        let bytes = row.weight_bytes.unwrap_or(0) as f64;
+                        let (samples, bws, ratios) = time_beside(ctx, t, bytes, &mut call);
+                        fill_timing(&mut row, samples);
+                        row.bandwidth_beside_gbps = Some(median(&bws));
+                        row.bandwidth_ratio = Some(median(&ratios));
+                        row.bandwidth_beside_samples_gbps = bws;
+                        row.bandwidth_ratio_rounds = ratios;
+                    }
+                    _ => fill_timing(&mut row, timing::time_calls(plan.policy, call)),
+                }
+                eprintln!(
+                    "  {:<4} {:<10} {} {:<7} {}t{}: {:>10}/call {:>8} GB/s {:>9} Gprod/s",
+                    row.format,
+                    row.isa,
+                    row.op,
+                    row.shape,
+                    t,
+                    row.prefetch_bytes
+                        .map_or(String::new(), |d| format!(" prefetch {d} B")),
+                    fmt_secs(row.median_s.unwrap_or(f64::NAN)),
+                    fmt_opt(row.weight_gbps, 2),
+                    fmt_opt(row.gops, 2)
+                );
+                out_rows.push(row);
             }
         }
     }

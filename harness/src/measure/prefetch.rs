@@ -74,12 +74,7 @@ impl PrefetchPlan {
     /// A fixed distance for every tuned format at every thread count.
     pub fn fixed(bytes: usize, formats: &[Format], isa: Isa, threads: &[usize]) -> PrefetchPlan {
         let mut choices = Vec::new();
-        let mut seen = Vec::new();
-        for &f in formats.iter().filter(|f| tune::is_tuned_at(**f, isa)) {
-            if seen.contains(&f) {
-                continue;
-            }
-            seen.push(f);
+        for f in tuned_at(formats, isa) {
             for &t in threads {
                 choices.push(PrefetchChoice {
                     format: f.name().into(),
@@ -139,7 +134,6 @@ pub fn for_scenario(
             EngineKind::Fp16 => Format::F16,
         });
     }
-    formats.dedup();
     let mut plan = PrefetchPlan::default();
     for &isa in isas {
         let ks = KernelSet::get(isa).map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -165,6 +159,18 @@ pub fn for_formats(
     }
 }
 
+/// The formats of `formats` whose gemv at `isa` reads a distance ([`tune::is_tuned_at`]), each
+/// once, in order.
+fn tuned_at(formats: &[Format], isa: Isa) -> Vec<Format> {
+    let mut v: Vec<Format> = Vec::new();
+    for &f in formats {
+        if tune::is_tuned_at(f, isa) && !v.contains(&f) {
+            v.push(f);
+        }
+    }
+    v
+}
+
 /// Calibrates every tuned format of `formats` at `ks`'s level and every thread count.
 pub fn calibrate(
     ks: &KernelSet,
@@ -186,12 +192,7 @@ fn calibrate_on(
     stack_bytes: u64,
 ) -> Result<PrefetchPlan> {
     let mut plan = PrefetchPlan::default();
-    let mut seen = Vec::new();
-    for &f in formats {
-        if !tune::is_tuned_at(f, ks.isa) || seen.contains(&f) || !ks.has(f) {
-            continue;
-        }
-        seen.push(f);
+    for f in tuned_at(formats, ks.isa).into_iter().filter(|&f| ks.has(f)) {
         let choices = match f {
             Format::I2 => calibrate_format::<I2Matrix>(ks, pool, f, threads, rows, stack_bytes),
             Format::Tq1 => calibrate_format::<Tq1Matrix>(ks, pool, f, threads, rows, stack_bytes),

@@ -707,15 +707,18 @@ pub struct PrefetchChoice {
 }
 
 impl PrefetchChoice {
+    /// A distance for a person: `none` for 0, else bytes.
+    pub fn distance_text(bytes: usize) -> String {
+        if bytes == 0 {
+            "none".to_string()
+        } else {
+            format!("{bytes} B")
+        }
+    }
+
     /// One line for a person: the choice, and the candidates' medians when calibrated.
     pub fn line(&self) -> String {
-        let dist = |b: usize| {
-            if b == 0 {
-                "none".to_string()
-            } else {
-                format!("{b} B")
-            }
-        };
+        let dist = PrefetchChoice::distance_text;
         let mut s = format!(
             "gemv prefetch {} {} {}t: {} ({})",
             self.format,

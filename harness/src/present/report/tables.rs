@@ -11,6 +11,7 @@ use super::cells::{self, Cell};
 use super::load::Loaded;
 use super::Report;
 use crate::output::csv;
+use crate::records::results::PrefetchChoice;
 use crate::records::stats::Summary;
 
 fn f(v: Option<f64>) -> String {
@@ -502,11 +503,7 @@ pub fn machine_fields(r: &Loaded) -> Vec<(&'static str, String)> {
                     .prefetch
                     .iter()
                     .map(|c| {
-                        let d = if c.bytes == 0 {
-                            "none".to_string()
-                        } else {
-                            format!("{} B", c.bytes)
-                        };
+                        let d = PrefetchChoice::distance_text(c.bytes);
                         let gain = c
                             .candidates
                             .iter()
